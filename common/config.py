@@ -1,0 +1,115 @@
+"""Configuration from the environment, in one place.
+
+Every default makes the local run work on a laptop: RabbitMQ on localhost, an embedded PostgreSQL in
+the project's .data folder when no database URL is given, the fake SMS operator on port 8025.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("complaints", "notifications", "payments", "transparency")
+
+# One Prometheus port per process kind; the gateway's is beside its HTTP port.
+DEFAULT_METRICS_PORTS = {
+    "gateway": 9100,
+    "complaints": 9101,
+    "notifications": 9102,
+    "payments": 9103,
+    "transparency": 9104,
+    "relay": 9110,
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    amqp_uri: str = "amqp://guest:guest@localhost:5672/"
+    # A PostgreSQL server URL; each service uses its own database on it (see database_url_for).
+    database_url: str | None = None
+    complaints_database_url: str | None = None
+    notifications_database_url: str | None = None
+    payments_database_url: str | None = None
+    transparency_database_url: str | None = None
+    data_dir: Path = PROJECT_ROOT / ".data"
+
+    # Metrics: a port per process; 0 turns the metrics server off (tests run many containers).
+    metrics_port: int | None = None
+
+    # Events
+    event_max_attempts: int = 4  # first try + 3 retries in-process, then the dead-letter queue
+    event_retry_base_delay: float = 0.5  # seconds, doubled at each retry
+    event_delivery_limit: int = 10  # broker-side bound for messages that crash the consumer
+    outbox_batch_size: int = 500
+    outbox_poll_interval: float = 2.0  # fallback when no NOTIFY arrives
+
+    # Gateway
+    gateway_host: str = "0.0.0.0"
+    gateway_port: int = 8000
+    rpc_timeout: float = 10.0
+    max_request_bytes: int = 64 * 1024
+
+    # SMS
+    sms_provider_url: str = "http://localhost:8025"
+    sms_api_key: str = "demo-api-key"
+    sms_sender_line: str = "10001482"
+    sms_timeout: float = 5.0
+    sms_max_attempts: int = 5
+    public_base_url: str = "http://localhost:8000"
+
+    log_level: str = "INFO"
+    log_format: str = "json"  # json | text
+
+    def database_url_for(self, service: str) -> str:
+        """The database of one service: its own URL, or its own database on DATABASE_URL's server,
+        or its own database on the embedded PostgreSQL of the project's data folder."""
+        own = getattr(self, f"{service}_database_url", None)
+        if own:
+            return own
+        if self.database_url:
+            return with_database(self.database_url, database_name(service))
+        from common.embedded_postgres import embedded_server_url
+
+        return with_database(embedded_server_url(self.data_dir), database_name(service))
+
+    def metrics_port_for(self, process: str) -> int:
+        if self.metrics_port is not None:
+            return self.metrics_port
+        return DEFAULT_METRICS_PORTS.get(process, 0)
+
+    def nameko_config(self) -> dict:
+        return {
+            "AMQP_URI": self.amqp_uri,
+            "SERIALIZER": "json",
+            "ACCEPT": ["json", "cloudevents"],
+            "SERIALIZERS": {
+                "cloudevents": {
+                    "encoder": "common.events.envelope.encode",
+                    "decoder": "common.events.envelope.decode",
+                    "content_type": "application/cloudevents+json",
+                    "content_encoding": "utf-8",
+                }
+            },
+            "max_workers": 20,
+            "parent_calls_tracked": 10,
+        }
+
+
+def database_name(service: str) -> str:
+    return f"welfare_{service}"
+
+
+def with_database(url: str, database: str) -> str:
+    """Replace the database part of a libpq URL, keeping host, port, credentials and query."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

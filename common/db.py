@@ -1,0 +1,94 @@
+"""SQLAlchemy 2 for nameko services: one engine per container, one session per worker.
+
+nameko-sqlalchemy's fixtures break on SQLAlchemy 2, so this is the small provider of our own.
+"""
+from __future__ import annotations
+
+import psycopg2
+from nameko.extensions import DependencyProvider
+from psycopg2 import sql
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from common.config import get_settings
+
+DB_URIS_KEY = "DB_URIS"  # nameko config: {service: url}, used by tests to point at their own database
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, future=True, **kwargs)
+
+
+def ensure_database(url: str) -> bool:
+    """Create the database named in `url` if it does not exist. Returns True when it was created."""
+    u = make_url(url)
+    admin = u.set(database="postgres")
+    conn = psycopg2.connect(admin.render_as_string(hide_password=False).replace("+psycopg2", ""))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (u.database,))
+            if cur.fetchone():
+                return False
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(u.database)))
+            return True
+    finally:
+        conn.close()
+
+
+def drop_database(url: str) -> None:
+    u = make_url(url)
+    admin = u.set(database="postgres")
+    conn = psycopg2.connect(admin.render_as_string(hide_password=False).replace("+psycopg2", ""))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(u.database))
+            )
+    finally:
+        conn.close()
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+class Database(DependencyProvider):
+    """Injects a `Session` per worker; the worker decides where the transaction is
+    (`with self.db.begin(): ...`). The session is closed when the worker ends, rolled back if open."""
+
+    def __init__(self, service: str):
+        self.service = service
+        self.engine: Engine | None = None
+        self.sessionmaker: sessionmaker | None = None
+        self.sessions: dict = {}
+
+    def setup(self):
+        url = self.container.config.get(DB_URIS_KEY, {}).get(self.service)
+        url = url or get_settings().database_url_for(self.service)
+        self.engine = make_engine(url)
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def stop(self):
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx) -> Session:
+        session = self.sessionmaker()
+        self.sessions[worker_ctx] = session
+        return session
+
+    def worker_teardown(self, worker_ctx):
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()

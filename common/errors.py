@@ -1,0 +1,31 @@
+"""Errors that cross RPC intact: nameko re-raises them in the gateway as the same class with the
+same arguments, and the gateway turns each into application/problem+json."""
+from __future__ import annotations
+
+from nameko.exceptions import deserialize_to_instance
+
+
+class FieldError(dict):
+    """One field at fault: the JSON path of the field, a stable code, a Persian message for people
+    and an English detail for developers."""
+
+    def __init__(self, field: str, code: str, message: str, detail: str):
+        super().__init__(field=field, code=code, message=message, detail=detail)
+
+
+@deserialize_to_instance
+class InvalidRequest(Exception):
+    expected = True  # a client's mistake, not a failure of the service
+
+    def __init__(self, errors: list):
+        super().__init__(errors)
+        self.errors = [dict(e) for e in errors]
+
+
+@deserialize_to_instance
+class NotFound(Exception):
+    expected = True
+
+    def __init__(self, code: str, message: str, detail: str):
+        super().__init__(code, message, detail)
+        self.code, self.message, self.detail = code, message, detail

@@ -1,0 +1,38 @@
+"""Every event type of the platform: the contract with integrators.
+
+The routing key is the event type; each publishing service has one topic exchange, `<service>.events`,
+as nameko names it. A breaking change is a new type (…v2) with a new schema, never an edit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EventType:
+    publisher: str
+    name: str  # e.g. case.registered
+    version: int = 1
+
+    @property
+    def type(self) -> str:
+        return f"ir.behzisti.{self.publisher}.{self.name}.v{self.version}"
+
+    @property
+    def exchange(self) -> str:
+        return exchange_of(self.publisher)
+
+    def __str__(self) -> str:
+        return self.type
+
+
+def exchange_of(service: str) -> str:
+    return f"{service}.events"
+
+
+CASE_REGISTERED = EventType("complaints", "case.registered")
+SMS_SENT = EventType("notifications", "sms.sent")
+SMS_FAILED = EventType("notifications", "sms.failed")
+
+ALL = (CASE_REGISTERED, SMS_SENT, SMS_FAILED)
+BY_TYPE = {e.type: e for e in ALL}

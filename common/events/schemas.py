@@ -1,0 +1,55 @@
+"""JSON Schemas of the events, kept in contracts/events/ (one file per event type, plus the
+envelope). Every event is checked before it enters the outbox, so nothing off-contract is published."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from jsonschema import Draft202012Validator
+
+from common.config import PROJECT_ROOT
+
+SCHEMA_DIR = PROJECT_ROOT / "contracts" / "events"
+ENVELOPE = "cloudevents-envelope"
+
+
+class EventContractError(ValueError):
+    pass
+
+
+@lru_cache
+def load_schema(name: str) -> dict:
+    path = SCHEMA_DIR / f"{name}.json"
+    if not path.exists():
+        raise EventContractError(f"no schema for event type {name!r} in {SCHEMA_DIR}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@lru_cache
+def _validator(name: str) -> Draft202012Validator:
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def errors_of(envelope: dict) -> list[str]:
+    """Every way the envelope or its data breaks the contract, empty when it keeps it."""
+    problems = [f"envelope: {e.json_path}: {e.message}" for e in _validator(ENVELOPE).iter_errors(envelope)]
+    event_type = envelope.get("type")
+    if isinstance(event_type, str):
+        try:
+            validator = _validator(event_type)
+        except EventContractError as exc:
+            return problems + [str(exc)]
+        problems += [f"data: {e.json_path}: {e.message}" for e in validator.iter_errors(envelope.get("data"))]
+    return problems
+
+
+def validate(envelope: dict) -> None:
+    problems = errors_of(envelope)
+    if problems:
+        raise EventContractError("; ".join(problems))
+
+
+def schema_names() -> list[str]:
+    return sorted(p.stem for p in SCHEMA_DIR.glob("*.json"))

@@ -1,0 +1,42 @@
+"""Migration steps every service's first revision takes: its outbox and its inbox."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from common.outbox.store import OUTBOX_NOTIFY_DROP_SQL, OUTBOX_NOTIFY_SQL
+
+
+def create_outbox() -> None:
+    op.create_table(
+        "outbox",
+        sa.Column("id", UUID(as_uuid=False), primary_key=True),
+        sa.Column("seq", sa.BigInteger, sa.Identity(always=True), nullable=False, unique=True),
+        sa.Column("exchange", sa.Text, nullable=False),
+        sa.Column("routing_key", sa.Text, nullable=False),
+        sa.Column("envelope", JSONB, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
+    )
+    op.create_index("outbox_unpublished", "outbox", ["seq"], postgresql_where=sa.text("published_at IS NULL"))
+    op.execute(OUTBOX_NOTIFY_SQL)
+
+
+def drop_outbox() -> None:
+    op.execute(OUTBOX_NOTIFY_DROP_SQL)
+    op.drop_table("outbox")
+
+
+def create_inbox() -> None:
+    op.create_table(
+        "inbox",
+        sa.Column("source", sa.Text, primary_key=True),
+        sa.Column("event_id", sa.Text, primary_key=True),
+        sa.Column("type", sa.Text, nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+
+
+def drop_inbox() -> None:
+    op.drop_table("inbox")

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, MetaData, Table, Text, func, insert, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Session
+
+from common.events import schemas
+from common.events.catalog import BY_TYPE
+
+NOTIFY_CHANNEL = "outbox"
+
+
+def define_outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", UUID(as_uuid=False), primary_key=True),
+        Column("seq", BigInteger, Identity(always=True), nullable=False, unique=True),
+        Column("exchange", Text, nullable=False),
+        Column("routing_key", Text, nullable=False),
+        Column("envelope", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Index("outbox_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
+    )
+
+
+def add(session: Session, table: Table, envelope: dict) -> None:
+    """Stage an event in the caller's transaction. It is checked against its schema first: an event
+    that breaks the contract fails the transaction rather than reach an integrator."""
+    schemas.validate(envelope)
+    event_type = BY_TYPE[envelope["type"]]
+    session.execute(
+        insert(table).values(
+            id=envelope["id"],
+            exchange=event_type.exchange,
+            routing_key=event_type.type,
+            envelope=envelope,
+        )
+    )
+
+
+# Used by each service's first migration. The statement-level trigger wakes the relays at commit
+# (LISTEN/NOTIFY is transactional), so events leave within milliseconds without tight polling.
+OUTBOX_NOTIFY_SQL = f"""
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('{NOTIFY_CHANNEL}', '');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+  FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+"""
+OUTBOX_NOTIFY_DROP_SQL = "DROP TRIGGER IF EXISTS outbox_notify ON outbox; DROP FUNCTION IF EXISTS outbox_notify();"

@@ -1,0 +1,52 @@
+"""Pydantic's errors, told in Persian: one FieldError per field at fault."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
+
+from common.errors import FieldError, InvalidRequest
+from common.identifiers import InvalidIdentifier
+
+_MESSAGES_FA = {
+    "missing": "این فیلد لازم است.",
+    "string_too_short": "متن کوتاه‌تر از حد مجاز است (دست‌کم {min_length} نویسه).",
+    "string_too_long": "متن بلندتر از حد مجاز است (حداکثر {max_length} نویسه).",
+    "string_type": "مقدار این فیلد باید متن باشد.",
+    "literal_error": "مقدار این فیلد مجاز نیست؛ یکی از این‌ها را بفرستید: {expected}.",
+    "enum": "مقدار این فیلد مجاز نیست؛ یکی از این‌ها را بفرستید: {expected}.",
+    "extra_forbidden": "این فیلد شناخته‌شده نیست.",
+    "model_type": "بدنهٔ درخواست باید یک شیء JSON باشد.",
+    "dict_type": "بدنهٔ درخواست باید یک شیء JSON باشد.",
+}
+_DEFAULT_FA = "مقدار این فیلد معتبر نیست."
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        code = err["type"]
+        ctx = err.get("ctx") or {}
+        if code in _MESSAGES_FA:
+            message = _MESSAGES_FA[code].format(**{k: ctx.get(k, "") for k in ("min_length", "max_length", "expected")})
+        elif isinstance(ctx.get("message_fa"), str):
+            message = ctx["message_fa"]
+        else:
+            message = _DEFAULT_FA
+        detail = ctx.get("detail") or err["msg"]
+        errors.append(FieldError(field, code, message, str(detail)))
+    return errors
+
+
+def parse(model: type[BaseModel], data) -> BaseModel:
+    """Validate `data` into `model` or raise InvalidRequest naming every field at fault."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest(field_errors(exc)) from None
+
+
+def identifier_error(exc: InvalidIdentifier) -> PydanticCustomError:
+    """For field validators: turn an identifier's error into one pydantic reports with its Persian
+    message (read back by field_errors)."""
+    return PydanticCustomError(exc.code, exc.detail, {"message_fa": exc.message_fa, "detail": exc.detail})

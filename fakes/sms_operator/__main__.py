@@ -1,0 +1,3 @@
+from fakes.sms_operator.app import main
+
+raise SystemExit(main())

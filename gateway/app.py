@@ -1,0 +1,92 @@
+"""The gateway: the only HTTP door into the platform (SPEC G1). It validates, maps errors and calls
+services by RPC; it holds no business rules."""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, request
+from nameko.exceptions import RemoteError, RpcTimeout
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from common.config import get_settings
+from common.errors import InvalidRequest, NotFound
+from common.logs import request_id_var
+from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from gateway import problems
+from gateway.routes import cases, events, health
+from gateway.rpc import RpcClient
+
+_log = logging.getLogger(__name__)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def create_app(rpc: RpcClient | None = None) -> Flask:
+    settings = get_settings()
+    app = Flask(__name__)
+    app.json.ensure_ascii = False
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.extensions["rpc"] = rpc or RpcClient()
+
+    for blueprint in (health.bp, cases.bp, events.bp):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def start():
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id_var.set(g.request_id)
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        if "started" in g:
+            HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - g.started)
+        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        return response
+
+    @app.errorhandler(problems.Problem)
+    def on_problem(problem: problems.Problem):
+        return problem.response()
+
+    @app.errorhandler(InvalidRequest)
+    def on_invalid(exc: InvalidRequest):
+        return problems.invalid(exc.errors).response()
+
+    @app.errorhandler(NotFound)
+    def on_not_found(exc: NotFound):
+        return problems.not_found(exc.code, exc.message, exc.detail).response()
+
+    @app.errorhandler(RpcTimeout)
+    def on_timeout(exc):
+        return problems.unavailable("a service did not answer in time").response()
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def on_too_large(exc):
+        return problems.Problem(413, "payload_too_large", "Payload too large",
+                                "حجم درخواست بیش از حد مجاز است.",
+                                f"the body is larger than {settings.max_request_bytes} bytes").response()
+
+    @app.errorhandler(HTTPException)
+    def on_http(exc: HTTPException):
+        messages = {404: "چنین نشانی‌ای در سامانه نیست.", 405: "این روش درخواست برای این نشانی مجاز نیست."}
+        return problems.Problem(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
+                                exc.name, messages.get(exc.code, "درخواست پذیرفته نشد."),
+                                exc.description or exc.name).response()
+
+    @app.errorhandler(Exception)
+    def on_error(exc: Exception):
+        if isinstance(exc, (ConnectionError, OSError)):
+            _log.warning("broker unreachable: %s", exc)
+            return problems.unavailable("the message broker is unreachable").response()
+        if isinstance(exc, RemoteError):
+            _log.error("service error: %s", exc)
+        else:
+            _log.exception("unhandled error")
+        return problems.internal().response()
+
+    return app

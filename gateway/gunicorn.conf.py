@@ -1,0 +1,22 @@
+"""gunicorn for the gateway: threads, not eventlet (gunicorn 27 has none); one nameko RPC proxy per
+thread. One worker process per container, so the metrics port is the process's own; scale by
+replicas."""
+import os
+
+from common.config import get_settings
+
+_settings = get_settings()
+bind = f"{_settings.gateway_host}:{_settings.gateway_port}"
+workers = 1
+worker_class = "gthread"
+threads = int(os.environ.get("GATEWAY_THREADS", "32"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = None
+
+
+def post_worker_init(worker):
+    from common.ops_server import start_ops_server
+
+    start_ops_server(_settings.metrics_port_for("gateway"), {})

@@ -1,0 +1,88 @@
+"""./dev up: the whole platform on this machine, with demo data. Ctrl-C stops everything."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+import requests
+
+from common.config import PROJECT_ROOT, SERVICES, get_settings
+from common.migrations import upgrade
+from scripts.broker import ensure_broker
+from scripts.processes import METRICS_PORTS, ProcessGroup, platform_processes
+
+
+def wait_ready(url: str, group: ProcessGroup, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if group.exited():
+            raise SystemExit(f"a process stopped while starting: {group.exited()}")
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)  # polling another process's readiness endpoint
+    raise SystemExit(f"the platform did not become ready at {url} within {timeout:.0f}s")
+
+
+def main() -> int:
+    settings = get_settings()
+    ensure_broker(settings.amqp_uri)
+    env = dict(os.environ)
+    embedded = not (settings.database_url or any(getattr(settings, f"{s}_database_url") for s in SERVICES))
+    if embedded:
+        from common.embedded_postgres import embedded_server_url
+
+        env["DATABASE_URL"] = embedded_server_url(settings.data_dir)
+        print(f"PostgreSQL: embedded, data in {settings.data_dir / 'pg'}")
+    for service in SERVICES:
+        upgrade(service, url=settings.database_url_for(service) if not embedded else None)
+    print("databases migrated")
+
+    group = ProcessGroup(env, str(PROJECT_ROOT))
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for name, command in platform_processes().items():
+        group.start(name, command)
+    base = f"http://localhost:{settings.gateway_port}"
+    try:
+        wait_ready(f"{base}/readyz", group)
+        from services.complaints.demo import load_demo_cases
+
+        loaded = load_demo_cases(base, settings.data_dir)
+        print(f"""
+  The platform is running ({loaded} demo cases registered now).
+    gateway               {base}/api/v1/cases   (health {base}/healthz, readiness {base}/readyz)
+    event schemas         {base}/api/v1/events/schemas
+    fake SMS operator     http://localhost:8025   (what citizens receive; JSON at /api/messages)
+    metrics               {", ".join(f"{k} :{v}" for k, v in METRICS_PORTS.items())}
+  Try:  curl -s -X POST {base}/api/v1/cases -H 'Content-Type: application/json' \\
+          -d '{{"kind":"complaint","text":"مستمری این ماه واریز نشده است.","mobile":"09121234567"}}'
+  Ctrl-C stops everything.
+""", flush=True)
+        while not stopping and not group.exited():
+            time.sleep(0.5)  # supervising: wake to notice Ctrl-C or a process that died
+        if group.exited() and not stopping:
+            print(f"a process stopped: {group.exited()}; stopping the rest", file=sys.stderr)
+    finally:
+        print("stopping…", flush=True)
+        group.stop()
+        if embedded:
+            from common.embedded_postgres import stop_embedded_server
+
+            stop_embedded_server(settings.data_dir)
+        print("stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

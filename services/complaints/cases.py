@@ -1,0 +1,83 @@
+"""Case registration and the citizen's view of a case: the service's use cases, on a session the
+caller owns (the caller commits)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from common import outbox
+from common.errors import NotFound
+from common.events.catalog import CASE_REGISTERED
+from common.events.envelope import new_event
+from common.jalali import iso, stamp
+from services.complaints import domain
+from services.complaints.models import Case, CaseStep
+from services.complaints.models import outbox as outbox_table
+from services.complaints.schemas import CaseIntake
+
+
+def register(session: Session, intake: CaseIntake) -> Case:
+    """Store the case, its first timeline step and the `case.registered` event in one transaction."""
+    now = datetime.now(timezone.utc)
+    for _ in range(5):  # a tracking-code collision is a 1-in-10^15 event; retry rather than fail
+        case = Case(
+            id=str(uuid.uuid4()), tracking_code=domain.new_tracking_code(), kind=intake.kind,
+            channel=intake.channel, urgency=intake.urgency, status="registered", text=intake.text,
+            reporter_name=intake.name, reporter_mobile=intake.mobile,
+            reporter_national_id=intake.national_id, registered_at=now,
+            steps=[CaseStep(stage="registered", at=now)],
+        )
+        try:
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise RuntimeError("could not allocate a unique tracking code")
+    data = {
+        "tracking_code": case.tracking_code, "kind": case.kind, "channel": case.channel,
+        "urgency": case.urgency, "status": case.status, "registered_at": iso(now),
+    }
+    if case.reporter_mobile:
+        data["reporter_mobile"] = case.reporter_mobile
+    outbox.add(session, outbox_table, new_event(CASE_REGISTERED, data, subject=case.tracking_code))
+    return case
+
+
+def find(session: Session, tracking_code: str) -> Case:
+    code = domain.normalise_tracking_code(tracking_code)
+    case = None
+    if code is not None:
+        case = session.scalars(
+            select(Case).where(Case.tracking_code == code).options(selectinload(Case.steps))
+        ).first()
+    if case is None:
+        raise NotFound("case_not_found", "پرونده‌ای با این کد رهگیری پیدا نشد.",
+                       "no case has this tracking code")
+    return case
+
+
+def public_view(case: Case) -> dict:
+    """What anyone holding the tracking code may see: stage and timeline, no personal data."""
+    return {
+        "tracking_code": case.tracking_code,
+        "tracking_code_display": domain.display_tracking_code(case.tracking_code),
+        "kind": case.kind,
+        "kind_fa": domain.KINDS[case.kind],
+        "channel": case.channel,
+        "urgency": case.urgency,
+        "status": case.status,
+        "status_fa": domain.STAGES.get(case.status, case.status),
+        "registered_at": stamp(case.registered_at),
+        "timeline": [
+            {"stage": s.stage, "stage_fa": domain.STAGES.get(s.stage, s.stage), "at": stamp(s.at),
+             "note": s.note}
+            for s in case.steps
+        ],
+    }

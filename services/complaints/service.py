@@ -1,0 +1,32 @@
+"""The complaints service (SPEC C): entrypoints only translate; the rules live in cases.py/domain.py."""
+from __future__ import annotations
+
+from nameko.rpc import rpc
+
+from common.db import Database
+from common.health import HealthRpc
+from common.observability import Observability
+from common.validation import parse
+from services.complaints import cases
+from services.complaints.schemas import CaseIntake
+
+
+class ComplaintsService(HealthRpc):
+    name = "complaints"
+
+    db = Database("complaints")
+    observability = Observability()
+
+    @rpc
+    def register_case(self, payload: dict) -> dict:
+        intake = parse(CaseIntake, payload)
+        with self.db.begin():
+            return cases.public_view(cases.register(self.db, intake))
+
+    @rpc
+    def get_case(self, tracking_code: str) -> dict:
+        with self.db.begin():
+            return cases.public_view(cases.find(self.db, tracking_code))
+
+
+SERVICE = ComplaintsService

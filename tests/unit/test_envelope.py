@@ -1,0 +1,66 @@
+import json
+
+import pytest
+
+from common.events import schemas
+from common.events.catalog import ALL, CASE_REGISTERED
+from common.events.envelope import decode, encode, new_event
+
+CASE_DATA = {"tracking_code": "4203917755102846", "kind": "complaint", "channel": "web",
+             "urgency": "normal", "status": "registered", "registered_at": "2026-11-26T09:00:00Z",
+             "reporter_mobile": "09121234567"}
+
+
+def test_a_new_event_is_a_cloudevent_that_keeps_its_contract():
+    event = new_event(CASE_REGISTERED, CASE_DATA, subject="4203917755102846")
+    assert event["specversion"] == "1.0"
+    assert event["source"] == "/behzisti/complaints"
+    assert event["type"] == "ir.behzisti.complaints.case.registered.v1"
+    assert event["dataschema"].endswith("ir.behzisti.complaints.case.registered.v1.json")
+    assert event["time"].endswith("Z")
+    assert schemas.errors_of(event) == []
+
+
+def test_ids_differ_so_source_and_id_deduplicate():
+    assert new_event(CASE_REGISTERED, CASE_DATA)["id"] != new_event(CASE_REGISTERED, CASE_DATA)["id"]
+
+
+@pytest.mark.parametrize("change", [
+    lambda e: e.pop("source"),
+    lambda e: e.update(specversion="0.3"),
+    lambda e: e["data"].pop("tracking_code"),
+    lambda e: e["data"].update(kind="gossip"),
+    lambda e: e["data"].update(reporter_mobile="+989121234567"),
+    lambda e: e["data"].update(national_id="0499370899"),  # no personal data beyond the contract
+])
+def test_events_off_contract_are_refused(change):
+    event = new_event(CASE_REGISTERED, dict(CASE_DATA))
+    change(event)
+    with pytest.raises(schemas.EventContractError):
+        schemas.validate(event)
+
+
+def test_unknown_types_have_no_schema():
+    event = new_event(CASE_REGISTERED, CASE_DATA)
+    event["type"] = "ir.behzisti.complaints.case.vanished.v1"
+    assert any("no schema" in p for p in schemas.errors_of(event))
+
+
+def test_every_event_type_has_a_valid_schema_whose_examples_keep_it():
+    from jsonschema import Draft202012Validator
+
+    names = set(schemas.schema_names())
+    for event_type in ALL:
+        assert event_type.type in names
+        schema = schemas.load_schema(event_type.type)
+        Draft202012Validator.check_schema(schema)
+        for example in schema.get("examples", []):
+            assert list(Draft202012Validator(schema).iter_errors(example)) == []
+
+
+def test_the_wire_format_keeps_persian_text():
+    event = new_event(CASE_REGISTERED, CASE_DATA)
+    wire = encode({**event, "note": "سلام"})
+    assert "سلام" in wire
+    assert decode(wire.encode("utf-8"))["note"] == "سلام"
+    assert json.loads(wire)["id"] == event["id"]
