@@ -3,10 +3,9 @@
 The same command runs a service in the local run, in docker-compose and in Kubernetes. SIGTERM stops
 it gracefully: entrypoints stop taking work, in-flight workers finish, unacked messages are requeued.
 """
-import common  # noqa: F401  (quiets eventlet's deprecation warning)
-import eventlet
+from common.green import monkey_patch
 
-eventlet.monkey_patch()  # before anything else imports socket or threading
+monkey_patch()  # before anything else imports socket or threading
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402

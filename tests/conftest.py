@@ -2,10 +2,9 @@
 database per service for this run, and nameko configs on a fresh RabbitMQ vhost per test."""
 from __future__ import annotations
 
-import common  # noqa: F401,I001  (quiets eventlet's deprecation warning)
-import eventlet
+from common.green import monkey_patch
 
-eventlet.monkey_patch()  # nameko's containers run on green threads
+monkey_patch()  # nameko's containers run on green threads
 
 import os  # noqa: E402
 import socket  # noqa: E402

@@ -54,13 +54,16 @@ def queue_case_registered(session: Session, event: dict, public_base_url: str) -
                  track_url=f"{public_base_url.rstrip('/')}/track/{code}")
 
 
-def _claim(session: Session, condition, limit: int) -> list[SmsMessage]:
+def _claim(session: Session, condition, limit: int) -> list:
+    """Mark due messages `sending` and return them as plain rows (they outlive the transaction)."""
     due = (select(SmsMessage.id).where(condition).order_by(SmsMessage.next_attempt_at)
            .limit(limit).with_for_update(skip_locked=True))
-    stmt = (update(SmsMessage).where(SmsMessage.id.in_(due.scalar_subquery()))
-            .values(status="sending", claimed_at=datetime.now(timezone.utc), attempts=SmsMessage.attempts + 1)
-            .returning(SmsMessage))
-    return list(session.scalars(stmt, execution_options={"synchronize_session": False}))
+    m = SmsMessage.__table__.c
+    stmt = (update(SmsMessage.__table__).where(m.id.in_(due.scalar_subquery()))
+            .values(status="sending", claimed_at=datetime.now(timezone.utc), attempts=m.attempts + 1)
+            .returning(m.id, m.recipient, m.body, m.attempts, m.template, m.segments,
+                       m.cause_source, m.cause_id, m.cause_type))
+    return list(session.execute(stmt))
 
 
 def _due_now():
@@ -89,7 +92,7 @@ def sweep(session: Session, provider: SmsProvider, max_attempts: int, limit: int
     return len(claimed)
 
 
-def _attempt(session: Session, provider: SmsProvider, message: SmsMessage, max_attempts: int) -> None:
+def _attempt(session: Session, provider: SmsProvider, message, max_attempts: int) -> None:
     try:
         accepted = provider.find_by_local_id(message.id) if message.attempts > 1 else None
         accepted = accepted or provider.send(message.recipient, message.body, message.id)
@@ -101,7 +104,7 @@ def _attempt(session: Session, provider: SmsProvider, message: SmsMessage, max_a
         _record_sent(session, provider, message, accepted)
 
 
-def _record_sent(session: Session, provider: SmsProvider, message: SmsMessage, accepted: Accepted) -> None:
+def _record_sent(session: Session, provider: SmsProvider, message, accepted: Accepted) -> None:
     now = datetime.now(timezone.utc)
     session.execute(update(SmsMessage).where(SmsMessage.id == message.id).values(
         status="sent", provider=provider.name, provider_message_id=accepted.provider_message_id,
@@ -118,7 +121,7 @@ def _record_sent(session: Session, provider: SmsProvider, message: SmsMessage, a
     SMS_MESSAGES.labels(provider.name, "sent").inc()
 
 
-def _record_failure(session, provider, message: SmsMessage, exc: ProviderError, max_attempts: int) -> None:
+def _record_failure(session, provider, message, exc: ProviderError, max_attempts: int) -> None:
     final = not exc.retryable or message.attempts >= max_attempts
     values = {"last_error": str(exc)[:500], "provider": provider.name}
     if final:
@@ -140,5 +143,5 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2 ** (attempts - 1), 600))
 
 
-def _cause(message: SmsMessage) -> dict:
+def _cause(message) -> dict:
     return {"source": message.cause_source, "id": message.cause_id, "type": message.cause_type}

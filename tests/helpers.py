@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from kombu import Connection, Producer
+
+from common.events.catalog import BY_TYPE
+from common.events.envelope import register_kombu_serializer
+from common.outbox.relay import event_exchange
+
+
+def publish(amqp_uri: str, envelope: dict) -> None:
+    """Publish an event exactly as the outbox relay does (a redelivery, as the broker would make it)."""
+    register_kombu_serializer()
+    exchange = event_exchange(BY_TYPE[envelope["type"]].exchange)
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        producer = Producer(conn.default_channel, serializer="cloudevents")
+        producer.publish(envelope, exchange=exchange, routing_key=envelope["type"], declare=[exchange],
+                         delivery_mode=2, message_id=envelope["id"])
+
+
+def case_registered(mobile: str | None = "09121234567", code: str = "4203917755102846") -> dict:
+    from common.events.catalog import CASE_REGISTERED
+    from common.events.envelope import new_event
+
+    data = {"tracking_code": code, "kind": "complaint", "channel": "web", "urgency": "normal",
+            "status": "registered", "registered_at": "2026-11-26T09:00:00Z"}
+    if mobile:
+        data["reporter_mobile"] = mobile
+    return new_event(CASE_REGISTERED, data, subject=code)
