@@ -44,12 +44,10 @@ def databases(pg_url):
         drop_database(url)
 
 
-@pytest.fixture
-def db_urls(databases):
-    """The test databases, emptied before the test."""
+def empty_databases(urls: dict) -> None:
     import psycopg2
 
-    for url in databases.values():
+    for url in urls.values():
         conn = psycopg2.connect(url)
         with conn, conn.cursor() as cur:
             cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
@@ -58,7 +56,26 @@ def db_urls(databases):
             if tables:
                 cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
         conn.close()
+
+
+@pytest.fixture
+def db_urls(databases):
+    """The test databases, emptied before the test."""
+    empty_databases(databases)
     return databases
+
+
+@pytest.fixture(scope="module")
+def module_vhost(request, rabbit_manager):
+    """A RabbitMQ vhost for a whole test module (nameko's rabbit_config is per test)."""
+    from urllib.parse import urlsplit
+
+    vhost = f"welfare_test_{uuid.uuid4().hex[:8]}"
+    rabbit_manager.create_vhost(vhost)
+    rabbit_manager.set_vhost_permissions(vhost, "guest", ".*", ".*", ".*")
+    parts = urlsplit(request.config.getoption("RABBIT_AMQP_URI"))
+    yield f"amqp://{parts.netloc}/{vhost}"
+    rabbit_manager.delete_vhost(vhost)
 
 
 @pytest.fixture

@@ -1,0 +1,194 @@
+"""The first path through the real platform: real processes (services, relay, fake SMS operator,
+gunicorn gateway), real RabbitMQ and PostgreSQL. A citizen registers a case at the gateway and
+receives the SMS with the tracking code; every event that crossed the broker keeps its contract."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import requests
+import sqlalchemy as sa
+from kombu import Connection, Queue
+
+from common.config import PROJECT_ROOT, SERVICES
+from common.events import schemas
+from common.events.catalog import exchange_of
+from common.events.envelope import register_kombu_serializer
+from common.outbox.relay import event_exchange
+from scripts.processes import ProcessGroup, platform_processes
+from tests.conftest import empty_databases, free_port
+
+pytestmark = pytest.mark.e2e
+
+CASE = {"kind": "complaint", "text": "مستمری این ماه به حساب مادرم واریز نشده است.",
+        "mobile": "۰۹۱۲ ۱۲۳ ۴۵۶۷", "national_id": "0499370899", "name": "مریم احمدی"}
+
+
+@pytest.fixture(scope="module")
+def platform(databases, module_vhost, tmp_path_factory):
+    empty_databases(databases)
+    sms_port, gateway_port = free_port(), free_port()
+    env = {**os.environ, "AMQP_URI": module_vhost, "LOG_FORMAT": "json",
+           "SMS_PROVIDER_URL": f"http://127.0.0.1:{sms_port}", "GATEWAY_PORT": str(gateway_port),
+           "GATEWAY_THREADS": "8", **{f"{s.upper()}_DATABASE_URL": url for s, url in databases.items()}}
+    env.pop("DATABASE_URL", None)
+    tap = _tap(module_vhost)  # bound before anything is published, as an integrator's queue would be
+    logs = tmp_path_factory.mktemp("logs")
+    group = ProcessGroup(env, str(PROJECT_ROOT), echo=False, log_dir=str(logs))
+    metrics = {}
+    for name, command in platform_processes(sms_port).items():
+        metrics[name] = free_port()
+        group.start(name, command, {"METRICS_PORT": str(metrics[name])})
+    base = f"http://127.0.0.1:{gateway_port}"
+    try:
+        _wait_ready(f"{base}/readyz", group, logs)
+        yield {"base": base, "sms": f"http://127.0.0.1:{sms_port}", "metrics": metrics, "tap": tap,
+               "db": databases, "group": group}
+    finally:
+        group.stop()
+        tap["queue"].close()
+        tap["conn"].release()
+
+
+def _tap(amqp_uri):
+    register_kombu_serializer()
+    conn = Connection(amqp_uri)
+    channel = conn.channel()
+    queue = Queue("e2e-tap", durable=True)
+    queue(channel).declare()
+    for service in ("complaints", "notifications"):
+        exchange = event_exchange(exchange_of(service))
+        exchange(channel).declare()
+        queue(channel).bind_to(exchange=exchange, routing_key="#")
+    return {"conn": conn, "queue": conn.SimpleQueue(queue), "seen": []}
+
+
+def _wait_ready(url, group, logs, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if group.exited():
+            raise AssertionError(f"a process died while starting: {group.exited()}; logs in {logs}")
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)  # polling another process's readiness endpoint, which has no event to wait on
+    raise AssertionError(f"the platform was not ready within {timeout}s; logs in {logs}")
+
+
+def tapped_until(tap, event_type, timeout=20):
+    """Consume the tap until an event of `event_type` arrives (blocking on the broker)."""
+    deadline = time.monotonic() + timeout
+    while not any(e["type"] == event_type for e in tap["seen"]):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no {event_type} within {timeout}s; saw {[e['type'] for e in tap['seen']]}")
+        try:
+            message = tap["queue"].get(block=True, timeout=remaining)
+        except tap["queue"].Empty:
+            continue
+        message.ack()
+        tap["seen"].append(message.decode())
+    return tap["seen"]
+
+
+def count_cases(platform) -> int:
+    engine = sa.create_engine(platform["db"]["complaints"])
+    with engine.connect() as conn:
+        n = conn.execute(sa.text("SELECT count(*) FROM cases")).scalar()
+    engine.dispose()
+    return n
+
+
+def test_a_citizen_registers_a_case_and_receives_the_tracking_code_by_sms(platform):
+    response = requests.post(f"{platform['base']}/api/v1/cases", json=CASE, timeout=10)
+    assert response.status_code == 201, response.text
+    case = response.json()
+    code = case["tracking_code"]
+    assert response.headers["Location"] == f"/api/v1/cases/{code}"
+    assert response.headers["X-Request-Id"]
+
+    sms = requests.get(f"{platform['sms']}/api/messages",
+                       params={"receptor": "09121234567", "wait": 20}, timeout=30).json()
+    assert len(sms) == 1
+    assert code in sms[0]["message"] and "کد رهگیری" in sms[0]["message"]
+
+    followed = requests.get(f"{platform['base']}/api/v1/cases/{code}", timeout=10)
+    assert followed.status_code == 200
+    body = followed.json()
+    assert body["status"] == "registered" and body["status_fa"] == "ثبت شد"
+    assert [step["stage"] for step in body["timeline"]] == ["registered"]
+    assert body["registered_at"]["jalali"].startswith("۱۴")
+    assert "0499370899" not in followed.text and "09121234567" not in followed.text
+
+
+def test_every_event_that_crossed_the_broker_keeps_its_contract(platform):
+    seen = tapped_until(platform["tap"], "ir.behzisti.notifications.sms.sent.v1")
+    types = {e["type"] for e in seen}
+    assert {"ir.behzisti.complaints.case.registered.v1", "ir.behzisti.notifications.sms.sent.v1"} <= types
+    for event in seen:
+        assert schemas.errors_of(event) == [], event
+
+
+@pytest.mark.parametrize("body, content_type, field, code", [
+    ({"text": "مستمری این ماه واریز نشده است."}, "application/json", "kind", "missing"),
+    ({"kind": "rumour", "text": "مستمری این ماه واریز نشده است."}, "application/json", "kind", "literal_error"),
+    ({"kind": "complaint"}, "application/json", "text", "missing"),
+    ({"kind": "complaint", "text": "ا" * 4001}, "application/json", "text", "string_too_long"),
+    ({**CASE, "mobile": "0912"}, "application/json", "mobile", "invalid_mobile"),
+    ({**CASE, "national_id": "0499370898"}, "application/json", "national_id", "invalid_national_id"),
+    ('{"kind": "complaint", "text": ', "application/json", "body", "malformed_json"),
+    ('kind=complaint&text=hello', "application/x-www-form-urlencoded", "Content-Type", "unsupported_content_type"),
+    ('[1, 2]', "application/json", "body", "model_type"),
+])
+def test_bad_input_is_a_persian_problem_naming_the_field_and_changes_nothing(platform, body, content_type,
+                                                                            field, code):
+    before = count_cases(platform)
+    data = body if isinstance(body, str) else requests.models.complexjson.dumps(body)
+    response = requests.post(f"{platform['base']}/api/v1/cases", data=data.encode("utf-8"),
+                             headers={"Content-Type": content_type}, timeout=10)
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 400 and problem["code"] == "validation_failed"
+    assert problem["request_id"] == response.headers["X-Request-Id"]
+    errors = {e["field"]: e for e in problem["errors"]}
+    assert errors[field]["code"] == code
+    assert any("\u0600" <= ch <= "\u06ff" for ch in errors[field]["message"])
+    assert count_cases(platform) == before
+
+
+def test_an_unknown_or_malformed_tracking_code_is_not_found(platform):
+    for code in ("4203917755102846", "12345", "۴۲۰۳۹۱۷۷۵۵۱۰۲۸۴۶"):
+        response = requests.get(f"{platform['base']}/api/v1/cases/{code}", timeout=10)
+        assert response.status_code == 404
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "case_not_found"
+
+
+def test_health_readiness_and_metrics_of_every_process(platform):
+    assert requests.get(f"{platform['base']}/healthz", timeout=5).json() == {"status": "ok"}
+    ready = requests.get(f"{platform['base']}/readyz", timeout=10).json()
+    assert ready["status"] == "ok" and set(ready["checks"]) == {"broker", *(f"service:{s}" for s in SERVICES)}
+    expected = {
+        "gateway": 'http_requests_total{method="POST",route="/api/v1/cases",status="201"}',
+        "complaints": 'rpc_calls_total{method="register_case",outcome="ok",service="complaints"}',
+        "notifications": 'events_handled_total{handler="on_case_registered",outcome="ok",service="notifications"}',
+        "relay": 'outbox_published_total{service="complaints"}',
+    }
+    for process, metric in expected.items():
+        text = requests.get(f"http://127.0.0.1:{platform['metrics'][process]}/metrics", timeout=5).text
+        assert metric in text, (process, metric)
+    for service in SERVICES:
+        ready = requests.get(f"http://127.0.0.1:{platform['metrics'][service]}/readyz", timeout=10)
+        assert ready.status_code == 200 and ready.json()["checks"][f"db:{service}"] == "ok"
+
+
+def test_oversized_bodies_and_unknown_routes_are_problems_too(platform):
+    big = requests.post(f"{platform['base']}/api/v1/cases", data=b"x" * 70_000,
+                        headers={"Content-Type": "application/json"}, timeout=10)
+    assert big.status_code == 413 and big.headers["Content-Type"] == "application/problem+json"
+    missing = requests.get(f"{platform['base']}/api/v1/nothing-here", timeout=10)
+    assert missing.status_code == 404 and missing.json()["message"]
