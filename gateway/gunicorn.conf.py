@@ -14,6 +14,7 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = None
+control_socket_disable = True  # no runtime control socket: the root filesystem is read-only
 
 
 def post_worker_init(worker):
