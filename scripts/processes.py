@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 PYTHON = sys.executable
 
@@ -66,3 +67,35 @@ class ProcessGroup:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def start_platform(amqp_uri: str, db_urls: dict[str, str], ports: dict[str, int], cwd: str,
+                   log_dir: str | None = None, echo: bool = False, threads: int = 8) -> ProcessGroup:
+    """Every process of the platform on the given broker and databases, each on its own ports
+    (`ports` names sms-operator, gateway and each process's metrics port). Used by the end-to-end
+    tests and the benchmarks."""
+    env = {**os.environ, "AMQP_URI": amqp_uri, "LOG_FORMAT": "json",
+           "SMS_PROVIDER_URL": f"http://127.0.0.1:{ports['sms-operator']}",
+           "GATEWAY_PORT": str(ports["gateway"]), "GATEWAY_THREADS": str(threads),
+           **{f"{s.upper()}_DATABASE_URL": url for s, url in db_urls.items()}}
+    env.pop("DATABASE_URL", None)
+    group = ProcessGroup(env, cwd, echo=echo, log_dir=log_dir)
+    for name, command in platform_processes(ports["sms-operator"]).items():
+        group.start(name, command, {"METRICS_PORT": str(ports[f"metrics:{name}"])})
+    return group
+
+
+def wait_ready(url: str, group: ProcessGroup, timeout: float = 90) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if group.exited():
+            raise RuntimeError(f"a process stopped while starting: {group.exited()}")
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)  # polling another process's readiness endpoint: it has no event to wait on
+    raise RuntimeError(f"not ready at {url} within {timeout:.0f}s")

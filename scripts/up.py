@@ -6,26 +6,10 @@ import signal
 import sys
 import time
 
-import requests
-
 from common.config import PROJECT_ROOT, SERVICES, get_settings
 from common.migrations import upgrade
 from scripts.broker import ensure_broker
-from scripts.processes import METRICS_PORTS, ProcessGroup, platform_processes
-
-
-def wait_ready(url: str, group: ProcessGroup, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if group.exited():
-            raise SystemExit(f"a process stopped while starting: {group.exited()}")
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)  # polling another process's readiness endpoint
-    raise SystemExit(f"the platform did not become ready at {url} within {timeout:.0f}s")
+from scripts.processes import METRICS_PORTS, ProcessGroup, platform_processes, wait_ready
 
 
 def main() -> int:
@@ -55,7 +39,11 @@ def main() -> int:
         group.start(name, command)
     base = f"http://localhost:{settings.gateway_port}"
     try:
-        wait_ready(f"{base}/readyz", group)
+        try:
+            wait_ready(f"{base}/readyz", group)
+        except RuntimeError as exc:
+            print(f"the platform did not start: {exc}", file=sys.stderr)
+            return 1
         from services.complaints.demo import load_demo_cases
 
         loaded = load_demo_cases(base, settings.data_dir)

@@ -19,12 +19,12 @@ from typing import Callable
 
 import psycopg2
 import psycopg2.extras
-from kombu import Connection, Exchange, Producer
+from kombu import Connection, Exchange
 
 from common.config import get_settings
-from common.events.envelope import register_kombu_serializer
 from common.logs import configure_logging
 from common.metrics import OUTBOX_BACKLOG, OUTBOX_ERRORS, OUTBOX_LAG, OUTBOX_PUBLISHED
+from common.outbox.publisher import ConfirmingPublisher
 from common.outbox.store import NOTIFY_CHANNEL
 
 _log = logging.getLogger(__name__)
@@ -55,10 +55,7 @@ class OutboxRelay:
         self.before_publish = before_publish  # a seam for fault-injection tests
         self.stopping = threading.Event()
         self._pg = None
-        self._amqp = None
-        self._producer = None
-        self._declared: set[str] = set()
-        register_kombu_serializer()
+        self._publisher: ConfirmingPublisher | None = None
 
     # connections ----------------------------------------------------------------------------
     def _db(self):
@@ -66,20 +63,20 @@ class OutboxRelay:
             self._pg = psycopg2.connect(self.db_url)
         return self._pg
 
-    def _publisher(self) -> Producer:
-        if self._producer is None:
-            self._amqp = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
-            self._producer = Producer(self._amqp.channel(), serializer="cloudevents")
-            self._declared.clear()
-        return self._producer
+    def _broker(self) -> ConfirmingPublisher:
+        if self._publisher is None:
+            self._publisher = ConfirmingPublisher(self.amqp_uri)
+        return self._publisher
 
     def close(self) -> None:
-        for closer in (lambda: self._amqp and self._amqp.release(), lambda: self._pg and self._pg.close()):
+        if self._publisher is not None:
+            self._publisher.close()
+        if self._pg is not None:
             try:
-                closer()
+                self._pg.close()
             except Exception:  # closing is best effort
                 pass
-        self._producer = self._amqp = self._pg = None
+        self._publisher = self._pg = None
 
     # work -------------------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -94,15 +91,10 @@ class OutboxRelay:
                     return 0
                 if self.before_publish:
                     self.before_publish(rows)
-                producer = self._publisher()
-                for event_id, exchange, routing_key, envelope, _ in rows:
-                    if exchange not in self._declared:
-                        event_exchange(exchange).declare(channel=producer.channel)
-                        self._declared.add(exchange)
-                    producer.publish(
-                        envelope, exchange=exchange, routing_key=routing_key, delivery_mode=2,
-                        message_id=str(event_id),
-                    )
+                self._broker().publish_batch([
+                    (event_exchange(exchange), routing_key, envelope, str(event_id))
+                    for event_id, exchange, routing_key, envelope, _ in rows
+                ])
                 cur.execute(MARK_SQL, ([str(r[0]) for r in rows],))
             conn.commit()
         except Exception:

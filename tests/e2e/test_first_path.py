@@ -3,7 +3,6 @@ gunicorn gateway), real RabbitMQ and PostgreSQL. A citizen registers a case at t
 receives the SMS with the tracking code; every event that crossed the broker keeps its contract."""
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -16,7 +15,7 @@ from common.events import schemas
 from common.events.catalog import exchange_of
 from common.events.envelope import register_kombu_serializer
 from common.outbox.relay import event_exchange
-from scripts.processes import ProcessGroup, platform_processes
+from scripts.processes import platform_processes, start_platform, wait_ready
 from tests.conftest import empty_databases, free_port
 
 pytestmark = pytest.mark.e2e
@@ -28,22 +27,19 @@ CASE = {"kind": "complaint", "text": "مستمری این ماه به حساب �
 @pytest.fixture(scope="module")
 def platform(databases, module_vhost, tmp_path_factory):
     empty_databases(databases)
-    sms_port, gateway_port = free_port(), free_port()
-    env = {**os.environ, "AMQP_URI": module_vhost, "LOG_FORMAT": "json",
-           "SMS_PROVIDER_URL": f"http://127.0.0.1:{sms_port}", "GATEWAY_PORT": str(gateway_port),
-           "GATEWAY_THREADS": "8", **{f"{s.upper()}_DATABASE_URL": url for s, url in databases.items()}}
-    env.pop("DATABASE_URL", None)
+    ports = {name: free_port() for name in ("sms-operator", "gateway")}
+    ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
     tap = _tap(module_vhost)  # bound before anything is published, as an integrator's queue would be
     logs = tmp_path_factory.mktemp("logs")
-    group = ProcessGroup(env, str(PROJECT_ROOT), echo=False, log_dir=str(logs))
-    metrics = {}
-    for name, command in platform_processes(sms_port).items():
-        metrics[name] = free_port()
-        group.start(name, command, {"METRICS_PORT": str(metrics[name])})
-    base = f"http://127.0.0.1:{gateway_port}"
+    group = start_platform(module_vhost, databases, ports, str(PROJECT_ROOT), log_dir=str(logs))
+    base = f"http://127.0.0.1:{ports['gateway']}"
     try:
-        _wait_ready(f"{base}/readyz", group, logs)
-        yield {"base": base, "sms": f"http://127.0.0.1:{sms_port}", "metrics": metrics, "tap": tap,
+        try:
+            wait_ready(f"{base}/readyz", group, timeout=60)
+        except RuntimeError as exc:
+            raise AssertionError(f"{exc}; logs in {logs}") from None
+        yield {"base": base, "sms": f"http://127.0.0.1:{ports['sms-operator']}", "tap": tap,
+               "metrics": {name: ports[f"metrics:{name}"] for name in platform_processes()},
                "db": databases, "group": group}
     finally:
         group.stop()
@@ -62,20 +58,6 @@ def _tap(amqp_uri):
         exchange(channel).declare()
         queue(channel).bind_to(exchange=exchange, routing_key="#")
     return {"conn": conn, "queue": conn.SimpleQueue(queue), "seen": []}
-
-
-def _wait_ready(url, group, logs, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if group.exited():
-            raise AssertionError(f"a process died while starting: {group.exited()}; logs in {logs}")
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)  # polling another process's readiness endpoint, which has no event to wait on
-    raise AssertionError(f"the platform was not ready within {timeout}s; logs in {logs}")
 
 
 def tapped_until(tap, event_type, timeout=20):

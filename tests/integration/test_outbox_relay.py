@@ -133,3 +133,17 @@ def test_concurrent_relays_publish_each_event_once(complaints_db, db_urls, rabbi
     assert sum(counts) == 600
     assert sorted(got) == sorted(e["id"] for e in events)  # every event, none twice
     assert unpublished(complaints_db) == 0
+
+
+def test_a_batch_the_broker_refuses_is_not_marked_published(complaints_db, db_urls, rabbit_config):
+    """A queue that is full rejects new messages: the broker nacks, the relay marks nothing."""
+    from common.outbox.publisher import PublishNotConfirmed
+
+    with Connection(rabbit_config["AMQP_URI"]) as conn:
+        Queue("full", exchange=event_exchange(CASE_REGISTERED.exchange), routing_key="#", durable=True,
+              queue_arguments={"x-max-length": 0, "x-overflow": "reject-publish"})(conn.default_channel).declare()
+    commit_events(complaints_db, 3)
+    r = relay(db_urls, rabbit_config)
+    with pytest.raises(PublishNotConfirmed):
+        r.run_once()
+    assert unpublished(complaints_db) == 3
