@@ -70,7 +70,8 @@ class ProcessGroup:
 
 
 def start_platform(amqp_uri: str, db_urls: dict[str, str], ports: dict[str, int], cwd: str,
-                   log_dir: str | None = None, echo: bool = False, threads: int = 8) -> ProcessGroup:
+                   log_dir: str | None = None, echo: bool = False, threads: int = 8,
+                   only: set[str] | None = None) -> ProcessGroup:
     """Every process of the platform on the given broker and databases, each on its own ports
     (`ports` names sms-operator, gateway and each process's metrics port). Used by the end-to-end
     tests and the benchmarks."""
@@ -81,6 +82,8 @@ def start_platform(amqp_uri: str, db_urls: dict[str, str], ports: dict[str, int]
     env.pop("DATABASE_URL", None)
     group = ProcessGroup(env, cwd, echo=echo, log_dir=log_dir)
     for name, command in platform_processes(ports["sms-operator"]).items():
+        if only is not None and name not in only:
+            continue
         group.start(name, command, {"METRICS_PORT": str(ports[f"metrics:{name}"])})
     return group
 

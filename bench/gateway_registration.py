@@ -1,0 +1,145 @@
+"""Benchmark 1: registering cases through the gateway (HTTP → gunicorn → nameko RPC → complaints →
+PostgreSQL) with 50 concurrent clients, beside a bare Flask endpoint that performs the same insert
+directly, in the same run; requests/s, p50/p99 latency and their ratio.
+
+    .venv/bin/python -m bench.gateway_registration [--clients 50] [--seconds 15] [--rounds 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import threading
+import time
+
+import requests
+
+from bench.harness import databases, free_port, report, summary, vhost
+from common.config import PROJECT_ROOT
+from scripts.processes import ProcessGroup, platform_processes, start_platform, wait_ready
+
+BODY = json.dumps({"kind": "complaint", "text": "مستمری این ماه به حساب مادرم واریز نشده است.",
+                   "mobile": "09121234567", "national_id": "0499370899"}).encode()
+
+
+def _client_process(url: str, threads: int, seconds: float, out) -> None:
+    latencies, errors = [], 0
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client():
+        nonlocal errors
+        session = requests.Session()
+        mine = []
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            try:
+                ok = session.post(url, data=BODY, headers={"Content-Type": "application/json"},
+                                  timeout=30).status_code == 201
+            except requests.RequestException:
+                ok = False
+            if ok:
+                mine.append(time.perf_counter() - started)
+            else:
+                with lock:
+                    errors += 1
+        with lock:
+            latencies.extend(mine)
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    out.put((latencies, errors))
+
+
+def load(url: str, clients: int, seconds: float, processes: int = 2) -> dict:
+    """`clients` concurrent clients for `seconds`, spread over processes (the GIL of one would
+    limit the load it can make)."""
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    procs = [ctx.Process(target=_client_process, args=(url, n, seconds, out)) for n in per]
+    started = time.perf_counter()
+    for p in procs:
+        p.start()
+    latencies, errors = [], 0
+    for _ in procs:
+        lat, err = out.get(timeout=seconds + 120)
+        latencies += lat
+        errors += err
+    for p in procs:
+        p.join()
+    return summary(latencies, time.perf_counter() - started, errors)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    with databases() as dbs, vhost() as amqp_uri:
+        ports = {"sms-operator": free_port(), "gateway": free_port()}
+        ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
+        # Only the registration path runs: the relay and notifications would spend the shared two
+        # cores on one run's events during the other's measurement.
+        platform = start_platform(amqp_uri, dbs, ports, str(PROJECT_ROOT), threads=args.clients,
+                                  only={"gateway", "complaints"})
+        bare_port = free_port()
+        bare = ProcessGroup({**os.environ, "COMPLAINTS_DATABASE_URL": dbs["complaints"],
+                             "GATEWAY_PORT": str(bare_port), "GATEWAY_THREADS": str(args.clients),
+                             "METRICS_PORT": str(free_port())}, str(PROJECT_ROOT), echo=False)
+        bare.start("bare", [sys.executable, "-m", "gunicorn", "-c", "gateway/gunicorn.conf.py", "bench.bare_app:app"])
+        try:
+            wait_ready(f"http://127.0.0.1:{ports['metrics:complaints']}/readyz", platform)
+            subject_url = f"http://127.0.0.1:{ports['gateway']}/api/v1/cases"
+            bare_url = f"http://127.0.0.1:{bare_port}/api/v1/cases"
+            _wait_accepting(subject_url, platform)
+            _wait_accepting(bare_url, bare)
+            load(subject_url, args.clients, 2)  # warm-up: connections, pools, JIT-free but cache-warm
+            load(bare_url, args.clients, 2)
+            gateway_runs, bare_runs = [], []
+            for _ in range(args.rounds):  # alternate, so drift on a noisy machine hits both
+                bare_runs.append(load(bare_url, args.clients, args.seconds))
+                gateway_runs.append(load(subject_url, args.clients, args.seconds))
+        finally:
+            platform.stop()
+            bare.stop()
+
+    def median_run(runs):
+        return sorted(runs, key=lambda r: r["per_second"])[len(runs) // 2]
+
+    subject, baseline = median_run(gateway_runs), median_run(bare_runs)
+    subject["what"] = f"gateway → RPC → complaints, {args.clients} clients"
+    baseline["what"] = f"bare Flask endpoint, same insert, {args.clients} clients"
+    result = report("case registration", subject, baseline)
+    print(f"p50 ratio (gateway/bare): {subject['p50_ms'] / baseline['p50_ms']:.2f}; "
+          f"p99 ratio: {subject['p99_ms'] / baseline['p99_ms']:.2f}; "
+          f"all rounds req/s gateway {[r['per_second'] for r in gateway_runs]} "
+          f"bare {[r['per_second'] for r in bare_runs]} (median "
+          f"{statistics.median(r['per_second'] for r in gateway_runs):.0f} / "
+          f"{statistics.median(r['per_second'] for r in bare_runs):.0f})")
+    return 0 if result else 1
+
+
+def _wait_accepting(url: str, group: ProcessGroup, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if group.exited():
+            raise RuntimeError(f"the bare endpoint died: {group.exited()}")
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)  # polling another process's port: it has no event to wait on
+    raise RuntimeError("the bare endpoint did not start")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
