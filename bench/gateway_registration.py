@@ -2,7 +2,7 @@
 PostgreSQL) with 50 concurrent clients, beside a bare Flask endpoint that performs the same insert
 directly, in the same run; requests/s, p50/p99 latency and their ratio.
 
-    .venv/bin/python -m bench.gateway_registration [--clients 50] [--seconds 15] [--rounds 2]
+    .venv/bin/python -m bench.gateway_registration [--clients 50] [--seconds 10] [--rounds 3]
 """
 from __future__ import annotations
 
@@ -80,8 +80,8 @@ def load(url: str, clients: int, seconds: float, processes: int = 2) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     with databases() as dbs, vhost() as amqp_uri:

@@ -68,3 +68,28 @@ def test_the_queue_is_a_quorum_queue_with_a_delivery_limit(container_factory, se
     assert queue["arguments"]["x-queue-type"] == "quorum"
     assert queue["arguments"]["x-delivery-limit"] > 0
     assert queue["arguments"]["x-dead-letter-exchange"] == "dead-letters"
+
+
+def test_dead_letters_can_be_seen_and_replayed_once_the_cause_is_fixed(container_factory, service_config):
+    from common.events.dlq import replay, show
+
+    FlakyService.seen, FlakyService.failures_before_success = [], get_settings().event_max_attempts
+    container = container_factory(FlakyService, service_config)
+    container.start()
+    event = case_registered()
+
+    def all_tried(worker_ctx, result, exc_info):
+        return len(FlakyService.seen) == get_settings().event_max_attempts
+
+    with entrypoint_waiter(container, "on_case", callback=all_tried, timeout=10):
+        publish(service_config["AMQP_URI"], event)
+
+    letters = show(service_config["AMQP_URI"], QUEUE)
+    assert [(m["id"], m["reason"]) for m in letters] == [(event["id"], "rejected")]
+    assert show(service_config["AMQP_URI"], QUEUE) == letters  # looking leaves them in place
+
+    # the cause is fixed (the next try succeeds); the operator replays
+    with entrypoint_waiter(container, "on_case", callback=lambda wc, result, exc: result == "done", timeout=10):
+        assert replay(service_config["AMQP_URI"], QUEUE) == 1
+    assert FlakyService.seen[-1] == event["id"]
+    assert show(service_config["AMQP_URI"], QUEUE) == []

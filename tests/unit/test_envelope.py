@@ -64,3 +64,19 @@ def test_the_wire_format_keeps_persian_text():
     assert "سلام" in wire
     assert decode(wire.encode("utf-8"))["note"] == "سلام"
     assert json.loads(wire)["id"] == event["id"]
+
+
+def test_the_asyncapi_document_lists_every_event_type_with_its_schema():
+    import yaml
+
+    from common.config import PROJECT_ROOT
+
+    doc = yaml.safe_load((PROJECT_ROOT / "docs/asyncapi.yaml").read_text())
+    addresses = {c["address"]: c for c in doc["channels"].values()}
+    for event_type in ALL:
+        channel = addresses[event_type.type]
+        assert channel["bindings"]["amqp"]["exchange"]["name"] == event_type.exchange
+    for message in doc["components"]["messages"].values():
+        assert message["name"] in addresses
+        schema = (PROJECT_ROOT / "docs" / message["payload"]["$ref"]).resolve()
+        assert schema.exists() and schema.stem == message["name"]
