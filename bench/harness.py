@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import statistics
 import tempfile
 import uuid
@@ -14,12 +13,6 @@ from urllib.parse import urlsplit
 from common.config import SERVICES, get_settings, with_database
 from common.db import drop_database
 from common.migrations import upgrade
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

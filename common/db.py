@@ -4,6 +4,8 @@ nameko-sqlalchemy's fixtures break on SQLAlchemy 2, so this is the small provide
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import psycopg2
 from nameko.extensions import DependencyProvider
 from psycopg2 import sql
@@ -24,35 +26,34 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, future=True, **kwargs)
 
 
-def ensure_database(url: str) -> bool:
-    """Create the database named in `url` if it does not exist. Returns True when it was created."""
-    u = make_url(url)
-    admin = u.set(database="postgres")
+@contextmanager
+def _server_cursor(url: str):
+    """A cursor on the server's `postgres` database, outside any transaction (CREATE/DROP DATABASE)."""
+    admin = make_url(url).set(database="postgres")
     conn = psycopg2.connect(admin.render_as_string(hide_password=False).replace("+psycopg2", ""))
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (u.database,))
-            if cur.fetchone():
-                return False
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(u.database)))
-            return True
+            yield cur
     finally:
         conn.close()
+
+
+def ensure_database(url: str) -> bool:
+    """Create the database named in `url` if it does not exist. Returns True when it was created."""
+    name = make_url(url).database
+    with _server_cursor(url) as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cur.fetchone():
+            return False
+        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return True
 
 
 def drop_database(url: str) -> None:
-    u = make_url(url)
-    admin = u.set(database="postgres")
-    conn = psycopg2.connect(admin.render_as_string(hide_password=False).replace("+psycopg2", ""))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(u.database))
-            )
-    finally:
-        conn.close()
+    with _server_cursor(url) as cur:
+        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(make_url(url).database)))
 
 
 def ping(engine: Engine) -> None:

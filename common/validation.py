@@ -1,11 +1,15 @@
 """Pydantic's errors, told in Persian: one FieldError per field at fault."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ValidationError
+from typing import Annotated, Callable
+
+from pydantic import BaseModel, BeforeValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
 from common.errors import FieldError, InvalidRequest
-from common.identifiers import InvalidIdentifier
+from common.identifiers import (
+    InvalidIdentifier, normalise_card, normalise_mobile, normalise_national_id, normalise_sheba,
+)
 
 _MESSAGES_FA = {
     "missing": "این فیلد لازم است.",
@@ -50,3 +54,21 @@ def identifier_error(exc: InvalidIdentifier) -> PydanticCustomError:
     """For field validators: turn an identifier's error into one pydantic reports with its Persian
     message (read back by field_errors)."""
     return PydanticCustomError(exc.code, exc.detail, {"message_fa": exc.message_fa, "detail": exc.detail})
+
+
+def _identifier(normalise: Callable[[str], str]):
+    def check(value):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            return normalise(str(value))
+        except InvalidIdentifier as exc:
+            raise identifier_error(exc) from None
+    return BeforeValidator(check)
+
+
+# Fields that accept what people type and hold the canonical form (None when left empty).
+Mobile = Annotated[str | None, _identifier(normalise_mobile)]
+NationalId = Annotated[str | None, _identifier(normalise_national_id)]
+Sheba = Annotated[str | None, _identifier(normalise_sheba)]
+CardNumber = Annotated[str | None, _identifier(normalise_card)]

@@ -3,6 +3,7 @@ the Kubernetes manifests."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -88,7 +89,14 @@ def start_platform(amqp_uri: str, db_urls: dict[str, str], ports: dict[str, int]
     return group
 
 
-def wait_ready(url: str, group: ProcessGroup, timeout: float = 90) -> None:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, group: ProcessGroup, timeout: float = 90, any_answer: bool = False) -> None:
+    """Wait until `url` answers 200 (or answers at all, with any_answer)."""
     import requests
 
     deadline = time.monotonic() + timeout
@@ -96,7 +104,7 @@ def wait_ready(url: str, group: ProcessGroup, timeout: float = 90) -> None:
         if group.exited():
             raise RuntimeError(f"a process stopped while starting: {group.exited()}")
         try:
-            if requests.get(url, timeout=5).status_code == 200:
+            if requests.get(url, timeout=5).status_code == 200 or any_answer:
                 return
         except requests.RequestException:
             pass

@@ -7,7 +7,6 @@ from common.green import monkey_patch
 monkey_patch()  # nameko's containers run on green threads
 
 import os  # noqa: E402
-import socket  # noqa: E402
 import threading  # noqa: E402
 import uuid  # noqa: E402
 
@@ -19,6 +18,7 @@ os.environ.setdefault("LOG_FORMAT", "text")
 from common.config import SERVICES, get_settings, with_database  # noqa: E402
 from common.db import drop_database  # noqa: E402
 from common.migrations import upgrade  # noqa: E402
+from scripts.processes import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -83,12 +83,6 @@ def service_config(rabbit_config, db_urls):
     return {**get_settings().nameko_config(), **rabbit_config, "DB_URIS": db_urls, "METRICS_PORT": 0}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def sms_operator():
     """The fake SMS operator on a free port, in this process."""
@@ -104,3 +98,20 @@ def sms_operator():
     server.operator = app.config["operator"]
     yield server
     server.shutdown()
+
+
+@pytest.fixture
+def engine_of(db_urls):
+    """engine_of("notifications"): an SQLAlchemy engine on that service's test database."""
+    import sqlalchemy as sa
+
+    engines = {}
+
+    def get(service: str):
+        if service not in engines:
+            engines[service] = sa.create_engine(db_urls[service])
+        return engines[service]
+
+    yield get
+    for engine in engines.values():
+        engine.dispose()

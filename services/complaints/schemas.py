@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from common.identifiers import InvalidIdentifier, normalise_mobile, normalise_national_id
 from common.text import normalise
-from common.validation import identifier_error
+from common.validation import Mobile, NationalId
 from services.complaints.domain import NAME_MAX, TEXT_MAX, TEXT_MIN
 
 Kind = Literal["complaint", "criticism", "opinion", "idea", "suggestion", "recommendation",
@@ -27,30 +26,10 @@ class CaseIntake(BaseModel):
     channel: Channel = "web"
     urgency: Urgency = "normal"
     name: Annotated[str, StringConstraints(max_length=NAME_MAX)] | None = None
-    mobile: str | None = Field(None, description="09xxxxxxxxx; +98 forms and Persian digits accepted")
-    national_id: str | None = Field(None, description="10 digits with a valid check digit")
+    mobile: Mobile = Field(None, description="09xxxxxxxxx; +98 forms and Persian digits accepted")
+    national_id: NationalId = Field(None, description="10 digits with a valid check digit")
 
     @field_validator("name")
     @classmethod
     def _normalise_name(cls, value):
         return normalise(value) if value else value
-
-    @field_validator("mobile")
-    @classmethod
-    def _mobile(cls, value):
-        if value in (None, ""):
-            return None
-        try:
-            return normalise_mobile(value)
-        except InvalidIdentifier as exc:
-            raise identifier_error(exc) from None
-
-    @field_validator("national_id")
-    @classmethod
-    def _national_id(cls, value):
-        if value in (None, ""):
-            return None
-        try:
-            return normalise_national_id(value)
-        except InvalidIdentifier as exc:
-            raise identifier_error(exc) from None

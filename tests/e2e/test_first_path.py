@@ -15,8 +15,8 @@ from common.events import schemas
 from common.events.catalog import exchange_of
 from common.events.envelope import register_kombu_serializer
 from common.outbox.relay import event_exchange
-from scripts.processes import platform_processes, start_platform, wait_ready
-from tests.conftest import empty_databases, free_port
+from scripts.processes import free_port, platform_processes, start_platform, wait_ready
+from tests.conftest import empty_databases
 
 pytestmark = pytest.mark.e2e
 

@@ -20,10 +20,8 @@ def complaints(container_factory, service_config):
 
 
 @pytest.fixture
-def db(db_urls):
-    engine = sa.create_engine(db_urls["complaints"])
-    yield engine
-    engine.dispose()
+def db(engine_of):
+    return engine_of("complaints")
 
 
 def test_registering_stores_the_case_and_its_event_in_one_transaction(complaints, db):

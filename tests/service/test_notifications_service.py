@@ -21,10 +21,8 @@ def notifications(container_factory, service_config, sms_operator):
 
 
 @pytest.fixture
-def db(db_urls):
-    engine = sa.create_engine(db_urls["notifications"])
-    yield engine
-    engine.dispose()
+def db(engine_of):
+    return engine_of("notifications")
 
 
 def deliver(container, amqp_uri, event):
@@ -91,12 +89,12 @@ def test_an_operator_failure_is_retried_later_and_sent_once(notifications, rabbi
         assert conn.execute(sa.text("SELECT status FROM sms_messages")).scalar() == "sent"
 
 
-def test_a_send_cut_short_by_a_crash_is_not_sent_again(db_urls, sms_operator):
+def test_a_send_cut_short_by_a_crash_is_not_sent_again(db, sms_operator):
     """The worker died after the operator took the message but before recording it: the sweep asks
     the operator by our id and records the message as sent without sending it again."""
     from sqlalchemy.orm import Session
 
-    engine = sa.create_engine(db_urls["notifications"])
+    engine = db
     provider = KavenegarProvider(sms_operator.url, "demo-api-key", "10001482")
     event = case_registered()
     with Session(engine) as session:
@@ -110,13 +108,12 @@ def test_a_send_cut_short_by_a_crash_is_not_sent_again(db_urls, sms_operator):
     assert len(sms_operator.operator.messages) == 1
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT status FROM sms_messages")).scalar() == "sent"
-    engine.dispose()
 
 
-def test_a_message_that_keeps_failing_ends_failed_with_an_event(db_urls, sms_operator):
+def test_a_message_that_keeps_failing_ends_failed_with_an_event(db, sms_operator):
     from sqlalchemy.orm import Session
 
-    engine = sa.create_engine(db_urls["notifications"])
+    engine = db
     provider = KavenegarProvider(sms_operator.url, "demo-api-key", "10001482")
     sms_operator.operator.control["mode"] = "fail"
     with Session(engine) as session:
@@ -133,4 +130,3 @@ def test_a_message_that_keeps_failing_ends_failed_with_an_event(db_urls, sms_ope
     assert (status, attempts) == ("failed", 2)
     assert [e["type"] for e in failed] == ["ir.behzisti.notifications.sms.failed.v1"]
     assert schemas.errors_of(failed[0]) == []
-    engine.dispose()
