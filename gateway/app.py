@@ -7,7 +7,7 @@ import re
 import time
 import uuid
 
-from flask import Flask, g, request
+from flask import g, request
 from nameko.exceptions import RemoteError, RpcTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -16,6 +16,8 @@ from common.errors import InvalidRequest, NotFound
 from common.logs import request_id_var
 from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from gateway import problems
+from gateway.openapi import GatewayOpenAPI, make_app
+from gateway.requests import json_object
 from gateway.routes import cases, events, health
 from gateway.rpc import RpcClient
 
@@ -23,15 +25,15 @@ _log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-def create_app(rpc: RpcClient | None = None) -> Flask:
+def create_app(rpc: RpcClient | None = None) -> GatewayOpenAPI:
     settings = get_settings()
-    app = Flask(__name__)
+    app = make_app(__name__)
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions["rpc"] = rpc or RpcClient()
 
     for blueprint in (health.bp, cases.bp, events.bp):
-        app.register_blueprint(blueprint)
+        app.register_api(blueprint)
 
     @app.before_request
     def start():
@@ -39,6 +41,8 @@ def create_app(rpc: RpcClient | None = None) -> Flask:
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request_id_var.set(g.request_id)
         g.started = time.perf_counter()
+        if request.routing_exception is None and request.method in ("POST", "PUT", "PATCH"):
+            json_object()  # the body is JSON, well formed, an object: else a 400 naming what is wrong
 
     @app.after_request
     def finish(response):
@@ -74,9 +78,10 @@ def create_app(rpc: RpcClient | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def on_http(exc: HTTPException):
         messages = {404: "چنین نشانی‌ای در سامانه نیست.", 405: "این روش درخواست برای این نشانی مجاز نیست."}
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}  # e.g. Allow
         return problems.Problem(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
                                 exc.name, messages.get(exc.code, "درخواست پذیرفته نشد."),
-                                exc.description or exc.name).response()
+                                exc.description or exc.name, headers=headers).response()
 
     @app.errorhandler(Exception)
     def on_error(exc: Exception):

@@ -1,25 +1,27 @@
 """Cases: registration by anyone, and following a case by its tracking code (SPEC C1, C3)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, url_for
+from flask import current_app, jsonify, url_for
+from flask_openapi3 import APIBlueprint, Tag
 
-from common.validation import parse
-from gateway.requests import json_object
-from services.complaints.schemas import CaseIntake
+from gateway.schemas import Problem, TrackingCodePath
+from services.complaints.schemas import CaseIntake, CaseView
 
-bp = Blueprint("cases", __name__, url_prefix="/api/v1/cases")
+bp = APIBlueprint("cases", __name__, url_prefix="/api/v1/cases",
+                  abp_tags=[Tag(name="cases", description="Didehban: register and follow a case")])
 
 
-@bp.post("")
-def register_case():
-    intake = parse(CaseIntake, json_object())  # checked here for the citizen, and again by the service
-    case = current_app.extensions["rpc"].call("complaints", "register_case", intake.model_dump(exclude_none=True))
+@bp.post("", responses={201: CaseView, 400: Problem, 413: Problem, 503: Problem, 504: Problem})
+def register_case(body: CaseIntake):
+    """Register a complaint, report or request. Checked here for the citizen, and again by the service."""
+    case = current_app.extensions["rpc"].call("complaints", "register_case", body.model_dump(exclude_none=True))
     response = jsonify(case)
     response.status_code = 201
     response.headers["Location"] = url_for("cases.get_case", tracking_code=case["tracking_code"])
     return response
 
 
-@bp.get("/<tracking_code>")
-def get_case(tracking_code: str):
-    return jsonify(current_app.extensions["rpc"].call("complaints", "get_case", tracking_code))
+@bp.get("/<tracking_code>", responses={200: CaseView, 404: Problem, 503: Problem, 504: Problem})
+def get_case(path: TrackingCodePath):
+    """A case's stage and timeline, by its tracking code. No personal data."""
+    return jsonify(current_app.extensions["rpc"].call("complaints", "get_case", path.tracking_code))

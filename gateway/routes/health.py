@@ -2,23 +2,27 @@
 `health` RPC, which reaches its own database."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import current_app, jsonify
+from flask_openapi3 import APIBlueprint, Tag
 from kombu import Connection
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from common.config import SERVICES, get_settings
+from gateway.schemas import Health
 
-bp = Blueprint("health", __name__)
+bp = APIBlueprint("health", __name__, abp_tags=[Tag(name="health", description="probes")])
 READY_TIMEOUT = 3.0
 
 
-@bp.get("/healthz")
+@bp.get("/healthz", responses={200: Health})
 def healthz():
+    """The process is alive."""
     return jsonify({"status": "ok"})
 
 
-@bp.get("/readyz")
+@bp.get("/readyz", responses={200: Health, 503: Health})
 def readyz():
+    """The broker answers and every service answers its health RPC (so reaches its database)."""
     results = {}
     try:
         Connection(get_settings().amqp_uri, connect_timeout=READY_TIMEOUT).ensure_connection(max_retries=1)

@@ -33,3 +33,32 @@ class CaseIntake(BaseModel):
     @classmethod
     def _normalise_name(cls, value):
         return normalise(value) if value else value
+
+
+class Stamp(BaseModel):
+    """A moment: ISO 8601 (UTC) for machines, Jalali (Tehran, Persian digits) for people."""
+
+    iso: str = Field(examples=["2026-11-26T09:00:00Z"])
+    jalali: str = Field(examples=["۱۴۰۵/۰۹/۰۵ ۱۲:۳۰"])
+
+
+class TimelineStep(BaseModel):
+    stage: str
+    stage_fa: str
+    at: Stamp
+    note: str | None = None
+
+
+class CaseView(BaseModel):
+    """What anyone holding the tracking code may see: stage and timeline, no personal data."""
+
+    tracking_code: str = Field(pattern=r"^[0-9]{16}$", examples=["4203917755102846"])
+    tracking_code_display: str = Field(examples=["4203-9177-5510-2846"])
+    kind: Kind
+    kind_fa: str
+    channel: Channel
+    urgency: Urgency
+    status: str
+    status_fa: str
+    registered_at: Stamp
+    timeline: list[TimelineStep]

@@ -1,0 +1,43 @@
+"""The OpenAPI 3.1 document, generated from the routes' pydantic models by flask-openapi3 and
+served at /api/v1/openapi.json with Swagger UI at /api/v1/swagger."""
+from __future__ import annotations
+
+from flask_openapi3 import Info, OpenAPI
+
+from gateway.problems import PROBLEM_TYPE
+from gateway.schemas import Problem
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+class GatewayOpenAPI(OpenAPI):
+    def generate_spec_json(self):
+        super().generate_spec_json()
+        components = self.spec_json.get("components", {})
+        if components.get("securitySchemes") is None:
+            components.pop("securitySchemes", None)  # flask-openapi3 writes null, which 3.1 forbids
+        # Every error is application/problem+json with one shape (flask-openapi3 would say
+        # application/json, and an array for validation errors).
+        for path_item in self.spec_json["paths"].values():
+            for operation in path_item.values():
+                for status, response in operation.get("responses", {}).items():
+                    if str(status)[0] in "45":
+                        response["content"] = {PROBLEM_TYPE: {"schema": PROBLEM_REF}}
+
+
+def make_app(import_name: str) -> GatewayOpenAPI:
+    from common.validation import field_errors
+    from gateway.problems import invalid
+
+    return GatewayOpenAPI(
+        import_name,
+        info=Info(title="Behzisti open platform", version="1.0.0",
+                  description="One API for every frontend: citizens, hotline operators, staff, the "
+                              "transparency portal and ministry integrators. Persian first; dates in "
+                              "Jalali beside ISO 8601; errors as application/problem+json."),
+        doc_prefix="/api/v1",
+        doc_url="/openapi.json",
+        validation_error_status=400,
+        validation_error_model=Problem,
+        validation_error_callback=lambda exc: invalid(field_errors(exc)).response(),
+    )

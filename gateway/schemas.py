@@ -1,0 +1,44 @@
+"""Models of what the gateway itself answers (errors, health); the services' own request and response
+models live beside them (e.g. services/complaints/schemas.py)."""
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="the field at fault: a JSON path in the body, or a header name",
+                       examples=["mobile"])
+    code: str = Field(examples=["invalid_mobile"])
+    message: str = Field(description="for people, in Persian", examples=["شماره تلفن همراه معتبر نیست."])
+    detail: str = Field(description="for developers, in English")
+
+
+class Problem(BaseModel):
+    """application/problem+json (RFC 9457)."""
+
+    type: str = Field(examples=["urn:behzisti:problem:validation_failed"])
+    title: str
+    status: int
+    code: str = Field(description="stable, for programs to branch on", examples=["validation_failed"])
+    message: str = Field(description="for people, in Persian")
+    detail: str = Field(description="for developers, in English")
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    checks: dict[str, str] | None = None
+
+
+class SchemaList(BaseModel):
+    schemas: list[str]
+
+
+class TrackingCodePath(BaseModel):
+    tracking_code: str = Field(max_length=64, description="16 digits; Persian digits, spaces and dashes accepted")
+
+
+class SchemaPath(BaseModel):
+    name: str = Field(max_length=200, description="e.g. ir.behzisti.complaints.case.registered.v1")

@@ -1,0 +1,41 @@
+"""schemathesis against the OpenAPI document, on the real platform: no 5xx, and no response that the
+document does not describe. Bounded: a few dozen examples per operation."""
+from __future__ import annotations
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from common.identifiers import is_valid_national_id
+from gateway.app import create_app
+from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
+
+pytestmark = pytest.mark.e2e
+
+def _national_ids():
+    def with_check(payload: str) -> str:
+        total = sum(int(payload[i]) * (10 - i) for i in range(9)) % 11
+        return payload + str(total if total < 2 else 11 - total)
+    return st.text("0123456789", min_size=9, max_size=9).map(with_check).filter(is_valid_national_id)
+
+
+schemathesis.openapi.format("ir-mobile", st.from_regex(r"\A09[0-9]{9}\Z"))
+schemathesis.openapi.format("ir-national-id", _national_ids())
+
+DOCUMENT = create_app().api_doc  # the document the gateway serves, built the same way
+schema = schemathesis.openapi.from_dict(DOCUMENT)
+
+
+def test_the_gateway_serves_this_document(platform):  # noqa: F811
+    served = requests.get(f"{platform['base']}/api/v1/openapi.json", timeout=10).json()
+    assert served == DOCUMENT
+    assert served["openapi"].startswith("3.1")
+    assert requests.get(f"{platform['base']}/api/v1/swagger", timeout=10).status_code == 200
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_every_operation_keeps_the_document(case, platform):  # noqa: F811
+    case.call_and_validate(base_url=platform["base"])
