@@ -90,7 +90,7 @@ def main() -> int:
         # Only the registration path runs: the relay and notifications would spend the shared two
         # cores on one run's events during the other's measurement.
         platform = start_platform(amqp_uri, dbs, ports, str(PROJECT_ROOT), threads=args.clients,
-                                  only={"gateway", "complaints"})
+                                  only={"gateway", "complaints"}, extra_env={"RATE_LIMITS_ENABLED": "false"})
         bare_port = free_port()
         bare = ProcessGroup({**os.environ, "COMPLAINTS_DATABASE_URL": dbs["complaints"],
                              "GATEWAY_PORT": str(bare_port), "GATEWAY_THREADS": str(args.clients),

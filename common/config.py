@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     gateway_port: int = 8000
     rpc_timeout: float = 10.0
     max_request_bytes: int = 64 * 1024
+    cors_origins: str = "http://localhost:8000,http://localhost:5173"  # comma-separated
+    trusted_proxies: int = 0  # how many proxies in front set X-Forwarded-For (0: none)
+    rate_limits_enabled: bool = True
+    rate_limit_storage: str = "memory://"  # per process; a shared store (redis://) across replicas
+    rate_limit_default: str = "300/minute"
+    rate_limit_register: str = "10/minute;100/hour"
 
     # SMS
     sms_provider_url: str = "http://localhost:8025"
@@ -62,6 +68,9 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     def database_url_for(self, service: str) -> str:
         """The database of one service: its own URL, or its own database on DATABASE_URL's server,

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Annotated, Callable
 
-from pydantic import BaseModel, BeforeValidator, ValidationError, WithJsonSchema
+import unicodedata
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from common.errors import FieldError, InvalidRequest
@@ -16,6 +18,7 @@ _MESSAGES_FA = {
     "string_too_short": "متن کوتاه‌تر از حد مجاز است (دست‌کم {min_length} نویسه).",
     "string_too_long": "متن بلندتر از حد مجاز است (حداکثر {max_length} نویسه).",
     "string_type": "مقدار این فیلد باید متن باشد.",
+    "string_unicode": "متن نویسه‌های نامعتبر دارد.",
     "literal_error": "مقدار این فیلد مجاز نیست؛ یکی از این‌ها را بفرستید: {expected}.",
     "enum": "مقدار این فیلد مجاز نیست؛ یکی از این‌ها را بفرستید: {expected}.",
     "extra_forbidden": "این فیلد شناخته‌شده نیست.",
@@ -79,3 +82,22 @@ NationalId = Annotated[str | None, _identifier(normalise_national_id),
                        _documented("ir-national-id", "0499370899")]
 Sheba = Annotated[str | None, _identifier(normalise_sheba), _documented("ir-sheba", "IR820540102680020817909002")]
 CardNumber = Annotated[str | None, _identifier(normalise_card), _documented("ir-card", "6037991234567893")]
+
+
+def _printable(value):
+    """Free text may hold any language and line breaks, never control characters (NUL would reach
+    PostgreSQL) or lone surrogates (not UTF-8)."""
+    if isinstance(value, str):
+        for ch in value:
+            if ch not in "\n\r\t" and unicodedata.category(ch) in ("Cc", "Cs"):
+                raise PydanticCustomError(
+                    "invalid_characters", "text holds control characters or invalid Unicode",
+                    {"message_fa": "متن نویسه‌های نامعتبر دارد.",
+                     "detail": f"text holds U+{ord(ch):04X}, a control character or lone surrogate"})
+    return value
+
+
+Printable = AfterValidator(_printable)
+# The same rule told to the OpenAPI document (line breaks and tabs allowed; C0, DEL and C1 not).
+PRINTABLE_PATTERN = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+PrintableInSchema = Field(json_schema_extra={"pattern": PRINTABLE_PATTERN})

@@ -8,25 +8,26 @@ import time
 import uuid
 
 from flask import g, request
-from nameko.exceptions import RemoteError, RpcTimeout
+from nameko.exceptions import RemoteError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from common.config import get_settings
+from common.config import Settings, get_settings
 from common.errors import InvalidRequest, NotFound
 from common.logs import request_id_var
 from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from gateway import problems
 from gateway.openapi import GatewayOpenAPI, make_app
+from gateway.protection import protect
 from gateway.requests import json_object
 from gateway.routes import cases, events, health
-from gateway.rpc import RpcClient
+from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
 
 _log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-def create_app(rpc: RpcClient | None = None) -> GatewayOpenAPI:
-    settings = get_settings()
+def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -> GatewayOpenAPI:
+    settings = settings or get_settings()
     app = make_app(__name__)
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -41,6 +42,11 @@ def create_app(rpc: RpcClient | None = None) -> GatewayOpenAPI:
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request_id_var.set(g.request_id)
         g.started = time.perf_counter()
+
+    app.extensions["limiter"] = protect(app, settings)  # its checks run after start, before the body's
+
+    @app.before_request
+    def check_body():
         if request.routing_exception is None and request.method in ("POST", "PUT", "PATCH"):
             json_object()  # the body is JSON, well formed, an object: else a 400 naming what is wrong
 
@@ -65,9 +71,16 @@ def create_app(rpc: RpcClient | None = None) -> GatewayOpenAPI:
     def on_not_found(exc: NotFound):
         return problems.not_found(exc.code, exc.message, exc.detail).response()
 
-    @app.errorhandler(RpcTimeout)
-    def on_timeout(exc):
-        return problems.unavailable("a service did not answer in time").response()
+    @app.errorhandler(ServiceUnavailable)
+    def on_unavailable(exc: ServiceUnavailable):
+        _log.warning("service unavailable: %s", exc)
+        return problems.unavailable(f"the {exc.service} service is unavailable: {exc.reason}",
+                                    exc.retry_after).response()
+
+    @app.errorhandler(ServiceTimeout)
+    def on_timeout(exc: ServiceTimeout):
+        _log.warning("service timeout: %s", exc)
+        return problems.timeout(str(exc)).response()
 
     @app.errorhandler(RequestEntityTooLarge)
     def on_too_large(exc):

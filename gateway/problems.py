@@ -46,10 +46,15 @@ def not_found(code: str, message: str, detail: str) -> Problem:
     return Problem(404, code, "Not found", message, detail)
 
 
-def unavailable(detail: str) -> Problem:
+def unavailable(detail: str, retry_after: int = 5) -> Problem:
     return Problem(503, "service_unavailable", "Service unavailable",
                    "سامانه موقتاً در دسترس نیست؛ چند دقیقهٔ دیگر دوباره تلاش کنید.", detail,
-                   headers={"Retry-After": "5"})
+                   headers={"Retry-After": str(retry_after)})
+
+
+def timeout(detail: str) -> Problem:
+    return Problem(504, "service_timeout", "Service timeout",
+                   "سامانه به‌موقع پاسخ نداد؛ لطفاً دوباره تلاش کنید.", detail, headers={"Retry-After": "5"})
 
 
 def internal() -> Problem:

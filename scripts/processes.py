@@ -72,14 +72,14 @@ class ProcessGroup:
 
 def start_platform(amqp_uri: str, db_urls: dict[str, str], ports: dict[str, int], cwd: str,
                    log_dir: str | None = None, echo: bool = False, threads: int = 8,
-                   only: set[str] | None = None) -> ProcessGroup:
+                   only: set[str] | None = None, extra_env: dict | None = None) -> ProcessGroup:
     """Every process of the platform on the given broker and databases, each on its own ports
     (`ports` names sms-operator, gateway and each process's metrics port). Used by the end-to-end
     tests and the benchmarks."""
     env = {**os.environ, "AMQP_URI": amqp_uri, "LOG_FORMAT": "json",
            "SMS_PROVIDER_URL": f"http://127.0.0.1:{ports['sms-operator']}",
            "GATEWAY_PORT": str(ports["gateway"]), "GATEWAY_THREADS": str(threads),
-           **{f"{s.upper()}_DATABASE_URL": url for s, url in db_urls.items()}}
+           **{f"{s.upper()}_DATABASE_URL": url for s, url in db_urls.items()}, **(extra_env or {})}
     env.pop("DATABASE_URL", None)
     group = ProcessGroup(env, cwd, echo=echo, log_dir=log_dir)
     for name, command in platform_processes(ports["sms-operator"]).items():

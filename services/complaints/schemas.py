@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from common.text import normalise
-from common.validation import Mobile, NationalId
+from common.validation import Mobile, NationalId, Printable, PrintableInSchema
 from services.complaints.domain import NAME_MAX, TEXT_MAX, TEXT_MIN
 
 Kind = Literal["complaint", "criticism", "opinion", "idea", "suggestion", "recommendation",
@@ -22,10 +22,11 @@ class CaseIntake(BaseModel):
                       "mobile": "09121234567"}]})
 
     kind: Kind = Field(description="SPEC C2")
-    text: Annotated[str, StringConstraints(min_length=TEXT_MIN, max_length=TEXT_MAX)]
+    text: Annotated[str, StringConstraints(min_length=TEXT_MIN, max_length=TEXT_MAX), Printable,
+                    PrintableInSchema]
     channel: Channel = "web"
     urgency: Urgency = "normal"
-    name: Annotated[str, StringConstraints(max_length=NAME_MAX)] | None = None
+    name: Annotated[str, StringConstraints(max_length=NAME_MAX), Printable, PrintableInSchema] | None = None
     mobile: Mobile = Field(None, description="09xxxxxxxxx; +98 forms and Persian digits accepted")
     national_id: NationalId = Field(None, description="10 digits with a valid check digit")
 

@@ -31,7 +31,10 @@ def platform(databases, module_vhost, tmp_path_factory):
     ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
     tap = _tap(module_vhost)  # bound before anything is published, as an integrator's queue would be
     logs = tmp_path_factory.mktemp("logs")
-    group = start_platform(module_vhost, databases, ports, str(PROJECT_ROOT), log_dir=str(logs))
+    # schemathesis registers hundreds of cases from one address: lift the registration limit here
+    # (tests/unit/test_gateway_protection.py covers the limits themselves)
+    group = start_platform(module_vhost, databases, ports, str(PROJECT_ROOT), log_dir=str(logs),
+                           extra_env={"RATE_LIMIT_REGISTER": "100000/minute"})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         try:

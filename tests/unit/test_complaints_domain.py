@@ -40,6 +40,8 @@ def test_intake_normalises_identifiers():
     ({"kind": "complaint", "text": "مستمری واریز نشده است.", "national_id": "0499370898"},
      "national_id", "invalid_national_id"),
     ({"kind": "complaint", "text": "مستمری واریز نشده است.", "admin": True}, "admin", "extra_forbidden"),
+    ({"kind": "complaint", "text": "مستمری واریز\u0000 نشده است."}, "text", "invalid_characters"),
+    ({"kind": "complaint", "text": "مستمری واریز \udad5 نشده است."}, "text", "string_unicode"),
 ])
 def test_bad_intake_names_the_field_in_persian(payload, field, code):
     with pytest.raises(InvalidRequest) as err:

@@ -1,0 +1,73 @@
+"""The gateway's door, in process (no service is called): rate limits, CORS, security headers,
+request ids, and problem bodies for what never reaches a route."""
+import pytest
+
+from common.config import Settings
+from gateway.app import create_app
+from gateway.rpc import RpcClient
+
+
+class NoRpc(RpcClient):
+    def call(self, service, method, *args, **kwargs):  # these tests never get past validation
+        raise AssertionError("no RPC expected")
+
+
+@pytest.fixture
+def client():
+    settings = Settings(rate_limit_register="3/minute", rate_limit_default="1000/minute",
+                        cors_origins="https://portal.behzisti.example")
+    return create_app(NoRpc(config={}, timeout=1), settings).test_client()
+
+
+def test_registration_is_rate_limited_per_client_with_retry_after(client):
+    for _ in range(3):
+        assert client.post("/api/v1/cases", json={"kind": "nope"}).status_code == 400
+    response = client.post("/api/v1/cases", json={"kind": "nope"})
+    assert response.status_code == 429
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.get_json()["code"] == "rate_limited" and response.get_json()["message"]
+    other = client.post("/api/v1/cases", json={"kind": "nope"}, environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert other.status_code == 400  # another client has its own allowance
+
+
+def test_reading_has_its_own_allowance(client):
+    for _ in range(4):
+        client.post("/api/v1/cases", json={"kind": "nope"})
+    assert client.get("/api/v1/events/schemas").status_code == 200
+
+
+def test_cors_only_for_configured_origins(client):
+    allowed = client.options("/api/v1/cases", headers={
+        "Origin": "https://portal.behzisti.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Content-Type, Idempotency-Key"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://portal.behzisti.example"
+    assert "idempotency-key" in allowed.headers["Access-Control-Allow-Headers"].lower()
+    stranger = client.get("/api/v1/events/schemas", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in stranger.headers
+
+
+def test_security_headers_on_every_answer(client):
+    for response in (client.get("/api/v1/events/schemas"), client.post("/api/v1/cases", json={})):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["Cache-Control"] == "no-store"
+    docs = client.get("/api/v1/swagger")
+    assert docs.status_code == 200 and "script-src 'self'" in docs.headers["Content-Security-Policy"]
+
+
+def test_request_ids_are_echoed_or_made(client):
+    mine = client.get("/healthz", headers={"X-Request-Id": "frontend-1234abcd"})
+    assert mine.headers["X-Request-Id"] == "frontend-1234abcd"
+    forged = client.get("/healthz", headers={"X-Request-Id": "<script>"})
+    assert forged.headers["X-Request-Id"] != "<script>" and len(forged.headers["X-Request-Id"]) == 32
+
+
+def test_what_never_reaches_a_route_is_a_problem_too(client):
+    unknown = client.get("/api/v1/nowhere")
+    assert unknown.status_code == 404 and unknown.headers["Content-Type"] == "application/problem+json"
+    wrong_method = client.delete("/api/v1/cases")
+    assert wrong_method.status_code == 405 and "POST" in wrong_method.headers["Allow"]
+    too_big = client.post("/api/v1/cases", data=b"{" + b" " * 70_000 + b"}", content_type="application/json")
+    assert too_big.status_code == 413 and too_big.get_json()["code"] == "payload_too_large"
