@@ -40,3 +40,19 @@ def create_inbox() -> None:
 
 def drop_inbox() -> None:
     op.drop_table("inbox")
+
+
+def create_idempotency_keys() -> None:
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("client", sa.Text, primary_key=True),
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("operation", sa.Text, nullable=False),
+        sa.Column("fingerprint", sa.Text, nullable=False),
+        sa.Column("response", JSONB),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+
+
+def drop_idempotency_keys() -> None:
+    op.drop_table("idempotency_keys")

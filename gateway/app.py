@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common.config import Settings, get_settings
 from common.errors import InvalidRequest, NotFound
+from common.idempotency import IdempotencyConflict
 from common.logs import request_id_var
 from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from gateway import problems
@@ -66,6 +67,12 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     @app.errorhandler(InvalidRequest)
     def on_invalid(exc: InvalidRequest):
         return problems.invalid(exc.errors).response()
+
+    @app.errorhandler(IdempotencyConflict)
+    def on_conflict(exc: IdempotencyConflict):
+        return problems.Problem(422, "idempotency_key_reused", "Idempotency key reused",
+                                "این شناسهٔ تکرار پیش‌تر با درخواست دیگری به کار رفته است.",
+                                "this Idempotency-Key was used with a different body").response()
 
     @app.errorhandler(NotFound)
     def on_not_found(exc: NotFound):

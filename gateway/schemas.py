@@ -42,3 +42,11 @@ class TrackingCodePath(BaseModel):
 
 class SchemaPath(BaseModel):
     name: str = Field(max_length=200, description="e.g. ir.behzisti.complaints.case.registered.v1")
+
+
+class IdempotencyHeader(BaseModel):
+    idempotency_key: str | None = Field(
+        None, alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Send a fresh random key (a UUID) with every new thing you create, and the same key "
+                    "when you retry: the retry gets the first answer and nothing is created twice. "
+                    "The same key with another body is refused with 422.")

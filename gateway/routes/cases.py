@@ -4,17 +4,21 @@ from __future__ import annotations
 from flask import current_app, jsonify, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
-from gateway.schemas import Problem, TrackingCodePath
+from gateway.protection import client_key
+from gateway.schemas import IdempotencyHeader, Problem, TrackingCodePath
 from services.complaints.schemas import CaseIntake, CaseView
 
 bp = APIBlueprint("cases", __name__, url_prefix="/api/v1/cases",
                   abp_tags=[Tag(name="cases", description="Didehban: register and follow a case")])
 
 
-@bp.post("", responses={201: CaseView, 400: Problem, 413: Problem, 503: Problem, 504: Problem})
-def register_case(body: CaseIntake):
+@bp.post("", responses={201: CaseView, 400: Problem, 413: Problem, 422: Problem, 429: Problem, 503: Problem,
+                        504: Problem})
+def register_case(body: CaseIntake, header: IdempotencyHeader):
     """Register a complaint, report or request. Checked here for the citizen, and again by the service."""
-    case = current_app.extensions["rpc"].call("complaints", "register_case", body.model_dump(exclude_none=True))
+    idempotency = {"client": client_key(), "key": header.idempotency_key} if header.idempotency_key else None
+    case = current_app.extensions["rpc"].call("complaints", "register_case", body.model_dump(exclude_none=True),
+                                              idempotency)
     response = jsonify(case)
     response.status_code = 201
     response.headers["Location"] = url_for("cases.get_case", tracking_code=case["tracking_code"])

@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Text, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from common.idempotency import define_idempotency_table
 from common.inbox import define_inbox_table
 from common.outbox import define_outbox_table
 
@@ -16,6 +17,7 @@ class Base(DeclarativeBase):
 
 outbox = define_outbox_table(Base.metadata)
 inbox = define_inbox_table(Base.metadata)
+idempotency_keys = define_idempotency_table(Base.metadata)
 
 
 class Case(Base):

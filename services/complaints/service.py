@@ -5,9 +5,11 @@ from nameko.rpc import rpc
 
 from common.db import Database
 from common.health import HealthRpc
+from common.idempotency import once
 from common.observability import Observability
 from common.validation import parse
 from services.complaints import cases
+from services.complaints.models import idempotency_keys
 from services.complaints.schemas import CaseIntake
 
 
@@ -18,10 +20,12 @@ class ComplaintsService(HealthRpc):
     observability = Observability()
 
     @rpc
-    def register_case(self, payload: dict) -> dict:
+    def register_case(self, payload: dict, idempotency: dict | None = None) -> dict:
+        """`idempotency`: {"client", "key"} from the caller's Idempotency-Key header."""
         intake = parse(CaseIntake, payload)
         with self.db.begin():
-            return cases.public_view(cases.register(self.db, intake))
+            return once(self.db, idempotency_keys, idempotency, "register_case", intake.model_dump(),
+                        lambda: cases.public_view(cases.register(self.db, intake)))
 
     @rpc
     def get_case(self, tracking_code: str) -> dict:

@@ -177,3 +177,17 @@ def test_oversized_bodies_and_unknown_routes_are_problems_too(platform):
     assert big.status_code == 413 and big.headers["Content-Type"] == "application/problem+json"
     missing = requests.get(f"{platform['base']}/api/v1/nothing-here", timeout=10)
     assert missing.status_code == 404 and missing.json()["message"]
+
+
+def test_a_retried_registration_with_its_idempotency_key_creates_one_case(platform):
+    before = count_cases(platform)
+    headers = {"Idempotency-Key": "9b2e6f0c-5d1a-4e7b-8c3f-2a6d9e1b7c40"}
+    first = requests.post(f"{platform['base']}/api/v1/cases", json=CASE, headers=headers, timeout=10)
+    retry = requests.post(f"{platform['base']}/api/v1/cases", json=CASE, headers=headers, timeout=10)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["tracking_code"] == first.json()["tracking_code"]
+    assert count_cases(platform) == before + 1
+    changed = requests.post(f"{platform['base']}/api/v1/cases", json={**CASE, "kind": "question"},
+                            headers=headers, timeout=10)
+    assert changed.status_code == 422 and changed.json()["code"] == "idempotency_key_reused"
+    assert count_cases(platform) == before + 1

@@ -66,3 +66,42 @@ def test_unknown_codes_are_not_found(complaints):
     with pytest.raises(NotFound) as err:
         complaints.get_case("4203917755102846")
     assert err.value.code == "case_not_found"
+
+
+def test_the_same_idempotency_key_registers_once_and_answers_the_same(complaints, db):
+    key = {"client": "ip:10.0.0.1", "key": "3f1c9a7e-retry"}
+    first = complaints.register_case(CASE, key)
+    again = complaints.register_case(CASE, key)
+    assert again == first
+    other_client = complaints.register_case(CASE, {**key, "client": "ip:10.0.0.2"})
+    assert other_client["tracking_code"] != first["tracking_code"]  # keys are per client
+    with db.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM cases")).scalar() == 2
+        assert conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar() == 2
+
+
+def test_the_same_key_with_another_body_is_refused_and_changes_nothing(complaints, db):
+    from common.idempotency import IdempotencyConflict
+
+    key = {"client": "ip:10.0.0.1", "key": "3f1c9a7e-retry"}
+    complaints.register_case(CASE, key)
+    with pytest.raises(IdempotencyConflict):
+        complaints.register_case({**CASE, "text": "متن دیگری برای همان کلید تکرار."}, key)
+    with db.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM cases")).scalar() == 1
+
+
+def test_concurrent_retries_with_one_key_register_once(complaints, service_config, db):
+    import eventlet
+
+    key = {"client": "ip:10.0.0.1", "key": "concurrent-retry"}
+
+    def register():
+        with ServiceRpcProxy("complaints", service_config) as proxy:
+            return proxy.register_case(CASE, key)["tracking_code"]
+
+    pool = eventlet.GreenPool()
+    codes = set(pool.imap(lambda _: register(), range(6)))
+    assert len(codes) == 1
+    with db.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM cases")).scalar() == 1
