@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     rate_limit_storage: str = "memory://"  # per process; a shared store (redis://) across replicas
     rate_limit_default: str = "300/minute"
     rate_limit_register: str = "10/minute;100/hour"
+    rate_limit_login: str = "5/minute;30/hour"
+    # Signs the gateway's access tokens. The default is for the local run only; every deployment
+    # sets its own (k8s: Secret welfare-secrets).
+    token_secret: str = "local-development-secret-change-me-0123456789"
+    access_token_seconds: int = 300
 
     # SMS
     sms_provider_url: str = "http://localhost:8025"

@@ -29,3 +29,23 @@ class NotFound(Exception):
     def __init__(self, code: str, message: str, detail: str):
         super().__init__(code, message, detail)
         self.code, self.message, self.detail = code, message, detail
+
+
+@deserialize_to_instance
+class Unauthenticated(Exception):
+    """Who is asking could not be established: wrong password, an expired or revoked session."""
+
+    expected = True
+
+    def __init__(self, code: str, message: str, detail: str):
+        super().__init__(code, message, detail)
+        self.code, self.message, self.detail = code, message, detail
+
+
+@deserialize_to_instance
+class Forbidden(Exception):
+    expected = True
+
+    def __init__(self, code: str, message: str, detail: str):
+        super().__init__(code, message, detail)
+        self.code, self.message, self.detail = code, message, detail

@@ -98,6 +98,24 @@ def _printable(value):
 
 
 Printable = AfterValidator(_printable)
+_CONTROLS = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F"
 # The same rule told to the OpenAPI document (line breaks and tabs allowed; C0, DEL and C1 not).
-PRINTABLE_PATTERN = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
-PrintableInSchema = Field(json_schema_extra={"pattern": PRINTABLE_PATTERN})
+PrintableInSchema = Field(json_schema_extra={"pattern": f"^[^{_CONTROLS}]*$"})
+_BLANKS = " \t\n\r"
+
+
+def FreeText(min_visible: int, max_length: int):
+    """Text as people write it, in any language, with line breaks: at least `min_visible`
+    characters other than spaces and line breaks, at most `max_length` in all, no control
+    characters; stored without the blanks around it. The pattern says exactly this to the OpenAPI
+    document."""
+    def check(value: str) -> str:
+        _printable(value)
+        if sum(ch not in _BLANKS for ch in value) < min_visible:
+            raise PydanticCustomError("string_too_short", f"text needs at least {min_visible} visible characters",
+                                      {"min_length": min_visible})
+        return value.strip(_BLANKS)
+
+    pattern = f"^[ \\t\\n\\r]*(?:[^ \\t\\n\\r{_CONTROLS}][ \\t\\n\\r]*){{{min_visible},}}$"
+    return Annotated[str, Field(max_length=max_length, json_schema_extra={"pattern": pattern}),
+                     AfterValidator(check)]

@@ -12,7 +12,7 @@ from nameko.exceptions import RemoteError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common.config import Settings, get_settings
-from common.errors import InvalidRequest, NotFound
+from common.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
 from common.idempotency import IdempotencyConflict
 from common.logs import request_id_var
 from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -20,7 +20,8 @@ from gateway import problems
 from gateway.openapi import GatewayOpenAPI, make_app
 from gateway.protection import protect
 from gateway.requests import json_object
-from gateway.routes import cases, events, health
+from gateway.auth import identify, unauthenticated
+from gateway.routes import auth, cases, events, health, staff
 from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
 
 _log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions["rpc"] = rpc or RpcClient()
 
-    for blueprint in (health.bp, cases.bp, events.bp):
+    for blueprint in (health.bp, cases.bp, events.bp, auth.bp, staff.bp):
         app.register_api(blueprint)
 
     @app.before_request
@@ -44,7 +45,11 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
         request_id_var.set(g.request_id)
         g.started = time.perf_counter()
 
-    app.extensions["limiter"] = protect(app, settings)  # its checks run after start, before the body's
+    @app.before_request
+    def who():
+        identify(settings)  # before the rate limits, which count per principal when there is one
+
+    app.extensions["limiter"] = protect(app, settings)  # its checks run before the body's
 
     @app.before_request
     def check_body():
@@ -73,6 +78,14 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
         return problems.Problem(422, "idempotency_key_reused", "Idempotency key reused",
                                 "این شناسهٔ تکرار پیش‌تر با درخواست دیگری به کار رفته است.",
                                 "this Idempotency-Key was used with a different body").response()
+
+    @app.errorhandler(Unauthenticated)
+    def on_unauthenticated(exc: Unauthenticated):
+        return unauthenticated(exc.code, exc.message, exc.detail).response()
+
+    @app.errorhandler(Forbidden)
+    def on_forbidden(exc: Forbidden):
+        return problems.Problem(403, exc.code, "Forbidden", exc.message, exc.detail).response()
 
     @app.errorhandler(NotFound)
     def on_not_found(exc: NotFound):

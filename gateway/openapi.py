@@ -27,6 +27,7 @@ class GatewayOpenAPI(OpenAPI):
 
 def make_app(import_name: str) -> GatewayOpenAPI:
     from common.validation import field_errors
+    from gateway.auth import SECURITY_SCHEMES
     from gateway.problems import invalid
 
     return GatewayOpenAPI(
@@ -40,4 +41,5 @@ def make_app(import_name: str) -> GatewayOpenAPI:
         validation_error_status=400,
         validation_error_model=Problem,
         validation_error_callback=lambda exc: invalid(field_errors(exc)).response(),
+        security_schemes=SECURITY_SCHEMES,
     )

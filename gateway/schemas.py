@@ -2,7 +2,11 @@
 models live beside them (e.g. services/complaints/schemas.py)."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
+
+from common.validation import FreeText, Printable, PrintableInSchema
 
 
 class FieldProblem(BaseModel):
@@ -50,3 +54,42 @@ class IdempotencyHeader(BaseModel):
         description="Send a fresh random key (a UUID) with every new thing you create, and the same key "
                     "when you retry: the retry gets the first answer and nothing is created twice. "
                     "The same key with another body is refused with 422.")
+
+
+class LoginBody(BaseModel):
+    username: Annotated[str, Field(min_length=1, max_length=100), Printable, PrintableInSchema]
+    password: str = Field(min_length=1, max_length=200)
+
+
+class RefreshBody(BaseModel):
+    refresh_token: str = Field(min_length=16, max_length=200)
+
+
+class Principal(BaseModel):
+    kind: str
+    id: str
+    username: str
+    full_name: str
+    role: str
+    unit: str
+    credentials_version: int
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int = Field(description="seconds")
+    refresh_token: str
+    principal: Principal
+
+
+class StaffAccountPath(BaseModel):
+    staff_id: str = Field(max_length=64)
+
+
+class RevokeBody(BaseModel):
+    reason: FreeText(3, 500)
+
+
+class RestoreBody(BaseModel):
+    new_password: str = Field(min_length=12, max_length=200)

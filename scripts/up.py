@@ -23,7 +23,7 @@ def main() -> int:
         env["DATABASE_URL"] = embedded_server_url(settings.data_dir)
         print(f"PostgreSQL: embedded, data in {settings.data_dir / 'pg'}")
     for service in SERVICES:
-        upgrade(service, url=settings.database_url_for(service) if not embedded else None)
+        upgrade(service)
     print("databases migrated")
 
     group = ProcessGroup(env, str(PROJECT_ROOT))
@@ -46,10 +46,15 @@ def main() -> int:
             return 1
         from services.complaints.demo import load_demo_cases
 
+        from services.complaints.demo_staff import DEMO_PASSWORD, DEMO_STAFF, load_demo_staff
+
         loaded = load_demo_cases(base, settings.data_dir)
+        load_demo_staff(settings.database_url_for("complaints"))
         print(f"""
   The platform is running ({loaded} demo cases registered now).
     gateway               {base}/api/v1/cases   (health {base}/healthz, readiness {base}/readyz)
+    API document and UI   {base}/api/v1/openapi.json   {base}/api/v1/swagger
+    demo staff logins     {", ".join(u for u, *_ in DEMO_STAFF)} (password {DEMO_PASSWORD})
     event schemas         {base}/api/v1/events/schemas
     fake SMS operator     http://localhost:8025   (what citizens receive; JSON at /api/messages)
     metrics               {", ".join(f"{k} :{v}" for k, v in METRICS_PORTS.items())}

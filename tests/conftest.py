@@ -44,6 +44,9 @@ def databases(pg_url):
         drop_database(url)
 
 
+REFERENCE_TABLES = {"alembic_version", "org_units"}  # filled by migrations, kept between tests
+
+
 def empty_databases(urls: dict) -> None:
     import psycopg2
 
@@ -51,7 +54,7 @@ def empty_databases(urls: dict) -> None:
         conn = psycopg2.connect(url)
         with conn, conn.cursor() as cur:
             cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                        "AND tablename <> 'alembic_version'")
+                        "AND tablename <> ALL(%s)", (list(REFERENCE_TABLES),))
             tables = [r[0] for r in cur.fetchall()]
             if tables:
                 cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")

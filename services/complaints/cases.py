@@ -14,7 +14,7 @@ from common.errors import NotFound
 from common.events.catalog import CASE_REGISTERED
 from common.events.envelope import new_event
 from common.jalali import iso, stamp
-from services.complaints import domain
+from services.complaints import domain, org
 from services.complaints.models import Case, CaseStep
 from services.complaints.models import outbox as outbox_table
 from services.complaints.schemas import CaseIntake
@@ -36,7 +36,9 @@ def register(session: Session, intake: CaseIntake) -> Case:
                 session.add(case)
                 session.flush()
             break
-        except IntegrityError:
+        except IntegrityError as exc:
+            if getattr(exc.orig.diag, "constraint_name", None) != "cases_tracking_code_key":
+                raise
             continue
     else:
         raise RuntimeError("could not allocate a unique tracking code")
@@ -81,3 +83,17 @@ def public_view(case: Case) -> dict:
             for s in case.steps
         ],
     }
+
+
+def staff_view(session: Session, actor: dict, tracking_code: str) -> dict:
+    """A case as staff see it in their cartable, only within their unit's subtree (a case outside
+    it is as unknown as one that does not exist: 404, so existence is not leaked). The reporter's
+    identity only for inspection roles (SPEC C17)."""
+    case = find(session, tracking_code)
+    if not org.within(case.holder_unit_id, actor["unit"]):
+        raise NotFound("case_not_found", "پرونده‌ای با این کد رهگیری پیدا نشد.", "no case has this tracking code")
+    view = {**public_view(case), "text": case.text, "holder_unit": case.holder_unit_id}
+    if actor["role"] in org.SEES_REPORTER:
+        view["reporter"] = {"name": case.reporter_name, "mobile": case.reporter_mobile,
+                            "national_id": case.reporter_national_id}
+    return view

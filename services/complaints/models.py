@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Text, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, Text, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -34,6 +34,8 @@ class Case(Base):
     reporter_mobile: Mapped[str | None] = mapped_column(Text)
     reporter_national_id: Mapped[str | None] = mapped_column(Text)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # the unit whose cartable holds the case now; staff see a case only within their unit's subtree
+    holder_unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"), default="hq.inspection")
 
     steps: Mapped[list[CaseStep]] = relationship(order_by="CaseStep.seq", back_populates="case")
 
@@ -50,3 +52,41 @@ class CaseStep(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     case: Mapped[Case] = relationship(back_populates="steps")
+
+
+class OrgUnit(Base):
+    __tablename__ = "org_units"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)  # its path: prov.tehran.county.rey
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.id"))
+    kind: Mapped[str] = mapped_column(Text)
+    name_fa: Mapped[str] = mapped_column(Text)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    full_name: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    # bumped by a password change or a revocation: every token issued before stops working at once
+    credentials_version: Mapped[int] = mapped_column(Integer, default=1)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(Text, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

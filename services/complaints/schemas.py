@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from common.text import normalise
-from common.validation import Mobile, NationalId, Printable, PrintableInSchema
+from common.validation import FreeText, Mobile, NationalId, Printable, PrintableInSchema
 from services.complaints.domain import NAME_MAX, TEXT_MAX, TEXT_MIN
 
 Kind = Literal["complaint", "criticism", "opinion", "idea", "suggestion", "recommendation",
@@ -17,13 +17,12 @@ Urgency = Literal["urgent", "normal"]
 
 
 class CaseIntake(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"kind": "complaint", "text": "مستمری این ماه واریز نشده است.", "channel": "web",
                       "mobile": "09121234567"}]})
 
     kind: Kind = Field(description="SPEC C2")
-    text: Annotated[str, StringConstraints(min_length=TEXT_MIN, max_length=TEXT_MAX), Printable,
-                    PrintableInSchema]
+    text: FreeText(TEXT_MIN, TEXT_MAX)
     channel: Channel = "web"
     urgency: Urgency = "normal"
     name: Annotated[str, StringConstraints(max_length=NAME_MAX), Printable, PrintableInSchema] | None = None
@@ -33,7 +32,7 @@ class CaseIntake(BaseModel):
     @field_validator("name")
     @classmethod
     def _normalise_name(cls, value):
-        return normalise(value) if value else value
+        return normalise(value) or None if value else value
 
 
 class Stamp(BaseModel):
@@ -63,3 +62,17 @@ class CaseView(BaseModel):
     status_fa: str
     registered_at: Stamp
     timeline: list[TimelineStep]
+
+
+class Reporter(BaseModel):
+    name: str | None = None
+    mobile: str | None = None
+    national_id: str | None = None
+
+
+class StaffCaseView(CaseView):
+    """A case in a cartable: the text and the holding unit; the reporter only for inspection roles."""
+
+    text: str
+    holder_unit: str
+    reporter: Reporter | None = None

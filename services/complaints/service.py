@@ -1,4 +1,5 @@
-"""The complaints service (SPEC C): entrypoints only translate; the rules live in cases.py/domain.py."""
+"""The complaints service (SPEC C): entrypoints only translate; the rules live in cases.py, staff.py,
+org.py and domain.py."""
 from __future__ import annotations
 
 from nameko.rpc import rpc
@@ -8,7 +9,7 @@ from common.health import HealthRpc
 from common.idempotency import once
 from common.observability import Observability
 from common.validation import parse
-from services.complaints import cases
+from services.complaints import cases, staff
 from services.complaints.models import idempotency_keys
 from services.complaints.schemas import CaseIntake
 
@@ -19,6 +20,7 @@ class ComplaintsService(HealthRpc):
     db = Database("complaints")
     observability = Observability()
 
+    # cases --------------------------------------------------------------------------------------
     @rpc
     def register_case(self, payload: dict, idempotency: dict | None = None) -> dict:
         """`idempotency`: {"client", "key"} from the caller's Idempotency-Key header."""
@@ -31,6 +33,50 @@ class ComplaintsService(HealthRpc):
     def get_case(self, tracking_code: str) -> dict:
         with self.db.begin():
             return cases.public_view(cases.find(self.db, tracking_code))
+
+    @rpc
+    def get_case_for_staff(self, actor: dict, tracking_code: str) -> dict:
+        with self.db.begin():
+            return cases.staff_view(self.db, actor, tracking_code)
+
+    # staff sessions (SPEC C11, C12) ----------------------------------------------------------------
+    @rpc
+    def login(self, username: str, password: str) -> dict:
+        with self.db.begin():
+            outcome = staff.authenticate(self.db, username, password)
+        if isinstance(outcome, Exception):
+            raise outcome  # after the commit, so failed attempts are counted
+        return outcome
+
+    @rpc
+    def refresh_session(self, refresh_token: str) -> dict:
+        with self.db.begin():
+            outcome = staff.refresh(self.db, refresh_token)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    @rpc
+    def logout(self, refresh_token: str) -> None:
+        with self.db.begin():
+            staff.logout(self.db, refresh_token)
+
+    @rpc
+    def principal(self, staff_id: str, credentials_version: int) -> dict:
+        with self.db.begin():
+            return staff.current_principal(self.db, staff_id, credentials_version)
+
+    @rpc
+    def revoke_access(self, actor: dict, staff_id: str, reason: str) -> dict:
+        staff.require_role(actor, "admin")
+        with self.db.begin():
+            return staff.revoke(self.db, staff_id, reason)
+
+    @rpc
+    def restore_access(self, actor: dict, staff_id: str, new_password: str) -> dict:
+        staff.require_role(actor, "admin")
+        with self.db.begin():
+            return staff.restore(self.db, staff_id, new_password)
 
 
 SERVICE = ComplaintsService

@@ -34,7 +34,7 @@ def platform(databases, module_vhost, tmp_path_factory):
     # schemathesis registers hundreds of cases from one address: lift the registration limit here
     # (tests/unit/test_gateway_protection.py covers the limits themselves)
     group = start_platform(module_vhost, databases, ports, str(PROJECT_ROOT), log_dir=str(logs),
-                           extra_env={"RATE_LIMIT_REGISTER": "100000/minute"})
+                           extra_env={"RATE_LIMIT_REGISTER": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute"})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         try:

@@ -51,3 +51,17 @@ def test_bad_intake_names_the_field_in_persian(payload, field, code):
     assert errors[field]["code"] == code
     assert any("\u0600" <= ch <= "\u06ff" for ch in errors[field]["message"])  # Persian for people
     assert errors[field]["detail"]  # English for developers
+
+
+def test_scope_hq_sees_all_a_province_its_counties_a_county_itself():
+    from services.complaints.org import units, within
+
+    rey, shemiranat = "prov.tehran.county.rey", "prov.tehran.county.shemiranat"
+    assert within(rey, "hq") and within(rey, "hq.inspection")
+    assert within(rey, "prov.tehran") and not within(rey, "prov.isfahan")
+    assert within(rey, rey) and not within(rey, shemiranat)
+    assert not within("prov.tehranx", "prov.tehran")  # a prefix of letters is not a subtree
+    ids = [u["id"] for u in units()]
+    assert len([u for u in units() if u["kind"] == "province"]) == 31
+    assert len(ids) == len(set(ids))
+    assert all(u["parent"] is None or ids.index(u["parent"]) < ids.index(u["id"]) for u in units())

@@ -1,0 +1,73 @@
+"""Who is asking, and may they. Staff present a short-lived signed access token (JWT, HS256); on
+every request the complaints service confirms the account is still active and its credentials
+unchanged, so a revocation or a password change takes effect on the next request, not at expiry.
+Routes declare the roles they allow with @requires; the services check scope again on their data."""
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+
+import jwt
+from flask import current_app, g, request
+
+from common.config import Settings
+from gateway.problems import Problem
+
+ALGORITHM = "HS256"
+BEARER = [{"bearer": []}]
+SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                               "description": "POST /api/v1/auth/login gives an access token"}}
+ALL_STAFF = ("hotline_operator", "hq_operator", "hq_expert", "province_head", "province_expert",
+             "county_head", "county_expert", "inspector", "admin")
+
+
+def unauthenticated(code: str, message: str, detail: str) -> Problem:
+    return Problem(401, code, "Unauthenticated", message, detail,
+                   headers={"WWW-Authenticate": 'Bearer realm="behzisti"'})
+
+
+def access_token(principal: dict, settings: Settings) -> tuple[str, int]:
+    now = int(time.time())
+    claims = {"sub": principal["id"], "ver": principal["credentials_version"], "kind": "staff",
+              "iat": now, "exp": now + settings.access_token_seconds, "jti": uuid.uuid4().hex}
+    return jwt.encode(claims, settings.token_secret, algorithm=ALGORITHM), settings.access_token_seconds
+
+
+def identify(settings: Settings) -> None:
+    """before_request: sets g.principal from a valid bearer token (None when there is none)."""
+    g.principal = None
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise unauthenticated("invalid_token", "توکن دسترسی معتبر نیست.", "expected: Authorization: Bearer <token>")
+    try:
+        claims = jwt.decode(token, settings.token_secret, algorithms=[ALGORITHM],
+                            options={"require": ["exp", "sub", "ver"]})
+    except jwt.ExpiredSignatureError:
+        raise unauthenticated("token_expired", "توکن دسترسی منقضی شده است؛ آن را تازه کنید.",
+                              "the access token expired; use the refresh token") from None
+    except jwt.InvalidTokenError as exc:
+        raise unauthenticated("invalid_token", "توکن دسترسی معتبر نیست.", f"invalid token: {exc}") from None
+    # Unauthenticated from the service (revoked, credentials changed) becomes a 401 in app.py
+    g.principal = current_app.extensions["rpc"].call("complaints", "principal", claims["sub"], claims["ver"])
+
+
+def requires(*roles: str):
+    """Allow a route to these roles only: 401 without a valid session, 403 with another role."""
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            principal = g.get("principal")
+            if principal is None:
+                raise unauthenticated("authentication_required", "برای این کار باید وارد شوید.",
+                                      "this route needs a bearer token")
+            if principal["role"] not in roles:
+                raise Problem(403, "forbidden", "Forbidden", "شما اجازهٔ این کار را ندارید.",
+                              f"allowed roles: {', '.join(roles)}")
+            return view(*args, **kwargs)
+        guarded.allowed_roles = roles
+        return guarded
+    return decorate

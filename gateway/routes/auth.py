@@ -1,0 +1,55 @@
+"""Staff sessions: login, refresh (rotating), logout, and who am I."""
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, g, jsonify, request
+from flask_openapi3 import APIBlueprint, Tag
+
+from common.config import get_settings
+from gateway.auth import ALL_STAFF, BEARER, access_token, requires
+from gateway.schemas import LoginBody, Principal, Problem, RefreshBody, TokenPair
+
+_log = logging.getLogger(__name__)
+bp = APIBlueprint("auth", __name__, url_prefix="/api/v1/auth",
+                  abp_tags=[Tag(name="auth", description="staff sessions")])
+
+
+def _tokens(outcome: dict):
+    token, lifetime = access_token(outcome["principal"], get_settings())
+    return jsonify({"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
+                    "refresh_token": outcome["refresh_token"], "principal": outcome["principal"]})
+
+
+@bp.post("/login", responses={200: TokenPair, 400: Problem, 401: Problem, 429: Problem, 503: Problem})
+def login(body: LoginBody):
+    """Log in with username and password: a short-lived access token and a refresh token."""
+    rpc = current_app.extensions["rpc"]
+    try:
+        outcome = rpc.call("complaints", "login", body.username, body.password)
+    except Exception as exc:
+        if getattr(exc, "code", None) in ("invalid_credentials", "account_locked", "access_revoked"):
+            _log.warning("failed login for %r from %s: %s", body.username, request.remote_addr, exc.code)
+        raise
+    _log.info("staff %s logged in from %s", body.username, request.remote_addr)
+    return _tokens(outcome)
+
+
+@bp.post("/refresh", responses={200: TokenPair, 400: Problem, 401: Problem, 429: Problem})
+def refresh(body: RefreshBody):
+    """Trade a refresh token for new tokens; each refresh token works once."""
+    return _tokens(current_app.extensions["rpc"].call("complaints", "refresh_session", body.refresh_token))
+
+
+@bp.post("/logout", responses={204: None, 400: Problem, 429: Problem})
+def logout(body: RefreshBody):
+    """End the session of this refresh token."""
+    current_app.extensions["rpc"].call("complaints", "logout", body.refresh_token)
+    return "", 204
+
+
+@bp.get("/me", responses={200: Principal, 401: Problem}, security=BEARER)
+@requires(*ALL_STAFF)
+def me():
+    """Who the access token belongs to, as the service knows them now."""
+    return jsonify(g.principal)

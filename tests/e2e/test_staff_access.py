@@ -1,0 +1,119 @@
+"""Who may come in and what each may see, through the real gateway: sessions, roles, scope and
+revocation that takes effect on the next request."""
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+import requests
+import sqlalchemy as sa
+
+from common.config import get_settings
+from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
+from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def api(platform):  # noqa: F811
+    load_demo_staff(platform["db"]["complaints"])
+    base = platform["base"]
+
+    class Api:
+        def login(self, username, password=DEMO_PASSWORD):
+            return requests.post(f"{base}/api/v1/auth/login", json={"username": username, "password": password},
+                                 timeout=10)
+
+        def token(self, username):
+            response = self.login(username)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        def get(self, path, token=None):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            return requests.get(f"{base}{path}", headers=headers, timeout=10)
+
+        def post(self, path, body, token=None):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            return requests.post(f"{base}{path}", json=body, headers=headers, timeout=10)
+
+    return Api()
+
+
+def case_held_by(platform, unit):  # noqa: F811
+    response = requests.post(f"{platform['base']}/api/v1/cases", json={
+        "kind": "complaint", "text": "اداره شهرستان به درخواست مستمری پاسخ نمی‌دهد.", "mobile": "09351112233"},
+        timeout=10)
+    code = response.json()["tracking_code"]
+    engine = sa.create_engine(platform["db"]["complaints"])
+    with engine.begin() as conn:  # as if referred there (referral is the complaints issue's)
+        conn.execute(sa.text("UPDATE cases SET holder_unit_id = :u WHERE tracking_code = :c"), {"u": unit, "c": code})
+    engine.dispose()
+    return code
+
+
+def test_login_gives_tokens_and_me_tells_who(api):
+    tokens = api.token("rey.expert")
+    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == get_settings().access_token_seconds
+    me = api.get("/api/v1/auth/me", tokens["access_token"])
+    assert me.status_code == 200 and me.json()["unit"] == "prov.tehran.county.rey"
+
+
+def test_a_wrong_password_is_a_401_problem(api):
+    response = api.login("rey.expert", "not-the-password")
+    assert response.status_code == 401 and response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "invalid_credentials" and "Bearer" in response.headers["WWW-Authenticate"]
+
+
+def test_staff_routes_need_a_session_and_the_right_role(api):
+    assert api.get("/api/v1/auth/me").status_code == 401
+    assert api.get("/api/v1/auth/me", "not.a.jwt").json()["code"] == "invalid_token"
+    forged = jwt.encode({"sub": "x", "ver": 1, "exp": int(time.time()) + 60}, "an-attacker-secret-of-thirty-two-bytes!!", algorithm="HS256")
+    assert api.get("/api/v1/auth/me", forged).status_code == 401
+    expert = api.token("rey.expert")["access_token"]
+    response = api.post("/api/v1/staff/accounts/00000000-0000-0000-0000-000000000000/revoke",
+                        {"reason": "trying"}, expert)
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+
+
+def test_an_expired_token_is_refused_and_the_refresh_token_renews_it(api):
+    tokens = api.token("operator")
+    expired = jwt.encode({"sub": tokens["principal"]["id"], "ver": 1, "exp": int(time.time()) - 1},
+                         get_settings().token_secret, algorithm="HS256")
+    assert api.get("/api/v1/auth/me", expired).json()["code"] == "token_expired"
+    renewed = api.post("/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert renewed.status_code == 200
+    assert api.get("/api/v1/auth/me", renewed.json()["access_token"]).status_code == 200
+
+
+def test_a_county_user_asking_for_another_countys_case_gets_404_not_403(api, platform):  # noqa: F811
+    code = case_held_by(platform, "prov.tehran.county.rey")
+    own = api.get(f"/api/v1/staff/cases/{code}", api.token("rey.expert")["access_token"])
+    assert own.status_code == 200 and own.json()["holder_unit"] == "prov.tehran.county.rey"
+    assert "reporter" not in own.json()
+    other = api.get(f"/api/v1/staff/cases/{code}", api.token("shemiranat.expert")["access_token"])
+    assert other.status_code == 404 and other.json()["code"] == "case_not_found"
+    province = api.get(f"/api/v1/staff/cases/{code}", api.token("tehran.head")["access_token"])
+    assert province.status_code == 200
+    inspector = api.get(f"/api/v1/staff/cases/{code}", api.token("inspector")["access_token"])
+    assert inspector.json()["reporter"]["mobile"] == "09351112233"
+
+
+def test_revocation_takes_effect_on_the_next_request(api):
+    admin = api.token("admin")["access_token"]
+    victim = api.token("hotline")
+    token = victim["access_token"]
+    assert api.get("/api/v1/auth/me", token).status_code == 200
+    revoked = api.post(f"/api/v1/staff/accounts/{victim['principal']['id']}/revoke",
+                       {"reason": "کارتابل ۴۸ ساعت باز نشده است"}, admin)
+    assert revoked.status_code == 200
+    after = api.get("/api/v1/auth/me", token)  # the same, unexpired token
+    assert after.status_code == 401 and after.json()["code"] == "session_ended"
+    assert api.post("/api/v1/auth/refresh", {"refresh_token": victim["refresh_token"]}).status_code == 401
+    assert api.login("hotline").json()["code"] == "access_revoked"
+    restored = api.post(f"/api/v1/staff/accounts/{victim['principal']['id']}/restore",
+                        {"new_password": "another-long-password"}, admin)
+    assert restored.status_code == 200
+    assert api.login("hotline", "another-long-password").status_code == 200
