@@ -8,73 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import statistics
 import sys
-import threading
-import time
 
-import requests
-
-from bench.harness import databases, report, summary, vhost
+from bench.harness import databases, load, report, vhost
 from common.config import PROJECT_ROOT
 from scripts.processes import ProcessGroup, free_port, platform_processes, start_platform, wait_ready
 
 BODY = json.dumps({"kind": "complaint", "text": "مستمری این ماه به حساب مادرم واریز نشده است.",
                    "mobile": "09121234567", "national_id": "0499370899"}).encode()
-
-
-def _client_process(url: str, threads: int, seconds: float, out) -> None:
-    latencies, errors = [], 0
-    lock = threading.Lock()
-    stop_at = time.perf_counter() + seconds
-
-    def client():
-        nonlocal errors
-        session = requests.Session()
-        mine = []
-        while time.perf_counter() < stop_at:
-            started = time.perf_counter()
-            try:
-                ok = session.post(url, data=BODY, headers={"Content-Type": "application/json"},
-                                  timeout=30).status_code == 201
-            except requests.RequestException:
-                ok = False
-            if ok:
-                mine.append(time.perf_counter() - started)
-            else:
-                with lock:
-                    errors += 1
-        with lock:
-            latencies.extend(mine)
-
-    workers = [threading.Thread(target=client) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    out.put((latencies, errors))
-
-
-def load(url: str, clients: int, seconds: float, processes: int = 2) -> dict:
-    """`clients` concurrent clients for `seconds`, spread over processes (the GIL of one would
-    limit the load it can make)."""
-    ctx = mp.get_context("fork")
-    out = ctx.Queue()
-    per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
-    procs = [ctx.Process(target=_client_process, args=(url, n, seconds, out)) for n in per]
-    started = time.perf_counter()
-    for p in procs:
-        p.start()
-    latencies, errors = [], 0
-    for _ in procs:
-        lat, err = out.get(timeout=seconds + 120)
-        latencies += lat
-        errors += err
-    for p in procs:
-        p.join()
-    return summary(latencies, time.perf_counter() - started, errors)
 
 
 def main() -> int:
@@ -102,12 +45,12 @@ def main() -> int:
             bare_url = f"http://127.0.0.1:{bare_port}/api/v1/cases"
             wait_ready(subject_url, platform, timeout=30, any_answer=True)
             wait_ready(bare_url, bare, timeout=30, any_answer=True)
-            load(subject_url, args.clients, 2)  # warm-up: connections, pools, JIT-free but cache-warm
-            load(bare_url, args.clients, 2)
+            load(subject_url, args.clients, 2, body=BODY, expect=201)  # warm-up: connections and pools
+            load(bare_url, args.clients, 2, body=BODY, expect=201)
             gateway_runs, bare_runs = [], []
             for _ in range(args.rounds):  # alternate, so drift on a noisy machine hits both
-                bare_runs.append(load(bare_url, args.clients, args.seconds))
-                gateway_runs.append(load(subject_url, args.clients, args.seconds))
+                bare_runs.append(load(bare_url, args.clients, args.seconds, body=BODY, expect=201))
+                gateway_runs.append(load(subject_url, args.clients, args.seconds, body=BODY, expect=201))
         finally:
             platform.stop()
             bare.stop()

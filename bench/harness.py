@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing as mp
 import os
+import threading
+import time
 import statistics
 import tempfile
 import uuid
@@ -70,3 +73,69 @@ def report(name: str, subject: dict, baseline: dict, key: str = "per_second") ->
     result = {"benchmark": name, "subject": subject, "baseline": baseline, f"ratio_{key}": round(ratio, 3)}
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return result
+
+
+def _client_process(url: str, threads: int, seconds: float, body: bytes | None, headers: dict,
+                    expect: int, out) -> None:
+    import requests
+
+    latencies, errors = [], 0
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client():
+        nonlocal errors
+        session = requests.Session()
+        mine, failed = [], 0
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            try:
+                if body is None:
+                    ok = session.get(url, headers=headers, timeout=30).status_code == expect
+                else:
+                    ok = session.post(url, data=body, headers={"Content-Type": "application/json", **headers},
+                                      timeout=30).status_code == expect
+            except requests.RequestException:
+                ok = False
+            if ok:
+                mine.append(time.perf_counter() - started)
+            else:
+                failed += 1
+        with lock:
+            latencies.extend(mine)
+            errors += failed
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    out.put((latencies, errors))
+
+
+def spread(target, clients: int, seconds: float, args: tuple, processes: int = 2) -> dict:
+    """Run `clients` concurrent clients for `seconds`, spread over processes (one process's GIL
+    would limit the load it can make); `target(threads, seconds, *args, out)` reports
+    (latencies, errors)."""
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    procs = [ctx.Process(target=target, args=(n, seconds, *args, out)) for n in per if n]
+    started = time.perf_counter()
+    for p in procs:
+        p.start()
+    latencies, errors = [], 0
+    for _ in procs:
+        lat, err = out.get(timeout=seconds + 120)
+        latencies += lat
+        errors += err
+    for p in procs:
+        p.join()
+    return summary(latencies, time.perf_counter() - started, errors)
+
+
+def load(url: str, clients: int, seconds: float, body: bytes | None = None, headers: dict | None = None,
+         expect: int = 200) -> dict:
+    """HTTP load: GET, or POST of `body`, counting answers with the `expect` status."""
+    return spread(lambda threads, secs, out: _client_process(url, threads, secs, body, headers or {}, expect, out),
+                  clients, seconds, ())

@@ -93,3 +93,9 @@ class RevokeBody(BaseModel):
 
 class RestoreBody(BaseModel):
     new_password: str = Field(min_length=12, max_length=200)
+
+
+class PageQuery(BaseModel):
+    limit: int = Field(20, ge=1, le=100)
+    after: str | None = Field(None, max_length=200, pattern=r"^[A-Za-z0-9_-]*$",
+                              description="from the `next` link of the previous page")

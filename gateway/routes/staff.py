@@ -2,16 +2,34 @@
 and restoration of access (SPEC C12)."""
 from __future__ import annotations
 
-from flask import current_app, g, jsonify
+from flask import current_app, g, jsonify, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from gateway.auth import ALL_STAFF, BEARER, requires
-from gateway.schemas import Principal, Problem, RestoreBody, RevokeBody, StaffAccountPath, TrackingCodePath
-from services.complaints.schemas import StaffCaseView
+from gateway.schemas import (
+    PageQuery, Principal, Problem, RestoreBody, RevokeBody, StaffAccountPath, TrackingCodePath,
+)
+from services.complaints.schemas import StaffCasePage, StaffCaseView
 
 bp = APIBlueprint("staff", __name__, url_prefix="/api/v1/staff",
                   abp_tags=[Tag(name="staff", description="the cartable and staff administration")],
                   abp_security=BEARER)
+
+
+@bp.get("/cases", responses={200: StaffCasePage, 400: Problem, 401: Problem, 403: Problem})
+@requires(*ALL_STAFF)
+def list_cases(query: PageQuery):
+    """The cases within the caller's unit, newest first; follow `next` (also a Link header) for more."""
+    result = current_app.extensions["rpc"].call("complaints", "list_cases_for_staff", g.principal, query.limit,
+                                                query.after)
+    response = jsonify({"items": result["items"], "next": next_link(result["next"], query.limit)})
+    if result["next"]:
+        response.headers["Link"] = f'<{next_link(result["next"], query.limit)}>; rel="next"'
+    return response
+
+
+def next_link(cursor: str | None, limit: int) -> str | None:
+    return url_for("staff.list_cases", after=cursor, limit=limit) if cursor else None
 
 
 @bp.get("/cases/<tracking_code>", responses={200: StaffCaseView, 401: Problem, 403: Problem, 404: Problem})

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from common import outbox
 from common.errors import NotFound
+from common.pagination import MAX_LIMIT, decode_cursor, page
 from common.events.catalog import CASE_REGISTERED
 from common.events.envelope import new_event
 from common.jalali import iso, stamp
@@ -97,3 +98,19 @@ def staff_view(session: Session, actor: dict, tracking_code: str) -> dict:
         view["reporter"] = {"name": case.reporter_name, "mobile": case.reporter_mobile,
                             "national_id": case.reporter_national_id}
     return view
+
+
+def list_for_staff(session: Session, actor: dict, limit: int, after: str | None) -> dict:
+    """The cases within the caller's unit, newest first, a page at a time (keyset on
+    registration time and id)."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    query = select(Case).options(selectinload(Case.steps)).order_by(Case.registered_at.desc(), Case.id.desc())
+    scope = actor["unit"]
+    if not org.sees_everything(scope):
+        query = query.where(or_(Case.holder_unit_id == scope, Case.holder_unit_id.startswith(scope + ".")))
+    cursor = decode_cursor(after, 2)
+    if cursor:
+        query = query.where(tuple_(Case.registered_at, Case.id) < tuple_(datetime.fromisoformat(cursor[0]), cursor[1]))
+    rows = list(session.scalars(query.limit(limit + 1)))
+    items, next_cursor = page(rows, limit, lambda c: (c.registered_at.isoformat(), c.id))
+    return {"items": [{**public_view(c), "holder_unit": c.holder_unit_id} for c in items], "next": next_cursor}

@@ -61,7 +61,11 @@ def units() -> list[dict]:
     return rows
 
 
+def sees_everything(scope: str) -> bool:
+    """Staff of HQ and its units see the whole country."""
+    return scope == HQ or scope.startswith(HQ + ".")
+
+
 def within(unit: str, scope: str) -> bool:
-    """Is `unit` inside `scope`? Staff of HQ and its units see the whole country; a province its
-    counties; a county itself."""
-    return scope == HQ or scope.startswith(HQ + ".") or unit == scope or unit.startswith(scope + ".")
+    """Is `unit` inside `scope`? HQ sees all; a province its counties; a county itself."""
+    return sees_everything(scope) or unit == scope or unit.startswith(scope + ".")

@@ -76,3 +76,12 @@ class StaffCaseView(CaseView):
     text: str
     holder_unit: str
     reporter: Reporter | None = None
+
+
+class StaffCaseSummary(CaseView):
+    holder_unit: str
+
+
+class StaffCasePage(BaseModel):
+    items: list[StaffCaseSummary]
+    next: str | None = Field(None, description="the link to the next page; absent on the last")

@@ -39,6 +39,11 @@ class ComplaintsService(HealthRpc):
         with self.db.begin():
             return cases.staff_view(self.db, actor, tracking_code)
 
+    @rpc
+    def list_cases_for_staff(self, actor: dict, limit: int = 20, after: str | None = None) -> dict:
+        with self.db.begin():
+            return cases.list_for_staff(self.db, actor, limit, after)
+
     # staff sessions (SPEC C11, C12) ----------------------------------------------------------------
     @rpc
     def login(self, username: str, password: str) -> dict:

@@ -117,3 +117,23 @@ def test_revocation_takes_effect_on_the_next_request(api):
                         {"new_password": "another-long-password"}, admin)
     assert restored.status_code == 200
     assert api.login("hotline", "another-long-password").status_code == 200
+
+
+def test_staff_list_their_cases_a_page_at_a_time_within_scope(api, platform):  # noqa: F811
+    codes = [case_held_by(platform, "prov.isfahan.county.kashan") for _ in range(5)]
+    token = api.token("inspector")["access_token"]  # HQ: sees all
+    seen, url = [], "/api/v1/staff/cases?limit=2"
+    while url:
+        page = api.get(url, token)
+        assert page.status_code == 200
+        body = page.json()
+        assert len(body["items"]) <= 2
+        seen += [c["tracking_code"] for c in body["items"]]
+        assert (body["next"] is not None) == ("Link" in page.headers)
+        url = body["next"]
+    assert set(codes) <= set(seen) and len(seen) == len(set(seen))  # every case once, none twice
+    rey = api.get("/api/v1/staff/cases?limit=100", api.token("rey.expert")["access_token"]).json()
+    assert not set(codes) & {c["tracking_code"] for c in rey["items"]}  # Kashan's cases are not Rey's
+    for bad in ("!!not-a-cursor", "abc", "W10"):  # not base64; not JSON; the wrong shape
+        response = api.get(f"/api/v1/staff/cases?after={bad}", token)
+        assert response.status_code == 400 and response.json()["errors"][0]["field"] == "after"

@@ -1,0 +1,135 @@
+"""Benchmark 3 (issue 5): a trivial RPC route through the gateway against the same RPC called
+directly from nameko standalone proxies, same run, as a ratio; and the auth check's cost per request.
+
+    .venv/bin/python -m bench.gateway_rpc [--clients 20] [--seconds 10] [--rounds 3]
+
+The route: GET /api/v1/cases/{code} for a code that does not exist (complaints.get_case, one indexed
+lookup, 404). The auth check: GET /api/v1/staff/cases/{code} (bearer token verified, then the
+complaints.principal RPC, then the case) against the public GET of the same case, one client at a
+time, so the difference is the check's latency."""
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+
+import jwt
+import requests
+
+from bench.harness import databases, load, report, spread, summary, vhost
+from common.config import PROJECT_ROOT, get_settings
+from scripts.processes import free_port, platform_processes, start_platform, wait_ready
+from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
+
+UNKNOWN = "4203917755102846"
+
+
+def _direct_process(threads: int, seconds: float, config: dict, out) -> None:
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from common.errors import NotFound
+
+    latencies, errors, lock = [], 0, threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client():
+        nonlocal errors
+        mine = []
+        with ClusterRpcProxy(config, timeout=30) as proxy:
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                try:
+                    proxy.complaints.get_case(UNKNOWN)
+                except NotFound:
+                    mine.append(time.perf_counter() - started)
+                except Exception:
+                    with lock:
+                        errors += 1
+        with lock:
+            latencies.extend(mine)
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    out.put((latencies, errors))
+
+
+def sequential(url: str, n: int, headers: dict | None = None) -> dict:
+    session = requests.Session()
+    latencies = []
+    started = time.perf_counter()
+    for _ in range(n):
+        t = time.perf_counter()
+        assert session.get(url, headers=headers or {}, timeout=30).status_code == 200
+        latencies.append(time.perf_counter() - t)
+    return summary(latencies, time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sequential", type=int, default=500)
+    args = parser.parse_args()
+    with databases() as dbs, vhost() as amqp_uri:
+        load_demo_staff(dbs["complaints"])
+        ports = {"sms-operator": free_port(), "gateway": free_port()}
+        ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
+        platform = start_platform(amqp_uri, dbs, ports, str(PROJECT_ROOT), threads=args.clients,
+                                  only={"gateway", "complaints"}, extra_env={"RATE_LIMITS_ENABLED": "false"})
+        base = f"http://127.0.0.1:{ports['gateway']}"
+        config = {**get_settings().nameko_config(), "AMQP_URI": amqp_uri}
+        try:
+            wait_ready(f"http://127.0.0.1:{ports['metrics:complaints']}/readyz", platform)
+            wait_ready(f"{base}/healthz", platform)
+            url = f"{base}/api/v1/cases/{UNKNOWN}"
+            load(url, args.clients, 2, expect=404)  # warm-up
+            spread(_direct_process, args.clients, 2, (config,))
+            via_gateway, direct = [], []
+            for _ in range(args.rounds):
+                direct.append(spread(_direct_process, args.clients, args.seconds, (config,)))
+                via_gateway.append(load(url, args.clients, args.seconds, expect=404))
+
+            case = requests.post(f"{base}/api/v1/cases", json={
+                "kind": "complaint", "text": "مستمری این ماه واریز نشده است.", "mobile": "09121234567"},
+                timeout=10).json()["tracking_code"]
+            token = requests.post(f"{base}/api/v1/auth/login", json={"username": "inspector",
+                                  "password": DEMO_PASSWORD}, timeout=10).json()["access_token"]
+            public = sequential(f"{base}/api/v1/cases/{case}", args.sequential)
+            staff = sequential(f"{base}/api/v1/staff/cases/{case}", args.sequential,
+                               {"Authorization": f"Bearer {token}"})
+        finally:
+            platform.stop()
+
+    def median(runs):
+        return sorted(runs, key=lambda r: r["per_second"])[len(runs) // 2]
+
+    subject, baseline = median(via_gateway), median(direct)
+    subject["what"] = f"GET /api/v1/cases/{{unknown}} through the gateway, {args.clients} clients"
+    baseline["what"] = f"complaints.get_case from standalone proxies, {args.clients} clients"
+    report("trivial RPC route", subject, baseline)
+    print(f"rounds req/s gateway {[r['per_second'] for r in via_gateway]} direct {[r['per_second'] for r in direct]}")
+
+    settings = get_settings()
+    sample = jwt.encode({"sub": "x", "ver": 1, "exp": int(time.time()) + 300}, settings.token_secret, algorithm="HS256")
+    n, started = 20000, time.perf_counter()
+    for _ in range(n):
+        jwt.decode(sample, settings.token_secret, algorithms=["HS256"])
+    jwt_us = (time.perf_counter() - started) / n * 1e6
+    print(json.dumps({
+        "benchmark": "auth check cost per request (one client, sequential)",
+        "public_case_mean_ms": public["mean_ms"], "staff_case_mean_ms": staff["mean_ms"],
+        "auth_check_ms": round(staff["mean_ms"] - public["mean_ms"], 2),
+        "public_p50_ms": public["p50_ms"], "staff_p50_ms": staff["p50_ms"],
+        "jwt_verify_us": round(jwt_us, 1),
+        "ratio_staff_to_public_latency": round(staff["mean_ms"] / public["mean_ms"], 3),
+    }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
