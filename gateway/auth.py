@@ -16,8 +16,13 @@ from gateway.problems import Problem
 
 ALGORITHM = "HS256"
 BEARER = [{"bearer": []}]
-SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                               "description": "POST /api/v1/auth/login gives an access token"}}
+BEARER_OR_KEY = [{"bearer": []}, {"apiKey": []}]
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+               "description": "staff: POST /api/v1/auth/login gives an access token"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+               "description": "ministry integrators: a key with scopes, issued by an administrator"},
+}
 ALL_STAFF = ("hotline_operator", "hq_operator", "hq_expert", "province_head", "province_expert",
              "county_head", "county_expert", "inspector", "admin")
 
@@ -38,6 +43,12 @@ def identify(settings: Settings) -> None:
     """before_request: sets g.principal from a valid bearer token (None when there is none)."""
     g.principal = None
     header = request.headers.get("Authorization", "")
+    api_key = request.headers.get("X-API-Key", "")
+    if not header and api_key:
+        if len(api_key) > 200:
+            raise unauthenticated("invalid_api_key", "کلید دسترسی معتبر نیست.", "unknown or revoked API key")
+        g.principal = current_app.extensions["rpc"].call("complaints", "api_key_principal", api_key)
+        return
     if not header:
         return
     scheme, _, token = header.partition(" ")
@@ -55,19 +66,21 @@ def identify(settings: Settings) -> None:
     g.principal = current_app.extensions["rpc"].call("complaints", "principal", claims["sub"], claims["ver"])
 
 
-def requires(*roles: str):
-    """Allow a route to these roles only: 401 without a valid session, 403 with another role."""
+def requires(*roles: str, scope: str | None = None):
+    """Allow a route to staff in these roles, and to integrators whose key has `scope`: 401 without
+    a valid session or key, 403 otherwise."""
     def decorate(view):
         @functools.wraps(view)
         def guarded(*args, **kwargs):
             principal = g.get("principal")
             if principal is None:
                 raise unauthenticated("authentication_required", "برای این کار باید وارد شوید.",
-                                      "this route needs a bearer token")
-            if principal["role"] not in roles:
+                                      "this route needs a bearer token" + (" or an API key" if scope else ""))
+            allowed = (principal["kind"] == "staff" and principal["role"] in roles) or (
+                principal["kind"] == "integrator" and scope is not None and scope in principal["scopes"])
+            if not allowed:
                 raise Problem(403, "forbidden", "Forbidden", "شما اجازهٔ این کار را ندارید.",
-                              f"allowed roles: {', '.join(roles)}")
+                              f"allowed roles: {', '.join(roles)}" + (f"; or an API key with {scope}" if scope else ""))
             return view(*args, **kwargs)
-        guarded.allowed_roles = roles
         return guarded
     return decorate

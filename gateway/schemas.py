@@ -2,7 +2,7 @@
 models live beside them (e.g. services/complaints/schemas.py)."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -66,13 +66,14 @@ class RefreshBody(BaseModel):
 
 
 class Principal(BaseModel):
-    kind: str
+    kind: str = Field(description="staff or integrator")
     id: str
     username: str
     full_name: str
     role: str
     unit: str
     credentials_version: int
+    scopes: list[str] | None = Field(None, description="an integrator key's scopes")
 
 
 class TokenPair(BaseModel):
@@ -99,3 +100,24 @@ class PageQuery(BaseModel):
     limit: int = Field(20, ge=1, le=100)
     after: str | None = Field(None, max_length=200, pattern=r"^[A-Za-z0-9_-]*$",
                               description="from the `next` link of the previous page")
+
+
+class ApiKeyBody(BaseModel):
+    name: Annotated[str, Field(min_length=3, max_length=100), Printable, PrintableInSchema]
+    scopes: list[Literal["cases:read"]] = Field(min_length=1, max_length=10)
+
+
+class ApiKeyView(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    revoked: bool
+
+
+class IssuedApiKey(ApiKeyView):
+    key: str = Field(description="shown once: send it as X-API-Key")
+
+
+class ApiKeyPath(BaseModel):
+    key_id: str = Field(max_length=64)

@@ -7,7 +7,7 @@ from flask import current_app, g, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from common.config import get_settings
-from gateway.auth import ALL_STAFF, BEARER, access_token, requires
+from gateway.auth import ALL_STAFF, BEARER_OR_KEY, access_token, requires
 from gateway.schemas import LoginBody, Principal, Problem, RefreshBody, TokenPair
 
 _log = logging.getLogger(__name__)
@@ -48,8 +48,8 @@ def logout(body: RefreshBody):
     return "", 204
 
 
-@bp.get("/me", responses={200: Principal, 401: Problem}, security=BEARER)
-@requires(*ALL_STAFF)
+@bp.get("/me", responses={200: Principal, 401: Problem, 403: Problem}, security=BEARER_OR_KEY)
+@requires(*ALL_STAFF, scope="cases:read")
 def me():
     """Who the access token belongs to, as the service knows them now."""
     return jsonify(g.principal)

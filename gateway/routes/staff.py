@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
-from gateway.auth import ALL_STAFF, BEARER, requires
+from gateway.auth import ALL_STAFF, BEARER, BEARER_OR_KEY, requires
 from gateway.schemas import (
-    PageQuery, Principal, Problem, RestoreBody, RevokeBody, StaffAccountPath, TrackingCodePath,
+    ApiKeyBody, ApiKeyPath, ApiKeyView, IssuedApiKey, PageQuery, Principal, Problem, RestoreBody, RevokeBody, StaffAccountPath, TrackingCodePath,
 )
 from services.complaints.schemas import StaffCasePage, StaffCaseView
 
@@ -16,10 +16,12 @@ bp = APIBlueprint("staff", __name__, url_prefix="/api/v1/staff",
                   abp_security=BEARER)
 
 
-@bp.get("/cases", responses={200: StaffCasePage, 400: Problem, 401: Problem, 403: Problem})
-@requires(*ALL_STAFF)
+@bp.get("/cases", responses={200: StaffCasePage, 400: Problem, 401: Problem, 403: Problem},
+        security=BEARER_OR_KEY)
+@requires(*ALL_STAFF, scope="cases:read")
 def list_cases(query: PageQuery):
-    """The cases within the caller's unit, newest first; follow `next` (also a Link header) for more."""
+    """The cases within the caller's unit (nationwide for HQ and for integrators' keys with
+    cases:read), newest first, without personal data; follow `next` (also a Link header) for more."""
     result = current_app.extensions["rpc"].call("complaints", "list_cases_for_staff", g.principal, query.limit,
                                                 query.after)
     response = jsonify({"items": result["items"], "next": next_link(result["next"], query.limit)})
@@ -56,3 +58,20 @@ def restore(path: StaffAccountPath, body: RestoreBody):
     """Restore access with a new password (only an administrator can)."""
     return jsonify(current_app.extensions["rpc"].call("complaints", "restore_access", g.principal,
                                                       path.staff_id, body.new_password))
+
+
+@bp.post("/api-keys", responses={201: IssuedApiKey, 400: Problem, 401: Problem, 403: Problem})
+@requires("admin")
+def issue_api_key(body: ApiKeyBody):
+    """Issue an integrator's API key with scopes. The key is in this answer only; keep it safe."""
+    response = jsonify(current_app.extensions["rpc"].call("complaints", "issue_api_key", g.principal, body.name,
+                                                          body.scopes))
+    response.status_code = 201
+    return response
+
+
+@bp.post("/api-keys/<key_id>/revoke", responses={200: ApiKeyView, 401: Problem, 403: Problem, 404: Problem})
+@requires("admin")
+def revoke_api_key(path: ApiKeyPath):
+    """Revoke an API key: refused from the next request on."""
+    return jsonify(current_app.extensions["rpc"].call("complaints", "revoke_api_key", g.principal, path.key_id))

@@ -9,7 +9,7 @@ from common.health import HealthRpc
 from common.idempotency import once
 from common.observability import Observability
 from common.validation import parse
-from services.complaints import cases, staff
+from services.complaints import api_keys, cases, org, staff
 from services.complaints.models import idempotency_keys
 from services.complaints.schemas import CaseIntake
 
@@ -36,6 +36,7 @@ class ComplaintsService(HealthRpc):
 
     @rpc
     def get_case_for_staff(self, actor: dict, tracking_code: str) -> dict:
+        staff.require_role(actor, *org.ROLES)  # staff only: an integrator's key never sees the text
         with self.db.begin():
             return cases.staff_view(self.db, actor, tracking_code)
 
@@ -83,5 +84,24 @@ class ComplaintsService(HealthRpc):
         with self.db.begin():
             return staff.restore(self.db, staff_id, new_password)
 
+    # integrators' API keys ---------------------------------------------------------------------------
+    @rpc
+    def issue_api_key(self, actor: dict, name: str, scopes: list) -> dict:
+        staff.require_role(actor, "admin")
+        with self.db.begin():
+            return api_keys.issue(self.db, actor, name, scopes)
+
+    @rpc
+    def revoke_api_key(self, actor: dict, key_id: str) -> dict:
+        staff.require_role(actor, "admin")
+        with self.db.begin():
+            return api_keys.revoke(self.db, key_id)
+
+    @rpc
+    def api_key_principal(self, key: str) -> dict:
+        with self.db.begin():
+            return api_keys.principal_for(self.db, key)
+
 
 SERVICE = ComplaintsService
+

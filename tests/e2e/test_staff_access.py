@@ -137,3 +137,25 @@ def test_staff_list_their_cases_a_page_at_a_time_within_scope(api, platform):  #
     for bad in ("!!not-a-cursor", "abc", "W10"):  # not base64; not JSON; the wrong shape
         response = api.get(f"/api/v1/staff/cases?after={bad}", token)
         assert response.status_code == 400 and response.json()["errors"][0]["field"] == "after"
+
+
+def test_an_integrators_key_reads_within_its_scope_until_revoked(api, platform):  # noqa: F811
+    admin = api.token("admin")["access_token"]
+    issued = api.post("/api/v1/staff/api-keys", {"name": "سامانهٔ پایش وزارت", "scopes": ["cases:read"]}, admin)
+    assert issued.status_code == 201
+    key = issued.json()["key"]
+    headers = {"X-API-Key": key}
+    listed = requests.get(f"{platform['base']}/api/v1/staff/cases?limit=5", headers=headers, timeout=10)
+    assert listed.status_code == 200
+    assert all("reporter" not in c and "text" not in c for c in listed.json()["items"])
+    code = listed.json()["items"][0]["tracking_code"]
+    one = requests.get(f"{platform['base']}/api/v1/staff/cases/{code}", headers=headers, timeout=10)
+    assert one.status_code == 403  # the cartable's full case is for staff, not for this scope
+    assert api.post("/api/v1/staff/api-keys", {"name": "x-key", "scopes": ["cases:read"]},
+                    api.token("operator")["access_token"]).status_code == 403  # admins only
+    assert api.post(f"/api/v1/staff/api-keys/{issued.json()['id']}/revoke", {}, admin).status_code == 200
+    refused = requests.get(f"{platform['base']}/api/v1/staff/cases", headers=headers, timeout=10)
+    assert refused.status_code == 401 and refused.json()["code"] == "invalid_api_key"
+    forged = requests.get(f"{platform['base']}/api/v1/staff/cases",
+                          headers={"X-API-Key": key[:-4] + "abcd"}, timeout=10)
+    assert forged.status_code == 401
