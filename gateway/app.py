@@ -20,7 +20,7 @@ from gateway import problems
 from gateway.openapi import GatewayOpenAPI, make_app
 from gateway.protection import protect
 from gateway.requests import json_object
-from gateway.auth import identify, unauthenticated
+from gateway.auth import authorize, identify, unauthenticated
 from gateway.routes import auth, cases, events, health, staff
 from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
 
@@ -48,12 +48,15 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     @app.before_request
     def who():
         identify(settings)  # before the rate limits, which count per principal when there is one
+        if request.routing_exception is None:
+            authorize(app.view_functions.get(request.endpoint))
 
     app.extensions["limiter"] = protect(app, settings)  # its checks run before the body's
 
     @app.before_request
     def check_body():
-        if request.routing_exception is None and request.method in ("POST", "PUT", "PATCH"):
+        has_body = request.content_length or request.headers.get("Content-Type")
+        if request.routing_exception is None and request.method in ("POST", "PUT", "PATCH") and has_body:
             json_object()  # the body is JSON, well formed, an object: else a 400 naming what is wrong
 
     @app.after_request

@@ -4,7 +4,6 @@ unchanged, so a revocation or a password change takes effect on the next request
 Routes declare the roles they allow with @requires; the services check scope again on their data."""
 from __future__ import annotations
 
-import functools
 import time
 import uuid
 
@@ -67,20 +66,27 @@ def identify(settings: Settings) -> None:
 
 
 def requires(*roles: str, scope: str | None = None):
-    """Allow a route to staff in these roles, and to integrators whose key has `scope`: 401 without
-    a valid session or key, 403 otherwise."""
+    """Mark a route as open to staff in these roles, and to integrators whose key has `scope`.
+    `authorize` enforces it before anything else looks at the request (401, then 403), so an
+    anonymous caller learns nothing from validation errors."""
     def decorate(view):
-        @functools.wraps(view)
-        def guarded(*args, **kwargs):
-            principal = g.get("principal")
-            if principal is None:
-                raise unauthenticated("authentication_required", "برای این کار باید وارد شوید.",
-                                      "this route needs a bearer token" + (" or an API key" if scope else ""))
-            allowed = (principal["kind"] == "staff" and principal["role"] in roles) or (
-                principal["kind"] == "integrator" and scope is not None and scope in principal["scopes"])
-            if not allowed:
-                raise Problem(403, "forbidden", "Forbidden", "شما اجازهٔ این کار را ندارید.",
-                              f"allowed roles: {', '.join(roles)}" + (f"; or an API key with {scope}" if scope else ""))
-            return view(*args, **kwargs)
-        return guarded
+        view.access = (roles, scope)
+        return view
     return decorate
+
+
+def authorize(view) -> None:
+    """before_request: enforce the route's `requires` (flask-openapi3 keeps the mark on its wrapper)."""
+    access = getattr(view, "access", None)
+    if access is None:
+        return  # a public route
+    roles, scope = access
+    principal = g.get("principal")
+    if principal is None:
+        raise unauthenticated("authentication_required", "برای این کار باید وارد شوید.",
+                              "this route needs a bearer token" + (" or an API key" if scope else ""))
+    allowed = (principal["kind"] == "staff" and principal["role"] in roles) or (
+        principal["kind"] == "integrator" and scope is not None and scope in principal["scopes"])
+    if not allowed:
+        raise Problem(403, "forbidden", "Forbidden", "شما اجازهٔ این کار را ندارید.",
+                      f"allowed roles: {', '.join(roles)}" + (f"; or an API key with {scope}" if scope else ""))

@@ -71,3 +71,21 @@ def test_what_never_reaches_a_route_is_a_problem_too(client):
     assert wrong_method.status_code == 405 and "POST" in wrong_method.headers["Allow"]
     too_big = client.post("/api/v1/cases", data=b"{" + b" " * 70_000 + b"}", content_type="application/json")
     assert too_big.status_code == 413 and too_big.get_json()["code"] == "payload_too_large"
+
+
+PUBLIC = {"health.healthz", "health.readyz", "cases.register_case", "cases.get_case", "events.list_schemas",
+          "events.get_schema", "auth.login", "auth.refresh", "auth.logout", "static"}
+
+
+def test_every_route_is_public_by_decision_or_declares_who_may_call_it():
+    app = create_app(NoRpc(config={}, timeout=1), Settings())
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("openapi") or rule.endpoint.endswith(".static") or "swagger" in rule.endpoint:
+            continue
+        view = app.view_functions[rule.endpoint]
+        assert rule.endpoint in PUBLIC or getattr(view, "access", None), rule.endpoint
+
+
+def test_an_anonymous_call_to_a_guarded_route_is_401_before_any_validation(client):
+    response = client.post("/api/v1/staff/accounts/x/revoke", data="not json", content_type="text/plain")
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
