@@ -21,7 +21,7 @@ from gateway.openapi import GatewayOpenAPI, make_app
 from gateway.protection import protect
 from gateway.requests import json_object
 from gateway.auth import authorize, identify, unauthenticated
-from gateway.routes import auth, cases, events, health, staff
+from gateway.routes import auth, cases, events, health, open311, staff
 from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
 
 _log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions["rpc"] = rpc or RpcClient()
 
-    for blueprint in (health.bp, cases.bp, events.bp, auth.bp, staff.bp):
+    for blueprint in (health.bp, cases.bp, events.bp, auth.bp, staff.bp, open311.bp):
         app.register_api(blueprint)
 
     @app.before_request
@@ -56,11 +56,14 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     @app.before_request
     def check_body():
         has_body = request.content_length or request.headers.get("Content-Type")
-        if request.routing_exception is None and request.method in ("POST", "PUT", "PATCH") and has_body:
+        json_route = request.path.startswith("/api/")  # Open311 posts forms, as its specification says
+        if request.routing_exception is None and request.method in ("POST", "PUT", "PATCH") and has_body and json_route:
             json_object()  # the body is JSON, well formed, an object: else a 400 naming what is wrong
 
     @app.after_request
     def finish(response):
+        if request.path.startswith("/open311/"):
+            open311.as_open311_error(response)
         response.headers["X-Request-Id"] = g.get("request_id", "")
         route = request.url_rule.rule if request.url_rule else "unmatched"
         if "started" in g:

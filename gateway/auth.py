@@ -43,6 +43,8 @@ def identify(settings: Settings) -> None:
     g.principal = None
     header = request.headers.get("Authorization", "")
     api_key = request.headers.get("X-API-Key", "")
+    if not api_key and request.path.startswith("/open311/") and request.method == "POST":
+        api_key = request.form.get("api_key", "")  # GeoReport v2 sends the key as a form field
     if not header and api_key:
         if len(api_key) > 200:
             raise unauthenticated("invalid_api_key", "کلید دسترسی معتبر نیست.", "unknown or revoked API key")

@@ -13,6 +13,7 @@ threads = int(os.environ.get("GATEWAY_THREADS", "32"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
+limit_request_line = 8190  # the longest query the API documents fits with room to spare
 accesslog = None
 control_socket_disable = True  # no runtime control socket: the root filesystem is read-only
 

@@ -8,6 +8,7 @@ from gateway.problems import PROBLEM_TYPE
 from gateway.schemas import Problem
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+OPEN311_ERRORS_REF = {"$ref": "#/components/schemas/Open311Errors"}
 
 
 class GatewayOpenAPI(OpenAPI):
@@ -18,10 +19,17 @@ class GatewayOpenAPI(OpenAPI):
             components.pop("securitySchemes", None)  # flask-openapi3 writes null, which 3.1 forbids
         # Every error is application/problem+json with one shape (flask-openapi3 would say
         # application/json, and an array for validation errors).
-        for path_item in self.spec_json["paths"].values():
+        for path, path_item in self.spec_json["paths"].items():
             for operation in path_item.values():
+                form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data")
+                if form and path.startswith("/open311/"):  # GeoReport v2 posts url-encoded forms
+                    operation["requestBody"]["content"]["application/x-www-form-urlencoded"] = form
                 for status, response in operation.get("responses", {}).items():
-                    if str(status)[0] in "45":
+                    if str(status)[0] not in "45":
+                        continue
+                    if path.startswith("/open311/"):  # GeoReport's own error list (see routes/open311.py)
+                        response["content"] = {"application/json": {"schema": OPEN311_ERRORS_REF}}
+                    else:
                         response["content"] = {PROBLEM_TYPE: {"schema": PROBLEM_REF}}
 
 

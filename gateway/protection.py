@@ -16,6 +16,7 @@ from gateway import problems
 # than reading: a case is a message to the organization, not a page view.
 ROUTE_LIMITS = {
     "cases.register_case": "rate_limit_register",
+    "open311.create_request": "rate_limit_register",
     "auth.login": "rate_limit_login",
     "auth.refresh": "rate_limit_login",
 }

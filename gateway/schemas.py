@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from common.validation import FreeText, Printable, PrintableInSchema
 
@@ -49,7 +49,10 @@ class SchemaPath(BaseModel):
 
 
 class IdempotencyHeader(BaseModel):
-    idempotency_key: str | None = Field(
+    # an HTTP header is never null: the document says string, and an empty one counts as absent
+    idempotency_key: Annotated[str | None, BeforeValidator(lambda v: v.strip() or None if isinstance(v, str) else v),
+                               WithJsonSchema({"type": "string", "minLength": 8, "maxLength": 128,
+                                               "pattern": r"^[A-Za-z0-9._:-]+$"})] = Field(
         None, alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
         description="Send a fresh random key (a UUID) with every new thing you create, and the same key "
                     "when you retry: the retry gets the first answer and nothing is created twice. "
@@ -104,7 +107,7 @@ class PageQuery(BaseModel):
 
 class ApiKeyBody(BaseModel):
     name: Annotated[str, Field(min_length=3, max_length=100), Printable, PrintableInSchema]
-    scopes: list[Literal["cases:read"]] = Field(min_length=1, max_length=10)
+    scopes: list[Literal["cases:read", "open311:write"]] = Field(min_length=1, max_length=10)
 
 
 class ApiKeyView(BaseModel):

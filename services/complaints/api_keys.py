@@ -15,6 +15,7 @@ from services.complaints.models import ApiKey
 
 SCOPES = {
     "cases:read": "read case summaries and timelines nationwide, without personal data",
+    "open311:write": "create requests through Open311 GeoReport v2",
 }
 PREFIX = "bzk"
 

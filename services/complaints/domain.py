@@ -20,7 +20,8 @@ KINDS = {
     "other": "سایر",
 }
 # SPEC C1: the web, mobile web, the 1482 hotline (an operator registers on the caller's behalf), staff.
-CHANNELS = {"web": "وب", "mobile_web": "وب همراه", "hotline": "تلفن ۱۴۸۲", "staff": "کارکنان"}
+CHANNELS = {"web": "وب", "mobile_web": "وب همراه", "hotline": "تلفن ۱۴۸۲", "staff": "کارکنان",
+            "partner_app": "برنامهٔ همکار (Open311)"}
 URGENCIES = {"urgent": "فوری", "normal": "عادی"}
 STAGES = {"registered": "ثبت شد"}
 

@@ -8,12 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from common.text import normalise
 from common.validation import FreeText, Mobile, NationalId, Printable, PrintableInSchema
-from services.complaints.domain import NAME_MAX, TEXT_MAX, TEXT_MIN
+from services.complaints.domain import CHANNELS, KINDS, NAME_MAX, TEXT_MAX, TEXT_MIN, URGENCIES
 
-Kind = Literal["complaint", "criticism", "opinion", "idea", "suggestion", "recommendation",
-               "violation_report", "question", "other"]
-Channel = Literal["web", "mobile_web", "hotline", "staff"]
-Urgency = Literal["urgent", "normal"]
+Kind = Literal[tuple(KINDS)]
+Channel = Literal[tuple(CHANNELS)]
+Urgency = Literal[tuple(URGENCIES)]
 
 
 class CaseIntake(BaseModel):

@@ -159,3 +159,37 @@ def test_an_integrators_key_reads_within_its_scope_until_revoked(api, platform):
     forged = requests.get(f"{platform['base']}/api/v1/staff/cases",
                           headers={"X-API-Key": key[:-4] + "abcd"}, timeout=10)
     assert forged.status_code == 401
+
+
+def test_open311_offers_no_whistleblowing_and_returns_no_personal_field(api, platform):  # noqa: F811
+    base = f"{platform['base']}/open311/v2"
+    services = requests.get(f"{base}/services.json", timeout=10).json()
+    codes = {s["service_code"] for s in services}
+    assert "complaint" in codes and "violation_report" not in codes
+
+    form = {"service_code": "complaint", "description": "نوبت مشاوره تلفنی داده نمی‌شود.", "first_name": "علی",
+            "phone": "09121234567", "lat": "35.7", "long": "51.4"}
+    anonymous = requests.post(f"{base}/requests.json", data=form, timeout=10)
+    assert anonymous.status_code == 401 and anonymous.json()[0]["code"] == 401  # GeoReport's error shape
+
+    admin = api.token("admin")["access_token"]
+    key = api.post("/api/v1/staff/api-keys", {"name": "برنامهٔ شهروندی", "scopes": ["open311:write"]}, admin).json()["key"]
+    created = requests.post(f"{base}/requests.json", data={**form, "api_key": key}, timeout=10)
+    assert created.status_code == 201
+    request_id = created.json()[0]["service_request_id"]
+    shown = requests.get(f"{base}/requests/{request_id}.json", timeout=10).json()[0]
+    assert shown["status"] == "open" and shown["service_code"] == "complaint"
+    assert "09121234567" not in str(shown) and "علی" not in str(shown) and "description" not in shown
+    assert requests.get(f"{base}/tokens/{request_id}.json", timeout=10).json()[0]["service_request_id"] == request_id
+
+    bad = requests.post(f"{base}/requests.json", data={**form, "phone": "12"}, headers={"X-API-Key": key}, timeout=10)
+    assert bad.status_code == 400 and bad.json()[0]["description"].startswith("phone")
+    hidden = requests.post(f"{base}/requests.json", data={**form, "service_code": "violation_report"},
+                           headers={"X-API-Key": key}, timeout=10)
+    assert hidden.status_code == 404
+
+    report = requests.post(f"{platform['base']}/api/v1/cases", json={
+        "kind": "violation_report", "text": "در مرکز نگهداری کودکان تخلف رخ داده است."}, timeout=10).json()
+    assert requests.get(f"{base}/requests/{report['tracking_code']}.json", timeout=10).status_code == 404
+    assert requests.get(f"{base}/requests.json", params={"service_request_id": report["tracking_code"]},
+                        timeout=10).json() == []

@@ -80,3 +80,12 @@ def test_the_asyncapi_document_lists_every_event_type_with_its_schema():
         assert message["name"] in addresses
         schema = (PROJECT_ROOT / "docs" / message["payload"]["$ref"]).resolve()
         assert schema.exists() and schema.stem == message["name"]
+
+
+def test_the_case_registered_schema_names_every_kind_and_channel_the_service_accepts():
+    from services.complaints.domain import CHANNELS, KINDS, URGENCIES
+
+    data = schemas.load_schema(CASE_REGISTERED.type)["properties"]
+    assert set(data["kind"]["enum"]) == set(KINDS)
+    assert set(data["channel"]["enum"]) == set(CHANNELS)
+    assert set(data["urgency"]["enum"]) == set(URGENCIES)
