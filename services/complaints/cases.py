@@ -2,6 +2,7 @@
 caller owns (the caller commits)."""
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timezone
 
@@ -19,6 +20,8 @@ from services.complaints import domain, org
 from services.complaints.models import Case, CaseStep
 from services.complaints.models import outbox as outbox_table
 from services.complaints.schemas import CaseIntake
+
+_log = logging.getLogger(__name__)
 
 
 def register(session: Session, intake: CaseIntake) -> Case:
@@ -50,6 +53,8 @@ def register(session: Session, intake: CaseIntake) -> Case:
     if case.reporter_mobile:
         data["reporter_mobile"] = case.reporter_mobile
     outbox.add(session, outbox_table, new_event(CASE_REGISTERED, data, subject=case.tracking_code))
+    _log.info("case registered", extra={"tracking_code": case.tracking_code, "kind": case.kind,
+                                        "channel": case.channel})
     return case
 
 

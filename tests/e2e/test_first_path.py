@@ -3,6 +3,7 @@ gunicorn gateway), real RabbitMQ and PostgreSQL. A citizen registers a case at t
 receives the SMS with the tracking code; every event that crossed the broker keeps its contract."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -43,7 +44,7 @@ def platform(databases, module_vhost, tmp_path_factory):
             raise AssertionError(f"{exc}; logs in {logs}") from None
         yield {"base": base, "sms": f"http://127.0.0.1:{ports['sms-operator']}", "tap": tap,
                "metrics": {name: ports[f"metrics:{name}"] for name in platform_processes()},
-               "db": databases, "group": group}
+               "db": databases, "group": group, "logs": logs}
     finally:
         group.stop()
         tap["queue"].close()
@@ -191,3 +192,21 @@ def test_a_retried_registration_with_its_idempotency_key_creates_one_case(platfo
                             headers=headers, timeout=10)
     assert changed.status_code == 422 and changed.json()["code"] == "idempotency_key_reused"
     assert count_cases(platform) == before + 1
+
+
+def test_the_request_id_reaches_the_services_logs(platform):
+    request_id = "e2e-trace-5f2c9d1a7b"
+    response = requests.post(f"{platform['base']}/api/v1/cases", json=CASE, headers={"X-Request-Id": request_id},
+                             timeout=10)
+    assert response.headers["X-Request-Id"] == request_id
+    code = response.json()["tracking_code"]
+    deadline, registered = time.monotonic() + 10, []
+    while not registered and time.monotonic() < deadline:  # the log pump writes the file a moment later
+        lines = [json.loads(line) for line in (platform["logs"] / "complaints.log").read_text().splitlines()
+                 if line.startswith("{")]
+        registered = [line for line in lines if line.get("tracking_code") == code]
+        if not registered:
+            time.sleep(0.05)  # a file has no event to wait on
+    assert registered and registered[0]["request_id"] == request_id
+    assert registered[0]["process_kind"] == "complaints"
+    assert "09121234567" not in json.dumps(registered)  # no personal data in the logs

@@ -39,7 +39,9 @@ def test_the_gateway_serves_this_document(platform):  # noqa: F811
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: the same examples every run, so CI never turns red on a new random draw; widen the
+# search locally with --hypothesis-seed or by dropping it
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
 def test_every_operation_keeps_the_document(case, platform):  # noqa: F811
     key = (case.headers or {}).get("Idempotency-Key")
     if isinstance(key, str) and re.fullmatch(r"[A-Za-z0-9._:-]{8,128}", key):
