@@ -2,11 +2,27 @@
 models live beside them (e.g. services/complaints/schemas.py)."""
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from common.validation import FreeText, Printable, PrintableInSchema
+
+
+class RequestPart(BaseModel):
+    """A header, path or query model. flask-openapi3 asks such a model for its JSON schema on every
+    request; the schema never changes, so it is computed once."""
+
+    @classmethod
+    def model_json_schema(cls, *args, **kwargs):
+        return copy.deepcopy(_schema_of(cls, *args, **kwargs))
+
+
+@functools.cache
+def _schema_of(model, *args, **kwargs):
+    return BaseModel.model_json_schema.__func__(model, *args, **kwargs)
 
 
 class FieldProblem(BaseModel):
@@ -40,15 +56,15 @@ class SchemaList(BaseModel):
     schemas: list[str]
 
 
-class TrackingCodePath(BaseModel):
+class TrackingCodePath(RequestPart):
     tracking_code: str = Field(max_length=64, description="16 digits; Persian digits, spaces and dashes accepted")
 
 
-class SchemaPath(BaseModel):
+class SchemaPath(RequestPart):
     name: str = Field(max_length=200, description="e.g. ir.behzisti.complaints.case.registered.v1")
 
 
-class IdempotencyHeader(BaseModel):
+class IdempotencyHeader(RequestPart):
     # an HTTP header is never null: the document says string, and an empty one counts as absent
     idempotency_key: Annotated[str | None, BeforeValidator(lambda v: v.strip() or None if isinstance(v, str) else v),
                                WithJsonSchema({"type": "string", "minLength": 8, "maxLength": 128,
@@ -87,7 +103,7 @@ class TokenPair(BaseModel):
     principal: Principal
 
 
-class StaffAccountPath(BaseModel):
+class StaffAccountPath(RequestPart):
     staff_id: str = Field(max_length=64)
 
 
@@ -99,7 +115,7 @@ class RestoreBody(BaseModel):
     new_password: str = Field(min_length=12, max_length=200)
 
 
-class PageQuery(BaseModel):
+class PageQuery(RequestPart):
     limit: int = Field(20, ge=1, le=100)
     after: str | None = Field(None, max_length=200, pattern=r"^[A-Za-z0-9_-]*$",
                               description="from the `next` link of the previous page")
@@ -122,5 +138,5 @@ class IssuedApiKey(ApiKeyView):
     key: str = Field(description="shown once: send it as X-API-Key")
 
 
-class ApiKeyPath(BaseModel):
+class ApiKeyPath(RequestPart):
     key_id: str = Field(max_length=64)

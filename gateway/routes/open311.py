@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, RootModel
 from common.errors import InvalidRequest, NotFound
 from common.validation import parse
 from gateway.auth import requires
+from gateway.schemas import RequestPart
 from services.complaints.domain import KINDS, normalise_tracking_code
 from services.complaints.schemas import CaseIntake
 
@@ -82,19 +83,19 @@ class Open311Errors(RootModel[list[Open311Error]]):
     pass
 
 
-class ServicePath(BaseModel):
+class ServicePath(RequestPart):
     service_code: str = Field(max_length=50)
 
 
-class RequestPath(BaseModel):
+class RequestPath(RequestPart):
     service_request_id: str = Field(max_length=64)
 
 
-class TokenPath(BaseModel):
+class TokenPath(RequestPart):
     token: str = Field(max_length=64)
 
 
-class RequestsQuery(BaseModel):
+class RequestsQuery(RequestPart):
     service_request_id: str = Field(max_length=340, description="one or more ids, comma-separated (at most 20)")
 
 
