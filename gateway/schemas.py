@@ -60,6 +60,11 @@ class TrackingCodePath(RequestPart):
     tracking_code: str = Field(max_length=64, description="16 digits; Persian digits, spaces and dashes accepted")
 
 
+class CaseSecretHeader(RequestPart):
+    case_secret: Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": 64})] = Field(
+        None, alias="X-Case-Secret", max_length=64, description="the secret of an anonymous report")
+
+
 class SchemaPath(RequestPart):
     name: str = Field(max_length=200, description="e.g. ir.behzisti.complaints.case.registered.v1")
 

@@ -24,9 +24,11 @@ from services.complaints.schemas import CaseIntake
 _log = logging.getLogger(__name__)
 
 
-def register(session: Session, intake: CaseIntake) -> Case:
-    """Store the case, its first timeline step and the `case.registered` event in one transaction."""
+def register(session: Session, intake: CaseIntake, secret: str | None = None) -> Case:
+    """Store the case, its first timeline step and the `case.registered` event in one transaction.
+    An anonymous report keeps the hash of `secret`."""
     now = datetime.now(timezone.utc)
+    anonymous = domain.is_anonymous_report(intake.kind, intake.name, intake.mobile, intake.national_id)
     for _ in range(5):  # a tracking-code collision is a 1-in-10^15 event; retry rather than fail
         case = Case(
             id=str(uuid.uuid4()), tracking_code=domain.new_tracking_code(), kind=intake.kind,
@@ -34,6 +36,7 @@ def register(session: Session, intake: CaseIntake) -> Case:
             reporter_name=intake.name, reporter_mobile=intake.mobile,
             reporter_national_id=intake.national_id, registered_at=now,
             steps=[CaseStep(stage="registered", at=now)],
+            secret_hash=domain.secret_hash(secret) if anonymous and secret else None,
         )
         try:
             with session.begin_nested():
@@ -58,6 +61,15 @@ def register(session: Session, intake: CaseIntake) -> Case:
     return case
 
 
+def find_for_citizen(session: Session, tracking_code: str, secret: str | None) -> Case:
+    """A case by its code, and for an anonymous report by its code and secret: without the right
+    secret it is as unknown as a code that does not exist."""
+    case = find(session, tracking_code)
+    if case.secret_hash and not domain.secret_matches(case.secret_hash, secret):
+        raise _not_found()
+    return case
+
+
 def find(session: Session, tracking_code: str) -> Case:
     code = domain.normalise_tracking_code(tracking_code)
     case = None
@@ -66,9 +78,12 @@ def find(session: Session, tracking_code: str) -> Case:
             select(Case).where(Case.tracking_code == code).options(selectinload(Case.steps))
         ).first()
     if case is None:
-        raise NotFound("case_not_found", "پرونده‌ای با این کد رهگیری پیدا نشد.",
-                       "no case has this tracking code")
+        raise _not_found()
     return case
+
+
+def _not_found() -> NotFound:
+    return NotFound("case_not_found", "پرونده‌ای با این کد رهگیری پیدا نشد.", "no case has this tracking code")
 
 
 def public_view(case: Case) -> dict:
@@ -83,6 +98,7 @@ def public_view(case: Case) -> dict:
         "status": case.status,
         "status_fa": domain.STAGES.get(case.status, case.status),
         "registered_at": stamp(case.registered_at),
+        "anonymous": case.secret_hash is not None,
         "timeline": [
             {"stage": s.stage, "stage_fa": domain.STAGES.get(s.stage, s.stage), "at": stamp(s.at),
              "note": s.note}
@@ -97,7 +113,7 @@ def staff_view(session: Session, actor: dict, tracking_code: str) -> dict:
     identity only for inspection roles (SPEC C17)."""
     case = find(session, tracking_code)
     if not org.within(case.holder_unit_id, actor["unit"]):
-        raise NotFound("case_not_found", "پرونده‌ای با این کد رهگیری پیدا نشد.", "no case has this tracking code")
+        raise _not_found()
     view = {**public_view(case), "text": case.text, "holder_unit": case.holder_unit_id}
     if actor["role"] in org.SEES_REPORTER:
         view["reporter"] = {"name": case.reporter_name, "mobile": case.reporter_mobile,

@@ -1,6 +1,9 @@
 """The complaints domain rules that need no I/O: kinds, channels, stages and tracking codes."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import secrets
 
@@ -49,3 +52,27 @@ def normalise_tracking_code(value: str) -> str | None:
 
 def display_tracking_code(code: str) -> str:
     return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def is_anonymous_report(kind: str, name: str | None, mobile: str | None, national_id: str | None) -> bool:
+    """A violation report that names no one who made it (SPEC C17): it is followed with its
+    tracking code and a secret shown once, so that the code alone reveals nothing of it."""
+    return kind == "violation_report" and not (name or mobile or national_id)
+
+
+def case_secret(seed: str | None, key: str) -> str:
+    """A report's secret: derived from the request's idempotency key when there is one (so a retried
+    registration answers the same secret without the secret being stored), random otherwise."""
+    if seed is None:
+        raw = secrets.token_bytes(10)
+    else:
+        raw = hmac.new(key.encode(), seed.encode(), hashlib.sha256).digest()[:10]
+    return base64.b32encode(raw).decode().rstrip("=")  # 16 letters and digits, easy to copy
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.strip().upper().encode()).hexdigest()
+
+
+def secret_matches(stored_hash: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(stored_hash, secret_hash(given))

@@ -36,6 +36,8 @@ class Case(Base):
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # the unit whose cartable holds the case now; staff see a case only within their unit's subtree
     holder_unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"), default="hq.inspection")
+    # an anonymous report is followed with its tracking code and this secret (only its hash is kept)
+    secret_hash: Mapped[str | None] = mapped_column(Text)
 
     steps: Mapped[list[CaseStep]] = relationship(order_by="CaseStep.seq", back_populates="case")
 

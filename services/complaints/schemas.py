@@ -60,7 +60,13 @@ class CaseView(BaseModel):
     status: str
     status_fa: str
     registered_at: Stamp
+    anonymous: bool = Field(description="an anonymous report: followed with its code and its secret")
     timeline: list[TimelineStep]
+
+
+class RegisteredCase(CaseView):
+    secret: str | None = Field(None, description="an anonymous report's secret, shown only here: keep it with "
+                                                 "the tracking code (send it as X-Case-Secret to follow the case)")
 
 
 class Reporter(BaseModel):

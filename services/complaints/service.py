@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from nameko.rpc import rpc
 
+from common.config import get_settings
 from common.db import Database
 from common.health import HealthRpc
 from common.idempotency import once
 from common.observability import Observability
 from common.validation import parse
-from services.complaints import api_keys, cases, org, staff
+from services.complaints import api_keys, cases, domain, org, staff
 from services.complaints.models import idempotency_keys
 from services.complaints.schemas import CaseIntake
 
@@ -23,16 +24,20 @@ class ComplaintsService(HealthRpc):
     # cases --------------------------------------------------------------------------------------
     @rpc
     def register_case(self, payload: dict, idempotency: dict | None = None) -> dict:
-        """`idempotency`: {"client", "key"} from the caller's Idempotency-Key header."""
+        """`idempotency`: {"client", "key"} from the caller's Idempotency-Key header. An anonymous
+        report's answer carries its secret, which is never stored (a retry derives it again)."""
         intake = parse(CaseIntake, payload)
+        seed = f"{idempotency['client']}|{idempotency['key']}" if idempotency else None
+        secret = domain.case_secret(seed, get_settings().case_secret_key)
         with self.db.begin():
-            return once(self.db, idempotency_keys, idempotency, "register_case", intake.model_dump(),
-                        lambda: cases.public_view(cases.register(self.db, intake)))
+            view = once(self.db, idempotency_keys, idempotency, "register_case", intake.model_dump(),
+                        lambda: cases.public_view(cases.register(self.db, intake, secret)))
+        return {**view, "secret": secret} if view["anonymous"] else view
 
     @rpc
-    def get_case(self, tracking_code: str) -> dict:
+    def get_case(self, tracking_code: str, secret: str | None = None) -> dict:
         with self.db.begin():
-            return cases.public_view(cases.find(self.db, tracking_code))
+            return cases.public_view(cases.find_for_citizen(self.db, tracking_code, secret))
 
     @rpc
     def get_case_for_staff(self, actor: dict, tracking_code: str) -> dict:

@@ -210,3 +210,32 @@ def test_the_request_id_reaches_the_services_logs(platform):
     assert registered and registered[0]["request_id"] == request_id
     assert registered[0]["process_kind"] == "complaints"
     assert "09121234567" not in json.dumps(registered)  # no personal data in the logs
+
+
+def test_an_anonymous_report_is_followed_with_its_code_and_its_secret(platform):
+    report = {"kind": "violation_report", "text": "در مرکز نگهداری کودکان بدون سرپرست تخلف رخ داده است."}
+    headers = {"Idempotency-Key": "anon-7d1e2f3a-4b5c"}
+    first = requests.post(f"{platform['base']}/api/v1/cases", json=report, headers=headers, timeout=10).json()
+    assert first["anonymous"] is True and len(first["secret"]) == 16
+    retry = requests.post(f"{platform['base']}/api/v1/cases", json=report, headers=headers, timeout=10).json()
+    assert retry["tracking_code"] == first["tracking_code"] and retry["secret"] == first["secret"]
+
+    url = f"{platform['base']}/api/v1/cases/{first['tracking_code']}"
+    assert requests.get(url, timeout=10).status_code == 404  # the code alone reveals nothing
+    assert requests.get(url, headers={"X-Case-Secret": "A" * 16}, timeout=10).status_code == 404
+    followed = requests.get(url, headers={"X-Case-Secret": first["secret"].lower()}, timeout=10)
+    assert followed.status_code == 200 and "secret" not in followed.json()
+
+    engine = sa.create_engine(platform["db"]["complaints"])
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT secret_hash FROM cases WHERE tracking_code = :c"),
+                              {"c": first["tracking_code"]}).scalar()
+        kept = conn.execute(sa.text("SELECT response::text FROM idempotency_keys WHERE key = :k"),
+                            {"k": headers["Idempotency-Key"]}).scalar()
+    engine.dispose()
+    assert stored and first["secret"] not in stored and first["secret"] not in kept  # never stored
+
+    named = requests.post(f"{platform['base']}/api/v1/cases", json={**report, "mobile": "09121234567"},
+                          timeout=10).json()
+    assert named["anonymous"] is False and "secret" not in named
+    assert requests.get(f"{platform['base']}/api/v1/cases/{named['tracking_code']}", timeout=10).status_code == 200

@@ -65,3 +65,17 @@ def test_scope_hq_sees_all_a_province_its_counties_a_county_itself():
     assert len([u for u in units() if u["kind"] == "province"]) == 31
     assert len(ids) == len(set(ids))
     assert all(u["parent"] is None or ids.index(u["parent"]) < ids.index(u["id"]) for u in units())
+
+
+def test_an_anonymous_reports_secret_is_derived_from_its_idempotency_key_or_random():
+    from services.complaints.domain import case_secret, is_anonymous_report, secret_hash, secret_matches
+
+    assert case_secret("ip:1|k", "key") == case_secret("ip:1|k", "key")
+    assert case_secret("ip:1|k", "key") != case_secret("ip:2|k", "key") != case_secret("ip:1|k", "other")
+    assert case_secret(None, "key") != case_secret(None, "key")
+    secret = case_secret(None, "key")
+    assert len(secret) == 16 and secret_matches(secret_hash(secret), secret.lower())
+    assert not secret_matches(secret_hash(secret), None) and not secret_matches(secret_hash(secret), "x")
+    assert is_anonymous_report("violation_report", None, None, None)
+    assert not is_anonymous_report("violation_report", None, "09121234567", None)
+    assert not is_anonymous_report("complaint", None, None, None)
