@@ -11,10 +11,34 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 OPEN311_ERRORS_REF = {"$ref": "#/components/schemas/Open311Errors"}
 
 
+def _models() -> dict[str, type]:
+    """The pydantic models the document names, by name."""
+    from pydantic import BaseModel
+
+    from gateway import schemas as gateway_schemas
+    from gateway.routes import open311
+    from services.complaints import schemas as complaint_schemas
+
+    found = {}
+    for module in (gateway_schemas, complaint_schemas, open311):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__:
+                found[value.__name__] = value
+    return found
+
+
 class GatewayOpenAPI(OpenAPI):
     def generate_spec_json(self):
         super().generate_spec_json()
         components = self.spec_json.get("components", {})
+        # flask-openapi3's schema objects drop JSON Schema keywords it does not model (examples
+        # among them); OpenAPI 3.1 takes JSON Schema whole, so each model's own schema goes in.
+        models = _models()
+        for name in list(components.get("schemas", {})):
+            if name in models:
+                schema = models[name].model_json_schema(ref_template="#/components/schemas/{model}")
+                schema.pop("$defs", None)
+                components["schemas"][name] = schema
         if components.get("securitySchemes") is None:
             components.pop("securitySchemes", None)  # flask-openapi3 writes null, which 3.1 forbids
         # Every error is application/problem+json with one shape (flask-openapi3 would say

@@ -6,7 +6,7 @@ import copy
 import functools
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from common.validation import FreeText, Printable, PrintableInSchema
 
@@ -35,6 +35,8 @@ class FieldProblem(BaseModel):
 
 class Problem(BaseModel):
     """application/problem+json (RFC 9457)."""
+    model_config = ConfigDict(json_schema_extra={"examples": [{"type": "urn:behzisti:problem:validation_failed", "title": "Invalid request", "status": 400, "code": "validation_failed", "message": "اطلاعات فرستاده‌شده کامل یا درست نیست؛ موارد مشخص‌شده را اصلاح کنید.", "detail": "mobile: mobile must be an Iranian mobile number", "instance": "/api/v1/cases", "request_id": "4740d2ef2a224267b799a44e0b6d24b1", "errors": [{"field": "mobile", "code": "invalid_mobile", "message": "شماره تلفن همراه معتبر نیست.", "detail": "mobile must be an Iranian mobile number"}]}]})
+
 
     type: str = Field(examples=["urn:behzisti:problem:validation_failed"])
     title: str
@@ -48,11 +50,15 @@ class Problem(BaseModel):
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok", "checks": {"broker": "ok", "service:complaints": "ok"}}]})
+
     status: str = Field(examples=["ok"])
     checks: dict[str, str] | None = None
 
 
 class SchemaList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"schemas": ["/api/v1/events/schemas/ir.behzisti.complaints.case.registered.v1.json"]}]})
+
     schemas: list[str]
 
 
@@ -80,16 +86,25 @@ class IdempotencyHeader(RequestPart):
                     "The same key with another body is refused with 422.")
 
 
+PRINCIPAL_EXAMPLE = {"kind": "staff", "id": "6f1c2a9e-8d5b-4c3a-9e7f-1b2d3c4e5f60", "username": "rey.expert", "full_name": "کارشناس بهزیستی ری", "role": "county_expert", "unit": "prov.tehran.county.rey", "credentials_version": 1}
+
+
 class LoginBody(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"username": "rey.expert", "password": "Behzisti-1405-demo"}]})
+
     username: Annotated[str, Field(min_length=1, max_length=100), Printable, PrintableInSchema]
     password: str = Field(min_length=1, max_length=200)
 
 
 class RefreshBody(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"refresh_token": "n3Jk0c8s9dQm2Zb7xYwV4tPq1rLs6uHf"}]})
+
     refresh_token: str = Field(min_length=16, max_length=200)
 
 
 class Principal(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PRINCIPAL_EXAMPLE]})
+
     kind: str = Field(description="staff or integrator")
     id: str
     username: str
@@ -101,6 +116,8 @@ class Principal(BaseModel):
 
 
 class TokenPair(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI2ZjFjIn0.c2lnbmF0dXJl", "token_type": "Bearer", "expires_in": 300, "refresh_token": "n3Jk0c8s9dQm2Zb7xYwV4tPq1rLs6uHf", "principal": PRINCIPAL_EXAMPLE}]})
+
     access_token: str
     token_type: str = "Bearer"
     expires_in: int = Field(description="seconds")
@@ -113,10 +130,14 @@ class StaffAccountPath(RequestPart):
 
 
 class RevokeBody(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "کارتابل ۴۸ ساعت باز نشده است"}]})
+
     reason: FreeText(3, 500)
 
 
 class RestoreBody(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"new_password": "a-new-long-password"}]})
+
     new_password: str = Field(min_length=12, max_length=200)
 
 
@@ -127,11 +148,15 @@ class PageQuery(RequestPart):
 
 
 class ApiKeyBody(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "سامانهٔ پایش وزارت", "scopes": ["cases:read"]}]})
+
     name: Annotated[str, Field(min_length=3, max_length=100), Printable, PrintableInSchema]
     scopes: list[Literal["cases:read", "open311:write"]] = Field(min_length=1, max_length=10)
 
 
 class ApiKeyView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "0b7e2d4c-1a3f-4e5d-8c9b-6a7f8e9d0c1b", "name": "سامانهٔ پایش وزارت", "prefix": "9f2c4e1a", "scopes": ["cases:read"], "revoked": False}]})
+
     id: str
     name: str
     prefix: str
@@ -140,6 +165,8 @@ class ApiKeyView(BaseModel):
 
 
 class IssuedApiKey(ApiKeyView):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "0b7e2d4c-1a3f-4e5d-8c9b-6a7f8e9d0c1b", "name": "سامانهٔ پایش وزارت", "prefix": "9f2c4e1a", "scopes": ["cases:read"], "revoked": False, "key": "bzk_9f2c4e1a_Q2hhbmdlLW1lLWJlZm9yZS11c2UtMDEyMzQ1Njc4OQ"}]})
+
     key: str = Field(description="shown once: send it as X-API-Key")
 
 

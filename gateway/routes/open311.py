@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import current_app, jsonify
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from common.errors import InvalidRequest, NotFound
 from common.validation import parse
@@ -32,10 +32,12 @@ class Service(BaseModel):
 
 
 class Services(RootModel[list[Service]]):
-    pass
+    model_config = ConfigDict(json_schema_extra={"examples": [[{"service_code": "complaint", "service_name": "شکایت", "description": "شکایت به سازمان بهزیستی", "metadata": False, "type": "realtime", "keywords": "complaint", "group": "behzisti"}]]})
 
 
 class Definition(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"service_code": "complaint", "attributes": []}]})
+
     service_code: str
     attributes: list = Field(default_factory=list)
 
@@ -48,7 +50,7 @@ class Created(BaseModel):
 
 
 class CreatedList(RootModel[list[Created]]):
-    pass
+    model_config = ConfigDict(json_schema_extra={"examples": [[{"service_request_id": "4203917755102846", "token": "4203917755102846", "service_notice": "کد رهگیری شما 4203-9177-5510-2846 است."}]]})
 
 
 class Request(BaseModel):
@@ -62,7 +64,7 @@ class Request(BaseModel):
 
 
 class Requests(RootModel[list[Request]]):
-    pass
+    model_config = ConfigDict(json_schema_extra={"examples": [[{"service_request_id": "4203917755102846", "status": "open", "status_notes": "ثبت شد", "service_name": "شکایت", "service_code": "complaint", "requested_datetime": "2026-11-26T09:00:00Z", "updated_datetime": "2026-11-26T09:00:00Z"}]]})
 
 
 class Token(BaseModel):
@@ -71,7 +73,7 @@ class Token(BaseModel):
 
 
 class Tokens(RootModel[list[Token]]):
-    pass
+    model_config = ConfigDict(json_schema_extra={"examples": [[{"service_request_id": "4203917755102846", "token": "4203917755102846"}]]})
 
 
 class Open311Error(BaseModel):
@@ -100,6 +102,8 @@ class RequestsQuery(RequestPart):
 
 
 class RequestForm(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"service_code": "complaint", "description": "نوبت مشاوره تلفنی داده نمی‌شود.", "first_name": "علی", "phone": "09121234567", "lat": 35.7, "long": 51.4, "api_key": "bzk_9f2c4e1a_…"}]})
+
     service_code: str = Field(max_length=50)
     description: str | None = Field(None, max_length=4000)
     first_name: str | None = Field(None, max_length=50)

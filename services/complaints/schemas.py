@@ -48,8 +48,18 @@ class TimelineStep(BaseModel):
     note: str | None = None
 
 
+CASE_VIEW_EXAMPLE = {
+    "tracking_code": "4203917755102846", "tracking_code_display": "4203-9177-5510-2846", "kind": "complaint",
+    "kind_fa": "شکایت", "channel": "web", "urgency": "normal", "status": "registered", "status_fa": "ثبت شد",
+    "registered_at": {"iso": "2026-11-26T09:00:00Z", "jalali": "۱۴۰۵/۰۹/۰۵ ۱۲:۳۰"}, "anonymous": False,
+    "timeline": [{"stage": "registered", "stage_fa": "ثبت شد",
+                  "at": {"iso": "2026-11-26T09:00:00Z", "jalali": "۱۴۰۵/۰۹/۰۵ ۱۲:۳۰"}, "note": None}]}
+
+
 class CaseView(BaseModel):
     """What anyone holding the tracking code may see: stage and timeline, no personal data."""
+    model_config = ConfigDict(json_schema_extra={"examples": [CASE_VIEW_EXAMPLE]})
+
 
     tracking_code: str = Field(pattern=r"^[0-9]{16}$", examples=["4203917755102846"])
     tracking_code_display: str = Field(examples=["4203-9177-5510-2846"])
@@ -65,6 +75,8 @@ class CaseView(BaseModel):
 
 
 class RegisteredCase(CaseView):
+    model_config = ConfigDict(json_schema_extra={"examples": [{**CASE_VIEW_EXAMPLE, "kind": "violation_report", "kind_fa": "گزارش تخلف", "anonymous": True, "secret": "MFRGGZDFMZTWQ2LK"}]})
+
     secret: str | None = Field(None, description="an anonymous report's secret, shown only here: keep it with "
                                                  "the tracking code (send it as X-Case-Secret to follow the case)")
 
@@ -77,6 +89,8 @@ class Reporter(BaseModel):
 
 class StaffCaseView(CaseView):
     """A case in a cartable: the text and the holding unit; the reporter only for inspection roles."""
+    model_config = ConfigDict(json_schema_extra={"examples": [{**CASE_VIEW_EXAMPLE, "text": "مستمری این ماه واریز نشده است.", "holder_unit": "prov.tehran.county.rey"}]})
+
 
     text: str
     holder_unit: str
@@ -84,9 +98,13 @@ class StaffCaseView(CaseView):
 
 
 class StaffCaseSummary(CaseView):
+    model_config = ConfigDict(json_schema_extra={"examples": [{**CASE_VIEW_EXAMPLE, "holder_unit": "prov.tehran.county.rey"}]})
+
     holder_unit: str
 
 
 class StaffCasePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{**CASE_VIEW_EXAMPLE, "holder_unit": "prov.tehran.county.rey"}], "next": "/api/v1/staff/cases?after=WyIyMDI2LTExLTI2VDA5OjAwOjAwKzAwOjAwIiwiOWYxYyJd&limit=20"}]})
+
     items: list[StaffCaseSummary]
     next: str | None = Field(None, description="the link to the next page; absent on the last")

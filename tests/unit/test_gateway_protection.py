@@ -91,3 +91,37 @@ def test_every_route_is_public_by_decision_or_declares_who_may_call_it():
 def test_an_anonymous_call_to_a_guarded_route_is_401_before_any_validation(client):
     response = client.post("/api/v1/staff/accounts/x/revoke", data="not json", content_type="text/plain")
     assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_every_route_in_the_document_has_schemas_and_examples():
+    doc = create_app(NoRpc(config={}, timeout=1), Settings()).api_doc
+    components = doc["components"]["schemas"]
+
+    def resolved(schema):
+        return components[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+
+    missing = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                if "examples" not in resolved(media["schema"]):
+                    missing.append(f"{method.upper()} {path} request")
+            for status, response in op["responses"].items():
+                for media in response.get("content", {}).values():
+                    if str(status).startswith("2") and "examples" not in resolved(media["schema"]):
+                        missing.append(f"{method.upper()} {path} {status}")
+    assert missing == []
+
+
+def test_every_example_keeps_its_own_schema():
+    from jsonschema import Draft202012Validator
+
+    from gateway.openapi import _models
+
+    checked = 0
+    for name, model in _models().items():
+        schema = model.model_json_schema()
+        for example in schema.get("examples", []):
+            assert list(Draft202012Validator(schema).iter_errors(example)) == [], name
+            checked += 1
+    assert checked >= 20
