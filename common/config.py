@@ -62,8 +62,9 @@ class Settings(BaseSettings):
     # sets its own (k8s: Secret welfare-secrets).
     token_secret: str = "local-development-secret-change-me-0123456789"
     access_token_seconds: int = 300
-    # Derives anonymous reports' secrets from idempotency keys (complaints); set per deployment.
-    case_secret_key: str = "local-development-case-secret-change-me"
+    # Derives, from a request's idempotency key, the secrets a retry must answer again without
+    # their being stored (anonymous reports' secrets, integrators' API keys); set per deployment.
+    secret_derivation_key: str = "local-development-case-secret-change-me"
 
     # SMS
     sms_provider_url: str = "http://localhost:8025"

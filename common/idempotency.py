@@ -66,9 +66,10 @@ def complete(session: Session, table: Table, client: str, key: str, response: di
 
 
 def once(session: Session, table: Table, idempotency: dict | None, operation: str, payload,
-         work: Callable[[], dict]) -> dict:
+         work: Callable[[], dict], redact: tuple[str, ...] = ()) -> dict:
     """Run `work` (in the caller's transaction) and return its answer; with an idempotency
-    {"client", "key"}, only the first time: later calls with the same key get the first answer."""
+    {"client", "key"}, only the first time: later calls with the same key get the first answer,
+    less the `redact`ed fields, which are never stored (the caller derives them again)."""
     if not idempotency:
         return work()
     client, key = idempotency["client"], idempotency["key"]
@@ -76,5 +77,5 @@ def once(session: Session, table: Table, idempotency: dict | None, operation: st
     if earlier is not None:
         return earlier
     answer = work()
-    complete(session, table, client, key, answer)
+    complete(session, table, client, key, {k: v for k, v in answer.items() if k not in redact})
     return answer

@@ -42,6 +42,11 @@ def client_key() -> str:
     return f"ip:{request.remote_addr}"
 
 
+def idempotency(header) -> dict | None:
+    """The RPC's idempotency argument from a route's IdempotencyHeader: keys are per client."""
+    return {"client": client_key(), "key": header.idempotency_key} if header.idempotency_key else None
+
+
 def protect(app: Flask, settings: Settings) -> Limiter:
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)

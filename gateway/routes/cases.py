@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
-from gateway.protection import client_key
+from gateway.protection import idempotency
 from gateway.schemas import CaseSecretHeader, IdempotencyHeader, Problem, TrackingCodePath
 from services.complaints.schemas import CaseIntake, CaseView, RegisteredCase
 
@@ -16,9 +16,8 @@ bp = APIBlueprint("cases", __name__, url_prefix="/api/v1/cases",
                         504: Problem})
 def register_case(body: CaseIntake, header: IdempotencyHeader):
     """Register a complaint, report or request. Checked here for the citizen, and again by the service."""
-    idempotency = {"client": client_key(), "key": header.idempotency_key} if header.idempotency_key else None
     case = current_app.extensions["rpc"].call("complaints", "register_case", body.model_dump(exclude_none=True),
-                                              idempotency)
+                                              idempotency(header))
     response = jsonify(case)
     response.status_code = 201
     response.headers["Location"] = url_for("cases.get_case", tracking_code=case["tracking_code"])

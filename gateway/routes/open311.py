@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from common.errors import InvalidRequest, NotFound
 from common.validation import parse
 from gateway.auth import requires
-from gateway.schemas import RequestPart
+from gateway.protection import idempotency
+from gateway.schemas import IdempotencyHeader, RequestPart
 from services.complaints.domain import KINDS, normalise_tracking_code
 from services.complaints.schemas import CaseIntake
 
@@ -136,9 +137,9 @@ def service_definition(path: ServicePath):
     return jsonify(Definition(service_code=path.service_code).model_dump())
 
 
-@bp.post("/requests.json", responses={201: CreatedList, **ERRORS})
+@bp.post("/requests.json", responses={201: CreatedList, 422: Open311Errors, **ERRORS})
 @requires(scope="open311:write")
-def create_request(form: RequestForm):
+def create_request(form: RequestForm, header: IdempotencyHeader):
     """Create a request (form-encoded, as GeoReport v2 says). The id is the tracking code."""
     if form.service_code not in OFFERED:
         raise NotFound("service_not_found", "چنین خدمتی نیست.", f"no service {form.service_code}")
@@ -148,7 +149,8 @@ def create_request(form: RequestForm):
                                     "channel": "partner_app", "name": name, "mobile": form.phone})
     except InvalidRequest as exc:  # name the fields as the app sent them
         raise InvalidRequest([{**e, "field": OPEN311_FIELDS.get(e["field"], e["field"])} for e in exc.errors]) from None
-    case = current_app.extensions["rpc"].call("complaints", "register_case", intake.model_dump(exclude_none=True))
+    case = current_app.extensions["rpc"].call("complaints", "register_case", intake.model_dump(exclude_none=True),
+                                              idempotency(header))
     code = case["tracking_code"]
     response = jsonify([Created(service_request_id=code, token=code,
                                 service_notice=f"کد رهگیری شما {case['tracking_code_display']} است.").model_dump()])

@@ -6,8 +6,9 @@ from flask import current_app, g, jsonify, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from gateway.auth import ALL_STAFF, BEARER, BEARER_OR_KEY, requires
+from gateway.protection import idempotency
 from gateway.schemas import (
-    ApiKeyBody, ApiKeyPath, ApiKeyView, IssuedApiKey, PageQuery, Principal, Problem, RestoreBody, RevokeBody, StaffAccountPath, TrackingCodePath,
+    ApiKeyBody, ApiKeyPath, ApiKeyView, IdempotencyHeader, IssuedApiKey, PageQuery, Principal, Problem, RestoreBody, RevokeBody, StaffAccountPath, TrackingCodePath,
 )
 from services.complaints.schemas import StaffCasePage, StaffCaseView
 
@@ -60,12 +61,12 @@ def restore(path: StaffAccountPath, body: RestoreBody):
                                                       path.staff_id, body.new_password))
 
 
-@bp.post("/api-keys", responses={201: IssuedApiKey, 400: Problem, 401: Problem, 403: Problem})
+@bp.post("/api-keys", responses={201: IssuedApiKey, 400: Problem, 401: Problem, 403: Problem, 422: Problem})
 @requires("admin")
-def issue_api_key(body: ApiKeyBody):
+def issue_api_key(body: ApiKeyBody, header: IdempotencyHeader):
     """Issue an integrator's API key with scopes. The key is in this answer only; keep it safe."""
     response = jsonify(current_app.extensions["rpc"].call("complaints", "issue_api_key", g.principal, body.name,
-                                                          body.scopes))
+                                                          body.scopes, idempotency(header)))
     response.status_code = 201
     return response
 

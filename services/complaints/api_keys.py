@@ -1,6 +1,7 @@
 """API keys for ministry integrators (issued and revoked by an administrator), with scopes."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.errors import FieldError, InvalidRequest, NotFound, Unauthenticated
+from services.complaints import domain
 from services.complaints.models import ApiKey
 
 SCOPES = {
@@ -20,17 +22,26 @@ SCOPES = {
 PREFIX = "bzk"
 
 
-def issue(session: Session, actor: dict, name: str, scopes: list[str]) -> dict:
+def issue(session: Session, actor: dict, name: str, scopes: list[str], secret: str | None = None) -> dict:
+    """A new key; `secret` (from key_secret) makes a retried request answer the same key."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise InvalidRequest([FieldError("scopes", "unknown_scope", "دامنهٔ دسترسی ناشناخته است.",
                                          f"known scopes: {', '.join(SCOPES)}; unknown: {', '.join(unknown)}")])
-    prefix, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
+    prefix, secret = secrets.token_hex(4), secret or secrets.token_urlsafe(32)
     key = ApiKey(id=str(uuid.uuid4()), name=name, prefix=prefix, key_hash=_digest(secret),
                  scopes=sorted(set(scopes)), created_by=actor["id"])
     session.add(key)
     session.flush()
-    return {**describe(key), "key": f"{PREFIX}_{prefix}_{secret}"}  # shown once, never stored
+    return {**describe(key), "key": full_key(prefix, secret)}  # shown once, never stored
+
+
+def full_key(prefix: str, secret: str) -> str:
+    return f"{PREFIX}_{prefix}_{secret}"
+
+
+def key_secret(seed: str | None, derivation_key: str) -> str:
+    return base64.urlsafe_b64encode(domain.derived_secret(seed, derivation_key, "api-key", 32)).decode().rstrip("=")
 
 
 def revoke(session: Session, key_id: str) -> dict:

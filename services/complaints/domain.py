@@ -60,14 +60,17 @@ def is_anonymous_report(kind: str, name: str | None, mobile: str | None, nationa
     return kind == "violation_report" and not (name or mobile or national_id)
 
 
-def case_secret(seed: str | None, key: str) -> str:
-    """A report's secret: derived from the request's idempotency key when there is one (so a retried
-    registration answers the same secret without the secret being stored), random otherwise."""
+def derived_secret(seed: str | None, key: str, purpose: str, size: int) -> bytes:
+    """`size` random bytes, or, for a request with an idempotency key (`seed`), bytes derived from
+    it, so that a retry answers the same secret without the secret being stored anywhere."""
     if seed is None:
-        raw = secrets.token_bytes(10)
-    else:
-        raw = hmac.new(key.encode(), seed.encode(), hashlib.sha256).digest()[:10]
-    return base64.b32encode(raw).decode().rstrip("=")  # 16 letters and digits, easy to copy
+        return secrets.token_bytes(size)
+    return hmac.new(key.encode(), f"{purpose}|{seed}".encode(), hashlib.sha256).digest()[:size]
+
+
+def case_secret(seed: str | None, key: str) -> str:
+    """An anonymous report's secret: 16 letters and digits, easy to copy and to read out."""
+    return base64.b32encode(derived_secret(seed, key, "case", 10)).decode().rstrip("=")
 
 
 def secret_hash(secret: str) -> str:

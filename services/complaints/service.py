@@ -27,8 +27,7 @@ class ComplaintsService(HealthRpc):
         """`idempotency`: {"client", "key"} from the caller's Idempotency-Key header. An anonymous
         report's answer carries its secret, which is never stored (a retry derives it again)."""
         intake = parse(CaseIntake, payload)
-        seed = f"{idempotency['client']}|{idempotency['key']}" if idempotency else None
-        secret = domain.case_secret(seed, get_settings().case_secret_key)
+        secret = domain.case_secret(_seed(idempotency), get_settings().secret_derivation_key)
         with self.db.begin():
             view = once(self.db, idempotency_keys, idempotency, "register_case", intake.model_dump(),
                         lambda: cases.public_view(cases.register(self.db, intake, secret)))
@@ -91,10 +90,13 @@ class ComplaintsService(HealthRpc):
 
     # integrators' API keys ---------------------------------------------------------------------------
     @rpc
-    def issue_api_key(self, actor: dict, name: str, scopes: list) -> dict:
+    def issue_api_key(self, actor: dict, name: str, scopes: list, idempotency: dict | None = None) -> dict:
         staff.require_role(actor, "admin")
+        secret = api_keys.key_secret(_seed(idempotency), get_settings().secret_derivation_key)
         with self.db.begin():
-            return api_keys.issue(self.db, actor, name, scopes)
+            issued = once(self.db, idempotency_keys, idempotency, "issue_api_key", [name, sorted(scopes)],
+                          lambda: api_keys.issue(self.db, actor, name, scopes, secret), redact=("key",))
+        return {**issued, "key": api_keys.full_key(issued["prefix"], secret)}
 
     @rpc
     def revoke_api_key(self, actor: dict, key_id: str) -> dict:
@@ -106,6 +108,10 @@ class ComplaintsService(HealthRpc):
     def api_key_principal(self, key: str) -> dict:
         with self.db.begin():
             return api_keys.principal_for(self.db, key)
+
+
+def _seed(idempotency: dict | None) -> str | None:
+    return f"{idempotency['client']}|{idempotency['key']}" if idempotency else None
 
 
 SERVICE = ComplaintsService

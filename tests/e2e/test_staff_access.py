@@ -193,3 +193,36 @@ def test_open311_offers_no_whistleblowing_and_returns_no_personal_field(api, pla
     assert requests.get(f"{base}/requests/{report['tracking_code']}.json", timeout=10).status_code == 404
     assert requests.get(f"{base}/requests.json", params={"service_request_id": report["tracking_code"]},
                         timeout=10).json() == []
+
+
+def test_issuing_a_key_twice_with_one_idempotency_key_issues_one_key_and_stores_no_secret(api, platform):  # noqa: F811
+    admin = api.token("admin")["access_token"]
+    body, headers = {"name": "سامانهٔ آمار وزارت", "scopes": ["cases:read"]}, {"Idempotency-Key": "issue-key-7a3b9c"}
+
+    def issue():
+        return requests.post(f"{platform['base']}/api/v1/staff/api-keys", json=body,
+                             headers={**headers, "Authorization": f"Bearer {admin}"}, timeout=10)
+
+    first, retry = issue(), issue()
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()  # the same key, though only its hash is kept
+    key = first.json()["key"]
+    assert requests.get(f"{platform['base']}/api/v1/staff/cases", headers={"X-API-Key": key}, timeout=10).status_code == 200
+    engine = sa.create_engine(platform["db"]["complaints"])
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM api_keys WHERE name = :n"), {"n": body["name"]}).scalar() == 1
+        kept = conn.execute(sa.text("SELECT response::text FROM idempotency_keys WHERE key = :k"),
+                            {"k": headers["Idempotency-Key"]}).scalar()
+    engine.dispose()
+    assert key.split("_", 2)[2] not in kept
+
+
+def test_an_open311_request_retried_with_its_idempotency_key_is_one_request(api, platform):  # noqa: F811
+    admin = api.token("admin")["access_token"]
+    key = api.post("/api/v1/staff/api-keys", {"name": "برنامهٔ همراه", "scopes": ["open311:write"]}, admin).json()["key"]
+    form = {"service_code": "question", "description": "ساعت کاری اداره بهزیستی شهرستان چیست؟"}
+    headers = {"X-API-Key": key, "Idempotency-Key": "open311-retry-5e6f"}
+    first = requests.post(f"{platform['base']}/open311/v2/requests.json", data=form, headers=headers, timeout=10)
+    retry = requests.post(f"{platform['base']}/open311/v2/requests.json", data=form, headers=headers, timeout=10)
+    assert first.status_code == retry.status_code == 201
+    assert first.json()[0]["service_request_id"] == retry.json()[0]["service_request_id"]
