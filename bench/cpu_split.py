@@ -10,9 +10,7 @@ import argparse
 import psutil
 
 from bench.gateway_registration import BODY
-from bench.harness import databases, load, vhost
-from common.config import PROJECT_ROOT
-from scripts.processes import free_port, platform_processes, start_platform, wait_ready
+from bench.harness import databases, gateway_and_complaints, load, vhost
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -33,25 +31,17 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    with databases() as dbs, vhost() as amqp_uri:
-        ports = {"sms-operator": free_port(), "gateway": free_port()}
-        ports.update({f"metrics:{n}": free_port() for n in platform_processes()})
-        group = start_platform(amqp_uri, dbs, ports, str(PROJECT_ROOT), threads=args.clients,
-                               only={"gateway", "complaints"}, extra_env={"RATE_LIMITS_ENABLED": "false"})
-        try:
-            wait_ready(f"http://127.0.0.1:{ports['metrics:complaints']}/readyz", group)
-            url = f"http://127.0.0.1:{ports['gateway']}/api/v1/cases"
-            wait_ready(url, group, any_answer=True)
-            load(url, args.clients, 2, body=BODY, expect=201)
-            names = {p.pid: p.info["name"] or "" for p in psutil.process_iter(["name"])}
-            parts = {"gateway": [group.procs["gateway"].pid], "complaints": [group.procs["complaints"].pid],
-                     "postgres": [pid for pid, n in names.items() if n.startswith("postgres")],
-                     "rabbitmq": [pid for pid, n in names.items() if n == "beam.smp"]}
-            before = {k: cpu_seconds(v) for k, v in parts.items()}
-            result = load(url, args.clients, args.seconds, body=BODY, expect=201)
-            after = {k: cpu_seconds(v) for k, v in parts.items()}
-        finally:
-            group.stop()
+    with databases() as dbs, vhost() as amqp_uri, \
+            gateway_and_complaints(dbs, amqp_uri, args.clients) as (group, base, _):
+        url = f"{base}/api/v1/cases"
+        load(url, args.clients, 2, body=BODY, expect=201)
+        names = {p.pid: p.info["name"] or "" for p in psutil.process_iter(["name"])}
+        parts = {"gateway": [group.procs["gateway"].pid], "complaints": [group.procs["complaints"].pid],
+                 "postgres": [pid for pid, n in names.items() if n.startswith("postgres")],
+                 "rabbitmq": [pid for pid, n in names.items() if n == "beam.smp"]}
+        before = {k: cpu_seconds(v) for k, v in parts.items()}
+        result = load(url, args.clients, args.seconds, body=BODY, expect=201)
+        after = {k: cpu_seconds(v) for k, v in parts.items()}
     print(result)
     for name in parts:
         print(f"{name:12s} {(after[name] - before[name]) * 1000 / result['requests']:6.2f} ms CPU per case")

@@ -12,9 +12,9 @@ import os
 import statistics
 import sys
 
-from bench.harness import databases, load, report, vhost
+from bench.harness import databases, gateway_and_complaints, load, median_run, report, vhost
 from common.config import PROJECT_ROOT
-from scripts.processes import ProcessGroup, free_port, platform_processes, start_platform, wait_ready
+from scripts.processes import ProcessGroup, free_port, wait_ready
 
 BODY = json.dumps({"kind": "complaint", "text": "مستمری این ماه به حساب مادرم واریز نشده است.",
                    "mobile": "09121234567", "national_id": "0499370899"}).encode()
@@ -27,23 +27,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    with databases() as dbs, vhost() as amqp_uri:
-        ports = {"sms-operator": free_port(), "gateway": free_port()}
-        ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
-        # Only the registration path runs: the relay and notifications would spend the shared two
-        # cores on one run's events during the other's measurement.
-        platform = start_platform(amqp_uri, dbs, ports, str(PROJECT_ROOT), threads=args.clients,
-                                  only={"gateway", "complaints"}, extra_env={"RATE_LIMITS_ENABLED": "false"})
+    with databases() as dbs, vhost() as amqp_uri, \
+            gateway_and_complaints(dbs, amqp_uri, args.clients) as (_, base, _):
         bare_port = free_port()
         bare = ProcessGroup({**os.environ, "COMPLAINTS_DATABASE_URL": dbs["complaints"],
                              "GATEWAY_PORT": str(bare_port), "GATEWAY_THREADS": str(args.clients),
                              "METRICS_PORT": str(free_port())}, str(PROJECT_ROOT), echo=False)
         bare.start("bare", [sys.executable, "-m", "gunicorn", "-c", "gateway/gunicorn.conf.py", "bench.bare_app:app"])
         try:
-            wait_ready(f"http://127.0.0.1:{ports['metrics:complaints']}/readyz", platform)
-            subject_url = f"http://127.0.0.1:{ports['gateway']}/api/v1/cases"
+            subject_url = f"{base}/api/v1/cases"
             bare_url = f"http://127.0.0.1:{bare_port}/api/v1/cases"
-            wait_ready(subject_url, platform, timeout=30, any_answer=True)
             wait_ready(bare_url, bare, timeout=30, any_answer=True)
             load(subject_url, args.clients, 2, body=BODY, expect=201)  # warm-up: connections and pools
             load(bare_url, args.clients, 2, body=BODY, expect=201)
@@ -52,11 +45,7 @@ def main() -> int:
                 bare_runs.append(load(bare_url, args.clients, args.seconds, body=BODY, expect=201))
                 gateway_runs.append(load(subject_url, args.clients, args.seconds, body=BODY, expect=201))
         finally:
-            platform.stop()
             bare.stop()
-
-    def median_run(runs):
-        return sorted(runs, key=lambda r: r["per_second"])[len(runs) // 2]
 
     subject, baseline = median_run(gateway_runs), median_run(bare_runs)
     subject["what"] = f"gateway → RPC → complaints, {args.clients} clients"

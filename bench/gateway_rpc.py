@@ -17,9 +17,8 @@ import time
 import jwt
 import requests
 
-from bench.harness import databases, load, report, spread, summary, vhost
-from common.config import PROJECT_ROOT, get_settings
-from scripts.processes import free_port, platform_processes, start_platform, wait_ready
+from bench.harness import databases, gateway_and_complaints, load, median_run, report, spread, summary, vhost
+from common.config import get_settings
 from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
 
 UNKNOWN = "4203917755102846"
@@ -77,15 +76,8 @@ def main() -> int:
     args = parser.parse_args()
     with databases() as dbs, vhost() as amqp_uri:
         load_demo_staff(dbs["complaints"])
-        ports = {"sms-operator": free_port(), "gateway": free_port()}
-        ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
-        platform = start_platform(amqp_uri, dbs, ports, str(PROJECT_ROOT), threads=args.clients,
-                                  only={"gateway", "complaints"}, extra_env={"RATE_LIMITS_ENABLED": "false"})
-        base = f"http://127.0.0.1:{ports['gateway']}"
         config = {**get_settings().nameko_config(), "AMQP_URI": amqp_uri}
-        try:
-            wait_ready(f"http://127.0.0.1:{ports['metrics:complaints']}/readyz", platform)
-            wait_ready(f"{base}/healthz", platform)
+        with gateway_and_complaints(dbs, amqp_uri, args.clients) as (_, base, _):
             url = f"{base}/api/v1/cases/{UNKNOWN}"
             load(url, args.clients, 2, expect=404)  # warm-up
             spread(_direct_process, args.clients, 2, (config,))
@@ -102,13 +94,8 @@ def main() -> int:
             public = sequential(f"{base}/api/v1/cases/{case}", args.sequential)
             staff = sequential(f"{base}/api/v1/staff/cases/{case}", args.sequential,
                                {"Authorization": f"Bearer {token}"})
-        finally:
-            platform.stop()
 
-    def median(runs):
-        return sorted(runs, key=lambda r: r["per_second"])[len(runs) // 2]
-
-    subject, baseline = median(via_gateway), median(direct)
+    subject, baseline = median_run(via_gateway), median_run(direct)
     subject["what"] = f"GET /api/v1/cases/{{unknown}} through the gateway, {args.clients} clients"
     baseline["what"] = f"complaints.get_case from standalone proxies, {args.clients} clients"
     report("trivial RPC route", subject, baseline)

@@ -139,3 +139,28 @@ def load(url: str, clients: int, seconds: float, body: bytes | None = None, head
     """HTTP load: GET, or POST of `body`, counting answers with the `expect` status."""
     return spread(lambda threads, secs, out: _client_process(url, threads, secs, body, headers or {}, expect, out),
                   clients, seconds, ())
+
+
+@contextlib.contextmanager
+def gateway_and_complaints(dbs: dict, amqp_uri: str, threads: int):
+    """Only the gateway and complaints, ready, rate limits off (a benchmark is one client doing a
+    lot): the relay and notifications would spend the shared two cores on one run's events during
+    another's measurement. Yields (the process group, the gateway's base URL, the ports)."""
+    from common.config import PROJECT_ROOT
+    from scripts.processes import free_port, platform_processes, start_platform, wait_ready
+
+    ports = {"sms-operator": free_port(), "gateway": free_port()}
+    ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
+    group = start_platform(amqp_uri, dbs, ports, str(PROJECT_ROOT), threads=threads,
+                           only={"gateway", "complaints"}, extra_env={"RATE_LIMITS_ENABLED": "false"})
+    base = f"http://127.0.0.1:{ports['gateway']}"
+    try:
+        wait_ready(f"http://127.0.0.1:{ports['metrics:complaints']}/readyz", group)
+        wait_ready(f"{base}/healthz", group)
+        yield group, base, ports
+    finally:
+        group.stop()
+
+
+def median_run(runs: list[dict]) -> dict:
+    return sorted(runs, key=lambda r: r["per_second"])[len(runs) // 2]

@@ -93,3 +93,17 @@ class Database(DependencyProvider):
         session = self.sessions.pop(worker_ctx, None)
         if session is not None:
             session.close()
+
+
+def get_by_uuid(session: Session, model, value: str, not_found: Exception, lock: bool = False):
+    """The row of `model` whose UUID primary key is `value` (locked for update with `lock`), or
+    raise `not_found`, also when `value` is not a UUID at all."""
+    import uuid
+
+    try:
+        row = session.get(model, str(uuid.UUID(value)), with_for_update=lock)
+    except ValueError:
+        row = None
+    if row is None:
+        raise not_found
+    return row

@@ -22,8 +22,10 @@ class InvalidRequest(Exception):
         self.errors = [dict(e) for e in errors]
 
 
-@deserialize_to_instance
-class NotFound(Exception):
+class ClientError(Exception):
+    """An answer to a client's mistake, not a failure of the service: a stable code, a Persian
+    message for people and an English detail for developers."""
+
     expected = True
 
     def __init__(self, code: str, message: str, detail: str):
@@ -32,20 +34,15 @@ class NotFound(Exception):
 
 
 @deserialize_to_instance
-class Unauthenticated(Exception):
+class NotFound(ClientError):
+    pass
+
+
+@deserialize_to_instance
+class Unauthenticated(ClientError):
     """Who is asking could not be established: wrong password, an expired or revoked session."""
 
-    expected = True
-
-    def __init__(self, code: str, message: str, detail: str):
-        super().__init__(code, message, detail)
-        self.code, self.message, self.detail = code, message, detail
-
 
 @deserialize_to_instance
-class Forbidden(Exception):
-    expected = True
-
-    def __init__(self, code: str, message: str, detail: str):
-        super().__init__(code, message, detail)
-        self.code, self.message, self.detail = code, message, detail
+class Forbidden(ClientError):
+    pass

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.db import get_by_uuid
 from common.errors import FieldError, InvalidRequest, NotFound, Unauthenticated
 from services.complaints import domain
 from services.complaints.models import ApiKey
@@ -45,12 +46,8 @@ def key_secret(seed: str | None, derivation_key: str) -> str:
 
 
 def revoke(session: Session, key_id: str) -> dict:
-    try:
-        key = session.get(ApiKey, str(uuid.UUID(key_id)), with_for_update=True)
-    except ValueError:
-        key = None
-    if key is None:
-        raise NotFound("api_key_not_found", "کلیدی با این شناسه نیست.", "no API key has this id")
+    key = get_by_uuid(session, ApiKey, key_id, lock=True, not_found=NotFound(
+        "api_key_not_found", "کلیدی با این شناسه نیست.", "no API key has this id"))
     key.revoked_at = key.revoked_at or datetime.now(timezone.utc)
     return describe(key)
 

@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from common.db import get_by_uuid
 from common.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
 from services.complaints import org
 from services.complaints.models import OrgUnit, RefreshToken, Staff
@@ -148,13 +149,8 @@ def end_sessions(session: Session, staff_id: str) -> None:
 
 
 def _get(session: Session, staff_id: str) -> Staff:
-    try:
-        staff = session.get(Staff, str(uuid.UUID(staff_id)), with_for_update=True)
-    except ValueError:
-        staff = None
-    if staff is None:
-        raise NotFound("staff_not_found", "کاربری با این شناسه نیست.", "no staff member has this id")
-    return staff
+    return get_by_uuid(session, Staff, staff_id, lock=True, not_found=NotFound(
+        "staff_not_found", "کاربری با این شناسه نیست.", "no staff member has this id"))
 
 
 def _new_refresh_token(session: Session, staff: Staff, now: datetime) -> str:
