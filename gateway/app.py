@@ -17,10 +17,10 @@ from common.idempotency import IdempotencyConflict
 from common.logs import request_id_var
 from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from gateway import problems
+from gateway.auth import authorize, identify, unauthenticated
 from gateway.openapi import GatewayOpenAPI, make_app
 from gateway.protection import protect
 from gateway.requests import json_object
-from gateway.auth import authorize, identify, unauthenticated
 from gateway.routes import auth, cases, events, health, open311, staff
 from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
 

@@ -1,5 +1,11 @@
 from common.logs import configure_logging
 from gateway.app import create_app
 
+import logging
+
+from common.config import Settings, get_settings
+
 configure_logging("gateway")
+if get_settings().token_secret == Settings.model_fields["token_secret"].default:
+    logging.getLogger("gateway").warning("TOKEN_SECRET is the development default: set it in any deployment")
 app = create_app()
