@@ -1,9 +1,8 @@
-from common.logs import configure_logging
-from gateway.app import create_app
-
 import logging
 
 from common.config import Settings, get_settings
+from common.logs import configure_logging
+from gateway.app import create_app
 
 configure_logging("gateway")
 if get_settings().token_secret == Settings.model_fields["token_secret"].default:
