@@ -1,4 +1,4 @@
-from nameko.rpc import rpc
+from common.rpc import rpc
 from sqlalchemy import text
 
 

@@ -2,7 +2,7 @@
 org.py and domain.py."""
 from __future__ import annotations
 
-from nameko.rpc import rpc
+from common.rpc import rpc
 
 from common.config import get_settings
 from common.db import Database
