@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 
 import jwt
 import requests
 
-from bench.harness import databases, gateway_and_complaints, load, median_run, report, spread, summary, vhost
+from bench.harness import (
+    databases, gateway_and_complaints, load, median_run, report, run_clients, spread, summary, vhost,
+)
 from common.config import get_settings
 from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
 
@@ -29,31 +30,14 @@ def _direct_process(threads: int, seconds: float, config: dict, out) -> None:
 
     from common.errors import NotFound
 
-    latencies, errors, lock = [], 0, threading.Lock()
-    stop_at = time.perf_counter() + seconds
+    def attempt(proxy) -> bool:
+        try:
+            proxy.complaints.get_case(UNKNOWN)
+        except NotFound:
+            return True  # the answer expected for an unknown code
+        return False
 
-    def client():
-        nonlocal errors
-        mine = []
-        with ClusterRpcProxy(config, timeout=30) as proxy:
-            while time.perf_counter() < stop_at:
-                started = time.perf_counter()
-                try:
-                    proxy.complaints.get_case(UNKNOWN)
-                except NotFound:
-                    mine.append(time.perf_counter() - started)
-                except Exception:
-                    with lock:
-                        errors += 1
-        with lock:
-            latencies.extend(mine)
-
-    workers = [threading.Thread(target=client) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    out.put((latencies, errors))
+    run_clients(lambda: ClusterRpcProxy(config, timeout=30), attempt, threads, seconds, out)
 
 
 def sequential(url: str, n: int, headers: dict | None = None) -> dict:

@@ -75,32 +75,28 @@ def report(name: str, subject: dict, baseline: dict, key: str = "per_second") ->
     return result
 
 
-def _client_process(url: str, threads: int, seconds: float, body: bytes | None, headers: dict,
-                    expect: int, out) -> None:
-    import requests
-
+def run_clients(client_session, attempt, threads: int, seconds: float, out) -> None:
+    """`threads` clients for `seconds`, each with its own session (a context manager from
+    `client_session()`); `attempt(session)` makes one request and says whether it succeeded.
+    Reports (latencies of the successes, number of failures) on `out`."""
     latencies, errors = [], 0
     lock = threading.Lock()
     stop_at = time.perf_counter() + seconds
 
     def client():
         nonlocal errors
-        session = requests.Session()
         mine, failed = [], 0
-        while time.perf_counter() < stop_at:
-            started = time.perf_counter()
-            try:
-                if body is None:
-                    ok = session.get(url, headers=headers, timeout=30).status_code == expect
+        with client_session() as session:
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                try:
+                    ok = attempt(session)
+                except Exception:  # a failed request counts as a failure, not a crash of the run
+                    ok = False
+                if ok:
+                    mine.append(time.perf_counter() - started)
                 else:
-                    ok = session.post(url, data=body, headers={"Content-Type": "application/json", **headers},
-                                      timeout=30).status_code == expect
-            except requests.RequestException:
-                ok = False
-            if ok:
-                mine.append(time.perf_counter() - started)
-            else:
-                failed += 1
+                    failed += 1
         with lock:
             latencies.extend(mine)
             errors += failed
@@ -137,7 +133,16 @@ def spread(target, clients: int, seconds: float, args: tuple, processes: int = 2
 def load(url: str, clients: int, seconds: float, body: bytes | None = None, headers: dict | None = None,
          expect: int = 200) -> dict:
     """HTTP load: GET, or POST of `body`, counting answers with the `expect` status."""
-    return spread(lambda threads, secs, out: _client_process(url, threads, secs, body, headers or {}, expect, out),
+    import requests
+
+    headers = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
+
+    def attempt(session) -> bool:
+        if body is None:
+            return session.get(url, headers=headers, timeout=30).status_code == expect
+        return session.post(url, data=body, headers=headers, timeout=30).status_code == expect
+
+    return spread(lambda threads, secs, out: run_clients(requests.Session, attempt, threads, secs, out),
                   clients, seconds, ())
 
 

@@ -9,9 +9,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, Validati
 from pydantic_core import PydanticCustomError
 
 from common.errors import FieldError, InvalidRequest
-from common.identifiers import (
-    InvalidIdentifier, normalise_card, normalise_mobile, normalise_national_id, normalise_sheba,
-)
+from common.identifiers import InvalidIdentifier, normalise_mobile, normalise_national_id
 
 _MESSAGES_FA = {
     "missing": "این فیلد لازم است.",
@@ -80,8 +78,6 @@ def _documented(fmt: str, example: str) -> WithJsonSchema:
 Mobile = Annotated[str | None, _identifier(normalise_mobile), _documented("ir-mobile", "09121234567")]
 NationalId = Annotated[str | None, _identifier(normalise_national_id),
                        _documented("ir-national-id", "0499370899")]
-Sheba = Annotated[str | None, _identifier(normalise_sheba), _documented("ir-sheba", "IR820540102680020817909002")]
-CardNumber = Annotated[str | None, _identifier(normalise_card), _documented("ir-card", "6037991234567893")]
 
 
 def _printable(value):

@@ -24,8 +24,6 @@ def platform_processes(sms_port: int = 8025) -> dict[str, list[str]]:
     }
 
 
-METRICS_PORTS = {"complaints": 9101, "notifications": 9102, "payments": 9103, "transparency": 9104,
-                 "relay": 9110, "gateway": 9100}
 
 
 class ProcessGroup:

@@ -6,10 +6,10 @@ import signal
 import sys
 import time
 
-from common.config import PROJECT_ROOT, SERVICES, get_settings
+from common.config import DEFAULT_METRICS_PORTS, PROJECT_ROOT, SERVICES, get_settings
 from common.migrations import upgrade
 from scripts.broker import ensure_broker
-from scripts.processes import METRICS_PORTS, ProcessGroup, platform_processes, wait_ready
+from scripts.processes import ProcessGroup, platform_processes, wait_ready
 
 
 def main() -> int:
@@ -57,7 +57,7 @@ def main() -> int:
     demo staff logins     {", ".join(u for u, *_ in DEMO_STAFF)} (password {DEMO_PASSWORD})
     event schemas         {base}/api/v1/events/schemas
     fake SMS operator     http://localhost:8025   (what citizens receive; JSON at /api/messages)
-    metrics               {", ".join(f"{k} :{v}" for k, v in METRICS_PORTS.items())}
+    metrics               {", ".join(f"{k} :{v}" for k, v in DEFAULT_METRICS_PORTS.items())}
   Try:  curl -s -X POST {base}/api/v1/cases -H 'Content-Type: application/json' \\
           -d '{{"kind":"complaint","text":"مستمری این ماه واریز نشده است.","mobile":"09121234567"}}'
   Ctrl-C stops everything.

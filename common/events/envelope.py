@@ -35,10 +35,6 @@ def new_event(event_type: EventType, data: dict, subject: str | None = None,
     return envelope
 
 
-def dedup_key(envelope: dict) -> tuple[str, str]:
-    return envelope["source"], envelope["id"]
-
-
 # kombu serializer for application/cloudevents+json (registered through nameko's SERIALIZERS config
 # and by the relay), so nameko handlers and plain AMQP consumers read the same bytes.
 def encode(obj) -> str:

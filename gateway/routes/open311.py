@@ -12,14 +12,12 @@ from common.validation import parse
 from gateway.auth import requires
 from gateway.protection import idempotency
 from gateway.schemas import IdempotencyHeader, RequestPart
-from services.complaints.domain import KINDS, normalise_tracking_code
+from services.complaints.domain import PARTNER_APP_KINDS, normalise_tracking_code
 from services.complaints.schemas import CaseIntake
 
 bp = APIBlueprint("open311", __name__, url_prefix="/open311/v2",
                   abp_tags=[Tag(name="open311", description="Open311 GeoReport v2 for third-party apps")])
 
-HIDDEN = {"violation_report"}  # whistleblowing never goes through third-party apps (SPEC C17)
-OFFERED = {code: name for code, name in KINDS.items() if code not in HIDDEN}
 
 
 class Service(BaseModel):
@@ -126,13 +124,13 @@ ERRORS = {400: Open311Errors, 401: Open311Errors, 403: Open311Errors, 404: Open3
 def services():
     """The kinds of request a third-party app may send."""
     return jsonify([Service(service_code=code, service_name=name, description=f"{name} به سازمان بهزیستی",
-                            keywords=code).model_dump() for code, name in OFFERED.items()])
+                            keywords=code).model_dump() for code, name in PARTNER_APP_KINDS.items()])
 
 
 @bp.get("/services/<service_code>.json", responses={200: Definition, 404: Open311Errors})
 def service_definition(path: ServicePath):
     """A service's definition (no extra attributes)."""
-    if path.service_code not in OFFERED:
+    if path.service_code not in PARTNER_APP_KINDS:
         raise NotFound("service_not_found", "چنین خدمتی نیست.", f"no service {path.service_code}")
     return jsonify(Definition(service_code=path.service_code).model_dump())
 
@@ -141,7 +139,7 @@ def service_definition(path: ServicePath):
 @requires(scope="open311:write")
 def create_request(form: RequestForm, header: IdempotencyHeader):
     """Create a request (form-encoded, as GeoReport v2 says). The id is the tracking code."""
-    if form.service_code not in OFFERED:
+    if form.service_code not in PARTNER_APP_KINDS:
         raise NotFound("service_not_found", "چنین خدمتی نیست.", f"no service {form.service_code}")
     name = " ".join(p for p in (form.first_name, form.last_name) if p) or None
     try:
@@ -173,7 +171,7 @@ def _find(request_id: str) -> dict | None:
         case = current_app.extensions["rpc"].call("complaints", "get_case", code)
     except NotFound:
         return None
-    return None if case["kind"] in HIDDEN else case
+    return None if case["kind"] not in PARTNER_APP_KINDS else case
 
 
 @bp.get("/requests.json", responses={200: Requests, 400: Open311Errors})

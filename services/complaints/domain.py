@@ -25,6 +25,9 @@ KINDS = {
 # SPEC C1: the web, mobile web, the 1482 hotline (an operator registers on the caller's behalf), staff.
 CHANNELS = {"web": "وب", "mobile_web": "وب همراه", "hotline": "تلفن ۱۴۸۲", "staff": "کارکنان",
             "partner_app": "برنامهٔ همکار (Open311)"}
+# What third-party apps (Open311) may send: never a violation report, whose reporter must be
+# protected (SPEC C17) and which goes through the organization's own channels only.
+PARTNER_APP_KINDS = {k: v for k, v in KINDS.items() if k != "violation_report"}
 URGENCIES = {"urgent": "فوری", "normal": "عادی"}
 STAGES = {"registered": "ثبت شد"}
 

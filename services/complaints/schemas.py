@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from common.text import normalise
 from common.validation import FreeText, Mobile, NationalId, Printable, PrintableInSchema
-from services.complaints.domain import CHANNELS, KINDS, NAME_MAX, TEXT_MAX, TEXT_MIN, URGENCIES
+from services.complaints.domain import CHANNELS, KINDS, NAME_MAX, PARTNER_APP_KINDS, TEXT_MAX, TEXT_MIN, URGENCIES
 
 Kind = Literal[tuple(KINDS)]
 Channel = Literal[tuple(CHANNELS)]
@@ -27,6 +28,14 @@ class CaseIntake(BaseModel):
     name: Annotated[str, StringConstraints(max_length=NAME_MAX), Printable, PrintableInSchema] | None = None
     mobile: Mobile = Field(None, description="09xxxxxxxxx; +98 forms and Persian digits accepted")
     national_id: NationalId = Field(None, description="10 digits with a valid check digit")
+
+    @model_validator(mode="after")
+    def _partner_apps_send_no_violation_reports(self):
+        if self.channel == "partner_app" and self.kind not in PARTNER_APP_KINDS:
+            raise PydanticCustomError("not_for_partner_apps", "third-party apps cannot send this kind",
+                                      {"message_fa": "این نوع درخواست از برنامه‌های همکار پذیرفته نمی‌شود.",
+                                       "detail": "third-party apps cannot send violation reports"})
+        return self
 
     @field_validator("name")
     @classmethod

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from common.text import persian_digits
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,3 @@ def segments(body: str) -> int:
         single, multi = 70, 67
     return 1 if len(body) <= single else math.ceil(len(body) / multi)
 
-
-def persian_number(value) -> str:
-    return persian_digits(value)

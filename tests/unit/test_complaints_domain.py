@@ -79,3 +79,12 @@ def test_an_anonymous_reports_secret_is_derived_from_its_idempotency_key_or_rand
     assert is_anonymous_report("violation_report", None, None, None)
     assert not is_anonymous_report("violation_report", None, "09121234567", None)
     assert not is_anonymous_report("complaint", None, None, None)
+
+
+def test_third_party_apps_cannot_send_violation_reports():
+    with pytest.raises(InvalidRequest) as err:
+        parse(CaseIntake, {"kind": "violation_report", "channel": "partner_app",
+                           "text": "در مرکز نگهداری تخلف رخ داده است."})
+    assert err.value.errors[0]["code"] == "not_for_partner_apps" and err.value.errors[0]["message"]
+    assert parse(CaseIntake, {"kind": "complaint", "channel": "partner_app",
+                              "text": "نوبت مشاوره داده نمی‌شود."}).channel == "partner_app"

@@ -11,8 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from common.config import PROJECT_ROOT
-from scripts.processes import METRICS_PORTS, platform_processes
+from common.config import DEFAULT_METRICS_PORTS, PROJECT_ROOT
+from scripts.processes import platform_processes
 
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
 
@@ -44,7 +44,7 @@ def test_compose_runs_the_local_commands(compose):
 def test_prometheus_scrapes_every_process(compose):
     config = yaml.safe_load((PROJECT_ROOT / "deploy/prometheus/prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for c in job["static_configs"] for t in c["targets"]}
-    for process, port in METRICS_PORTS.items():
+    for process, port in DEFAULT_METRICS_PORTS.items():
         assert f"{process}:{port}" in targets
 
 
