@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     sms_max_attempts: int = 5
     public_base_url: str = "http://localhost:8000"
 
+    # Evidence files of complaint cases: where their bytes are kept (services/complaints/files.py).
+    file_store_url: str | None = None  # file:///path; default: <data_dir>/files
+
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
 

@@ -46,3 +46,9 @@ class Unauthenticated(ClientError):
 @deserialize_to_instance
 class Forbidden(ClientError):
     pass
+
+
+@deserialize_to_instance
+class Conflict(ClientError):
+    """The request is understood but the thing is not in a state that allows it (a case already
+    answered, a step not the caller's to take)."""

@@ -12,7 +12,7 @@ from nameko.exceptions import RemoteError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common.config import Settings, get_settings
-from common.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
+from common.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 from common.idempotency import IdempotencyConflict
 from common.logs import request_id_var
 from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -92,6 +92,10 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     @app.errorhandler(Forbidden)
     def on_forbidden(exc: Forbidden):
         return problems.Problem(403, exc.code, "Forbidden", exc.message, exc.detail).response()
+
+    @app.errorhandler(Conflict)
+    def on_state_conflict(exc: Conflict):
+        return problems.Problem(409, exc.code, "Conflict", exc.message, exc.detail).response()
 
     @app.errorhandler(NotFound)
     def on_not_found(exc: NotFound):

@@ -31,8 +31,18 @@ def exchange_of(service: str) -> str:
 
 
 CASE_REGISTERED = EventType("complaints", "case.registered")
+# Every later step of a case (SPEC C5-C10), one type per step, all with the case-step shape; the
+# key is the workflow's action name (services/complaints/workflow.py).
+CASE_STEP_EVENTS = {
+    step: EventType("complaints", f"case.{step}")
+    for step in ("triaged", "referred", "answered", "approved", "returned", "deadline_warning", "deadline_missed",
+                 "reopened", "moved_up", "evidence_requested", "closed")
+}
+STAFF_ACCESS_REVOKED = EventType("complaints", "staff.access_revoked")
+STATISTICS_PUBLISHED = EventType("complaints", "statistics.published")
 SMS_SENT = EventType("notifications", "sms.sent")
 SMS_FAILED = EventType("notifications", "sms.failed")
 
-ALL = (CASE_REGISTERED, SMS_SENT, SMS_FAILED)
+ALL = (CASE_REGISTERED, *CASE_STEP_EVENTS.values(), STAFF_ACCESS_REVOKED, STATISTICS_PUBLISHED, SMS_SENT,
+       SMS_FAILED)
 BY_TYPE = {e.type: e for e in ALL}

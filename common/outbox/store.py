@@ -40,6 +40,19 @@ def add(session: Session, table: Table, envelope: dict) -> None:
     )
 
 
+def add_many(session: Session, table: Table, envelopes: list[dict]) -> None:
+    """Stage many events in one statement (the sweeps escalate thousands of cases at a time)."""
+    if not envelopes:
+        return
+    rows = []
+    for envelope in envelopes:
+        schemas.validate(envelope)
+        event_type = BY_TYPE[envelope["type"]]
+        rows.append({"id": envelope["id"], "exchange": event_type.exchange, "routing_key": event_type.type,
+                     "envelope": envelope})
+    session.execute(insert(table), rows)
+
+
 # Used by each service's first migration. The statement-level trigger wakes the relays at commit
 # (LISTEN/NOTIFY is transactional), so events leave within milliseconds without tight polling.
 OUTBOX_NOTIFY_SQL = f"""

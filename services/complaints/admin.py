@@ -18,11 +18,12 @@ from services.complaints import org, staff
 from services.complaints.models import Staff
 
 
-def ensure_staff(session: Session, username: str, password: str, full_name: str, role: str, unit: str) -> bool:
+def ensure_staff(session: Session, username: str, password: str, full_name: str, role: str, unit: str,
+                 mobile: str | None = None) -> bool:
     """Create the account unless it exists; True when it was created."""
     if session.scalars(select(Staff).where(Staff.username == username.lower())).first():
         return False
-    staff.create(session, username, password, full_name, role, unit)
+    staff.create(session, username, password, full_name, role, unit, mobile)
     return True
 
 
@@ -34,11 +35,12 @@ def main(argv=None) -> int:
     create.add_argument("--role", required=True, choices=sorted(org.ROLES))
     create.add_argument("--unit", required=True)
     create.add_argument("--name", required=True)
+    create.add_argument("--mobile", help="for the SMS that tell of new cases and deadlines")
     args = parser.parse_args(argv)
     password = os.environ.get("STAFF_PASSWORD") or getpass.getpass("password: ")
     engine = make_engine(get_settings().database_url_for("complaints"))
     with Session(engine) as session, session.begin():
-        created = ensure_staff(session, args.username, password, args.name, args.role, args.unit)
+        created = ensure_staff(session, args.username, password, args.name, args.role, args.unit, args.mobile)
     print("created" if created else "exists already", args.username)
     return 0
 

@@ -1,42 +1,51 @@
-"""Case registration and the citizen's view of a case: the service's use cases, on a session the
-caller owns (the caller commits)."""
+"""The case use cases (SPEC C1–C10, C17) on a session the caller owns (the caller commits): register,
+the citizen's and the staff's views, the cartable, and every action on a case. The rules are in
+workflow.py; steps.py writes what they decide."""
 from __future__ import annotations
 
 import logging
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from common import outbox
-from common.errors import NotFound
-from common.pagination import MAX_LIMIT, decode_cursor, page
+from common.errors import Forbidden, InvalidRequest, NotFound
 from common.events.catalog import CASE_REGISTERED
 from common.events.envelope import new_event
 from common.jalali import iso, stamp
-from services.complaints import domain, org
-from services.complaints.models import Case, CaseStep
+from common.pagination import MAX_LIMIT, decode_cursor, page
+from services.complaints import domain, org, workflow
+from services.complaints.models import Case, CaseFile, CaseHistory, Staff
 from services.complaints.models import outbox as outbox_table
 from services.complaints.schemas import CaseIntake
+from services.complaints.org import unit_names
+from services.complaints.steps import CASE_COLUMNS, Change, record, state_of
 
 _log = logging.getLogger(__name__)
 
 
-def register(session: Session, intake: CaseIntake, secret: str | None = None) -> Case:
-    """Store the case, its first timeline step and the `case.registered` event in one transaction.
-    An anonymous report keeps the hash of `secret`."""
-    now = datetime.now(timezone.utc)
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# registration ----------------------------------------------------------------------------------------
+def register(session: Session, intake: CaseIntake, secret: str | None = None, actor: dict | None = None) -> Case:
+    """Store the case, its first hop at inspection's operators, its first history row and the
+    `case.registered` event in one transaction. An anonymous report keeps the hash of `secret`."""
+    now = now_utc()
     anonymous = domain.is_anonymous_report(intake.kind, intake.name, intake.mobile, intake.national_id)
+    state = workflow.CaseState.registered(intake.kind, intake.center)
     for _ in range(5):  # a tracking-code collision is a 1-in-10^15 event; retry rather than fail
         case = Case(
             id=str(uuid.uuid4()), tracking_code=domain.new_tracking_code(), kind=intake.kind,
-            channel=intake.channel, urgency=intake.urgency, status="registered", text=intake.text,
-            reporter_name=intake.name, reporter_mobile=intake.mobile,
-            reporter_national_id=intake.national_id, registered_at=now,
-            steps=[CaseStep(stage="registered", at=now)],
-            secret_hash=domain.secret_hash(secret) if anonymous and secret else None,
+            channel=intake.channel, urgency=intake.urgency, status=state.status, text=intake.text,
+            category=intake.category, center_id=intake.center, reporter_name=intake.name,
+            reporter_mobile=intake.mobile, reporter_national_id=intake.national_id, registered_at=now,
+            holder_unit_id=state.holder, path=list(state.path), visible_to=org.visible_to(state.path),
+            history_count=0, secret_hash=domain.secret_hash(secret) if anonymous and secret else None,
         )
         try:
             with session.begin_nested():
@@ -49,15 +58,33 @@ def register(session: Session, intake: CaseIntake, secret: str | None = None) ->
             continue
     else:
         raise RuntimeError("could not allocate a unique tracking code")
-    data = {
-        "tracking_code": case.tracking_code, "kind": case.kind, "channel": case.channel,
-        "urgency": case.urgency, "status": case.status, "registered_at": iso(now),
-    }
+    who = _staff_actor(actor) if actor else {"kind": "citizen", "id": None, "name": None}
+    record(session, [Change(_columns(case), workflow.Step("registered", state, opens_hop=True), who,
+                            internal_note=f"channel: {intake.channel}")], now)
+    data = {"tracking_code": case.tracking_code, "kind": case.kind, "channel": case.channel,
+            "urgency": case.urgency, "status": case.status, "registered_at": iso(now)}
     if case.reporter_mobile:
         data["reporter_mobile"] = case.reporter_mobile
     outbox.add(session, outbox_table, new_event(CASE_REGISTERED, data, subject=case.tracking_code))
     _log.info("case registered", extra={"tracking_code": case.tracking_code, "kind": case.kind,
                                         "channel": case.channel})
+    session.expire(case)
+    return case
+
+
+def _columns(case: Case) -> dict:
+    return {c: getattr(case, c) for c in CASE_COLUMNS}
+
+
+# finding a case ----------------------------------------------------------------------------------------
+def find(session: Session, tracking_code: str) -> Case:
+    code = domain.normalise_tracking_code(tracking_code)
+    case = None
+    if code is not None:
+        case = session.scalars(select(Case).where(Case.tracking_code == code)
+                               .options(selectinload(Case.history)).execution_options(populate_existing=True)).first()
+    if case is None:
+        raise _not_found()
     return case
 
 
@@ -70,68 +97,228 @@ def find_for_citizen(session: Session, tracking_code: str, secret: str | None) -
     return case
 
 
-def find(session: Session, tracking_code: str) -> Case:
-    code = domain.normalise_tracking_code(tracking_code)
-    case = None
-    if code is not None:
-        case = session.scalars(
-            select(Case).where(Case.tracking_code == code).options(selectinload(Case.steps))
-        ).first()
-    if case is None:
+def find_for_staff(session: Session, actor: dict, tracking_code: str) -> Case:
+    """Within the caller's sight only (a unit on the case's path, or above one); outside it a case
+    is as unknown as one that does not exist (404, so existence is not leaked)."""
+    case = find(session, tracking_code)
+    if not may_see(actor, case.visible_to):
         raise _not_found()
     return case
+
+
+def may_see(actor: dict, visible_to: list[str]) -> bool:
+    return org.sees_everything(actor["unit"]) or actor["unit"] in visible_to
 
 
 def _not_found() -> NotFound:
     return NotFound("case_not_found", "پرونده‌ای با این کد رهگیری پیدا نشد.", "no case has this tracking code")
 
 
+def lock(session: Session, case: Case) -> dict:
+    """The case's row, locked for this transaction, as the plain values steps.record needs."""
+    row = session.execute(select(*[getattr(Case, c) for c in CASE_COLUMNS]).where(Case.id == case.id)
+                          .with_for_update()).one()
+    return row._asdict()
+
+
+# views ----------------------------------------------------------------------------------------------
 def public_view(case: Case) -> dict:
-    """What anyone holding the tracking code may see: stage and timeline, no personal data."""
-    return {
+    """What anyone holding the tracking code may see: the stage and the timeline, without staff
+    names or internal notes (SPEC C3)."""
+    view = {
         "tracking_code": case.tracking_code,
         "tracking_code_display": domain.display_tracking_code(case.tracking_code),
-        "kind": case.kind,
-        "kind_fa": domain.KINDS[case.kind],
-        "channel": case.channel,
-        "urgency": case.urgency,
-        "status": case.status,
-        "status_fa": domain.STAGES.get(case.status, case.status),
+        "kind": case.kind, "kind_fa": domain.KINDS[case.kind],
+        "channel": case.channel, "urgency": case.urgency,
+        "status": case.status, "status_fa": domain.STATUSES_FA.get(case.status, case.status),
         "registered_at": stamp(case.registered_at),
         "anonymous": case.secret_hash is not None,
-        "timeline": [
-            {"stage": s.stage, "stage_fa": domain.STAGES.get(s.stage, s.stage), "at": stamp(s.at),
-             "note": s.note}
-            for s in case.steps
-        ],
+        "timeline": [_public_step(h) for h in case.history if h.action in domain.PUBLIC_STEPS],
     }
+    if case.status in ("answered", "closed") and case.answer_text:
+        view["answer"] = {"text": case.answer_text, "at": stamp(case.answered_at)}
+        view["report_again_until"] = stamp(case.answered_at + workflow.REPORT_AGAIN_WINDOW)
+    if case.rating:
+        view["rating"] = case.rating
+    return view
+
+
+def _public_step(h: CaseHistory) -> dict:
+    step = {"stage": h.action, "stage_fa": domain.STAGES.get(h.action, h.action), "at": stamp(h.at),
+            "note": h.public_note}
+    if h.action in domain.STEPS_NAMING_A_UNIT and h.unit_id:
+        step["unit_fa"] = unit_names().get(h.unit_id, h.unit_id)
+    return step
 
 
 def staff_view(session: Session, actor: dict, tracking_code: str) -> dict:
-    """A case as staff see it in their cartable, only within their unit's subtree (a case outside
-    it is as unknown as one that does not exist: 404, so existence is not leaked). The reporter's
-    identity only for inspection roles (SPEC C17)."""
-    case = find(session, tracking_code)
-    if not org.within(case.holder_unit_id, actor["unit"]):
-        raise _not_found()
-    view = {**public_view(case), "text": case.text, "holder_unit": case.holder_unit_id}
+    """A case as staff see it: text, path, deadline and the whole history with names and internal
+    notes. The reporter's identity only for inspection roles, never for the unit or center concerned
+    (SPEC C17)."""
+    case = find_for_staff(session, actor, tracking_code)
+    view = {**public_view(case), "text": case.text, "holder_unit": case.holder_unit_id,
+            "holder_unit_fa": unit_names().get(case.holder_unit_id), "path": list(case.path),
+            "category": case.category, "center": case.center_id,
+            "deadline_at": stamp(case.deadline_at) if case.deadline_at else None,
+            "pending_answer": case.answer_text if case.status in ("awaiting_approval", "returned") else None,
+            "history": [{"n": h.n, "action": h.action, "at": stamp(h.at), "actor": h.actor_name or h.actor_kind,
+                         "unit": h.unit_id, "public_note": h.public_note, "internal_note": h.internal_note}
+                        for h in case.history],
+            "files": [file_view(f) for f in _files(session, case.id)]}
     if actor["role"] in org.SEES_REPORTER:
         view["reporter"] = {"name": case.reporter_name, "mobile": case.reporter_mobile,
                             "national_id": case.reporter_national_id}
     return view
 
 
+def _files(session: Session, case_id: str) -> list[CaseFile]:
+    return list(session.scalars(select(CaseFile).where(CaseFile.case_id == case_id).order_by(CaseFile.uploaded_at)))
+
+
+def file_view(f: CaseFile) -> dict:
+    return {"id": f.id, "purpose": f.purpose, "filename": f.filename, "content_type": f.content_type,
+            "size": f.size, "sha256": f.sha256, "uploaded_at": stamp(f.uploaded_at)}
+
+
+def summary(case: Case) -> dict:
+    return {"tracking_code": case.tracking_code, "tracking_code_display": domain.display_tracking_code(case.tracking_code),
+            "kind": case.kind, "kind_fa": domain.KINDS[case.kind], "urgency": case.urgency, "status": case.status,
+            "status_fa": domain.STATUSES_FA.get(case.status, case.status), "registered_at": stamp(case.registered_at),
+            "holder_unit": case.holder_unit_id, "category": case.category,
+            "deadline_at": stamp(case.deadline_at) if case.deadline_at else None}
+
+
 def list_for_staff(session: Session, actor: dict, limit: int, after: str | None) -> dict:
-    """The cases within the caller's unit, newest first, a page at a time (keyset on
-    registration time and id)."""
+    """Every case within the caller's sight, newest first, a page at a time (keyset)."""
     limit = max(1, min(limit, MAX_LIMIT))
-    query = select(Case).options(selectinload(Case.steps)).order_by(Case.registered_at.desc(), Case.id.desc())
-    scope = actor["unit"]
-    if not org.sees_everything(scope):
-        query = query.where(or_(Case.holder_unit_id == scope, Case.holder_unit_id.startswith(scope + ".")))
+    query = select(Case).order_by(Case.registered_at.desc(), Case.id.desc())
+    if not org.sees_everything(actor["unit"]):
+        query = query.where(Case.visible_to.contains([actor["unit"]]))
     cursor = decode_cursor(after, 2)
     if cursor:
         query = query.where(tuple_(Case.registered_at, Case.id) < tuple_(datetime.fromisoformat(cursor[0]), cursor[1]))
     rows = list(session.scalars(query.limit(limit + 1)))
     items, next_cursor = page(rows, limit, lambda c: (c.registered_at.isoformat(), c.id))
-    return {"items": [{**public_view(c), "holder_unit": c.holder_unit_id} for c in items], "next": next_cursor}
+    return {"items": [summary(c) for c in items], "next": next_cursor}
+
+
+def cartable(session: Session, actor: dict, limit: int, after: str | None) -> dict:
+    """SPEC C14: the cases waiting on the caller's unit, nearest deadline first. Opening it is what
+    keeps an account alive (SPEC C12)."""
+    now = now_utc()
+    session.execute(update(Staff).where(Staff.id == actor["id"]).values(last_cartable_at=now))
+    limit = max(1, min(limit, MAX_LIMIT))
+    query = (select(Case).where(Case.holder_unit_id == actor["unit"], Case.deadline_at.is_not(None))
+             .order_by(Case.deadline_at, Case.id))
+    cursor = decode_cursor(after, 2)
+    if cursor:
+        query = query.where(tuple_(Case.deadline_at, Case.id) > tuple_(datetime.fromisoformat(cursor[0]), cursor[1]))
+    rows = list(session.scalars(query.limit(limit + 1)))
+    items, next_cursor = page(rows, limit, lambda c: (c.deadline_at.isoformat(), c.id))
+    return {"items": [{**summary(c), "overdue": c.deadline_at <= now,
+                       "seconds_left": int((c.deadline_at - now).total_seconds())} for c in items],
+            "next": next_cursor}
+
+
+# staff actions ----------------------------------------------------------------------------------------------
+def _staff_actor(actor: dict) -> dict:
+    return {"kind": "staff", "id": actor["id"], "name": actor.get("full_name") or actor.get("username")}
+
+
+def _act(session: Session, actor: dict, tracking_code: str, roles: set[str], decide, change_for=None) -> dict:
+    """Lock the case, let the workflow decide the step, and record it. `change_for(step, case)`
+    gives the notes, column updates and event fields of the Change."""
+    if actor.get("role") not in roles:
+        raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", f"needs one of the roles {', '.join(sorted(roles))}")
+    case = find_for_staff(session, actor, tracking_code)
+    row = lock(session, case)
+    step = decide(state_of(row), row)
+    extra = change_for(step, case) if change_for else {}
+    record(session, [Change(row, step, _staff_actor(actor), **extra)], now_utc())
+    return staff_view(session, actor, tracking_code)
+
+
+def _delivery(step: workflow.Step, answer_text: str) -> dict:
+    """When a step delivers the answer to the citizen: it shows on their timeline (SPEC C6)."""
+    if step.state.status != "answered":
+        return {"event_data": {"final": False}} if step.action == "approved" else {}
+    return {"public_note": answer_text, "updates": {"answered_at": iso(now_utc())}, "event_data": {"final": True}}
+
+
+def refer(session: Session, actor: dict, tracking_code: str, target: str, note: str) -> dict:
+    if target not in unit_names():
+        raise InvalidRequest([{"field": "unit", "code": "unknown_unit", "message": "این واحد در سازمان نیست.",
+                               "detail": f"no unit {target!r}"}])
+    return _act(session, actor, tracking_code, org.ACTS_ON_CASES,
+                lambda state, _: workflow.refer(state, actor["unit"], target),
+                lambda step, case: {"internal_note": note})
+
+
+def answer(session: Session, actor: dict, tracking_code: str, text: str, attachments: list[str]) -> dict:
+    def decide(state, row):
+        _check_attachments(session, row["id"], attachments)
+        return workflow.answer(state, actor["unit"])
+
+    def change_for(step, case):
+        delivery = _delivery(step, text)
+        return {**delivery, "updates": {"answer_text": text, **delivery.get("updates", {})}}
+
+    return _act(session, actor, tracking_code, org.ACTS_ON_CASES, decide, change_for)
+
+
+def _check_attachments(session: Session, case_id: str, ids: list[str]) -> None:
+    known = set(session.scalars(select(CaseFile.id).where(CaseFile.case_id == case_id, CaseFile.purpose == "answer")))
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise InvalidRequest([{"field": "attachments", "code": "unknown_attachment",
+                               "message": "پیوست انتخاب‌شده برای این پرونده بارگذاری نشده است.",
+                               "detail": f"not attachments of this case: {', '.join(unknown)}"}])
+
+
+def approve(session: Session, actor: dict, tracking_code: str, note: str | None) -> dict:
+    return _act(session, actor, tracking_code, org.MANAGERS,
+                lambda state, _: workflow.approve(state, actor["unit"]),
+                lambda step, case: {"internal_note": note, **_delivery(step, case.answer_text)})
+
+
+def return_answer(session: Session, actor: dict, tracking_code: str, note: str) -> dict:
+    return _act(session, actor, tracking_code, org.MANAGERS,
+                lambda state, _: workflow.return_answer(state, actor["unit"]),
+                lambda step, case: {"internal_note": note})
+
+
+def request_evidence(session: Session, actor: dict, tracking_code: str, note: str) -> dict:
+    """SPEC C4: the note is addressed to the reporter and shown on the public timeline."""
+    return _act(session, actor, tracking_code, org.ACTS_ON_CASES,
+                lambda state, _: workflow.request_evidence(state, actor["unit"]),
+                lambda step, case: {"public_note": note})
+
+
+# the citizen's actions ------------------------------------------------------------------------------------
+def report_again(session: Session, tracking_code: str, secret: str | None, note: str | None) -> dict:
+    """SPEC C10: one level up; the managers of every unit left on the path are told."""
+    case = find_for_citizen(session, tracking_code, secret)
+    row = lock(session, case)
+    step = workflow.report_again(state_of(row), now_utc())
+    managers = _manager_recipients(session, step.state.path)
+    record(session, [Change(row, step, {"kind": "citizen", "id": None, "name": None}, public_note=note,
+                            event_data={"managers_told": list(step.state.path),
+                                        **({"staff_recipients": managers} if managers else {})})], now_utc())
+    return public_view(find(session, tracking_code))
+
+
+def rate(session: Session, tracking_code: str, secret: str | None, score: int) -> dict:
+    case = find_for_citizen(session, tracking_code, secret)
+    row = lock(session, case)
+    step = workflow.close(state_of(row))
+    now = now_utc()
+    record(session, [Change(row, step, {"kind": "citizen", "id": None, "name": None},
+                            updates={"rating": score, "closed_at": iso(now)},
+                            event_data={"rating": score, "reason": "rated"})], now)
+    return public_view(find(session, tracking_code))
+
+
+def _manager_recipients(session: Session, units) -> list[dict]:
+    rows = session.execute(select(Staff.id, Staff.mobile).where(
+        Staff.unit_id.in_(list(units)), Staff.active, Staff.role.in_(org.MANAGERS), Staff.mobile.is_not(None)))
+    return [{"id": staff_id, "mobile": mobile} for staff_id, mobile in rows]

@@ -29,7 +29,34 @@ CHANNELS = {"web": "وب", "mobile_web": "وب همراه", "hotline": "تلفن
 # protected (SPEC C17) and which goes through the organization's own channels only.
 PARTNER_APP_KINDS = {k: v for k, v in KINDS.items() if k != "violation_report"}
 URGENCIES = {"urgent": "فوری", "normal": "عادی"}
-STAGES = {"registered": "ثبت شد"}
+# The steps of a case as the citizen's timeline names them (SPEC C3); the others are internal.
+STAGES = {
+    "registered": "ثبت شد",
+    "triaged": "بررسی اولیه شد و به واحد ستادی ارجاع شد",
+    "referred": "ارجاع شد",
+    "answered": "پاسخ تهیه شد و در دست تأیید است",
+    "approved": "پاسخ تأیید شد",
+    "returned": "پاسخ برای بازنگری برگشت داده شد",
+    "deadline_missed": "مهلت رسیدگی گذشت؛ پرونده به ستاد بازگشت",
+    "reopened": "گزارش دوبارهٔ شما ثبت شد؛ پرونده به سطح بالاتر رفت",
+    "moved_up": "پرونده به مقام بالاتر سپرده شد",
+    "evidence_requested": "درخواست مدارک از گزارش‌دهنده",
+    "evidence_added": "مدارک افزوده شد",
+    "closed": "بسته شد",
+    "deadline_warning": "هشدار نزدیک شدن مهلت",
+}
+PUBLIC_STEPS = set(STAGES) - {"deadline_warning"}
+STEPS_NAMING_A_UNIT = {"triaged", "referred", "deadline_missed", "reopened", "moved_up"}
+STATUSES_FA = {
+    "registered": "ثبت شده، در انتظار بررسی",
+    "referred": "در دست رسیدگی",
+    "returned": "در دست بازنگری پاسخ",
+    "escalated": "بازگشته به ستاد پس از گذشت مهلت",
+    "reopened": "گزارش دوباره، در دست رسیدگی در سطح بالاتر",
+    "awaiting_approval": "پاسخ در دست تأیید",
+    "answered": "پاسخ داده شد",
+    "closed": "بسته شد",
+}
 
 TEXT_MIN, TEXT_MAX = 10, 4000
 NAME_MAX = 100

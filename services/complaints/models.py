@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, Text, func
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Identity, Integer, Text, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from common.idempotency import define_idempotency_table
@@ -30,30 +30,127 @@ class Case(Base):
     urgency: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)
+    center_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.id"))
     reporter_name: Mapped[str | None] = mapped_column(Text)
     reporter_mobile: Mapped[str | None] = mapped_column(Text)
     reporter_national_id: Mapped[str | None] = mapped_column(Text)
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    # the unit whose cartable holds the case now; staff see a case only within their unit's subtree
-    holder_unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"), default="hq.inspection")
     # an anonymous report is followed with its tracking code and this secret (only its hash is kept)
     secret_hash: Mapped[str | None] = mapped_column(Text)
 
-    steps: Mapped[list[CaseStep]] = relationship(order_by="CaseStep.seq", back_populates="case")
+    # where the case is (services/complaints/workflow.py): the unit whose cartable holds it, the
+    # referral chain from the top, and every unit allowed to see it (the chain and all above it)
+    holder_unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"), default="hq.inspection")
+    path: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    visible_to: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    approver_pos: Mapped[int | None] = mapped_column(Integer)
+    # the open hop, copied here so the sweeps read one indexed table
+    current_hop_id: Mapped[int | None] = mapped_column(BigInteger)
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    warn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # the last link of the case's hash-chained history (services/complaints/history.py)
+    history_head: Mapped[str | None] = mapped_column(Text)
+    history_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    history: Mapped[list[CaseHistory]] = relationship(order_by="CaseHistory.n", back_populates="case")
 
 
-class CaseStep(Base):
-    """One line of the case's timeline, as the citizen sees it (SPEC C3)."""
+class CaseHop(Base):
+    """One unit asked to act on a case (handle it, or approve its answer), with the deadline it was
+    given when asked (SPEC C7) and how it ended: the deadline ledger behind the scorecards (C13)."""
 
-    __tablename__ = "case_steps"
+    __tablename__ = "case_hops"
 
-    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
-    stage: Mapped[str] = mapped_column(Text)
-    note: Mapped[str | None] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"))
+    purpose: Mapped[str] = mapped_column(Text)  # handle | approve
+    manager_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    warned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(Text)
 
-    case: Mapped[Case] = relationship(back_populates="steps")
+
+class CaseHistory(Base):
+    """Append-only (a trigger refuses UPDATE and DELETE); each row's hash covers the one before it."""
+
+    __tablename__ = "case_history"
+    __table_args__ = (UniqueConstraint("case_id", "n"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    n: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(Text)
+    actor_kind: Mapped[str] = mapped_column(Text)  # citizen | staff | system
+    actor_id: Mapped[str | None] = mapped_column(Text)
+    actor_name: Mapped[str | None] = mapped_column(Text)
+    unit_id: Mapped[str | None] = mapped_column(Text)  # where the case went (or stayed)
+    public_note: Mapped[str | None] = mapped_column(Text)  # shown to the citizen
+    internal_note: Mapped[str | None] = mapped_column(Text)  # staff only
+    data: Mapped[dict] = mapped_column(JSONB, default=dict)
+    prev_hash: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship(back_populates="history")
+
+
+class DeadlineMiss(Base):
+    __tablename__ = "deadline_misses"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    hop_id: Mapped[int] = mapped_column(ForeignKey("case_hops.id"), unique=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("org_units.id"))
+    manager_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeadlinePolicy(Base):
+    __tablename__ = "deadline_policies"
+
+    urgency: Mapped[str] = mapped_column(Text, primary_key=True)
+    level: Mapped[str] = mapped_column(Text, primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    warn_fraction: Mapped[float] = mapped_column(Float)
+
+
+class CaseFile(Base):
+    """Evidence from the reporter (SPEC C4) or an attachment to an answer; the bytes are in the file
+    store under storage_key."""
+
+    __tablename__ = "case_files"
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)  # evidence | answer
+    filename: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(Text)
+    storage_key: Mapped[str] = mapped_column(Text)
+    uploaded_by: Mapped[str | None] = mapped_column(Text)  # a staff id; None for the reporter
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StatisticsPublication(Base):
+    """One row per published period, so that replicas publish each period once (SPEC C16)."""
+
+    __tablename__ = "statistics_publications"
+
+    period: Mapped[str] = mapped_column(Text, primary_key=True)  # weekly:2026-11-16 | monthly:1405-08
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class OrgUnit(Base):
@@ -63,6 +160,8 @@ class OrgUnit(Base):
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.id"))
     kind: Mapped[str] = mapped_column(Text)
     name_fa: Mapped[str] = mapped_column(Text)
+    center_type: Mapped[str | None] = mapped_column(Text)
+    operator: Mapped[str | None] = mapped_column(Text)  # a center's: state | ngo
 
 
 class Staff(Base):
@@ -80,6 +179,9 @@ class Staff(Base):
     credentials_version: Mapped[int] = mapped_column(Integer, default=1)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    mobile: Mapped[str | None] = mapped_column(Text)
+    # SPEC C12: opening the cartable counts; 48 hours without it and access is revoked
+    last_cartable_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -9,11 +9,14 @@ from pydantic_core import PydanticCustomError
 
 from common.text import normalise
 from common.validation import FreeText, Mobile, NationalId, Printable, PrintableInSchema
+from services.complaints import org
 from services.complaints.domain import CHANNELS, KINDS, NAME_MAX, PARTNER_APP_KINDS, TEXT_MAX, TEXT_MIN, URGENCIES
+from services.complaints.org_data import CATEGORIES
 
 Kind = Literal[tuple(KINDS)]
 Channel = Literal[tuple(CHANNELS)]
 Urgency = Literal[tuple(URGENCIES)]
+Category = Literal[tuple(CATEGORIES)]
 
 
 class CaseIntake(BaseModel):
@@ -28,6 +31,18 @@ class CaseIntake(BaseModel):
     name: Annotated[str, StringConstraints(max_length=NAME_MAX), Printable, PrintableInSchema] | None = None
     mobile: Mobile = Field(None, description="09xxxxxxxxx; +98 forms and Persian digits accepted")
     national_id: NationalId = Field(None, description="10 digits with a valid check digit")
+    category: Category | None = Field(None, description="what the case is about (GET /api/v1/org/categories)")
+    center: str | None = Field(None, max_length=200, examples=["prov.tehran.county.rey.center.ghoncheh"],
+                               description="the center the case is about (GET /api/v1/org/units?kind=center)")
+
+    @field_validator("center")
+    @classmethod
+    def _known_center(cls, value):
+        if value is not None and value not in org.centers():
+            raise PydanticCustomError("unknown_center", "no center has this id",
+                                      {"message_fa": "مرکزی با این شناسه در سازمان نیست.",
+                                       "detail": "no center has this id"})
+        return value
 
     @model_validator(mode="after")
     def _partner_apps_send_no_violation_reports(self):
@@ -41,6 +56,53 @@ class CaseIntake(BaseModel):
     @classmethod
     def _normalise_name(cls, value):
         return normalise(value) or None if value else value
+
+
+NOTE_MAX = 2000
+
+
+class Referral(BaseModel):
+    """SPEC C5: one level down, with a note for the unit (internal: the citizen does not see it)."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"unit": "prov.tehran", "note": "مستمری‌بگیر استان تهران است؛ لطفاً پیگیری شود."}]})
+
+    unit: str = Field(max_length=200, description="the unit to refer to (GET /api/v1/org/units)")
+    note: FreeText(2, NOTE_MAX)
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"text": "مستمری شما واریز شد؛ تأخیر به‌دلیل اصلاح شمارهٔ شبا بود.", "attachments": []}]})
+
+    text: FreeText(TEXT_MIN, TEXT_MAX)
+    attachments: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]] = Field(
+        default_factory=list, max_length=10, description="ids of files uploaded to the case as answer attachments")
+
+
+class Note(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "تأیید می‌شود."}]})
+
+    note: FreeText(2, NOTE_MAX) | None = None
+
+
+class RequiredNote(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"note": "پاسخ به پرسش اصلی شهروند نپرداخته است."}]})
+
+    note: FreeText(2, NOTE_MAX)
+
+
+class ReportAgain(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"text": "پس از سه روز هنوز کسی با من تماس نگرفته است."}]})
+
+    text: FreeText(2, NOTE_MAX) | None = None
+
+
+class Rating(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"score": 4}]})
+
+    score: int = Field(ge=1, le=5, description="1 (not at all satisfied) to 5 (fully satisfied)")
 
 
 class Stamp(BaseModel):

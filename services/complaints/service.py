@@ -2,17 +2,18 @@
 org.py and domain.py."""
 from __future__ import annotations
 
-from common.rpc import rpc
+from nameko.timer import timer
 
 from common.config import get_settings
 from common.db import Database
 from common.health import HealthRpc
 from common.idempotency import once
 from common.observability import Observability
+from common.rpc import rpc
 from common.validation import parse
-from services.complaints import api_keys, cases, domain, org, staff
+from services.complaints import api_keys, cases, domain, evidence, org, staff, sweeps
 from services.complaints.models import idempotency_keys
-from services.complaints.schemas import CaseIntake
+from services.complaints.schemas import Answer, CaseIntake, Note, Rating, Referral, ReportAgain, RequiredNote
 
 
 class ComplaintsService(HealthRpc):
@@ -23,14 +24,17 @@ class ComplaintsService(HealthRpc):
 
     # cases --------------------------------------------------------------------------------------
     @rpc
-    def register_case(self, payload: dict, idempotency: dict | None = None) -> dict:
+    def register_case(self, payload: dict, idempotency: dict | None = None, actor: dict | None = None) -> dict:
         """`idempotency`: {"client", "key"} from the caller's Idempotency-Key header. An anonymous
-        report's answer carries its secret, which is never stored (a retry derives it again)."""
+        report's answer carries its secret, which is never stored (a retry derives it again).
+        `actor`: the hotline operator or staff member registering on a caller's behalf (SPEC C1)."""
         intake = parse(CaseIntake, payload)
+        if actor is not None:
+            staff.require_role(actor, *org.ROLES)
         secret = domain.case_secret(_seed(idempotency), get_settings().secret_derivation_key)
         with self.db.begin():
             view = once(self.db, idempotency_keys, idempotency, "register_case", intake.model_dump(),
-                        lambda: cases.public_view(cases.register(self.db, intake, secret)))
+                        lambda: cases.public_view(cases.register(self.db, intake, secret, actor)))
         return {**view, "secret": secret} if view["anonymous"] else view
 
     @rpc
@@ -48,6 +52,84 @@ class ComplaintsService(HealthRpc):
     def list_cases_for_staff(self, actor: dict, limit: int = 20, after: str | None = None) -> dict:
         with self.db.begin():
             return cases.list_for_staff(self.db, actor, limit, after)
+
+    @rpc
+    def cartable(self, actor: dict, limit: int = 20, after: str | None = None) -> dict:
+        staff.require_role(actor, *org.ACTS_ON_CASES)
+        with self.db.begin():
+            return cases.cartable(self.db, actor, limit, after)
+
+    # the case's way through the organization (SPEC C4-C6) --------------------------------------------
+    @rpc
+    def refer_case(self, actor: dict, tracking_code: str, payload: dict) -> dict:
+        referral = parse(Referral, payload)
+        with self.db.begin():
+            return cases.refer(self.db, actor, tracking_code, referral.unit, referral.note)
+
+    @rpc
+    def answer_case(self, actor: dict, tracking_code: str, payload: dict) -> dict:
+        reply = parse(Answer, payload)
+        with self.db.begin():
+            return cases.answer(self.db, actor, tracking_code, reply.text, reply.attachments)
+
+    @rpc
+    def approve_answer(self, actor: dict, tracking_code: str, payload: dict) -> dict:
+        note = parse(Note, payload)
+        with self.db.begin():
+            return cases.approve(self.db, actor, tracking_code, note.note)
+
+    @rpc
+    def return_answer(self, actor: dict, tracking_code: str, payload: dict) -> dict:
+        note = parse(RequiredNote, payload)
+        with self.db.begin():
+            return cases.return_answer(self.db, actor, tracking_code, note.note)
+
+    @rpc
+    def request_evidence(self, actor: dict, tracking_code: str, payload: dict) -> dict:
+        note = parse(RequiredNote, payload)
+        with self.db.begin():
+            return cases.request_evidence(self.db, actor, tracking_code, note.note)
+
+    # the citizen after the answer (SPEC C10) and evidence (C4) ------------------------------------------
+    @rpc
+    def report_again(self, tracking_code: str, secret: str | None, payload: dict) -> dict:
+        report = parse(ReportAgain, payload)
+        with self.db.begin():
+            return cases.report_again(self.db, tracking_code, secret, report.text)
+
+    @rpc
+    def rate_answer(self, tracking_code: str, secret: str | None, payload: dict) -> dict:
+        rating = parse(Rating, payload)
+        with self.db.begin():
+            return cases.rate(self.db, tracking_code, secret, rating.score)
+
+    @rpc
+    def add_evidence(self, tracking_code: str, secret: str | None, filename: str | None, content_b64: str) -> dict:
+        with self.db.begin():
+            return evidence.add_from_reporter(self.db, tracking_code, secret, filename, content_b64)
+
+    @rpc
+    def add_attachment(self, actor: dict, tracking_code: str, filename: str | None, content_b64: str) -> dict:
+        staff.require_role(actor, *org.ACTS_ON_CASES)
+        with self.db.begin():
+            return evidence.add_from_staff(self.db, actor, tracking_code, filename, content_b64)
+
+    @rpc
+    def get_file(self, actor: dict, tracking_code: str, file_id: str) -> dict:
+        staff.require_role(actor, *org.ROLES)
+        with self.db.begin():
+            return evidence.download(self.db, actor, tracking_code, file_id)
+
+    # timers: safe in every replica (SKIP LOCKED) ------------------------------------------------------
+    @timer(interval=15)
+    def sweep_deadlines(self) -> dict:
+        return {"warned": sweeps.run_until_done(sweeps.warn_due, self.db),
+                "escalated": sweeps.run_until_done(sweeps.escalate_overdue, self.db),
+                "closed": sweeps.run_until_done(sweeps.close_answered, self.db)}
+
+    @timer(interval=300)
+    def sweep_inactive_staff(self) -> int:
+        return sweeps.revoke_inactive(self.db)
 
     # staff sessions (SPEC C11, C12) ----------------------------------------------------------------
     @rpc
@@ -80,7 +162,7 @@ class ComplaintsService(HealthRpc):
     def revoke_access(self, actor: dict, staff_id: str, reason: str) -> dict:
         staff.require_role(actor, "admin")
         with self.db.begin():
-            return staff.revoke(self.db, staff_id, reason)
+            return sweeps.revoke_by_admin(self.db, staff_id, reason)
 
     @rpc
     def restore_access(self, actor: dict, staff_id: str, new_password: str) -> dict:

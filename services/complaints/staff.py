@@ -45,12 +45,13 @@ def principal_of(staff: Staff) -> dict:
             "role": staff.role, "unit": staff.unit_id, "credentials_version": staff.credentials_version}
 
 
-def create(session: Session, username: str, password: str, full_name: str, role: str, unit: str) -> Staff:
+def create(session: Session, username: str, password: str, full_name: str, role: str, unit: str,
+           mobile: str | None = None) -> Staff:
     if role not in org.ROLES or session.get(OrgUnit, unit) is None:
         raise InvalidRequest([{"field": "role" if role not in org.ROLES else "unit", "code": "unknown",
                                "message": "نقش یا واحد ناشناخته است.", "detail": "unknown role or unit"}])
     staff = Staff(id=str(uuid.uuid4()), username=username.lower(), full_name=full_name,
-                  password_hash=_hasher.hash(password), role=role, unit_id=unit)
+                  password_hash=_hasher.hash(password), role=role, unit_id=unit, mobile=mobile)
     session.add(staff)
     session.flush()
     return staff
@@ -139,6 +140,7 @@ def restore(session: Session, staff_id: str, new_password: str) -> dict:
     staff.password_hash = _hasher.hash(new_password)
     staff.credentials_version += 1
     staff.failed_logins, staff.locked_until = 0, None
+    staff.last_cartable_at = datetime.now(timezone.utc)  # or the inactivity sweep would revoke again at once
     return principal_of(staff)
 
 

@@ -44,6 +44,12 @@ def queue(session: Session, cause: dict, recipient: str, template: Template, **v
     return session.execute(stmt).scalar()
 
 
+def queue_all(session: Session, cause: dict, messages) -> list[str]:
+    """Queue each message (an Outgoing of case_messages); the ids of those queued now."""
+    ids = [queue(session, cause, m.recipient, m.template, **m.values) for m in messages]
+    return [i for i in ids if i]
+
+
 def queue_case_registered(session: Session, event: dict, public_base_url: str) -> str | None:
     data = event["data"]
     mobile = data.get("reporter_mobile")
@@ -78,6 +84,17 @@ def deliver(session: Session, provider: SmsProvider, message_id: str, max_attemp
     """Send one freshly queued message now (the fast path, right after its event)."""
     with session.begin():
         claimed = _claim(session, (SmsMessage.id == message_id) & (SmsMessage.status == "queued"), 1)
+    for message in claimed:
+        _attempt(session, provider, message, max_attempts)
+
+
+def deliver_all(session: Session, provider: SmsProvider, message_ids: list[str], max_attempts: int) -> None:
+    """The fast path for the messages of one event: claimed together, sent one after the other."""
+    if not message_ids:
+        return
+    with session.begin():
+        claimed = _claim(session, SmsMessage.id.in_(message_ids) & (SmsMessage.status == "queued"),
+                         len(message_ids))
     for message in claimed:
         _attempt(session, provider, message, max_attempts)
 

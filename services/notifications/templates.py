@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 
-
 @dataclass(frozen=True)
 class Template:
     name: str
@@ -26,6 +25,135 @@ CASE_REGISTERED_CITIZEN = Template(
           "کد رهگیری: {tracking_code}\n"
           "پیگیری: {track_url}"),
 )
+
+
+# Every later step of a case (SPEC C9: an SMS at every step of referral and follow-up). The tracking
+# code stays in ASCII digits, as in CASE_REGISTERED_CITIZEN, so it can be copied into the tracking form.
+CASE_TRIAGED_CITIZEN = Template(
+    name="case_triaged.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: درخواست شما بررسی شد و برای رسیدگی ارجاع شد.\n"
+          "کد رهگیری: {tracking_code}"),
+)
+CASE_REFERRED_CITIZEN = Template(
+    name="case_referred.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: درخواست شما برای رسیدگی به {holder_unit_fa} ارجاع شد.\n"
+          "کد رهگیری: {tracking_code}"),
+)
+CASE_ANSWERED_CITIZEN = Template(
+    name="case_answered.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: پاسخ درخواست شما آماده شد و در دست تأیید است.\n"
+          "کد رهگیری: {tracking_code}"),
+)
+CASE_ANSWER_READY_CITIZEN = Template(  # the last approval (`final`): the answer reached the citizen
+    name="case_answer_ready.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: پاسخ درخواست شما آماده است.\n"
+          "کد رهگیری: {tracking_code}\n"
+          "مشاهده: {track_url}"),
+)
+CASE_RETURNED_CITIZEN = Template(
+    name="case_returned.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: پاسخ درخواست شما در دست بررسی دوباره است.\n"
+          "کد رهگیری: {tracking_code}"),
+)
+CASE_DEADLINE_MISSED_CITIZEN = Template(
+    name="case_deadline_missed.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: مهلت رسیدگی به درخواست شما گذشت و پرونده برای پیگیری به ستاد بازگشت.\n"
+          "کد رهگیری: {tracking_code}"),
+)
+CASE_REOPENED_CITIZEN = Template(
+    name="case_reopened.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: گزارش دوبارهٔ شما ثبت شد و درخواست به سطح بالاتر فرستاده شد.\n"
+          "کد رهگیری: {tracking_code}"),
+)
+CASE_MOVED_UP_CITIZEN = Template(
+    name="case_moved_up.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: رسیدگی به درخواست شما به سطح بالاتر سپرده شد.\n"
+          "کد رهگیری: {tracking_code}"),
+)
+CASE_EVIDENCE_REQUESTED_CITIZEN = Template(
+    name="case_evidence_requested.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: لطفاً مدارک خود را با کد رهگیری {tracking_code} بفرستید.\n"
+          "ارسال: {track_url}"),
+)
+CASE_CLOSED_CITIZEN = Template(
+    name="case_closed.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: پروندهٔ درخواست شما بسته شد. از همراهی شما سپاسگزاریم.\n"
+          "کد رهگیری: {tracking_code}"),
+)
+
+# Staff (SPEC N2): a case in their cartable, a deadline about to be missed, their access revoked. The
+# deadline is Jalali, Tehran time, Persian digits (common.jalali.to_jalali).
+CASE_IN_CARTABLE_STAFF = Template(
+    name="case_in_cartable.staff",
+    version=1,
+    audience="staff",
+    text=("دیده‌بان: پرونده {tracking_code} به کارتابل شما رسید.\n"
+          "مهلت رسیدگی: {deadline}"),
+)
+CASE_AWAITING_APPROVAL_STAFF = Template(
+    name="case_awaiting_approval.staff",
+    version=1,
+    audience="staff",
+    text=("دیده‌بان: پاسخ پرونده {tracking_code} در کارتابل شما منتظر تأیید است.\n"
+          "مهلت: {deadline}"),
+)
+CASE_DEADLINE_MISSED_STAFF = Template(
+    name="case_deadline_missed.staff",
+    version=1,
+    audience="staff",
+    text=("دیده‌بان: مهلت پرونده {tracking_code} در واحد قبلی گذشت و پرونده برای پیگیری به کارتابل شما آمد.\n"
+          "مهلت: {deadline}"),
+)
+CASE_REOPENED_STAFF = Template(
+    name="case_reopened.staff",
+    version=1,
+    audience="staff",
+    text=("دیده‌بان: شهروند دربارهٔ پرونده {tracking_code} دوباره گزارش داد؛ پرونده در کارتابل شماست.\n"
+          "مهلت: {deadline}"),
+)
+DEADLINE_WARNING_STAFF = Template(
+    name="deadline_warning.staff",
+    version=1,
+    audience="staff",
+    text=("دیده‌بان: مهلت رسیدگی به پرونده {tracking_code} رو به پایان است.\n"
+          "مهلت: {deadline}"),
+)
+ACCESS_REVOKED_INACTIVITY_STAFF = Template(
+    name="access_revoked_inactivity.staff",
+    version=1,
+    audience="staff",
+    text=("دیده‌بان: دسترسی شما ({username}) به‌علت ۴۸ ساعت باز نکردن کارتابل لغو شد. "
+          "بازگشت آن با مدیر سامانه است."),
+)
+ACCESS_REVOKED_BY_ADMIN_STAFF = Template(
+    name="access_revoked_by_admin.staff",
+    version=1,
+    audience="staff",
+    text=("دیده‌بان: دسترسی شما ({username}) را مدیر سامانه لغو کرد. "
+          "بازگشت آن با مدیر سامانه است."),
+)
+
+ALL = tuple(t for t in list(globals().values()) if isinstance(t, Template))
 
 
 def segments(body: str) -> int:

@@ -23,6 +23,12 @@ def login(complaints, username, password=DEMO_PASSWORD):
     return complaints.login(username, password)
 
 
+def refer_down_to_rey(complaints, code):
+    for username, unit in [("operator", "hq.rehabilitation"), ("rehab.expert", "prov.tehran"),
+                           ("tehran.head", "prov.tehran.county.rey")]:
+        complaints.refer_case(login(complaints, username)["principal"], code, {"unit": unit, "note": "پیگیری شود"})
+
+
 def test_login_gives_a_principal_and_a_refresh_token(complaints):
     outcome = login(complaints, "REY.expert")  # usernames are case-insensitive
     assert outcome["principal"]["role"] == "county_expert"
@@ -77,8 +83,7 @@ def test_revocation_ends_the_session_at_once_and_only_an_admin_restores(complain
 
 def test_staff_see_cases_only_within_their_unit(complaints, engine_of):
     code = complaints.register_case(CASE)["tracking_code"]
-    with engine_of("complaints").begin() as conn:  # referred to Rey county (referral is its own issue)
-        conn.execute(sa.text("UPDATE cases SET holder_unit_id = 'prov.tehran.county.rey'"))
+    refer_down_to_rey(complaints, code)
     rey = login(complaints, "rey.expert")["principal"]
     shemiranat = login(complaints, "shemiranat.expert")["principal"]
     province = login(complaints, "tehran.head")["principal"]

@@ -1,0 +1,97 @@
+"""Who hears what of a case's steps and of a revoked access (SPEC C9, N2): pure functions from an event
+to the messages it causes. dispatch.queue_all makes each one at most once.
+
+- The reporter, when they gave a mobile, hears of every step but the deadline warning, and of an
+  approval only when it is the last one (`final`: the answer reached them).
+- The staff the event names (`staff_recipients`, the people of the unit now holding the case) hear of
+  a case arriving in their cartable with its deadline, and of a deadline about to be missed.
+- A person whose access was revoked hears of it on their own mobile.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from common.jalali import to_jalali
+from services.notifications import templates as t
+from services.notifications.templates import Template
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    recipient: str
+    template: Template
+    values: dict = field(default_factory=dict)
+
+    def render(self) -> str:
+        return self.template.render(**self.values)
+
+
+CITIZEN = {  # the case step → what the reporter reads; "approved" only when final, see _citizen_template
+    "triaged": t.CASE_TRIAGED_CITIZEN,
+    "referred": t.CASE_REFERRED_CITIZEN,
+    "answered": t.CASE_ANSWERED_CITIZEN,
+    "approved": t.CASE_ANSWER_READY_CITIZEN,
+    "returned": t.CASE_RETURNED_CITIZEN,
+    "deadline_missed": t.CASE_DEADLINE_MISSED_CITIZEN,
+    "reopened": t.CASE_REOPENED_CITIZEN,
+    "moved_up": t.CASE_MOVED_UP_CITIZEN,
+    "evidence_requested": t.CASE_EVIDENCE_REQUESTED_CITIZEN,
+    "closed": t.CASE_CLOSED_CITIZEN,
+}
+# The steps that put a case in a unit's cartable with a new deadline → what its staff read.
+# An answer (or a not-yet-final approval) waits for approval: status awaiting_approval, see _staff_template.
+STAFF = {
+    "triaged": t.CASE_IN_CARTABLE_STAFF,
+    "referred": t.CASE_IN_CARTABLE_STAFF,
+    "answered": t.CASE_AWAITING_APPROVAL_STAFF,
+    "approved": t.CASE_AWAITING_APPROVAL_STAFF,
+    "returned": t.CASE_IN_CARTABLE_STAFF,
+    "deadline_missed": t.CASE_DEADLINE_MISSED_STAFF,
+    "reopened": t.CASE_REOPENED_STAFF,
+    "moved_up": t.CASE_IN_CARTABLE_STAFF,
+    "deadline_warning": t.DEADLINE_WARNING_STAFF,
+}
+
+
+def for_case_step(step: str, event: dict, public_base_url: str) -> list[Outgoing]:
+    data = event["data"]
+    code = data["tracking_code"]
+    out = []
+    citizen = _citizen_template(step, data)
+    if citizen and data.get("reporter_mobile"):
+        out.append(Outgoing(data["reporter_mobile"], citizen, {
+            "tracking_code": code, "holder_unit_fa": data["holder_unit_fa"],
+            "track_url": f"{public_base_url.rstrip('/')}/track/{code}"}))
+    staff = _staff_template(step, data)
+    if staff and data.get("staff_recipients"):
+        if data.get("deadline_at"):
+            deadline = to_jalali(datetime.fromisoformat(data["deadline_at"]))
+            out.extend(Outgoing(person["mobile"], staff, {"tracking_code": code, "deadline": deadline})
+                       for person in data["staff_recipients"])
+        else:
+            _log.warning("%s %s names staff to tell but no deadline: staff not texted", event["type"], event["id"])
+    return out
+
+
+def _citizen_template(step: str, data: dict) -> Template | None:
+    if step == "approved" and not data.get("final"):
+        return None  # the answer goes on up the path for approval; the citizen heard "being approved"
+    return CITIZEN.get(step)
+
+
+def _staff_template(step: str, data: dict) -> Template | None:
+    if step == "approved" and (data.get("final") or data.get("status") != "awaiting_approval"):
+        return None  # the last approval: the case left the cartables
+    return STAFF.get(step)
+
+
+def for_access_revoked(event: dict) -> list[Outgoing]:
+    data = event["data"]
+    if not data.get("mobile"):
+        return []
+    template = t.ACCESS_REVOKED_INACTIVITY_STAFF if data["by"] == "inactivity" else t.ACCESS_REVOKED_BY_ADMIN_STAFF
+    return [Outgoing(data["mobile"], template, {"username": data["username"]})]
