@@ -45,12 +45,14 @@ class Settings(BaseSettings):
     event_delivery_limit: int = 10  # broker-side bound for messages that crash the consumer
     outbox_batch_size: int = 500
     outbox_poll_interval: float = 2.0  # fallback when no NOTIFY arrives
+    deadline_sweep_seconds: float = 15.0  # SPEC C8: every miss is caught within a minute
 
     # Gateway
     gateway_host: str = "0.0.0.0"
     gateway_port: int = 8000
     rpc_timeout: float = 10.0
     max_request_bytes: int = 64 * 1024
+    max_upload_bytes: int = 10 * 1024 * 1024 + 256 * 1024  # an evidence file (10 MB) and its multipart wrapping
     cors_origins: str = "http://localhost:8000,http://localhost:5173"  # comma-separated
     trusted_proxies: int = 0  # how many proxies in front set X-Forwarded-For (0: none)
     rate_limits_enabled: bool = True

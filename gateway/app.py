@@ -21,7 +21,7 @@ from gateway.auth import authorize, identify, unauthenticated
 from gateway.openapi import GatewayOpenAPI, make_app
 from gateway.protection import protect
 from gateway.requests import json_object
-from gateway.routes import auth, cases, events, health, open311, staff
+from gateway.routes import auth, casework, cases, events, health, open311, reports, staff
 from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
 
 _log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions["rpc"] = rpc or RpcClient()
 
-    for blueprint in (health.bp, cases.bp, events.bp, auth.bp, staff.bp, open311.bp):
+    for blueprint in (health.bp, cases.bp, events.bp, auth.bp, staff.bp, casework.bp, reports.bp, open311.bp):
         app.register_api(blueprint)
 
     @app.before_request
@@ -55,6 +55,9 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
 
     @app.before_request
     def check_body():
+        if getattr(app.view_functions.get(request.endpoint), "upload", False):
+            request.max_content_length = settings.max_upload_bytes  # a file, not JSON
+            return
         has_body = request.content_length or request.headers.get("Content-Type")
         json_route = request.path.startswith("/api/")  # Open311 posts forms, as its specification says
         if request.routing_exception is None and request.method in ("POST", "PUT", "PATCH") and has_body and json_route:
@@ -116,7 +119,7 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     def on_too_large(exc):
         return problems.Problem(413, "payload_too_large", "Payload too large",
                                 "حجم درخواست بیش از حد مجاز است.",
-                                f"the body is larger than {settings.max_request_bytes} bytes").response()
+                                f"the body is larger than {request.max_content_length} bytes").response()
 
     @app.errorhandler(HTTPException)
     def on_http(exc: HTTPException):

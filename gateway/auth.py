@@ -12,6 +12,7 @@ from flask import current_app, g, request
 
 from common.config import Settings
 from gateway.problems import Problem
+from services.complaints import org
 
 ALGORITHM = "HS256"
 BEARER = [{"bearer": []}]
@@ -22,8 +23,7 @@ SECURITY_SCHEMES = {
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                "description": "ministry integrators: a key with scopes, issued by an administrator"},
 }
-ALL_STAFF = ("hotline_operator", "hq_operator", "hq_expert", "province_head", "province_expert",
-             "county_head", "county_expert", "inspector", "admin")
+ALL_STAFF = tuple(org.ROLES)
 
 
 def unauthenticated(code: str, message: str, detail: str) -> Problem:
@@ -75,6 +75,12 @@ def requires(*roles: str, scope: str | None = None):
         view.access = (roles, scope)
         return view
     return decorate
+
+
+def accepts_upload(view):
+    """Mark a route as taking a multipart file (up to MAX_UPLOAD_BYTES) instead of a JSON body."""
+    view.upload = True
+    return view
 
 
 def authorize(view) -> None:

@@ -49,6 +49,9 @@ class GatewayOpenAPI(OpenAPI):
                 if form and path.startswith("/open311/"):  # GeoReport v2 posts url-encoded forms
                     operation["requestBody"]["content"]["application/x-www-form-urlencoded"] = form
                 for status, response in operation.get("responses", {}).items():
+                    binary = response.get("content", {}).get("application/octet-stream")
+                    if binary:  # flask-openapi3 drops a plain schema's examples too
+                        binary["schema"].setdefault("examples", ["%PDF-1.4 …"])
                     if str(status)[0] not in "45":
                         continue
                     if path.startswith("/open311/"):  # GeoReport's own error list (see routes/open311.py)

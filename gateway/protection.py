@@ -16,6 +16,10 @@ from gateway import problems
 # than reading: a case is a message to the organization, not a page view.
 ROUTE_LIMITS = {
     "cases.register_case": "rate_limit_register",
+    "cases.add_evidence": "rate_limit_register",  # a citizen's writes: the registration limit
+    "cases.report_again": "rate_limit_register",
+    "cases.rate": "rate_limit_register",
+    "casework.register_for_caller": "rate_limit_register",
     "open311.create_request": "rate_limit_register",
     "auth.login": "rate_limit_login",
     "auth.refresh": "rate_limit_login",

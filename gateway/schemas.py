@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import functools
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal
 
+from flask_openapi3 import FileStorage
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from common.validation import FreeText, Printable, PrintableInSchema
@@ -172,3 +174,72 @@ class IssuedApiKey(ApiKeyView):
 
 class ApiKeyPath(RequestPart):
     key_id: str = Field(max_length=64)
+
+
+class CaseFilePath(RequestPart):
+    tracking_code: str = Field(max_length=64)
+    file_id: str = Field(max_length=64)
+
+
+class UploadForm(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"file": "receipt.pdf"}]})
+
+    file: FileStorage = Field(description="PDF, JPEG, PNG, WebP, MP3, OGG, M4A or MP4; at most 10 MB; "
+                                          "the type is read from the content, not the name")
+
+
+class PeriodQuery(RequestPart):
+    start: datetime | None = Field(None, alias="from", description="ISO 8601; default: 30 days before `to`")
+    end: datetime | None = Field(None, alias="to", description="ISO 8601, exclusive; default: now")
+
+    def bounds(self) -> tuple[str, str]:
+        end = _aware(self.end) or datetime.now(timezone.utc)
+        start = _aware(self.start) or end - timedelta(days=30)
+        return start.isoformat(), end.isoformat()
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+class Dashboard(BaseModel):
+    """Counts and rates over the caller's subtree for the period (SPEC C15)."""
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "scope": "prov.tehran", "scope_fa": "اداره کل بهزیستی استان تهران", "from": "2026-10-27T00:00:00Z",
+        "to": "2026-11-26T00:00:00Z", "total": 12, "by_kind": [{"key": "complaint", "label_fa": "شکایت", "count": 9}],
+        "by_category": [], "by_center": [], "by_status": [], "on_time_by_unit": [], "on_time_by_manager": [],
+        "misses": {"count": 1, "by_unit": []}, "top_problems": []}]})
+
+    scope: str
+    total: int
+
+
+class Scorecards(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "manager_id": "6f1c2a9e-8d5b-4c3a-9e7f-1b2d3c4e5f60", "name": "رئیس اداره بهزیستی ری", "unit": "prov.tehran.county.rey",
+        "hops": 10, "on_time": 8, "missed": 2, "score": 70}]}]})
+
+    items: list[dict]
+
+
+class OrgUnitQuery(RequestPart):
+    kind: Literal["hq", "hq_unit", "province", "province_unit", "county", "center"] | None = None
+    parent: str | None = Field(None, max_length=200, description="only the children of this unit")
+
+
+class OrgUnit(BaseModel):
+    id: str
+    parent: str | None = None
+    kind: str
+    name_fa: str
+    center_type: str | None = None
+    operator: str | None = Field(None, description="a center's: state or ngo")
+
+
+class OrgUnitList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "id": "prov.tehran.county.rey", "parent": "prov.tehran", "kind": "county", "name_fa": "اداره بهزیستی شهرستان ری"}]}]})
+
+    items: list[OrgUnit]

@@ -1,12 +1,16 @@
-"""Cases: registration by anyone, and following a case by its tracking code (SPEC C1, C3)."""
+"""Cases for citizens: registration, following a case by its tracking code, evidence, reporting again
+and rating the answer (SPEC C1, C3, C4, C10)."""
 from __future__ import annotations
+
+import base64
 
 from flask import current_app, jsonify, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
+from gateway.auth import accepts_upload
 from gateway.protection import idempotency
-from gateway.schemas import CaseSecretHeader, IdempotencyHeader, Problem, TrackingCodePath
-from services.complaints.schemas import CaseIntake, CaseView, RegisteredCase
+from gateway.schemas import CaseSecretHeader, IdempotencyHeader, Problem, TrackingCodePath, UploadForm
+from services.complaints.schemas import CaseIntake, CaseView, FileView, Rating, RegisteredCase, ReportAgain
 
 bp = APIBlueprint("cases", __name__, url_prefix="/api/v1/cases",
                   abp_tags=[Tag(name="cases", description="Didehban: register and follow a case")])
@@ -30,3 +34,34 @@ def get_case(path: TrackingCodePath, header: CaseSecretHeader):
     X-Case-Secret). No personal data."""
     return jsonify(current_app.extensions["rpc"].call("complaints", "get_case", path.tracking_code,
                                                       header.case_secret))
+
+
+@bp.post("/<tracking_code>/evidence", responses={201: FileView, 400: Problem, 404: Problem, 409: Problem, 413: Problem,
+                                                 429: Problem, 503: Problem, 504: Problem})
+@accepts_upload
+def add_evidence(path: TrackingCodePath, header: CaseSecretHeader, form: UploadForm):
+    """Send evidence for a case, at registration or when inspection asks (SPEC C4): PDF, image,
+    audio or MP4, at most 10 MB each, 10 per case. The type is read from the content."""
+    saved = current_app.extensions["rpc"].call("complaints", "add_evidence", path.tracking_code, header.case_secret,
+                                               form.file.filename, base64.b64encode(form.file.read()).decode())
+    response = jsonify(saved)
+    response.status_code = 201
+    return response
+
+
+@bp.post("/<tracking_code>/report-again", responses={200: CaseView, 400: Problem, 404: Problem, 409: Problem,
+                                                     429: Problem, 503: Problem, 504: Problem})
+def report_again(path: TrackingCodePath, header: CaseSecretHeader, body: ReportAgain):
+    """Report that a step was not followed up (SPEC C10): the case moves one level up and the
+    managers there are told. After the answer, within 7 days."""
+    return jsonify(current_app.extensions["rpc"].call("complaints", "report_again", path.tracking_code,
+                                                      header.case_secret, body.model_dump(exclude_none=True)))
+
+
+@bp.post("/<tracking_code>/rating", responses={200: CaseView, 400: Problem, 404: Problem, 409: Problem,
+                                               429: Problem, 503: Problem, 504: Problem})
+def rate(path: TrackingCodePath, header: CaseSecretHeader, body: Rating):
+    """Rate the answer from 1 to 5; this closes the case (it can still be reported again within 7
+    days of the answer)."""
+    return jsonify(current_app.extensions["rpc"].call("complaints", "rate_answer", path.tracking_code,
+                                                      header.case_secret, body.model_dump()))

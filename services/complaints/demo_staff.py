@@ -15,6 +15,7 @@ DEMO_STAFF = [
     ("operator", "اپراتور دفتر بازرسی", "hq_operator", "hq.inspection", "09120000001"),
     ("inspector", "بازرس ستاد", "inspector", "hq.inspection", None),
     ("hotline", "کارشناس ۱۴۸۲", "hotline_operator", "hq.inspection", None),
+    ("rehab.head", "معاون توانبخشی", "hq_head", "hq.rehabilitation", "09120000008"),
     ("rehab.expert", "کارشناس معاونت توانبخشی", "hq_expert", "hq.rehabilitation", "09120000002"),
     ("tehran.head", "مدیرکل بهزیستی تهران", "province_head", "prov.tehran", "09120000003"),
     ("rey.head", "رئیس اداره بهزیستی ری", "county_head", "prov.tehran.county.rey", "09120000004"),

@@ -28,6 +28,14 @@ CHANNELS = {"web": "وب", "mobile_web": "وب همراه", "hotline": "تلفن
 # What third-party apps (Open311) may send: never a violation report, whose reporter must be
 # protected (SPEC C17) and which goes through the organization's own channels only.
 PARTNER_APP_KINDS = {k: v for k, v in KINDS.items() if k != "violation_report"}
+def channel_of_staff(role: str, given: str) -> str:
+    """A case registered by staff came by the hotline (its operators) or through staff, whatever the
+    form said, unless it names one of the two."""
+    if given in ("hotline", "staff"):
+        return given
+    return "hotline" if role == "hotline_operator" else "staff"
+
+
 URGENCIES = {"urgent": "فوری", "normal": "عادی"}
 # The steps of a case as the citizen's timeline names them (SPEC C3); the others are internal.
 STAGES = {

@@ -27,6 +27,7 @@ LEVELS_FA = {"hq": "ستاد", "hq_unit": "واحد ستادی", "province": "ا
 ROLES = {
     "hotline_operator": "کارشناس مرکز تماس ۱۴۸۲",
     "hq_operator": "اپراتور ستاد",
+    "hq_head": "مدیر واحد ستادی",
     "hq_expert": "کارشناس واحد ستادی",
     "province_head": "مدیرکل استان",
     "province_expert": "کارشناس استان",
@@ -40,10 +41,12 @@ ROLES = {
 # Who may see a named reporter's identity (SPEC C17): inspection only, never the unit concerned.
 SEES_REPORTER = {"inspector", "hq_operator"}
 # Who works cases in a cartable: refers, answers, asks for evidence (SPEC C5, C6).
-ACTS_ON_CASES = {"hq_operator", "hq_expert", "province_head", "province_expert", "county_head", "county_expert",
+ACTS_ON_CASES = {"hq_operator", "hq_head", "hq_expert", "province_head", "province_expert", "county_head", "county_expert",
                  "center_head", "center_staff"}
 # Who approves or returns an answer on its way up (SPEC C6) and answers for the unit's deadlines (C13).
-MANAGERS = {"hq_operator", "province_head", "county_head", "center_head"}
+MANAGERS = {"hq_operator", "hq_head", "province_head", "county_head", "center_head"}
+# Who reads the dashboards and scorecards of their own subtree (SPEC C13, C15).
+SEES_REPORTS = MANAGERS | {"inspector", "admin"}
 # Who must open the cartable every 48 hours or lose access (SPEC C12).
 KEEPS_A_CARTABLE = ACTS_ON_CASES
 
@@ -133,6 +136,13 @@ def may_refer(holder: str, target: str) -> bool:
     if level == "county":
         return target_level == "center" and parent_of(target) == holder
     return False
+
+
+def listing(kind: str | None = None, parent: str | None = None) -> list[dict]:
+    """The units, for pickers: optionally one level (kind) and the children of one unit."""
+    return [{"id": u["id"], "parent": u["parent"], "kind": u["kind"], "name_fa": u["name_fa"],
+             "center_type": u["center_type"], "operator": u["operator"]}
+            for u in units() if (kind is None or u["kind"] == kind) and (parent is None or u["parent"] == parent)]
 
 
 def sees_everything(scope: str) -> bool:

@@ -116,21 +116,27 @@ class TimelineStep(BaseModel):
     stage: str
     stage_fa: str
     at: Stamp
-    note: str | None = None
+    note: str | None = Field(None, description="addressed to the citizen (an evidence request, the answer)")
+    unit_fa: str | None = Field(None, description="the unit the case went to, for referrals and escalations")
 
 
+STAMP_EXAMPLE = {"iso": "2026-11-26T09:00:00Z", "jalali": "۱۴۰۵/۰۹/۰۵ ۱۲:۳۰"}
 CASE_VIEW_EXAMPLE = {
     "tracking_code": "4203917755102846", "tracking_code_display": "4203-9177-5510-2846", "kind": "complaint",
-    "kind_fa": "شکایت", "channel": "web", "urgency": "normal", "status": "registered", "status_fa": "ثبت شد",
-    "registered_at": {"iso": "2026-11-26T09:00:00Z", "jalali": "۱۴۰۵/۰۹/۰۵ ۱۲:۳۰"}, "anonymous": False,
-    "timeline": [{"stage": "registered", "stage_fa": "ثبت شد",
-                  "at": {"iso": "2026-11-26T09:00:00Z", "jalali": "۱۴۰۵/۰۹/۰۵ ۱۲:۳۰"}, "note": None}]}
+    "kind_fa": "شکایت", "channel": "web", "urgency": "normal", "status": "registered",
+    "status_fa": "ثبت شده، در انتظار بررسی", "registered_at": STAMP_EXAMPLE, "anonymous": False,
+    "timeline": [{"stage": "registered", "stage_fa": "ثبت شد", "at": STAMP_EXAMPLE, "note": None}]}
+
+
+class Answered(BaseModel):
+    text: str
+    at: Stamp
 
 
 class CaseView(BaseModel):
-    """What anyone holding the tracking code may see: stage and timeline, no personal data."""
+    """What anyone holding the tracking code may see: stage and timeline, without personal data,
+    staff names or internal notes (SPEC C3)."""
     model_config = ConfigDict(json_schema_extra={"examples": [CASE_VIEW_EXAMPLE]})
-
 
     tracking_code: str = Field(pattern=r"^[0-9]{16}$", examples=["4203917755102846"])
     tracking_code_display: str = Field(examples=["4203-9177-5510-2846"])
@@ -143,6 +149,9 @@ class CaseView(BaseModel):
     registered_at: Stamp
     anonymous: bool = Field(description="an anonymous report: followed with its code and its secret")
     timeline: list[TimelineStep]
+    answer: Answered | None = Field(None, description="the approved answer, once it reached the citizen")
+    report_again_until: Stamp | None = Field(None, description="until when the citizen may report again (SPEC C10)")
+    rating: int | None = None
 
 
 class RegisteredCase(CaseView):
@@ -158,24 +167,92 @@ class Reporter(BaseModel):
     national_id: str | None = None
 
 
-class StaffCaseView(CaseView):
-    """A case in a cartable: the text and the holding unit; the reporter only for inspection roles."""
-    model_config = ConfigDict(json_schema_extra={"examples": [{**CASE_VIEW_EXAMPLE, "text": "مستمری این ماه واریز نشده است.", "holder_unit": "prov.tehran.county.rey"}]})
+class HistoryRow(BaseModel):
+    n: int
+    action: str
+    at: Stamp
+    actor: str = Field(description="the staff member's name, or citizen / system")
+    unit: str | None = None
+    public_note: str | None = None
+    internal_note: str | None = None
 
+
+class FileView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "0b5e1c9e-8f3a-4a59-9d1e-3c2f1b7a6d10", "purpose": "evidence", "filename": "receipt.pdf",
+        "content_type": "application/pdf", "size": 48213, "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "uploaded_at": STAMP_EXAMPLE}]})
+
+    id: str
+    purpose: Literal["evidence", "answer"]
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: Stamp
+
+
+STAFF_VIEW_EXAMPLE = {**CASE_VIEW_EXAMPLE, "text": "مستمری این ماه واریز نشده است.", "holder_unit": "prov.tehran.county.rey",
+                      "holder_unit_fa": "اداره بهزیستی شهرستان ری", "path": ["hq.inspection", "hq.rehabilitation", "prov.tehran", "prov.tehran.county.rey"],
+                      "category": "pension", "center": None, "deadline_at": STAMP_EXAMPLE, "pending_answer": None,
+                      "history": [{"n": 1, "action": "registered", "at": STAMP_EXAMPLE, "actor": "citizen", "unit": "hq.inspection"}],
+                      "files": []}
+
+
+class StaffCaseView(CaseView):
+    """A case as staff see it: the text, the path, the deadline and the whole history with names and
+    internal notes; the reporter only for inspection roles (SPEC C17)."""
+    model_config = ConfigDict(json_schema_extra={"examples": [STAFF_VIEW_EXAMPLE]})
 
     text: str
     holder_unit: str
+    holder_unit_fa: str | None = None
+    path: list[str] = Field(description="the referral chain, from inspection's operators to the handler")
+    category: str | None = None
+    center: str | None = None
+    deadline_at: Stamp | None = Field(None, description="the holder's deadline, while one runs")
+    pending_answer: str | None = Field(None, description="an answer on its way up for approval")
+    history: list[HistoryRow]
+    files: list[FileView]
     reporter: Reporter | None = None
 
 
-class StaffCaseSummary(CaseView):
-    model_config = ConfigDict(json_schema_extra={"examples": [{**CASE_VIEW_EXAMPLE, "holder_unit": "prov.tehran.county.rey"}]})
+SUMMARY_EXAMPLE = {k: STAFF_VIEW_EXAMPLE[k] for k in ("tracking_code", "tracking_code_display", "kind", "kind_fa", "urgency",
+                                                       "status", "status_fa", "registered_at", "holder_unit", "category", "deadline_at")}
 
+
+class StaffCaseSummary(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SUMMARY_EXAMPLE]})
+
+    tracking_code: str
+    tracking_code_display: str
+    kind: Kind
+    kind_fa: str
+    urgency: Urgency
+    status: str
+    status_fa: str
+    registered_at: Stamp
     holder_unit: str
+    category: str | None = None
+    deadline_at: Stamp | None = None
 
 
 class StaffCasePage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{**CASE_VIEW_EXAMPLE, "holder_unit": "prov.tehran.county.rey"}], "next": "/api/v1/staff/cases?after=WyIyMDI2LTExLTI2VDA5OjAwOjAwKzAwOjAwIiwiOWYxYyJd&limit=20"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [SUMMARY_EXAMPLE], "next": "/api/v1/staff/cases?after=WyIyMDI2LTExLTI2VDA5OjAwOjAwKzAwOjAwIiwiOWYxYyJd&limit=20"}]})
 
     items: list[StaffCaseSummary]
     next: str | None = Field(None, description="the link to the next page; absent on the last")
+
+
+class CartableItem(StaffCaseSummary):
+    model_config = ConfigDict(json_schema_extra={"examples": [{**SUMMARY_EXAMPLE, "overdue": False, "seconds_left": 5400}]})
+
+    overdue: bool
+    seconds_left: int = Field(description="until the deadline; negative when overdue")
+
+
+class CartablePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{**SUMMARY_EXAMPLE, "overdue": False, "seconds_left": 5400}], "next": None}]})
+
+    items: list[CartableItem]
+    next: str | None = None

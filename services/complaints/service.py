@@ -6,12 +6,13 @@ from nameko.timer import timer
 
 from common.config import get_settings
 from common.db import Database
+from common.errors import InvalidRequest
 from common.health import HealthRpc
 from common.idempotency import once
 from common.observability import Observability
 from common.rpc import rpc
 from common.validation import parse
-from services.complaints import api_keys, cases, domain, evidence, org, staff, sweeps
+from services.complaints import api_keys, cases, domain, evidence, org, reports, staff, sweeps
 from services.complaints.models import idempotency_keys
 from services.complaints.schemas import Answer, CaseIntake, Note, Rating, Referral, ReportAgain, RequiredNote
 
@@ -31,6 +32,7 @@ class ComplaintsService(HealthRpc):
         intake = parse(CaseIntake, payload)
         if actor is not None:
             staff.require_role(actor, *org.ROLES)
+            intake = intake.model_copy(update={"channel": domain.channel_of_staff(actor["role"], intake.channel)})
         secret = domain.case_secret(_seed(idempotency), get_settings().secret_derivation_key)
         with self.db.begin():
             view = once(self.db, idempotency_keys, idempotency, "register_case", intake.model_dump(),
@@ -120,8 +122,25 @@ class ComplaintsService(HealthRpc):
         with self.db.begin():
             return evidence.download(self.db, actor, tracking_code, file_id)
 
-    # timers: safe in every replica (SKIP LOCKED) ------------------------------------------------------
-    @timer(interval=15)
+    # reports (SPEC C13, C15) ------------------------------------------------------------------------------
+    @rpc
+    def dashboard(self, actor: dict, start: str, end: str) -> dict:
+        staff.require_role(actor, *org.SEES_REPORTS)
+        with self.db.begin():
+            return reports.dashboard(self.db, actor, *_period(start, end))
+
+    @rpc
+    def scorecards(self, actor: dict, start: str, end: str) -> list:
+        staff.require_role(actor, *org.SEES_REPORTS)
+        with self.db.begin():
+            return reports.scorecards(self.db, actor, *_period(start, end))
+
+    @rpc
+    def org_units(self, kind: str | None = None, parent: str | None = None) -> list:
+        return org.listing(kind, parent)
+
+    # timers: safe in every replica (SKIP LOCKED, or a row per period) -------------------------------
+    @timer(interval=get_settings().deadline_sweep_seconds)
     def sweep_deadlines(self) -> dict:
         return {"warned": sweeps.run_until_done(sweeps.warn_due, self.db),
                 "escalated": sweeps.run_until_done(sweeps.escalate_overdue, self.db),
@@ -130,6 +149,10 @@ class ComplaintsService(HealthRpc):
     @timer(interval=300)
     def sweep_inactive_staff(self) -> int:
         return sweeps.revoke_inactive(self.db)
+
+    @timer(interval=600)
+    def publish_statistics(self) -> list:
+        return reports.publish_due_statistics(self.db)
 
     # staff sessions (SPEC C11, C12) ----------------------------------------------------------------
     @rpc
@@ -190,6 +213,16 @@ class ComplaintsService(HealthRpc):
     def api_key_principal(self, key: str) -> dict:
         with self.db.begin():
             return api_keys.principal_for(self.db, key)
+
+
+def _period(start: str, end: str):
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(start.replace("Z", "+00:00")), datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        raise InvalidRequest([{"field": "from", "code": "invalid_date", "message": "تاریخ درست نیست.",
+                               "detail": "from and to must be ISO 8601 date-times"}]) from None
 
 
 def _seed(idempotency: dict | None) -> str | None:

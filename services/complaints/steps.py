@@ -191,6 +191,6 @@ def _event(change: Change, update: dict, hop: dict | None, recipients: dict, now
     if case.get("reporter_mobile"):
         data["reporter_mobile"] = case["reporter_mobile"]
     told = recipients.get(state.holder) if hop or change.step.action == "deadline_warning" else None
-    if told:
+    if told and "staff_recipients" not in data:  # a reopening names the managers above itself
         data["staff_recipients"] = told
     return new_event(event_type, data, subject=case["tracking_code"], time=now)

@@ -1,8 +1,8 @@
 """Who hears what of a case's steps and of a revoked access (SPEC C9, N2): pure functions from an event
 to the messages it causes. dispatch.queue_all makes each one at most once.
 
-- The reporter, when they gave a mobile, hears of every step but the deadline warning, and of an
-  approval only when it is the last one (`final`: the answer reached them).
+- The reporter, when they gave a mobile, hears of every step on their timeline (every step but the
+  deadline warning): each approval on the way up, and the last one (`final`) as "your answer is ready".
 - The staff the event names (`staff_recipients`, the people of the unit now holding the case) hear of
   a case arriving in their cartable with its deadline, and of a deadline about to be missed.
 - A person whose access was revoked hears of it on their own mobile.
@@ -79,7 +79,7 @@ def for_case_step(step: str, event: dict, public_base_url: str) -> list[Outgoing
 
 def _citizen_template(step: str, data: dict) -> Template | None:
     if step == "approved" and not data.get("final"):
-        return None  # the answer goes on up the path for approval; the citizen heard "being approved"
+        return t.CASE_APPROVED_CITIZEN  # approved at one level, on its way to the next
     return CITIZEN.get(step)
 
 

@@ -31,7 +31,7 @@ STALE_SENDING = timedelta(seconds=60)  # well past the provider timeout
 
 
 def queue(session: Session, cause: dict, recipient: str, template: Template, **values) -> str | None:
-    """Queue one message for this cause and recipient; None when it was already queued."""
+    """Queue one message for this cause, recipient and template; None when it was already queued."""
     body = template.render(**values)
     stmt = (
         insert(SmsMessage)

@@ -50,6 +50,13 @@ CASE_ANSWERED_CITIZEN = Template(
     text=("بهزیستی: پاسخ درخواست شما آماده شد و در دست تأیید است.\n"
           "کد رهگیری: {tracking_code}"),
 )
+CASE_APPROVED_CITIZEN = Template(  # one approval on the way up; the answer goes on to the next level
+    name="case_approved.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: پاسخ درخواست شما در {holder_unit_fa} بررسی می‌شود.\n"
+          "کد رهگیری: {tracking_code}"),
+)
 CASE_ANSWER_READY_CITIZEN = Template(  # the last approval (`final`): the answer reached the citizen
     name="case_answer_ready.citizen",
     version=1,

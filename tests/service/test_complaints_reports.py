@@ -120,8 +120,9 @@ def test_dashboards_cover_the_callers_subtree_and_a_miss_lowers_the_managers_sco
 def test_public_statistics_publish_no_small_count_and_no_personal_data(session, people):
     t0 = datetime.now(timezone.utc)
     start, end = t0 - timedelta(hours=1), t0 + timedelta(hours=1)
-    for _ in range(7):
+    for _ in range(6):
         register(session, "opinion", mobile="09121234567")
+    register(session, "opinion", chain=TO_REY[:2], people=people)  # no center: the province it was referred to
     for _ in range(2):
         register(session, "complaint", "pension", f"{REY}.center.ghoncheh")
 
@@ -129,10 +130,10 @@ def test_public_statistics_publish_no_small_count_and_no_personal_data(session, 
     assert data["received"] == 9
     assert data["by_kind"]["complaint"] is None and data["by_kind"]["opinion"] is None  # complementary
     assert data["by_kind"]["idea"] == 0
-    assert data["by_province"]["tehran"] is None and data["by_province"]["national"] is None
+    assert data["by_province"]["tehran"] is None and data["by_province"]["national"] is None  # 3 and 6
     assert data["by_province"]["fars"] == 0
     assert data["by_outcome"] == {"answered": 0, "in_progress": 9}
-    assert data["on_time_rate"] is None
+    assert data["on_time_rate"] == 1.0  # the two referrals, each well within its deadline
     cells = [v for dim in ("by_kind", "by_province", "by_outcome") for v in data[dim].values()]
     assert not any(v is not None and 0 < v < 5 for v in cells)
     assert "0912" not in json.dumps(data)

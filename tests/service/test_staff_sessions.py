@@ -1,6 +1,5 @@
 """Staff sessions and scope in the complaints service, over RPC against the real broker and database."""
 import pytest
-import sqlalchemy as sa
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from common.errors import Forbidden, NotFound, Unauthenticated
@@ -81,7 +80,7 @@ def test_revocation_ends_the_session_at_once_and_only_an_admin_restores(complain
     assert login(complaints, "rey.expert", "a-new-long-password")["principal"]["credentials_version"] == 3
 
 
-def test_staff_see_cases_only_within_their_unit(complaints, engine_of):
+def test_staff_see_cases_only_within_their_unit(complaints):
     code = complaints.register_case(CASE)["tracking_code"]
     refer_down_to_rey(complaints, code)
     rey = login(complaints, "rey.expert")["principal"]

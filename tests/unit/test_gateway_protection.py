@@ -73,7 +73,8 @@ def test_what_never_reaches_a_route_is_a_problem_too(client):
     assert too_big.status_code == 413 and too_big.get_json()["code"] == "payload_too_large"
 
 
-PUBLIC = {"health.healthz", "health.readyz", "cases.register_case", "cases.get_case", "events.list_schemas",
+PUBLIC = {"health.healthz", "health.readyz", "cases.register_case", "cases.get_case", "cases.add_evidence",
+          "cases.report_again", "cases.rate", "reports.units", "events.list_schemas",
           "events.get_schema", "auth.login", "auth.refresh", "auth.logout", "static",
           "open311.services", "open311.service_definition", "open311.get_requests", "open311.get_request",
           "open311.get_token"}

@@ -1,4 +1,56 @@
+import uuid
+from datetime import datetime
+
+import pytest
+
+from common.events import schemas
+from common.events.catalog import CASE_STEP_EVENTS, STAFF_ACCESS_REVOKED
+from common.events.envelope import new_event
+from common.jalali import to_jalali
+from services.notifications import case_messages
+from services.notifications import templates as t
 from services.notifications.templates import CASE_REGISTERED_CITIZEN, segments
+
+CODE = "4203917755102846"
+DEADLINE = "2026-11-28T09:00:00Z"
+DEADLINE_FA = "۱۴۰۵/۰۹/۰۷ ۱۲:۳۰"  # Tehran time, Jalali, Persian digits
+BASE_URL = "https://behzisti.example"  # k8s/base/config.yaml's PUBLIC_BASE_URL
+
+STATUS_AFTER = {"triaged": "referred", "referred": "referred", "answered": "awaiting_approval",
+                "approved": "answered", "returned": "returned", "deadline_warning": "referred",
+                "deadline_missed": "escalated", "reopened": "reopened", "moved_up": "referred",
+                "evidence_requested": "referred", "closed": "closed"}
+
+
+def longest_unit_name() -> str:
+    from services.complaints.org import unit_names
+
+    return max(unit_names().values(), key=len)
+
+
+def sample_values() -> dict:
+    return {"tracking_code": CODE, "track_url": f"{BASE_URL}/track/{CODE}", "holder_unit_fa": longest_unit_name(),
+            "deadline": to_jalali(datetime.fromisoformat(DEADLINE)), "username": "prov.sistan-baluchestan.head"}
+
+
+def case_step(step: str, mobile: str | None = "09121234567", staff: int = 0, deadline: bool = True,
+              status: str | None = None, **more) -> dict:
+    data = {"tracking_code": CODE, "step": step, "kind": "complaint", "urgency": "normal",
+            "status": status or STATUS_AFTER[step],
+            "holder_unit": "prov.tehran", "holder_unit_fa": "اداره کل بهزیستی استان تهران",
+            "at": "2026-11-26T09:00:00Z", **more}
+    if deadline:
+        data["deadline_at"] = DEADLINE
+    if mobile:
+        data["reporter_mobile"] = mobile
+    if staff:
+        data["staff_recipients"] = [{"id": str(uuid.uuid4()), "mobile": f"0935000000{i}"} for i in range(staff)]
+    event = new_event(CASE_STEP_EVENTS[step], data, subject=CODE)
+    assert schemas.errors_of(event) == []
+    return event
+
+
+CITIZEN_HEARS = sorted(set(CASE_STEP_EVENTS) - {"deadline_warning"})
 
 
 def test_segments_as_operators_count_them():
@@ -15,3 +67,86 @@ def test_case_registered_message_carries_the_code_and_fits_two_parts():
                                           track_url="http://localhost:8000/track/4203917755102846")
     assert "4203917755102846" in body and "کد رهگیری" in body
     assert segments(body) <= 2
+
+
+@pytest.mark.parametrize("template", t.ALL, ids=lambda tpl: tpl.name)
+def test_every_template_renders_short_with_the_longest_values(template):
+    """Two UCS-2 parts at most, with the longest unit name of the organization."""
+    body = template.render(**sample_values())
+    assert "{" not in body and "}" not in body
+    assert segments(body) <= 2, (len(body), body)
+    assert template.audience in ("citizen", "staff") and template.name.endswith(f".{template.audience}")
+    assert template.version >= 1
+    if template.audience == "citizen" or "{tracking_code}" in template.text:
+        assert CODE in body
+
+
+def test_template_names_are_unique():
+    names = [tpl.name for tpl in t.ALL]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("step", CITIZEN_HEARS)
+def test_the_reporter_hears_of_every_step_with_the_tracking_code(step):
+    event = case_step(step, **({"final": True} if step == "approved" else {}))
+    [message] = case_messages.for_case_step(step, event, BASE_URL)
+    assert message.recipient == "09121234567" and message.template.audience == "citizen"
+    body = message.render()
+    assert CODE in body and segments(body) <= 2
+
+
+def test_no_step_texts_an_anonymous_reporter():
+    for step in CASE_STEP_EVENTS:
+        assert case_messages.for_case_step(step, case_step(step, mobile=None), BASE_URL) == []
+
+
+def test_a_referral_names_the_unit_and_tells_its_staff_the_deadline_in_jalali():
+    event = case_step("referred", staff=2)
+    citizen, *staff = case_messages.for_case_step("referred", event, BASE_URL)
+    assert citizen.template is t.CASE_REFERRED_CITIZEN and "اداره کل بهزیستی استان تهران" in citizen.render()
+    assert [m.recipient for m in staff] == ["09350000000", "09350000001"]
+    assert all(m.template is t.CASE_IN_CARTABLE_STAFF for m in staff)
+    assert all(CODE in m.render() and DEADLINE_FA in m.render() for m in staff)
+
+
+def test_a_deadline_warning_goes_to_staff_only():
+    messages = case_messages.for_case_step("deadline_warning", case_step("deadline_warning", staff=2), BASE_URL)
+    assert [m.template for m in messages] == [t.DEADLINE_WARNING_STAFF] * 2
+    assert "09121234567" not in [m.recipient for m in messages]
+
+
+def test_only_the_final_approval_tells_the_reporter_the_answer_is_ready():
+    going_up = case_step("approved", staff=1, status="awaiting_approval", final=False)
+    assert [m.template for m in case_messages.for_case_step("approved", going_up, BASE_URL)] == [
+        t.CASE_APPROVED_CITIZEN, t.CASE_AWAITING_APPROVAL_STAFF]
+
+    final = case_step("approved", deadline=False, status="answered", final=True)
+    [message] = case_messages.for_case_step("approved", final, BASE_URL)
+    assert message.template is t.CASE_ANSWER_READY_CITIZEN
+    assert f"{BASE_URL}/track/{CODE}" in message.render()
+
+
+@pytest.mark.parametrize("step, template", [
+    ("triaged", t.CASE_IN_CARTABLE_STAFF), ("answered", t.CASE_AWAITING_APPROVAL_STAFF),
+    ("returned", t.CASE_IN_CARTABLE_STAFF), ("deadline_missed", t.CASE_DEADLINE_MISSED_STAFF),
+    ("reopened", t.CASE_REOPENED_STAFF), ("moved_up", t.CASE_IN_CARTABLE_STAFF)])
+def test_staff_hear_of_a_case_arriving_in_their_cartable(step, template):
+    messages = case_messages.for_case_step(step, case_step(step, mobile=None, staff=1), BASE_URL)
+    assert [m.template for m in messages] == [template]
+    assert DEADLINE_FA in messages[0].render()
+
+
+def test_staff_are_not_texted_a_case_without_a_deadline():
+    assert case_messages.for_case_step("referred", case_step("referred", mobile=None, staff=1, deadline=False),
+                                       BASE_URL) == []
+
+
+@pytest.mark.parametrize("by, template", [("inactivity", t.ACCESS_REVOKED_INACTIVITY_STAFF),
+                                          ("admin", t.ACCESS_REVOKED_BY_ADMIN_STAFF)])
+def test_a_revoked_person_is_told_on_their_own_mobile(by, template):
+    data = {"staff_id": str(uuid.uuid4()), "username": "rey.head", "unit": "prov.tehran.county.rey",
+            "reason": "۴۸ ساعت کارتابل باز نشد", "by": by, "at": "2026-11-26T09:00:00Z", "cases_moved": 3}
+    assert case_messages.for_access_revoked(new_event(STAFF_ACCESS_REVOKED, data)) == []
+    [message] = case_messages.for_access_revoked(new_event(STAFF_ACCESS_REVOKED, {**data, "mobile": "09351112233"}))
+    assert message.recipient == "09351112233" and message.template is template
+    assert "rey.head" in message.render()

@@ -76,6 +76,7 @@ def upgrade():
     op.create_index("cases_warn", "cases", ["warn_at"], postgresql_where=sa.text("warn_at IS NOT NULL"))
     op.create_index("cases_to_close", "cases", ["answered_at"], postgresql_where=sa.text("status = 'answered'"))
     op.create_index("cases_visible_to", "cases", ["visible_to"], postgresql_using="gin")
+    op.create_index("cases_registered", "cases", ["registered_at"])
     op.create_index("cases_assignee", "cases", ["assignee_id"], postgresql_where=sa.text("assignee_id IS NOT NULL"))
 
     op.create_table(
@@ -92,6 +93,7 @@ def upgrade():
         sa.Column("outcome", sa.Text),
     )
     op.create_index("case_hops_unit", "case_hops", ["unit_id", "opened_at"])
+    op.create_index("case_hops_closed", "case_hops", ["closed_at"])
     op.create_index("case_hops_manager", "case_hops", ["manager_id"], postgresql_where=sa.text("manager_id IS NOT NULL"))
     op.create_table(
         "deadline_misses",
@@ -184,7 +186,7 @@ def downgrade():
     op.drop_table("case_history")
     op.drop_table("deadline_misses")
     op.drop_table("case_hops")
-    for index in ("cases_deadline", "cases_warn", "cases_to_close", "cases_visible_to", "cases_assignee"):
+    for index in ("cases_registered", "cases_deadline", "cases_warn", "cases_to_close", "cases_visible_to", "cases_assignee"):
         op.drop_index(index, "cases")
     for column in ("category", "center_id", "path", "visible_to", "approver_pos", "current_hop_id", "assignee_id",
                    "deadline_at", "warn_at", "answer_text", "answered_at", "rating", "closed_at", "history_head",

@@ -1,0 +1,196 @@
+"""A case's whole way through the organization, through the real gateway and processes (SPEC C3–C10,
+C17): down three levels, a missed deadline that pulls it back, referred again, answered, returned
+once, approved up the chain, rated and closed; the citizen gets an SMS at every step."""
+from __future__ import annotations
+
+import base64
+import uuid
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
+from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
+
+pytestmark = pytest.mark.e2e
+
+REY = "prov.tehran.county.rey"
+GHONCHEH = "prov.tehran.county.rey.center.ghoncheh"
+MOBILE = "09351230001"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+class Api:
+    def __init__(self, base):
+        self.base, self.tokens = base, {}
+
+    def token(self, username):
+        if username not in self.tokens:
+            response = requests.post(f"{self.base}/api/v1/auth/login",
+                                     json={"username": username, "password": DEMO_PASSWORD}, timeout=10)
+            assert response.status_code == 200, response.text
+            self.tokens[username] = response.json()["access_token"]
+        return self.tokens[username]
+
+    def call(self, method, path, username=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if username:
+            headers["Authorization"] = f"Bearer {self.token(username)}"
+        return requests.request(method, f"{self.base}{path}", headers=headers, timeout=20, **kwargs)
+
+    def act(self, username, code, action, body, expect=200):
+        response = self.call("POST", f"/api/v1/staff/cases/{code}/{action}", username, json=body)
+        assert response.status_code == expect, response.text
+        return response.json()
+
+
+@pytest.fixture(scope="module")
+def api(platform):  # noqa: F811
+    load_demo_staff(platform["db"]["complaints"])
+    return Api(platform["base"])
+
+
+def texts_to(platform, mobile, at_least):  # noqa: F811
+    """The fake operator's messages to `mobile`, once there are at least `at_least` of them."""
+    messages = requests.get(f"{platform['sms']}/api/messages",
+                            params={"receptor": mobile, "wait": 30, "min": at_least}, timeout=40).json()
+    assert len(messages) >= at_least, [m["message"] for m in messages]
+    return messages
+
+
+def as_if_the_deadline_passed(platform, code):  # noqa: F811
+    engine = sa.create_engine(platform["db"]["complaints"])
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE case_hops SET due_at = now() - interval '1 second' "
+                             "WHERE id = (SELECT current_hop_id FROM cases WHERE tracking_code = :c)"), {"c": code})
+        conn.execute(sa.text("UPDATE cases SET deadline_at = now() - interval '1 second' WHERE tracking_code = :c"),
+                     {"c": code})
+    engine.dispose()
+
+
+def status_becomes(api, code, status, timeout=30):
+    """Follow the case as the citizen does until it reaches `status` (the sweep runs on its own)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        case = api.call("GET", f"/api/v1/cases/{code}").json()
+        if case["status"] == status or time.monotonic() > deadline:
+            return case
+        time.sleep(0.2)  # polling the public API: the sweep gives no other signal to a citizen
+
+
+def down_to_rey(api, code):
+    api.act("operator", code, "refer", {"unit": "hq.rehabilitation", "note": "مربوط به معاونت توانبخشی"})
+    api.act("rehab.expert", code, "refer", {"unit": "prov.tehran", "note": "استان تهران پیگیری کند"})
+    return api.act("tehran.head", code, "refer", {"unit": REY, "note": "شهرستان ری رسیدگی کند"})
+
+
+def test_a_case_goes_down_misses_its_deadline_comes_back_and_is_answered_approved_and_closed(platform, api):  # noqa: F811
+    registered = api.call("POST", "/api/v1/cases", json={
+        "kind": "complaint", "urgency": "normal", "mobile": MOBILE, "category": "pension",
+        "text": "مستمری سه ماه گذشته به حساب پدرم واریز نشده و اداره پاسخی نمی‌دهد."})
+    assert registered.status_code == 201, registered.text
+    code = registered.json()["tracking_code"]
+    sent = 1
+    texts_to(platform, MOBILE, sent)
+
+    seen = down_to_rey(api, code)
+    sent += 3
+    assert seen["holder_unit"] == REY and seen["deadline_at"]
+    cartable = api.call("GET", "/api/v1/staff/cartable", "rey.expert").json()["items"]
+    assert [c["tracking_code"] for c in cartable] == [code] and cartable[0]["seconds_left"] > 0
+    texts_to(platform, MOBILE, sent)
+
+    as_if_the_deadline_passed(platform, code)
+    assert status_becomes(api, code, "escalated")["status"] == "escalated"
+    sent += 1
+    assert api.call("GET", f"/api/v1/staff/cases/{code}", "rey.expert").status_code == 404  # out of its sight
+    assert api.call("GET", "/api/v1/staff/cartable", "rey.expert").json()["items"] == []
+    scorecards = api.call("GET", "/api/v1/staff/reports/scorecards", "tehran.head").json()["items"]
+    assert any(card["missed"] == 1 for card in scorecards if card["unit"] == REY)
+
+    down_to_rey(api, code)
+    sent += 3
+    attachment = api.call("POST", f"/api/v1/staff/cases/{code}/attachments", "rey.expert",
+                          files={"file": ("واریز.pdf", PDF, "application/pdf")})
+    assert attachment.status_code == 201, attachment.text
+    first = api.act("rey.expert", code, "answer", {"text": "مستمری واریز شد.", "attachments": [attachment.json()["id"]]})
+    assert first["status"] == "awaiting_approval" and first["holder_unit"] == "prov.tehran"
+    api.act("tehran.head", code, "return", {"note": "مبلغ و تاریخ واریز را بنویسید."})
+    api.act("rey.expert", code, "answer", {"text": "مستمری سه ماه، جمعاً ۴۵٬۰۰۰٬۰۰۰ ریال، امروز واریز شد."})
+    sent += 3
+    for approver in ("tehran.head", "rehab.head"):
+        assert api.act(approver, code, "approve", {})["status"] == "awaiting_approval"
+    done = api.act("operator", code, "approve", {"note": "تأیید نهایی"})
+    sent += 3
+    assert done["status"] == "answered"
+
+    citizen = api.call("GET", f"/api/v1/cases/{code}").json()
+    assert citizen["answer"]["text"].startswith("مستمری سه ماه")
+    page = str(citizen)
+    for hidden in ("مبلغ و تاریخ واریز", "شهرستان ری رسیدگی کند", "کارشناس بهزیستی ری", "رئیس", "تأیید نهایی"):
+        assert hidden not in page  # internal notes and staff names stay inside
+    rated = api.call("POST", f"/api/v1/cases/{code}/rating", json={"score": 5})
+    assert rated.status_code == 200 and rated.json()["status"] == "closed"
+    sent += 1
+
+    stages = [s["stage"] for s in rated.json()["timeline"]]
+    assert stages == ["registered", "triaged", "referred", "referred", "deadline_missed", "triaged", "referred",
+                      "referred", "answered", "returned", "answered", "approved", "approved", "approved", "closed"]
+    messages = texts_to(platform, MOBILE, sent)
+    assert len(messages) == sent == len(stages)  # one SMS per step, none twice
+    assert all(code in m["message"] or code[-4:] in m["message"] for m in messages)
+
+
+def test_one_county_cannot_read_or_act_on_another_s_case(platform, api):  # noqa: F811
+    code = api.call("POST", "/api/v1/cases", json={
+        "kind": "complaint", "text": "نوبت ویزیت مرکز توانبخشی داده نمی‌شود."}).json()["tracking_code"]
+    down_to_rey(api, code)
+    assert api.call("GET", f"/api/v1/staff/cases/{code}", "shemiranat.expert").status_code == 404
+    refused = api.call("POST", f"/api/v1/staff/cases/{code}/answer", "shemiranat.expert", json={"text": "پاسخ داده شد."})
+    assert refused.status_code == 404
+    assert api.act("rey.expert", code, "answer", {"text": "نوبت داده شد."})["holder_unit"] == "prov.tehran"
+
+
+def test_the_reported_center_never_sees_the_reporter(platform, api):  # noqa: F811
+    report = api.call("POST", "/api/v1/cases", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
+        "kind": "violation_report", "center": GHONCHEH, "name": "گزارشگر", "mobile": "09351230002",
+        "text": "در مهدکودک به کودکان غذای مانده داده می‌شود."}).json()
+    code = report["tracking_code"]
+    down_to_rey(api, code)
+    refused = api.call("POST", f"/api/v1/staff/cases/{code}/refer", "rey.head", json={"unit": GHONCHEH, "note": "بررسی"})
+    assert refused.status_code == 409 and refused.json()["code"] == "referral_to_reported_center"
+    assert api.call("GET", f"/api/v1/staff/cases/{code}", "ghoncheh.head").status_code == 404
+    assert "reporter" not in api.call("GET", f"/api/v1/staff/cases/{code}", "rey.expert").json()
+    assert api.call("GET", f"/api/v1/staff/cases/{code}", "inspector").json()["reporter"]["mobile"] == "09351230002"
+
+    complaint = api.call("POST", "/api/v1/cases", json={
+        "kind": "complaint", "center": GHONCHEH, "name": "شاکی", "mobile": "09351230003",
+        "text": "ساعت کار مهدکودک بدون اطلاع تغییر کرده است."}).json()["tracking_code"]
+    down_to_rey(api, complaint)
+    api.act("rey.head", complaint, "refer", {"unit": GHONCHEH, "note": "مرکز پاسخ دهد"})
+    seen = api.call("GET", f"/api/v1/staff/cases/{complaint}", "ghoncheh.head").json()
+    assert seen["holder_unit"] == GHONCHEH and "reporter" not in seen
+
+
+def test_evidence_is_checked_by_content_and_downloads_only_for_those_allowed(platform, api):  # noqa: F811
+    report = api.call("POST", "/api/v1/cases", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
+        "kind": "violation_report", "text": "در این مرکز از مددجویان پول گرفته می‌شود."}).json()
+    code, secret = report["tracking_code"], report["secret"]
+    upload = f"/api/v1/cases/{code}/evidence"
+    assert api.call("POST", upload, files={"file": ("a.pdf", PDF)}).status_code == 404  # no secret: unknown
+    fake = api.call("POST", upload, headers={"X-Case-Secret": secret},
+                    files={"file": ("photo.jpg", b"MZ\x90\x00" + bytes(100), "image/jpeg")})
+    assert fake.status_code == 400 and fake.json()["errors"][0]["field"] == "file"
+    saved = api.call("POST", upload, headers={"X-Case-Secret": secret}, files={"file": ("رسید.pdf", PDF)})
+    assert saved.status_code == 201 and saved.json()["content_type"] == "application/pdf"
+    file_id = saved.json()["id"]
+
+    got = api.call("GET", f"/api/v1/staff/cases/{code}/files/{file_id}", "inspector")
+    assert got.status_code == 200 and got.content == PDF
+    assert got.headers["Digest"] == "sha-256=" + base64.b64encode(bytes.fromhex(saved.json()["sha256"])).decode()
+    assert api.call("GET", f"/api/v1/staff/cases/{code}/files/{file_id}", "rehab.expert").status_code == 403
+    timeline = api.call("GET", f"/api/v1/cases/{code}", headers={"X-Case-Secret": secret}).json()["timeline"]
+    assert [s["stage"] for s in timeline] == ["registered", "evidence_added"]

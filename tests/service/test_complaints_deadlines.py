@@ -1,0 +1,140 @@
+"""The deadline sweeps, the inactivity sweep and the history chain, on the real PostgreSQL."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import eventlet
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from services.complaints import cases, history, sweeps
+from services.complaints.demo_staff import load_demo_staff
+from services.complaints.models import Staff
+from services.complaints.schemas import CaseIntake
+
+REY = "prov.tehran.county.rey"
+
+
+@pytest.fixture
+def engine(db_urls):
+    load_demo_staff(db_urls["complaints"])
+    engine = sa.create_engine(db_urls["complaints"])
+    yield engine
+    engine.dispose()
+
+
+def principal(session, username):
+    person = session.scalars(sa.select(Staff).where(Staff.username == username)).one()
+    return {"kind": "staff", "id": person.id, "full_name": person.full_name, "role": person.role,
+            "unit": person.unit_id, "username": username}
+
+
+def register(session, n=1, urgency="normal", kind="complaint"):
+    with session.begin():
+        return [cases.register(session, CaseIntake(kind=kind, urgency=urgency, mobile="09121234567",
+                                                   text="مستمری این ماه هنوز واریز نشده است.")).tracking_code
+                for _ in range(n)]
+
+
+def refer_to_rey(session, code):
+    for username, unit in [("operator", "hq.rehabilitation"), ("rehab.expert", "prov.tehran"), ("tehran.head", REY)]:
+        with session.begin():
+            cases.refer(session, principal(session, username), code, unit, "پیگیری شود")
+
+
+def scalar(engine, sql, **params):
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql), params).scalar()
+
+
+def test_three_sweeps_side_by_side_escalate_each_overdue_case_exactly_once(engine):
+    with Session(engine) as session:
+        codes = register(session, 300)
+        refer_to_rey(session, codes[0])
+    later = scalar(engine, "SELECT max(deadline_at) FROM cases") + timedelta(seconds=1)
+
+    def sweep():
+        with Session(engine) as session:
+            done = 0
+            while n := sweeps.escalate_overdue(session, later, limit=20):
+                done += n
+            return done
+
+    workers = [eventlet.spawn(sweep) for _ in range(3)]
+    counts = [w.wait() for w in workers]
+    assert sum(counts) == 300 and all(counts)  # all three took part, and no case twice
+    assert scalar(engine, "SELECT count(*) FROM deadline_misses") == 300
+    assert scalar(engine, "SELECT count(DISTINCT hop_id) FROM deadline_misses") == 300
+    assert scalar(engine, "SELECT count(*) FROM outbox WHERE routing_key LIKE '%case.deadline_missed%'") == 300
+    assert scalar(engine, "SELECT count(*) FROM cases WHERE status = 'escalated' AND holder_unit_id = 'hq.inspection' "
+                          "AND deadline_at > :t", t=later) == 300
+    # the county that missed it no longer sees it (SPEC C8); the miss is on its manager's record
+    assert scalar(engine, "SELECT count(*) FROM cases WHERE :u = ANY(visible_to)", u=REY) == 0
+    assert scalar(engine, "SELECT count(*) FROM deadline_misses m JOIN staff s ON s.id = m.manager_id "
+                          "WHERE m.unit_id = :u AND s.username = 'rey.head'", u=REY) == 1
+    with Session(engine) as session:
+        assert sweep() == 0 and history.verify(session) == []
+
+
+def test_a_warning_goes_out_once_at_eighty_percent_of_the_time(engine):
+    with Session(engine) as session:
+        [code] = register(session, urgency="urgent")
+        registered = scalar(engine, "SELECT registered_at FROM cases")
+        assert sweeps.warn_due(session, registered + timedelta(hours=2, minutes=23)) == 0
+        assert sweeps.warn_due(session, registered + timedelta(hours=2, minutes=25)) == 1
+        assert sweeps.warn_due(session, registered + timedelta(hours=2, minutes=30)) == 0
+        assert sweeps.escalate_overdue(session, registered + timedelta(hours=2, minutes=59)) == 0
+    assert scalar(engine, "SELECT count(*) FROM outbox WHERE routing_key LIKE '%deadline_warning%'") == 1
+    assert scalar(engine, "SELECT count(*) FROM case_hops WHERE warned_at IS NOT NULL") == 1
+
+
+def test_staff_who_leave_the_cartable_unopened_for_48_hours_lose_access_and_their_cases_move_up(engine):
+    with Session(engine) as session:
+        [code] = register(session)
+        refer_to_rey(session, code)
+        now = scalar(engine, "SELECT now()")
+        with session.begin():
+            cases.cartable(session, principal(session, "rey.head"), 10, None)  # opened: stays
+        session.execute(sa.update(Staff).where(Staff.username != "rey.head")
+                        .values(last_cartable_at=now - timedelta(hours=1)))
+        session.execute(sa.update(Staff).where(Staff.username == "rey.head")
+                        .values(last_cartable_at=now - timedelta(hours=49)))
+        session.commit()
+        assert sweeps.revoke_inactive(session, now) == 1
+        assert sweeps.revoke_inactive(session, now) == 0
+    assert scalar(engine, "SELECT active FROM staff WHERE username = 'rey.head'") is False
+    assert scalar(engine, "SELECT holder_unit_id FROM cases") == "prov.tehran"  # to the superior
+    assert scalar(engine, "SELECT envelope->'data'->>'cases_moved' FROM outbox "
+                          "WHERE routing_key LIKE '%staff.access_revoked%'") == "1"
+
+
+def test_the_history_refuses_edits_and_verify_catches_one_that_got_past(engine):
+    with Session(engine) as session:
+        codes = register(session, 3)
+        refer_to_rey(session, codes[1])
+        assert history.verify(session) == []
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE case_history SET internal_note = 'nothing happened'"))
+    with engine.begin() as conn:  # someone with the power to switch the trigger off
+        conn.execute(sa.text("ALTER TABLE case_history DISABLE TRIGGER case_history_append_only"))
+        conn.execute(sa.text("UPDATE case_history SET internal_note = 'nothing happened' "
+                             "WHERE action = 'referred' AND unit_id = :u"), {"u": REY})
+        conn.execute(sa.text("ALTER TABLE case_history ENABLE TRIGGER case_history_append_only"))
+    with Session(engine) as session:
+        problems = history.verify(session)
+    assert len(problems) == 1 and codes[1] in problems[0] and "row 4" in problems[0]
+
+
+def test_verify_catches_a_deleted_last_row(engine):
+    with Session(engine) as session:
+        [code] = register(session)
+        refer_to_rey(session, code)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE case_history DISABLE TRIGGER case_history_append_only"))
+        conn.execute(sa.text("DELETE FROM case_history WHERE n = (SELECT max(n) FROM case_history)"))
+        conn.execute(sa.text("ALTER TABLE case_history ENABLE TRIGGER case_history_append_only"))
+    with Session(engine) as session:
+        problems = history.verify(session)
+    assert len(problems) == 1 and "deleted" in problems[0]
