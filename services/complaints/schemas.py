@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from common.text import normalise
@@ -32,8 +32,9 @@ class CaseIntake(BaseModel):
     mobile: Mobile = Field(None, description="09xxxxxxxxx; +98 forms and Persian digits accepted")
     national_id: NationalId = Field(None, description="10 digits with a valid check digit")
     category: Category | None = Field(None, description="what the case is about (GET /api/v1/org/categories)")
-    center: str | None = Field(None, max_length=200, examples=["prov.tehran.county.rey.center.ghoncheh"],
-                               description="the center the case is about (GET /api/v1/org/units?kind=center)")
+    center: Annotated[str | None, WithJsonSchema({"anyOf": [{"enum": sorted(org.centers())}, {"type": "null"}]})] = Field(
+        None, max_length=200, examples=["prov.tehran.county.rey.center.ghoncheh"],
+        description="the center the case is about (GET /api/v1/org/units?kind=center)")
 
     @field_validator("center")
     @classmethod

@@ -35,7 +35,8 @@ def platform(databases, module_vhost, tmp_path_factory):
     # schemathesis registers hundreds of cases from one address: lift the registration limit here
     # (tests/unit/test_gateway_protection.py covers the limits themselves)
     group = start_platform(module_vhost, databases, ports, str(PROJECT_ROOT), log_dir=str(logs),
-                           extra_env={"RATE_LIMIT_REGISTER": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute"})
+                           extra_env={"RATE_LIMIT_REGISTER": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute",
+                                      "DEADLINE_SWEEP_SECONDS": "1"})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         try:
@@ -104,7 +105,7 @@ def test_a_citizen_registers_a_case_and_receives_the_tracking_code_by_sms(platfo
     followed = requests.get(f"{platform['base']}/api/v1/cases/{code}", timeout=10)
     assert followed.status_code == 200
     body = followed.json()
-    assert body["status"] == "registered" and body["status_fa"] == "ثبت شد"
+    assert body["status"] == "registered" and body["status_fa"] == "ثبت شده، در انتظار بررسی"
     assert [step["stage"] for step in body["timeline"]] == ["registered"]
     assert body["registered_at"]["jalali"].startswith("۱۴")
     assert "0499370899" not in followed.text and "09121234567" not in followed.text

@@ -10,6 +10,7 @@ import requests
 import sqlalchemy as sa
 
 from common.config import get_settings
+from services.complaints import org
 from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
 from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
 
@@ -48,8 +49,10 @@ def case_held_by(platform, unit):  # noqa: F811
         timeout=10)
     code = response.json()["tracking_code"]
     engine = sa.create_engine(platform["db"]["complaints"])
-    with engine.begin() as conn:  # as if referred there (referral is the complaints issue's)
-        conn.execute(sa.text("UPDATE cases SET holder_unit_id = :u WHERE tracking_code = :c"), {"u": unit, "c": code})
+    path = ["hq.inspection", "hq.rehabilitation", org.parent_of(unit), unit]
+    with engine.begin() as conn:  # as if referred there (tests/e2e/test_case_journey.py refers for real)
+        conn.execute(sa.text("UPDATE cases SET holder_unit_id = :u, path = :p, visible_to = :v WHERE tracking_code = :c"),
+                     {"u": unit, "p": path, "v": org.visible_to(path), "c": code})
     engine.dispose()
     return code
 
