@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from flask_openapi3 import FileStorage
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from common.validation import FreeText, Printable, PrintableInSchema
+from common.validation import FreeText, Mobile, Printable, PrintableInSchema
 
 
 class RequestPart(BaseModel):
@@ -147,6 +147,49 @@ class PageQuery(RequestPart):
     limit: int = Field(20, ge=1, le=100)
     after: str | None = Field(None, max_length=200, pattern=r"^[A-Za-z0-9_-]*$",
                               description="from the `next` link of the previous page")
+
+
+class CaseListQuery(PageQuery):
+    mobile: Mobile = Field(None, description="only the cases this mobile reported (hotline operators and "
+                                             "inspection roles: a caller asks about their cases)")
+
+
+class AccountsQuery(RequestPart):
+    revoked: bool = Field(False, description="only accounts whose access is revoked")
+
+
+class StaffAccount(BaseModel):
+    id: str
+    username: str
+    full_name: str
+    role: str
+    unit: str
+    active: bool
+    revoked_reason: str | None = None
+    last_cartable_at: str | None = None
+
+
+class StaffAccountList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "id": "6f1c2a9e-8d5b-4c3a-9e7f-1b2d3c4e5f60", "username": "rey.head", "full_name": "رئیس اداره بهزیستی ری",
+        "role": "county_head", "unit": "prov.tehran.county.rey", "active": False,
+        "revoked_reason": "۴۸ ساعت کارتابل باز نشد", "last_cartable_at": "2026-11-24T06:00:00Z"}]}]})
+
+    items: list[StaffAccount]
+
+
+class DeadlineRule(BaseModel):
+    urgency: Literal["urgent", "normal"]
+    level: Literal["hq", "hq_unit", "province", "province_unit", "county", "center"]
+    minutes: int = Field(ge=1, le=60 * 24 * 30)
+    warn_fraction: float = Field(0.8, gt=0, lt=1)
+
+
+class DeadlinePolicies(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+        {"urgency": "urgent", "level": "county", "minutes": 180, "warn_fraction": 0.8}]}]})
+
+    items: list[DeadlineRule] = Field(min_length=1, max_length=12)
 
 
 class ApiKeyBody(BaseModel):

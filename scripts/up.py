@@ -48,8 +48,8 @@ def main() -> int:
 
         from services.complaints.demo_staff import DEMO_PASSWORD, DEMO_STAFF, load_demo_staff
 
-        loaded = load_demo_cases(base, settings.data_dir)
         load_demo_staff(settings.database_url_for("complaints"))
+        loaded = load_demo_cases(base, settings.data_dir)
         print(f"""
   The platform is running ({loaded} demo cases registered now).
     gateway               {base}/api/v1/cases   (health {base}/healthz, readiness {base}/readyz)

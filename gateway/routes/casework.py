@@ -42,7 +42,8 @@ def cartable(query: PageQuery):
 def register_for_caller(body: CaseIntake, header: IdempotencyHeader):
     """A hotline operator (1482) or a staff member registers a case on a caller's behalf (SPEC C1);
     the channel says which (`hotline` or `staff`), and the history names who registered it."""
-    response = jsonify(rpc("register_case", body.model_dump(exclude_none=True), idempotency(header)))
+    response = jsonify(current_app.extensions["rpc"].call("complaints", "register_case", body.model_dump(exclude_none=True),
+                                                          idempotency(header), g.principal))
     response.status_code = 201
     return response
 

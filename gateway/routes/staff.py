@@ -8,7 +8,8 @@ from flask_openapi3 import APIBlueprint, Tag
 from gateway.auth import ALL_STAFF, BEARER, BEARER_OR_KEY, requires
 from gateway.protection import idempotency
 from gateway.schemas import (
-    ApiKeyBody, ApiKeyPath, ApiKeyView, IdempotencyHeader, IssuedApiKey, PageQuery, Principal, Problem, RestoreBody, RevokeBody, StaffAccountPath, TrackingCodePath,
+    AccountsQuery, ApiKeyBody, ApiKeyPath, ApiKeyView, CaseListQuery, DeadlinePolicies, IdempotencyHeader, IssuedApiKey,
+    Principal, StaffAccountList, Problem, RestoreBody, RevokeBody, StaffAccountPath, TrackingCodePath,
 )
 from services.complaints.schemas import StaffCasePage, StaffCaseView
 
@@ -20,11 +21,11 @@ bp = APIBlueprint("staff", __name__, url_prefix="/api/v1/staff",
 @bp.get("/cases", responses={200: StaffCasePage, 400: Problem, 401: Problem, 403: Problem},
         security=BEARER_OR_KEY)
 @requires(*ALL_STAFF, scope="cases:read")
-def list_cases(query: PageQuery):
-    """The cases within the caller's unit (nationwide for HQ and for integrators' keys with
+def list_cases(query: CaseListQuery):
+    """The cases within the caller's sight (nationwide for HQ and for integrators' keys with
     cases:read), newest first, without personal data; follow `next` (also a Link header) for more."""
     result = current_app.extensions["rpc"].call("complaints", "list_cases_for_staff", g.principal, query.limit,
-                                                query.after)
+                                                query.after, query.mobile)
     response = jsonify({"items": result["items"], "next": next_link(result["next"], query.limit)})
     if result["next"]:
         response.headers["Link"] = f'<{next_link(result["next"], query.limit)}>; rel="next"'
@@ -41,6 +42,29 @@ def get_case(path: TrackingCodePath):
     """A case, if it is within the caller's unit (else 404: its existence is not disclosed)."""
     return jsonify(current_app.extensions["rpc"].call("complaints", "get_case_for_staff", g.principal,
                                                       path.tracking_code))
+
+
+@bp.get("/accounts", responses={200: StaffAccountList, 400: Problem, 401: Problem, 403: Problem})
+@requires("admin")
+def accounts(query: AccountsQuery):
+    """Staff accounts, to find those whose access was revoked (SPEC C12) and restore them."""
+    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "list_staff", g.principal,
+                                                                query.revoked)})
+
+
+@bp.get("/deadline-policies", responses={200: DeadlinePolicies, 401: Problem, 403: Problem})
+@requires(*ALL_STAFF)
+def deadline_policies():
+    """How long each level has, by class (SPEC C7); a hop keeps the deadline it was given."""
+    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "deadline_policies")})
+
+
+@bp.put("/deadline-policies", responses={200: DeadlinePolicies, 400: Problem, 401: Problem, 403: Problem})
+@requires("admin")
+def set_deadline_policies(body: DeadlinePolicies):
+    """Change some rules; they apply to hops opened from now on."""
+    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "set_deadline_policies", g.principal,
+                                                                body.model_dump()["items"])})
 
 
 @bp.post("/accounts/<staff_id>/revoke", responses={200: Principal, 400: Problem, 401: Problem, 403: Problem,

@@ -188,10 +188,13 @@ def summary(case: Case) -> dict:
             "deadline_at": stamp(case.deadline_at) if case.deadline_at else None}
 
 
-def list_for_staff(session: Session, actor: dict, limit: int, after: str | None) -> dict:
-    """Every case within the caller's sight, newest first, a page at a time (keyset)."""
+def list_for_staff(session: Session, actor: dict, limit: int, after: str | None, mobile: str | None = None) -> dict:
+    """Every case within the caller's sight, newest first, a page at a time (keyset); optionally
+    only those one mobile reported."""
     limit = max(1, min(limit, MAX_LIMIT))
     query = select(Case).order_by(Case.registered_at.desc(), Case.id.desc())
+    if mobile:
+        query = query.where(Case.reporter_mobile == mobile)
     if not org.sees_everything(actor["unit"]):
         query = query.where(Case.visible_to.contains([actor["unit"]]))
     cursor = decode_cursor(after, 2)

@@ -1,5 +1,6 @@
-"""Demo cases, registered through the gateway the way citizens and hotline operators would, so the
-demo shows the whole path: the SMS of each appears at the fake operator."""
+"""Demo cases, registered and worked through the gateway the way citizens and staff would, so the
+demo shows the whole path: cases in the cartables of the demo staff, an answered question, and the
+SMS of every step at the fake operator."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,21 @@ DEMO_CASES = [
 ]
 
 
+# (case index, who, action, body): the pension complaint goes down to Rey county, the violation report
+# to a national unit, and inspection's operators answer the question themselves.
+DEMO_STEPS = [
+    (0, "operator", "refer", {"unit": "hq.rehabilitation", "note": "مستمری معلولان؛ معاونت توانبخشی."}),
+    (0, "rehab.expert", "refer", {"unit": "prov.tehran", "note": "استان تهران پیگیری کند."}),
+    (0, "tehran.head", "refer", {"unit": "prov.tehran.county.rey", "note": "شهرستان ری تا پایان وقت اداری پاسخ دهد."}),
+    (1, "operator", "refer", {"unit": "hq.social", "note": "گزارش تخلف مرکز سالمندان؛ فوری."}),
+    (3, "operator", "answer", {"text": "شناسنامه و کارت ملی والدین و کودک و کارت واکسن لازم است."}),
+]
+
+
 def load_demo_cases(gateway: str, data_dir: Path) -> int:
-    """Register the demo cases once per data folder; returns how many were registered now."""
+    """Register and work the demo cases once per data folder; returns how many were registered now."""
+    from services.complaints.demo_staff import DEMO_PASSWORD
+
     marker = data_dir / "demo-cases.txt"
     if marker.exists():
         return 0
@@ -28,6 +42,15 @@ def load_demo_cases(gateway: str, data_dir: Path) -> int:
         response = requests.post(f"{gateway}/api/v1/cases", json=case, timeout=10)
         response.raise_for_status()
         codes.append(response.json()["tracking_code"])
+    tokens = {}
+    for index, username, action, body in DEMO_STEPS:
+        if username not in tokens:
+            login = requests.post(f"{gateway}/api/v1/auth/login",
+                                  json={"username": username, "password": DEMO_PASSWORD}, timeout=10)
+            login.raise_for_status()
+            tokens[username] = login.json()["access_token"]
+        requests.post(f"{gateway}/api/v1/staff/cases/{codes[index]}/{action}", json=body, timeout=10,
+                      headers={"Authorization": f"Bearer {tokens[username]}"}).raise_for_status()
     data_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text("\n".join(codes) + "\n", encoding="utf-8")
     return len(codes)

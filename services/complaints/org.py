@@ -45,6 +45,8 @@ ACTS_ON_CASES = {"hq_operator", "hq_head", "hq_expert", "province_head", "provin
                  "center_head", "center_staff"}
 # Who approves or returns an answer on its way up (SPEC C6) and answers for the unit's deadlines (C13).
 MANAGERS = {"hq_operator", "hq_head", "province_head", "county_head", "center_head"}
+# Who may look a reporter's cases up by mobile: the hotline, for a caller asking about their cases.
+FINDS_BY_MOBILE = SEES_REPORTER | {"hotline_operator"}
 # Who reads the dashboards and scorecards of their own subtree (SPEC C13, C15).
 SEES_REPORTS = MANAGERS | {"inspector", "admin"}
 # Who must open the cartable every 48 hours or lose access (SPEC C12).

@@ -12,7 +12,7 @@ from common.idempotency import once
 from common.observability import Observability
 from common.rpc import rpc
 from common.validation import parse
-from services.complaints import api_keys, cases, domain, evidence, org, reports, staff, sweeps
+from services.complaints import api_keys, cases, domain, evidence, org, reports, staff, steps, sweeps
 from services.complaints.models import idempotency_keys
 from services.complaints.schemas import Answer, CaseIntake, Note, Rating, Referral, ReportAgain, RequiredNote
 
@@ -51,9 +51,12 @@ class ComplaintsService(HealthRpc):
             return cases.staff_view(self.db, actor, tracking_code)
 
     @rpc
-    def list_cases_for_staff(self, actor: dict, limit: int = 20, after: str | None = None) -> dict:
+    def list_cases_for_staff(self, actor: dict, limit: int = 20, after: str | None = None,
+                             mobile: str | None = None) -> dict:
+        if mobile is not None:
+            staff.require_role(actor, *org.FINDS_BY_MOBILE)
         with self.db.begin():
-            return cases.list_for_staff(self.db, actor, limit, after)
+            return cases.list_for_staff(self.db, actor, limit, after, mobile)
 
     @rpc
     def cartable(self, actor: dict, limit: int = 20, after: str | None = None) -> dict:
@@ -186,6 +189,24 @@ class ComplaintsService(HealthRpc):
         staff.require_role(actor, "admin")
         with self.db.begin():
             return sweeps.revoke_by_admin(self.db, staff_id, reason)
+
+    @rpc
+    def list_staff(self, actor: dict, only_revoked: bool = False) -> list:
+        staff.require_role(actor, "admin")
+        with self.db.begin():
+            return staff.listing(self.db, only_revoked)
+
+    @rpc
+    def deadline_policies(self) -> list:
+        with self.db.begin():
+            return steps.policy_rows(self.db)
+
+    @rpc
+    def set_deadline_policies(self, actor: dict, rules: list) -> list:
+        staff.require_role(actor, "admin")
+        with self.db.begin():
+            steps.set_policy(self.db, rules)
+            return steps.policy_rows(self.db)
 
     @rpc
     def restore_access(self, actor: dict, staff_id: str, new_password: str) -> dict:

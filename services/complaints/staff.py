@@ -170,3 +170,13 @@ def require_role(actor: dict, *roles: str) -> None:
     """The services check again what the gateway checked: the gateway is not the only guard."""
     if not actor or actor.get("kind") != "staff" or actor.get("role") not in roles:
         raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", f"needs one of the roles {', '.join(roles)}")
+
+
+def listing(session: Session, only_revoked: bool) -> list[dict]:
+    query = select(Staff).order_by(Staff.unit_id, Staff.username)
+    if only_revoked:
+        query = query.where(Staff.active.is_(False))
+    return [{"id": s.id, "username": s.username, "full_name": s.full_name, "role": s.role, "unit": s.unit_id,
+             "active": s.active, "revoked_reason": s.revoked_reason,
+             "last_cartable_at": s.last_cartable_at.isoformat() if s.last_cartable_at else None}
+            for s in session.scalars(query)]

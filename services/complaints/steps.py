@@ -53,6 +53,21 @@ def load_policy(session: Session) -> deadlines.Policy:
     return policy
 
 
+def policy_rows(session: Session) -> list[dict]:
+    return [{"urgency": u, "level": lv, "minutes": r.minutes, "warn_fraction": r.warn_fraction}
+            for (u, lv), r in sorted(load_policy(session).items())]
+
+
+def set_policy(session: Session, rules: list[dict]) -> None:
+    from sqlalchemy.dialects.postgresql import insert as upsert
+
+    for rule in rules:
+        deadlines.Rule(rule["minutes"], rule["warn_fraction"])  # refuses a rule that makes no sense
+        session.execute(upsert(DeadlinePolicy).values(**rule).on_conflict_do_update(
+            index_elements=["urgency", "level"], set_={"minutes": rule["minutes"],
+                                                       "warn_fraction": rule["warn_fraction"]}))
+
+
 def record(session: Session, changes: list[Change], now: datetime, policy: deadlines.Policy | None = None) -> None:
     if not changes:
         return

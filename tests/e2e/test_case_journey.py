@@ -194,3 +194,24 @@ def test_evidence_is_checked_by_content_and_downloads_only_for_those_allowed(pla
     assert api.call("GET", f"/api/v1/staff/cases/{code}/files/{file_id}", "rehab.expert").status_code == 403
     timeline = api.call("GET", f"/api/v1/cases/{code}", headers={"X-Case-Secret": secret}).json()["timeline"]
     assert [s["stage"] for s in timeline] == ["registered", "evidence_added"]
+
+
+def test_the_hotline_finds_a_caller_s_cases_by_mobile_and_others_may_not(platform, api):  # noqa: F811
+    code = api.call("POST", "/api/v1/staff/cases", "hotline", json={
+        "kind": "question", "mobile": "09351230009", "text": "تماس‌گیرنده می‌پرسد مستمری کی واریز می‌شود."}).json()
+    assert code["channel"] == "hotline"  # registered on the caller's behalf (SPEC C1)
+    found = api.call("GET", "/api/v1/staff/cases?mobile=09351230009", "hotline").json()["items"]
+    assert [c["tracking_code"] for c in found] == [code["tracking_code"]]
+    assert api.call("GET", "/api/v1/staff/cases?mobile=09351230009", "rey.expert").status_code == 403
+
+
+def test_administrators_set_deadline_policies_and_see_revoked_accounts(platform, api):  # noqa: F811
+    rule = {"urgency": "urgent", "level": "center", "minutes": 120, "warn_fraction": 0.75}
+    assert api.call("PUT", "/api/v1/staff/deadline-policies", "rey.head", json={"items": [rule]}).status_code == 403
+    saved = api.call("PUT", "/api/v1/staff/deadline-policies", "admin", json={"items": [rule]})
+    assert saved.status_code == 200 and rule in saved.json()["items"]
+    assert rule in api.call("GET", "/api/v1/staff/deadline-policies", "rey.head").json()["items"]
+    bad = api.call("PUT", "/api/v1/staff/deadline-policies", "admin", json={"items": [{**rule, "warn_fraction": 1.5}]})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"].endswith("warn_fraction")
+    revoked = api.call("GET", "/api/v1/staff/accounts?revoked=true", "admin").json()["items"]
+    assert all(not a["active"] for a in revoked)
