@@ -34,18 +34,6 @@ def case_step(step: str, status: str, mobile: str | None = REPORTER, staff: list
 
 
 @pytest.fixture
-def notifications(container_factory, service_config, sms_operator):
-    container = container_factory(NotificationsService, {**service_config, "SMS_PROVIDER_URL": sms_operator.url})
-    container.start()
-    return container
-
-
-@pytest.fixture
-def db(engine_of):
-    return engine_of("notifications")
-
-
-@pytest.fixture
 def handle(notifications, rabbit_config):
     """Publish an event and wait until its handler has finished with it (queued and sent)."""
     def run(event, entrypoint):

@@ -2,27 +2,13 @@
 SMS operator over HTTP."""
 from datetime import datetime, timedelta, timezone
 
-import pytest
 import sqlalchemy as sa
 from nameko.testing.services import entrypoint_waiter
 
 from common.events import schemas
 from services.notifications import dispatch
 from services.notifications.providers.kavenegar import KavenegarProvider
-from services.notifications.service import NotificationsService
 from tests.helpers import case_registered, publish
-
-
-@pytest.fixture
-def notifications(container_factory, service_config, sms_operator):
-    container = container_factory(NotificationsService, {**service_config, "SMS_PROVIDER_URL": sms_operator.url})
-    container.start()
-    return container
-
-
-@pytest.fixture
-def db(engine_of):
-    return engine_of("notifications")
 
 
 def deliver(container, amqp_uri, event):
