@@ -43,7 +43,12 @@ _LEDGER = (func.count().label("hops"), func.count().filter(_ON_TIME).label("on_t
 
 # scope ---------------------------------------------------------------------------------------------
 def _cases_in(scope: str):
-    return true() if org.sees_everything(scope) else Case.visible_to.contains([scope])
+    """Cases the scope can see now, and cases any unit of the scope was ever asked to act on: a
+    county's report still counts the case it let slip, after the miss took it out of its sight."""
+    if org.sees_everything(scope):
+        return true()
+    handled = select(CaseHop.id).where(CaseHop.case_id == Case.id, _units_in(CaseHop.unit_id, scope)).exists()
+    return or_(Case.visible_to.contains([scope]), handled)
 
 
 def _units_in(column, scope: str):
