@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     sms_sender_line: str = "10001482"
     sms_timeout: float = 5.0
     sms_max_attempts: int = 5
+    sms_max_segments: int = 3  # a template that renders longer is refused (cost)
+    quiet_hours: str = "22:00-07:00"  # Tehran time; non-urgent messages wait until it ends ("" for none)
     public_base_url: str = "http://localhost:8000"
 
     # Evidence files of complaint cases: where their bytes are kept (services/complaints/files.py).

@@ -40,9 +40,11 @@ CASE_STEP_EVENTS = {
 }
 STAFF_ACCESS_REVOKED = EventType("complaints", "staff.access_revoked")
 STATISTICS_PUBLISHED = EventType("complaints", "statistics.published")
+# payments publishes a cycle's disbursements in batches (DESIGN: "disbursements published (in batches)")
+DISBURSEMENTS_PUBLISHED = EventType("payments", "disbursements.published")
 SMS_SENT = EventType("notifications", "sms.sent")
 SMS_FAILED = EventType("notifications", "sms.failed")
 
-ALL = (CASE_REGISTERED, *CASE_STEP_EVENTS.values(), STAFF_ACCESS_REVOKED, STATISTICS_PUBLISHED, SMS_SENT,
-       SMS_FAILED)
+ALL = (CASE_REGISTERED, *CASE_STEP_EVENTS.values(), STAFF_ACCESS_REVOKED, STATISTICS_PUBLISHED,
+       DISBURSEMENTS_PUBLISHED, SMS_SENT, SMS_FAILED)
 BY_TYPE = {e.type: e for e in ALL}

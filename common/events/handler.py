@@ -4,7 +4,9 @@
   so a message that keeps crashing its consumer process ends in the dead-letter queue, not in a loop.
 - A handler that raises is retried in-process with exponential back-off, a bounded number of times,
   without holding a worker slot while it waits; then the message is rejected and the broker moves it
-  to `<queue>.dlq`, where an operator can inspect and replay it (common.events.dlq).
+  to `<queue>.dlq`, where an operator can inspect and replay it (common.events.dlq). An exception
+  with `permanent = True` (bad input: an event off its contract, a message that cannot be made)
+  goes to the dead letters at once.
   Nameko's default, acking and dropping on error, is never used.
 """
 from __future__ import annotations
@@ -65,6 +67,8 @@ class ReliableEventHandler(EventHandler):
             return result, exc_info
 
         attempt = self._attempts.get(key, 0) + 1
+        if getattr(exc_info[1], "permanent", False):  # bad input: retrying cannot help
+            attempt = self.max_attempts
         if attempt < self.max_attempts:
             self._attempts[key] = attempt
             delay = self.base_delay * 2 ** (attempt - 1)

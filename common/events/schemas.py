@@ -15,7 +15,7 @@ ENVELOPE = "cloudevents-envelope"
 
 
 class EventContractError(ValueError):
-    pass
+    permanent = True  # an event off its contract stays off it: dead-letter it at once
 
 
 @lru_cache

@@ -3,18 +3,40 @@ records the version it used."""
 from __future__ import annotations
 
 import math
+import string
 from dataclasses import dataclass
+
+from common.config import get_settings
+
+
+class TemplateError(ValueError):
+    """A message that cannot be made: an unknown template, a variable missing, or a text longer
+    than the operator parts we allow. Retrying cannot help: the event goes to the dead letters."""
+
+    permanent = True
 
 
 @dataclass(frozen=True)
 class Template:
     name: str
     version: int
-    audience: str
+    audience: str  # citizen | staff
     text: str
 
+    @property
+    def variables(self) -> list[str]:
+        return sorted({field for _, field, _, _ in string.Formatter().parse(self.text) if field})
+
     def render(self, **values) -> str:
-        return self.text.format(**values)
+        missing = [v for v in self.variables if values.get(v) in (None, "")]
+        if missing:
+            raise TemplateError(f"template {self.name} v{self.version} needs {', '.join(missing)}")
+        body = self.text.format(**values)
+        limit = get_settings().sms_max_segments
+        if segments(body) > limit:
+            raise TemplateError(f"template {self.name} v{self.version} renders to {segments(body)} parts; "
+                                f"at most {limit} are allowed ({len(body)} characters)")
+        return body
 
 
 CASE_REGISTERED_CITIZEN = Template(
@@ -160,7 +182,31 @@ ACCESS_REVOKED_BY_ADMIN_STAFF = Template(
           "بازگشت آن با مدیر سامانه است."),
 )
 
+PENSION_PAID_CITIZEN = Template(  # SPEC P1: sent in bulk for a whole payment cycle
+    name="pension_paid.citizen",
+    version=1,
+    audience="citizen",
+    text="بهزیستی: {budget_line} {month} به مبلغ {amount} ریال به حساب شما واریز شد.",
+)
+
+
 ALL = tuple(t for t in list(globals().values()) if isinstance(t, Template))
+BY_NAME = {t.name: t for t in ALL}
+
+# What the preview route fills a template with when the caller gives nothing.
+SAMPLE_VALUES = {
+    "tracking_code": "4203917755102846", "holder_unit_fa": "اداره بهزیستی شهرستان ری",
+    "track_url": "https://behzisti.example/track/4203917755102846", "deadline": "۱۴۰۵/۰۹/۰۶ ۱۰:۳۰",
+    "username": "rey.head", "code": "۴۸۲۹۱۷", "amount": "۱۲٬۵۰۰٬۰۰۰", "month": "آذر ۱۴۰۵",
+    "budget_line": "مستمری خانوارهای دارای معلول",
+}
+
+
+def get(name: str) -> Template:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise TemplateError(f"no template named {name!r}") from None
 
 
 def segments(body: str) -> int:
