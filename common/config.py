@@ -74,6 +74,17 @@ class Settings(BaseSettings):
     sms_sender_line: str = "10001482"
     sms_timeout: float = 5.0
     sms_max_attempts: int = 5
+    # SMS operators in priority order (services/notifications/routing.py); sms_provider_url is Kavenegar's,
+    # smsir_url SMS.ir's host (production: https://api.sms.ir); the fake operator imitates both.
+    sms_providers: str = "kavenegar,smsir"
+    smsir_url: str = "http://localhost:8025"
+    smsir_api_key: str = "demo-smsir-key"
+    smsir_line_number: str = "30001482"
+    sms_rate_per_second: float = 50.0  # per operator
+    sms_breaker_fail_max: int = 3
+    sms_breaker_reset_seconds: float = 30.0
+    # the token in the receipt URL given to the operators (POST /api/v1/sms/receipts/<provider>?token=…)
+    sms_callback_token: str = "local-development-callback-token"
     sms_max_segments: int = 3  # a template that renders longer is refused (cost)
     quiet_hours: str = "22:00-07:00"  # Tehran time; non-urgent messages wait until it ends ("" for none)
     public_base_url: str = "http://localhost:8000"

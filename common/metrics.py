@@ -30,3 +30,8 @@ HTTP_LATENCY = Histogram("http_request_duration_seconds", "Gateway HTTP latency"
 
 SMS_MESSAGES = Counter("sms_messages_total", "SMS by final state of an attempt",
                        ["provider", "state"])
+SMS_SEND_LATENCY = Histogram("sms_send_duration_seconds", "One call to an operator (a message or a bulk batch)",
+                             ["provider", "kind"], buckets=LATENCY_BUCKETS)
+SMS_COST = Counter("sms_cost_rials_total", "What the operators charged", ["provider"])
+SMS_BY_STATE = Gauge("sms_messages_by_state", "Messages now in each state (queue depth: queued)", ["state"])
+SMS_DEAD_LETTERS = Gauge("sms_dead_letters", "Messages given up on, waiting for staff to replay them")

@@ -23,6 +23,7 @@ ROUTE_LIMITS = {
     "open311.create_request": "rate_limit_register",
     "auth.login": "rate_limit_login",
     "auth.refresh": "rate_limit_login",
+    "notifications.request_code": "rate_limit_login",
 }
 
 API_HEADERS = {

@@ -76,6 +76,7 @@ def start_platform(amqp_uri: str, db_urls: dict[str, str], ports: dict[str, int]
     tests and the benchmarks."""
     env = {**os.environ, "AMQP_URI": amqp_uri, "LOG_FORMAT": "json",
            "SMS_PROVIDER_URL": f"http://127.0.0.1:{ports['sms-operator']}",
+           "SMSIR_URL": f"http://127.0.0.1:{ports['sms-operator']}",  # the fake speaks both APIs
            "GATEWAY_PORT": str(ports["gateway"]), "GATEWAY_THREADS": str(threads),
            **{f"{s.upper()}_DATABASE_URL": url for s, url in db_urls.items()}, **(extra_env or {})}
     env.pop("DATABASE_URL", None)

@@ -67,7 +67,8 @@ class ReliableEventHandler(EventHandler):
             return result, exc_info
 
         attempt = self._attempts.get(key, 0) + 1
-        if getattr(exc_info[1], "permanent", False):  # bad input: retrying cannot help
+        permanent = getattr(exc_info[1], "permanent", False)  # bad input: retrying cannot help
+        if permanent:
             attempt = self.max_attempts
         if attempt < self.max_attempts:
             self._attempts[key] = attempt
@@ -79,8 +80,9 @@ class ReliableEventHandler(EventHandler):
         else:
             self._attempts.pop(key, None)
             EVENTS_HANDLED.labels(service, self.method_name, "dead_lettered").inc()
-            _log.error("%s.%s failed %d times; dead-lettering to %s.dlq",
-                       service, self.method_name, attempt, self.queue.name, exc_info=exc_info)
+            _log.error("%s.%s %s; dead-lettering to %s.dlq", service, self.method_name,
+                       "refused the event (bad input)" if permanent else f"failed {attempt} times",
+                       self.queue.name, exc_info=exc_info)
             if message.channel.connection:
                 message.reject(requeue=False)
         return result, exc_info

@@ -1,20 +1,43 @@
-"""A local fake SMS operator, like a mail catcher: it answers the Kavenegar-style API as the operator
-would (message ids, numeric statuses, cost, lookup by our local id, a repeated local id not sent
-twice), can be told to fail or slow down, and shows what it received as JSON and as a page.
+"""A local fake SMS operator, like a mail catcher. One operator answers two APIs as the real ones would:
+
+* Kavenegar's (``/v1/{API-KEY}/sms/...``: send.json, sendarray.json, status.json, statuslocalmessageid.json;
+  message ids, numeric statuses, cost, lookup by our local id, a repeated local id not sent twice), and
+* SMS.ir's v1 (``/v1/send/bulk``, ``/v1/send/likeToLike``, ``/v1/send/{messageId}``, the key in X-API-KEY;
+  ``{"status", "message", "data"}`` answers, status 1 for success).
+
+It can be told to fail, slow down, go down (per API), refuse or fail to deliver to given mobiles, and post
+delivery receipts to a callback URL in each API's shape; it shows what it received as JSON (each message says
+which API it came through, "api": "kavenegar" or "smsir") and as a page.
 
     python -m fakes.sms_operator --port 8025
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
+import json
+import logging
 import math
+import re
 import threading
 import time
+import uuid
+from collections import Counter
 
+import requests
 from flask import Flask, jsonify, render_template_string, request
 
-STATUS_TEXT = {1: "در صف ارسال", 10: "رسیده به گیرنده", 6: "ارسال به مخابرات ناموفق"}
+APIS = ("kavenegar", "smsir")
+STATUS_TEXT = {1: "در صف ارسال", 6: "ارسال به مخابرات ناموفق", 10: "رسیده به گیرنده", 11: "نرسیده به گیرنده",
+               100: "شناسه پیامک نامعتبر است"}
+MOBILE = re.compile(r"^(?:\+98|98|0)?9\d{9}$")
+SENDARRAY_LIMIT = 200  # Kavenegar: records per sendarray call
+SMSIR_LIMIT = 100  # SMS.ir: mobiles per bulk or likeToLike call
+HOLD_SECONDS = 30.0  # how long a "down" API in timeout mode holds a request at most
+
+_log = logging.getLogger(__name__)
+
 PAGE = """<!doctype html><html lang="fa" dir="rtl"><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="5"><title>اپراتور پیامک آزمایشی</title>
@@ -24,31 +47,141 @@ small{color:#555}</style>
 <h1>اپراتور پیامک آزمایشی</h1><p>{{ messages|length }} پیامک دریافت شده؛ تازه‌ترین در بالا.
 <a href="/api/messages">JSON</a></p>
 {% for m in messages|reverse %}<article><small>به {{ m.receptor }} از {{ m.sender }} — شناسه
-{{ m.messageid }} — {{ m.statustext }} — {{ m.segments }} بخش</small><pre>{{ m.message }}</pre></article>
+{{ m.messageid }} — {{ m.statustext }} — {{ m.segments }} بخش — {{ m.api }}</small><pre>{{ m.message }}</pre></article>
 {% endfor %}</html>"""
 
 
+def default_control() -> dict:
+    """What the operator is told to do. `latency_ms`, `fail_next`, `mode` and `callback_url` take one value
+    for both APIs or a dict by API ({"kavenegar": 2}); `down` lists the APIs that are down."""
+    return {"latency_ms": 0, "fail_next": 0, "fail_status": 500, "mode": "ok",
+            "down": [], "down_mode": "error", "reject": [], "undeliverable": [], "callback_url": None}
+
+
 class Operator:
-    def __init__(self, api_key: str, cost_per_part: int = 1_200, delivery_after: float = 0.5):
+    def __init__(self, api_key: str, cost_per_part: int = 1_200, delivery_after: float = 0.5,
+                 smsir_api_key: str = "demo-smsir-key"):
         self.api_key = api_key
+        self.smsir_api_key = smsir_api_key
         self.cost_per_part = cost_per_part
+        self.initial_delivery_after = delivery_after
         self.delivery_after = delivery_after
         self.messages: list[dict] = []
         self.by_local_id: dict[str, dict] = {}
+        self.by_id: dict[int, dict] = {}
         self.ids = itertools.count(100_000_001)
         self.changed = threading.Condition()
-        self.control = {"latency_ms": 0, "fail_next": 0, "fail_status": 500, "mode": "ok"}
+        self.control = default_control()
+        self.requests: Counter = Counter()  # API calls by API name
+        self.calls: list[tuple[str, str]] = []  # (api, endpoint), in order
+        self.receipts: list[dict] = []  # the delivery receipts posted to callback URLs, and how they went
 
     def reset(self):
         with self.changed:
             self.messages.clear()
             self.by_local_id.clear()
-            self.control.update(latency_ms=0, fail_next=0, fail_status=500, mode="ok")
+            self.by_id.clear()
+            self.requests.clear()
+            self.calls.clear()
+            self.receipts.clear()
+            self.control.clear()
+            self.control.update(default_control())
+            self.delivery_after = self.initial_delivery_after
+            self.changed.notify_all()
+
+    # what the operator has been told
+
+    def setting(self, name: str, api: str, default=0):
+        value = self.control.get(name, default)
+        return value.get(api, default) if isinstance(value, dict) else value
+
+    def is_down(self, api: str) -> bool:
+        down = self.control.get("down") or []
+        return down is True or api == down or (isinstance(down, (list, tuple, set)) and api in down)
+
+    def take_failure(self, api: str) -> bool:
+        """Should this request fail? `mode` "fail" fails all; `fail_next` counts down (per API when a dict)."""
+        with self.changed:
+            if self.setting("mode", api, "ok") == "fail":
+                return True
+            pending = self.control.get("fail_next", 0)
+            if isinstance(pending, dict):
+                if int(pending.get(api, 0)) > 0:
+                    pending[api] = int(pending[api]) - 1
+                    return True
+            elif int(pending or 0) > 0:
+                self.control["fail_next"] = int(pending) - 1
+                return True
+            return False
+
+    def count(self, api: str, endpoint: str) -> None:
+        with self.changed:
+            self.requests[api] += 1
+            self.calls.append((api, endpoint))
+
+    def refused(self, mobile: str) -> bool:
+        return mobile in (self.control.get("reject") or [])
+
+    # messages
+
+    def record(self, api: str, receptor: str, text: str, sender: str, local_id: str | None = None,
+               packid: str | None = None) -> dict:
+        """Take one message (the caller holds `changed`)."""
+        segments = parts(text)
+        entry = {"messageid": next(self.ids), "localid": local_id, "message": text, "sender": sender,
+                 "receptor": receptor, "date": time.time(), "cost": segments * self.cost_per_part,
+                 "segments": segments, "status": 1, "statustext": STATUS_TEXT[1], "api": api}
+        if packid:
+            entry["packid"] = packid
+        entry["_outcome"] = 11 if receptor in (self.control.get("undeliverable") or []) else 10
+        self.messages.append(entry)
+        self.by_id[entry["messageid"]] = entry
+        if local_id:
+            self.by_local_id[local_id] = entry
+        self.changed.notify_all()
+        callback = self.setting("callback_url", api, None)
+        if callback:
+            timer = threading.Timer(self.delivery_after, self._post_receipt, (entry, callback))
+            timer.daemon = True
+            timer.start()
+        return entry
+
+    def delivered(self, m: dict) -> bool:
+        return time.time() - m["date"] >= self.delivery_after
 
     def status_of(self, m: dict) -> dict:
-        delivered = time.time() - m["date"] >= self.delivery_after
-        status = 10 if delivered else 1
-        return {**m, "status": status, "statustext": STATUS_TEXT[status]}
+        """A message as Kavenegar (and /api/messages) shows it: 1 queued, then 10 delivered or 11 not."""
+        status = m["_outcome"] if self.delivered(m) else 1
+        return {**public(m), "status": status, "statustext": STATUS_TEXT[status]}
+
+    def smsir_report(self, m: dict) -> dict:
+        """A message as SMS.ir's report shows it: deliveryState none yet, then 1 delivered or 2 not."""
+        done = self.delivered(m)
+        return {"messageId": m["messageid"], "mobile": m["receptor"], "messageText": m["message"],
+                "sendDateTime": int(m["date"]), "lineNumber": _number(m["sender"]), "cost": m["cost"],
+                "deliveryState": (1 if m["_outcome"] == 10 else 2) if done else None,
+                "deliveryDateTime": int(m["date"] + self.delivery_after) if done else None}
+
+    def _post_receipt(self, entry: dict, url: str) -> None:
+        if entry["api"] == "smsir":
+            report = self.smsir_report(entry)
+            payload = {k: report[k] for k in ("messageId", "mobile", "deliveryState", "deliveryDateTime")}
+            send = {"json": payload}
+        else:
+            payload = {"messageid": str(entry["messageid"]), "status": str(entry["_outcome"])}
+            send = {"data": payload}
+        outcome = {"api": entry["api"], "url": url, "payload": payload}
+        try:
+            outcome["http_status"] = requests.post(url, timeout=5, **send).status_code
+        except requests.RequestException as exc:
+            outcome["error"] = f"{type(exc).__name__}: {exc}"
+            _log.warning("fake SMS operator: receipt to %s failed: %s", url, exc)
+        with self.changed:
+            self.receipts.append(outcome)
+
+
+def public(m: dict) -> dict:
+    return {k: v for k, v in m.items() if not k.startswith("_")}
 
 
 def parts(text: str) -> int:
@@ -56,69 +189,196 @@ def parts(text: str) -> int:
     return 1 if len(text) <= single else math.ceil(len(text) / multi)
 
 
-def create_app(api_key: str = "demo-api-key") -> Flask:
+def _number(value):
+    return int(value) if str(value).isdigit() else value
+
+
+def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-key") -> Flask:
     app = Flask(__name__)
-    op = Operator(api_key)
+    op = Operator(api_key, smsir_api_key=smsir_api_key)
     app.config["operator"] = op
+
+    def guard(api: str, endpoint: str, key_ok: bool, refuse):
+        """The misbehaviour asked for, in this API's shape; None when the request may go on."""
+        op.count(api, endpoint)
+        if op.is_down(api):
+            if op.control.get("down_mode") == "timeout":  # hold the request as a hung server would
+                with op.changed:
+                    op.changed.wait_for(lambda: not op.is_down(api), timeout=HOLD_SECONDS)
+            return "<html><body><h1>502 Bad Gateway</h1></body></html>", 502, {"Content-Type": "text/html"}
+        if not key_ok:
+            return refuse("key")
+        latency = float(op.setting("latency_ms", api)) / 1000
+        if latency:
+            time.sleep(latency)
+        if op.take_failure(api):
+            return refuse("fail")
+        return None
+
+    # Kavenegar
 
     def answer(status: int, message: str, entries=None, http_status: int = 200):
         return jsonify({"return": {"status": status, "message": message}, "entries": entries}), http_status
 
-    def guard(key: str):
-        if key != op.api_key:
+    def kavenegar_refusal(kind: str):
+        if kind == "key":
             return answer(401, "حساب کاربری غیرفعال شده است", http_status=401)
-        latency = op.control["latency_ms"] / 1000
-        if latency:
-            time.sleep(latency)
-        if op.control["mode"] == "fail" or op.control["fail_next"] > 0:
-            with op.changed:
-                op.control["fail_next"] = max(0, op.control["fail_next"] - 1)
-            status = op.control["fail_status"]
-            return answer(status, "خطای داخلی سرویس", http_status=status if status >= 500 else 200)
-        return None
+        status = int(op.control.get("fail_status", 500))
+        return answer(status, "خطای داخلی سرویس", http_status=status if status >= 500 else 200)
+
+    def kavenegar_guard(key: str, endpoint: str):
+        return guard("kavenegar", endpoint, key == op.api_key, kavenegar_refusal)
 
     @app.post("/v1/<key>/sms/send.json")
     def send(key):
-        if (refused := guard(key)) is not None:
+        if (refused := kavenegar_guard(key, "send")) is not None:
             return refused
         form = request.values
         receptor, text = form.get("receptor", ""), form.get("message", "")
         if not receptor or not text:
             return answer(411, "پارامترها ناقص هستند")
+        if op.refused(receptor):
+            return answer(411, "دریافت کننده نامعتبر است")
         local_id = form.get("localid")
         with op.changed:
             if local_id and local_id in op.by_local_id:  # the operator never sends a local id twice
                 return answer(200, "تایید شد", [op.status_of(op.by_local_id[local_id])])
-            segments = parts(text)
-            entry = {"messageid": next(op.ids), "localid": local_id, "message": text,
-                     "sender": form.get("sender", "10001482"), "receptor": receptor,
-                     "date": time.time(), "cost": segments * op.cost_per_part, "segments": segments,
-                     "status": 1, "statustext": STATUS_TEXT[1]}
-            op.messages.append(entry)
-            if local_id:
-                op.by_local_id[local_id] = entry
-            op.changed.notify_all()
-        return answer(200, "تایید شد", [entry])
+            entry = op.record("kavenegar", receptor, text, form.get("sender", "10001482"), local_id)
+        return answer(200, "تایید شد", [public(entry)])
 
-    @app.get("/v1/<key>/sms/statuslocalmessageid.json")
-    def status_by_local_id(key):
-        if (refused := guard(key)) is not None:
+    @app.post("/v1/<key>/sms/sendarray.json")
+    def send_array(key):
+        if (refused := kavenegar_guard(key, "sendarray")) is not None:
             return refused
-        local_id = request.args.get("localid", "")
+        form = request.values
+        try:
+            receptors = json.loads(form.get("receptor") or "[]")
+            texts = json.loads(form.get("message") or "[]")
+            senders = json.loads(form.get("sender") or "[]") or ["10001482"]
+            local_ids = json.loads(form.get("localmessageids") or form.get("localid") or "[]")
+        except ValueError:
+            return answer(400, "پارامترها ناقص هستند")
+        if not receptors or not texts:
+            return answer(411, "پارامترها ناقص هستند")
+        if len(receptors) > SENDARRAY_LIMIT:
+            return answer(414, "حجم درخواست بیش از حد مجاز است")
+        n = len(receptors)
+        if len(texts) not in (1, n) or len(senders) not in (1, n) or len(local_ids) not in (0, n):
+            return answer(419, "طول آرایه متن و گیرنده و فرستنده هم اندازه نیست")
+        if all(op.refused(r) for r in receptors):
+            return answer(411, "دریافت کننده نامعتبر است")
+        entries = []
+        with op.changed:
+            for i, receptor in enumerate(receptors):
+                text, sender = texts[i % len(texts)], senders[i % len(senders)]
+                local_id = str(local_ids[i]) if local_ids else None
+                if local_id and local_id in op.by_local_id:
+                    entries.append(op.status_of(op.by_local_id[local_id]))
+                elif op.refused(receptor):
+                    entries.append({"messageid": next(op.ids), "localid": local_id, "message": text,
+                                    "sender": sender, "receptor": receptor, "date": time.time(), "cost": 0,
+                                    "status": 6, "statustext": STATUS_TEXT[6]})
+                else:
+                    entries.append(public(op.record("kavenegar", receptor, text, sender, local_id)))
+        return answer(200, "تایید شد", entries)
+
+    @app.route("/v1/<key>/sms/statuslocalmessageid.json", methods=["GET", "POST"])
+    def status_by_local_id(key):
+        if (refused := kavenegar_guard(key, "statuslocalmessageid")) is not None:
+            return refused
+        local_id = request.values.get("localid", "")
         entry = op.by_local_id.get(local_id)
         if entry is None:
             return answer(200, "تایید شد", [{"localid": local_id, "messageid": 0, "status": 100,
-                                              "statustext": "شناسه پیامک نامعتبر است"}])
+                                              "statustext": STATUS_TEXT[100]}])
         e = op.status_of(entry)
         return answer(200, "تایید شد", [{k: e[k] for k in ("messageid", "localid", "status", "statustext")}])
 
-    @app.get("/v1/<key>/sms/status.json")
+    @app.route("/v1/<key>/sms/status.json", methods=["GET", "POST"])
     def status(key):
-        if (refused := guard(key)) is not None:
+        if (refused := kavenegar_guard(key, "status")) is not None:
             return refused
-        wanted = set(request.args.get("messageid", "").split(","))
-        found = [op.status_of(m) for m in op.messages if str(m["messageid"]) in wanted]
-        return answer(200, "تایید شد", [{k: e[k] for k in ("messageid", "status", "statustext")} for e in found])
+        entries = []
+        for wanted in filter(None, (i.strip() for i in request.values.get("messageid", "").split(","))):
+            m = op.by_id.get(int(wanted)) if wanted.isdigit() else None
+            if m is None or m["api"] != "kavenegar":
+                entries.append({"messageid": _number(wanted), "status": 100, "statustext": STATUS_TEXT[100]})
+            else:
+                e = op.status_of(m)
+                entries.append({k: e[k] for k in ("messageid", "status", "statustext")})
+        return answer(200, "تایید شد", entries)
+
+    # SMS.ir
+
+    def smsir_answer(status: int, message: str, data=None, http_status: int = 200):
+        return jsonify({"status": status, "message": message, "data": data}), http_status
+
+    def smsir_refusal(kind: str):
+        if kind == "key":
+            return smsir_answer(10, "کلید وب سرویس نامعتبر است", http_status=401)
+        status = int(op.control.get("fail_status", 500))
+        if status == 429:
+            return smsir_answer(20, "تعداد درخواست بیش از حد مجاز است", http_status=429)
+        return smsir_answer(0, "مشکلی در سامانه رخ داده است، لطفا با پشتیبانی تماس بگیرید",
+                            http_status=status if status >= 500 else 500)
+
+    def smsir_guard(endpoint: str):
+        return guard("smsir", endpoint, request.headers.get("X-API-KEY") == op.smsir_api_key, smsir_refusal)
+
+    @app.post("/v1/send/<kind>")
+    def smsir_send(kind):
+        kind = kind.lower()
+        if kind not in ("bulk", "liketolike"):
+            return smsir_answer(0, "مسیر نامعتبر است", http_status=404)
+        if (refused := smsir_guard(kind)) is not None:
+            return refused
+        body = request.get_json(force=True, silent=True) or {}
+        mobiles = [str(m) for m in body.get("mobiles") or []]
+        line = body.get("lineNumber")
+        if not line:
+            return smsir_answer(101, "شماره خط نامعتبر است", http_status=400)
+        if not mobiles:
+            return smsir_answer(107, "لیست شماره موبایل خالی است", http_status=400)
+        if len(mobiles) > SMSIR_LIMIT:
+            return smsir_answer(105, "تعداد شماره موبایل بیش از 100 است", http_status=400)
+        if kind == "bulk":
+            texts = [body.get("messageText") or ""] * len(mobiles)
+        else:
+            texts = [str(t) for t in body.get("messageTexts") or []]
+            if not texts:
+                return smsir_answer(108, "لیست متن پیامک خالی است", http_status=400)
+            if len(texts) != len(mobiles):
+                return smsir_answer(110, "تعداد شماره موبایل و متن پیامک برابر نیست", http_status=400)
+        if not all(t.strip() for t in texts):
+            return smsir_answer(103, "متن پیامک خالی است", http_status=400)
+        if not any(MOBILE.match(m) and not op.refused(m) for m in mobiles):
+            if any(op.refused(m) for m in mobiles):
+                return smsir_answer(115, "شماره موبایل در لیست سیاه است", http_status=400)
+            return smsir_answer(104, "شماره موبایل نامعتبر است", http_status=400)
+        pack_id = str(uuid.uuid4())
+        ids, cost = [], 0
+        with op.changed:
+            for mobile, text in zip(mobiles, texts, strict=True):
+                if not MOBILE.match(mobile):
+                    ids.append(None)  # an invalid number
+                elif op.refused(mobile):
+                    ids.append(0)  # blacklisted
+                else:
+                    entry = op.record("smsir", mobile, text, str(line), packid=pack_id)
+                    ids.append(entry["messageid"])
+                    cost += entry["cost"]
+        return smsir_answer(1, "موفق", {"packId": pack_id, "messageIds": ids, "cost": cost})
+
+    @app.get("/v1/send/<int:message_id>")
+    def smsir_report(message_id):
+        if (refused := smsir_guard("report")) is not None:
+            return refused
+        m = op.by_id.get(message_id)
+        if m is None or m["api"] != "smsir":
+            return smsir_answer(111, "ارسالی با این شناسه یافت نشد", http_status=400)
+        return smsir_answer(1, "موفق", op.smsir_report(m))
+
+    # the fake's own API
 
     @app.get("/api/messages")
     def list_messages():
@@ -140,18 +400,41 @@ def create_app(api_key: str = "demo-api-key") -> Flask:
         op.reset()
         return "", 204
 
-    @app.post("/api/control")
+    @app.get("/api/requests")
+    def request_counts():
+        """How many API calls the operator has had, by API."""
+        return jsonify({api: op.requests[api] for api in APIS})
+
+    @app.route("/api/control", methods=["GET", "POST"])
     def control():
-        """Tell the operator to misbehave: {"mode": "fail"|"ok", "fail_next": n,
-        "fail_status": 500, "latency_ms": 200}."""
-        body = request.get_json(force=True, silent=True) or {}
+        """Tell the operator to misbehave: {"mode": "fail"|"ok", "fail_next": n, "fail_status": 500,
+        "latency_ms": 200, "down": ["kavenegar"], "down_mode": "error"|"timeout", "reject": [mobiles],
+        "undeliverable": [mobiles], "callback_url": url, "delivery_after": seconds}. latency_ms, fail_next,
+        mode and callback_url may also be given by API: {"fail_next": {"smsir": 2}}."""
+        body = (request.get_json(force=True, silent=True) or {}) if request.method == "POST" else {}
         with op.changed:
-            for key in ("latency_ms", "fail_next", "fail_status"):
+            for key in ("latency_ms", "fail_next"):
                 if key in body:
-                    op.control[key] = int(body[key])
-            if body.get("mode") in ("ok", "fail"):
+                    value = body[key]
+                    op.control[key] = {k: int(v) for k, v in value.items()} if isinstance(value, dict) else int(value)
+            if "fail_status" in body:
+                op.control["fail_status"] = int(body["fail_status"])
+            if body.get("mode") in ("ok", "fail") or isinstance(body.get("mode"), dict):
                 op.control["mode"] = body["mode"]
-        return jsonify(op.control)
+            if "down" in body:
+                down = body["down"] or []
+                op.control["down"] = [down] if isinstance(down, str) else list(down)
+            if body.get("down_mode") in ("error", "timeout"):
+                op.control["down_mode"] = body["down_mode"]
+            for key in ("reject", "undeliverable"):
+                if key in body:
+                    op.control[key] = [str(m) for m in body[key] or []]
+            if "callback_url" in body:
+                op.control["callback_url"] = body["callback_url"] or None
+            if "delivery_after" in body:
+                op.delivery_after = float(body["delivery_after"])
+            op.changed.notify_all()
+            return jsonify({**copy.deepcopy(op.control), "delivery_after": op.delivery_after})
 
     @app.get("/")
     def page():
@@ -169,11 +452,12 @@ def main(argv=None) -> int:
 
     from common.config import get_settings
 
-    parser = argparse.ArgumentParser(description="Run the fake SMS operator")
+    parser = argparse.ArgumentParser(description="Run the fake SMS operator (Kavenegar's and SMS.ir's APIs)")
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=8025)
     args = parser.parse_args(argv)
-    run_simple(args.host, args.port, create_app(get_settings().sms_api_key), threaded=True)
+    settings = get_settings()
+    run_simple(args.host, args.port, create_app(settings.sms_api_key, settings.smsir_api_key), threaded=True)
     return 0
 
 

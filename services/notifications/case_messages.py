@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from common.jalali import to_jalali
+from common.text import persian_digits
 from services.notifications import templates as t
 from services.notifications.templates import Template
 
@@ -95,3 +96,12 @@ def for_access_revoked(event: dict) -> list[Outgoing]:
         return []
     template = t.ACCESS_REVOKED_INACTIVITY_STAFF if data["by"] == "inactivity" else t.ACCESS_REVOKED_BY_ADMIN_STAFF
     return [Outgoing(data["mobile"], template, {"username": data["username"]})]
+
+
+def for_disbursements(event: dict) -> list[Outgoing]:
+    """SPEC P1: each paid beneficiary the registry has a mobile for hears that the money is in."""
+    data = event["data"]
+    return [Outgoing(item["mobile"], t.PENSION_PAID_CITIZEN, {
+        "budget_line": data["budget_line_fa"], "month": data["month_fa"],
+        "amount": persian_digits(f"{item['amount_rials']:,}").replace(",", "٬")})
+        for item in data["items"] if item.get("mobile")]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, Text, UniqueConstraint, func
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,3 +47,61 @@ class SmsMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # one-time codes and urgent cases' messages go through quiet hours; the rest wait them out
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the id the operator knows the current attempt by (see migration 0003)
+    send_key: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    receipt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # given up on: on the dead-letter list that staff see and can replay
+    dead_lettered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replays: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OneTimeCode(Base):
+    """A one-time code for a citizen's login (SPEC N1). Only an HMAC of the code is kept. At most one
+    live code per mobile and purpose (a new one replaces it); the rows of the last minutes are what the
+    rate limits count."""
+
+    __tablename__ = "one_time_codes"
+    __table_args__ = (
+        Index("one_live_code", "mobile", "purpose", unique=True, postgresql_where=text("state = 'live'")),
+        Index("one_time_codes_by_mobile", "mobile", "created_at"),
+        Index("one_time_codes_by_client", "client", "created_at"),
+        CheckConstraint("state IN ('live', 'used', 'replaced', 'dead', 'expired')", name="one_time_code_state"),
+        CheckConstraint("purpose IN ('citizen_login', 'beneficiary_login')", name="one_time_code_purpose"),
+    )
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    mobile: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(Text)  # citizen_login | beneficiary_login
+    client: Mapped[str] = mapped_column(Text)  # who asked (the gateway's client key), for its rate limit
+    code_hash: Mapped[str] = mapped_column(Text)  # HMAC-SHA256, never the code
+    # live → used | replaced (a newer code) | dead (too many wrong attempts) | expired
+    state: Mapped[str] = mapped_column(Text, default="live")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class StaffNotification(Base):
+    """One in-app notification for one staff member (SPEC N2): at most one per (cause event, person)."""
+
+    __tablename__ = "staff_notifications"
+    __table_args__ = (
+        UniqueConstraint("cause_source", "cause_id", "staff_id", name="staff_notification_once_per_cause"),
+        Index("staff_notifications_newest", "staff_id", "created_at", "id"),
+        Index("staff_notifications_unread", "staff_id", postgresql_where=text("read_at IS NULL")),
+    )
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    staff_id: Mapped[str] = mapped_column(UUID(as_uuid=False))
+    kind: Mapped[str] = mapped_column(Text)
+    tracking_code: Mapped[str | None] = mapped_column(Text)
+    title_fa: Mapped[str] = mapped_column(Text)
+    body_fa: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cause_source: Mapped[str] = mapped_column(Text)
+    cause_id: Mapped[str] = mapped_column(Text)

@@ -2,18 +2,27 @@
 who hears what, dispatch.py does the work."""
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timezone
+
 from nameko.timer import timer
 
 from common import inbox
 from common.config import get_settings
 from common.db import Database
+from common.errors import Forbidden, InvalidRequest, NotFound
+from common.identifiers import mask_mobile
+from common.rpc import rpc
+from common.validation import parse
 from common.health import HealthRpc
-from common.events.catalog import CASE_REGISTERED, CASE_STEP_EVENTS, STAFF_ACCESS_REVOKED
+from common.events import schemas as event_schemas
+from common.events.catalog import CASE_REGISTERED, CASE_STEP_EVENTS, DISBURSEMENTS_PUBLISHED, STAFF_ACCESS_REVOKED
 from common.events.handler import reliable_event_handler
 from common.observability import Observability
-from services.notifications import case_messages, dispatch
+from services.notifications import case_messages, dispatch, otp, staff_inbox, templates
 from services.notifications.dependencies import SmsProviderDependency
 from services.notifications.models import inbox as inbox_table
+from services.notifications.schemas import CodeCheck, CodeRequest, MarkRead
 
 
 def _case_step_handler(step: str):
@@ -36,6 +45,7 @@ class NotificationsService(HealthRpc):
     @reliable_event_handler("complaints", CASE_REGISTERED)
     def on_case_registered(self, event: dict) -> str | None:
         settings = get_settings()
+        event_schemas.validate(event)  # off its contract: dead-lettered at once, nothing sent
         with self.db.begin():
             if not inbox.claim(self.db, inbox_table, event):
                 return None  # a redelivery: the message was queued the first time
@@ -64,16 +74,146 @@ class NotificationsService(HealthRpc):
     def _notify(self, event: dict, messages: list[case_messages.Outgoing]) -> list[str] | None:
         """Record the event and queue its messages in one transaction, then send them (the fast path;
         the sweep retries what fails). None for a redelivery."""
+        event_schemas.validate(event)  # off its contract: dead-lettered at once, nothing sent
         with self.db.begin():
             if not inbox.claim(self.db, inbox_table, event):
                 return None  # a redelivery: the messages were queued the first time
-            message_ids = dispatch.queue_all(self.db, event, messages)
+            staff_inbox.record(self.db, event)  # SPEC N2: the staff it names see it in the app too
+            urgent = event["data"].get("urgency") == "urgent"  # urgent cases do not wait out quiet hours
+            message_ids = dispatch.queue_all(self.db, event, messages, urgent)
         dispatch.deliver_all(self.db, self.sms, message_ids, get_settings().sms_max_attempts)
         return message_ids
+
+    @reliable_event_handler("payments", DISBURSEMENTS_PUBLISHED)
+    def on_disbursements_published(self, event: dict) -> int | None:
+        """SPEC P1: "your pension was paid" for a batch of a payment cycle, through the operators'
+        bulk endpoints. The cycle does not wait: payments published and moved on."""
+        event_schemas.validate(event)
+        with self.db.begin():
+            if not inbox.claim(self.db, inbox_table, event):
+                return None
+            message_ids = dispatch.queue_all(self.db, event, case_messages.for_disbursements(event))
+        return dispatch.deliver_bulk(self.db, self.sms, message_ids, get_settings().sms_max_attempts)
 
     @timer(interval=5)
     def send_due(self) -> int:
         return dispatch.sweep(self.db, self.sms, get_settings().sms_max_attempts)
+
+    @timer(interval=10)
+    def follow_receipts(self) -> int:
+        """Poll the operators for messages sent with no receipt yet; expire the silent ones."""
+        changed = dispatch.poll_receipts(self.db, self.sms, get_settings().sms_max_attempts)
+        dispatch.refresh_gauges(self.db)
+        return changed
+
+    # delivery receipts, dead letters, templates (SPEC N1) ---------------------------------------------
+    @rpc
+    def record_receipts(self, provider: str, payload: dict) -> dict:
+        receipts = self.sms.parse_receipt_for(provider, payload or {})
+        return {"receipts": len(receipts),
+                "changed": dispatch.apply_receipts(self.db, provider, receipts, get_settings().sms_max_attempts)}
+
+    @rpc
+    def dead_letters(self, actor: dict, limit: int = 20, after: str | None = None) -> dict:
+        _operator(actor)
+        with self.db.begin():
+            return dispatch.dead_letters(self.db, limit, after)
+
+    @rpc
+    def replay(self, actor: dict, ids: list) -> dict:
+        _operator(actor)
+        with self.db.begin():
+            replayed = dispatch.replay(self.db, [str(i) for i in ids])
+        dispatch.deliver_all(self.db, self.sms, replayed, get_settings().sms_max_attempts)
+        return {"replayed": replayed}
+
+    @rpc
+    def templates(self) -> list:
+        return [{"name": t.name, "version": t.version, "audience": t.audience, "variables": t.variables,
+                 "text": t.text} for t in templates.ALL]
+
+    @rpc
+    def preview(self, name: str, values: dict | None = None) -> dict:
+        template = _template(name)
+        try:
+            body = template.render(**{**templates.SAMPLE_VALUES, **(values or {})})
+        except templates.TemplateError as exc:
+            raise InvalidRequest([{"field": "values", "code": "template_error", "detail": str(exc),
+                                   "message": "پیام با این مقادیر ساخته نمی‌شود (متغیر کم است یا متن بلند است)."}]) from None
+        return {"name": template.name, "version": template.version, "text": body, "characters": len(body),
+                "segments": templates.segments(body),
+                "encoding": "GSM-7" if all(ord(c) < 128 for c in body) else "UCS-2"}
+
+    # one-time codes (SPEC N1) -------------------------------------------------------------------
+    @rpc
+    def issue_code(self, mobile: str, purpose: str, client: str) -> dict:
+        """Text a one-time code to this mobile (replacing its live code for this purpose); `client` is
+        who asks, for the rate limit. otp.TooManyRequests (HTTP 429) over a rate limit."""
+        request = parse(CodeRequest, {"mobile": mobile, "purpose": purpose})
+        with self.db.begin():
+            issued = otp.issue(self.db, request.mobile, request.purpose, str(client or "unknown")[:200], _now())
+        if issued.message_id:  # the fast path; the sweep sends it if this fails
+            dispatch.deliver(self.db, self.sms, issued.message_id, get_settings().sms_max_attempts)
+        return {"expires_in": int(otp.CODE_LIFETIME.total_seconds()), "sent_to": mask_mobile(request.mobile)}
+
+    @rpc
+    def verify_code(self, mobile: str, purpose: str, code: str) -> dict:
+        """{"verified": true} once for the right code in time; every try counts, even a wrong one."""
+        check = parse(CodeCheck, {"mobile": mobile, "purpose": purpose, "code": code})
+        with self.db.begin():
+            return {"verified": otp.verify(self.db, check.mobile, check.purpose, check.code, _now())}
+
+    # staff in-app notifications (SPEC N2) ----------------------------------------------------------
+    @rpc
+    def staff_notifications(self, actor: dict, unread_only: bool = False, limit: int = 20,
+                            after: str | None = None) -> dict:
+        staff_id = _staff_id(actor)
+        with self.db.begin():
+            return staff_inbox.list_for(self.db, staff_id, bool(unread_only), int(limit), after)
+
+    @rpc
+    def staff_unread_count(self, actor: dict) -> dict:
+        staff_id = _staff_id(actor)
+        with self.db.begin():
+            return {"unread": staff_inbox.unread_count(self.db, staff_id)}
+
+    @rpc
+    def mark_notifications_read(self, actor: dict, ids: list | None = None) -> dict:
+        """These notifications (ids) of the caller, or all of them (ids None), marked read."""
+        staff_id = _staff_id(actor)
+        wanted = None if ids is None else parse(MarkRead, {"ids": ids}).ids
+        with self.db.begin():
+            if wanted is None:
+                marked = staff_inbox.mark_all_read(self.db, staff_id)
+            else:
+                marked = staff_inbox.mark_read(self.db, staff_id, wanted)
+            return {"marked": marked, "unread": staff_inbox.unread_count(self.db, staff_id)}
+
+
+def _operator(actor: dict | None) -> None:
+    if not actor or actor.get("kind") != "staff" or actor.get("role") not in ("admin", "hq_operator"):
+        raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", "needs the admin or hq_operator role")
+
+
+def _template(name: str):
+    try:
+        return templates.get(name)
+    except templates.TemplateError:
+        raise NotFound("template_not_found", "چنین قالب پیامی نیست.", f"no template named {name!r}") from None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _staff_id(actor: dict | None) -> str:
+    """The services check again what the gateway checked: only staff have notifications."""
+    try:
+        if actor and actor.get("kind") == "staff":
+            return str(uuid.UUID(str(actor["id"])))
+    except (KeyError, ValueError):
+        pass
+    raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", "staff notifications are for staff accounts")
 
 
 SERVICE = NotificationsService

@@ -189,6 +189,17 @@ PENSION_PAID_CITIZEN = Template(  # SPEC P1: sent in bulk for a whole payment cy
     text="بهزیستی: {budget_line} {month} به مبلغ {amount} ریال به حساب شما واریز شد.",
 )
 
+# SPEC N1: a one-time code for a citizen's login (services/notifications/otp.py). The code stays in ASCII
+# digits, so phones offer to fill it in. one_time_codes keeps only its HMAC; the message body is the only
+# place the code itself is written.
+ONE_TIME_CODE_CITIZEN = Template(
+    name="one_time_code.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: کد ورود شما {code}\n"
+          "این کد تا ۲ دقیقه معتبر است؛ آن را به هیچ‌کس ندهید."),  # otp.CODE_LIFETIME
+)
+
 
 ALL = tuple(t for t in list(globals().values()) if isinstance(t, Template))
 BY_NAME = {t.name: t for t in ALL}

@@ -1,19 +1,52 @@
-"""An adapter for the Kavenegar-style REST API: the API key in the path, form-encoded requests,
-numeric status codes in `return.status` and in each entry. The local fake operator speaks it too."""
+"""An adapter for the Kavenegar REST API (https://kavenegar.com/rest.html): the API key in the path, form-encoded
+requests, numeric status codes in `return.status` and in each entry. The local fake operator speaks it too.
+
+What this relies on, and where it comes from:
+
+* Endpoints under ``https://api.kavenegar.com/v1/{API-KEY}/sms/``: ``send.json`` (receptor, sender, message,
+  localid), ``sendarray.json`` (receptor, sender and message each a JSON array of the same length, and
+  ``localmessageids`` as a JSON array; the official Go SDK sends the ids as ``localid`` instead, the fake takes
+  both), ``status.json?messageid=`` (ids comma-separated), ``statuslocalmessageid.json?localid=``. Every answer
+  is ``{"return": {"status", "message"}, "entries": [...]}``; entries carry messageid, status, statustext, cost
+  (rials), receptor, sender, date. Sources: the REST page's opening (shape of the answer), the official
+  Python and Go SDKs (method names, sendarray's JSON arrays), third-party clients (``localmessageids``).
+* Entry statuses (official Go SDK's enum and a Ruby client's table): 1 queued, 2 scheduled, 4 and 5 handed to
+  the telecom, 6 failed at the telecom, 10 delivered, 11 not delivered, 13 cancelled, 14 blocked/filtered,
+  100 no such message (or local id).
+* ``return.status`` codes other than 200: taken from the REST page's error table as remembered (only 402
+  "operation failed" and 409 "server cannot answer, try later" were read in this session, on the SOAP page).
+  Those about the request are not retryable; those about the account (key, credit, sender line, IP) are not
+  retryable with this operator but are its fault, so another operator may send; the rest (402, 409, 5xx,
+  anything unknown) are retryable.
+* Delivery receipts: Kavenegar posts the form fields ``messageid`` and ``status`` (an entry status) to the URL
+  set in the panel; ``parse_receipt`` also takes them as JSON and as lists of such entries.
+* Batch limits: at most 200 messages per sendarray request (414 above that) and, as the brief has it, 500 ids
+  per status request.
+"""
 from __future__ import annotations
+
+import json
 
 import requests
 
-from services.notifications.providers.base import Accepted, ProviderError
+from services.notifications.providers.base import Accepted, Outgoing, PartialSend, ProviderError
 
 # Entry statuses of the API, mapped to the platform's states.
 ENTRY_STATES = {1: "queued", 2: "queued", 4: "sent", 5: "sent", 6: "failed", 10: "delivered",
                 11: "undelivered", 13: "failed", 14: "failed"}
-NOT_RETRYABLE = {400, 401, 403, 404, 405, 407, 411, 412, 414, 417}
+UNKNOWN_MESSAGE = 100
+# return.status codes about the request or its message: no operator takes it as it is.
+REQUEST_ERRORS = {400, 406, 411, 413, 414, 415, 417, 419, 420, 422, 424, 431, 432}
+# return.status codes about the account or our use of this API: it sends nothing until someone acts.
+ACCOUNT_ERRORS = {401, 403, 404, 405, 407, 412, 416, 418, 426, 427, 501}
+NOT_RETRYABLE = REQUEST_ERRORS | ACCOUNT_ERRORS
+SENDARRAY_LIMIT = 200
+STATUS_LIMIT = 500
 
 
 class KavenegarProvider:
     name = "kavenegar"
+    supports_local_id = True
 
     def __init__(self, base_url: str, api_key: str, sender: str, timeout: float = 5.0):
         self.base = f"{base_url.rstrip('/')}/v1/{api_key}/sms"
@@ -32,8 +65,7 @@ class KavenegarProvider:
         except (ValueError, KeyError, TypeError):
             raise ProviderError(f"{self.name}: HTTP {response.status_code}, unreadable answer") from None
         if status != 200:
-            raise ProviderError(f"{self.name}: status {status}: {body['return'].get('message')}",
-                                retryable=status not in NOT_RETRYABLE)
+            raise error_for(status, body["return"].get("message"))
         return body
 
     def send(self, recipient: str, body: str, local_id: str) -> Accepted:
@@ -41,18 +73,75 @@ class KavenegarProvider:
             "receptor": recipient, "sender": self.sender, "message": body, "localid": local_id})
         return _accepted(answer["entries"][0])
 
+    def send_bulk(self, messages: list[Outgoing]) -> list[Accepted]:
+        accepted: list[Accepted] = []
+        for start in range(0, len(messages), SENDARRAY_LIMIT):
+            chunk = messages[start:start + SENDARRAY_LIMIT]
+            try:
+                answer = self._call("POST", "sendarray.json", data={
+                    "receptor": json.dumps([m.recipient for m in chunk]),
+                    "sender": json.dumps([self.sender] * len(chunk)),
+                    "message": json.dumps([m.body for m in chunk], ensure_ascii=False),
+                    "localmessageids": json.dumps([m.local_id for m in chunk]),
+                })
+                entries = answer.get("entries") or []
+                if len(entries) != len(chunk):
+                    raise ProviderError(f"{self.name}: {len(entries)} entries for {len(chunk)} messages")
+            except ProviderError as exc:
+                if not accepted:
+                    raise
+                raise PartialSend(str(exc), accepted, exc.retryable, provider_fault=exc.provider_fault,
+                                  code=exc.code) from exc
+            accepted.extend(_accepted(entry) for entry in entries)
+        return accepted
+
     def find_by_local_id(self, local_id: str) -> Accepted | None:
         answer = self._call("GET", "statuslocalmessageid.json", params={"localid": local_id})
         entry = (answer.get("entries") or [None])[0]
-        if not entry or int(entry.get("status", 100)) == 100:  # 100: no such message
+        if not entry or int(entry.get("status", UNKNOWN_MESSAGE)) == UNKNOWN_MESSAGE:
             return None
         return _accepted(entry)
+
+    def statuses(self, provider_message_ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        ids = [str(i) for i in provider_message_ids]
+        for start in range(0, len(ids), STATUS_LIMIT):
+            answer = self._call("GET", "status.json", params={"messageid": ",".join(ids[start:start + STATUS_LIMIT])})
+            for entry in answer.get("entries") or []:
+                status = int(entry.get("status", UNKNOWN_MESSAGE))
+                if status != UNKNOWN_MESSAGE:
+                    found[str(entry["messageid"])] = state_of(status)
+        return found
+
+    def parse_receipt(self, payload: dict) -> list[tuple[str, str]]:
+        entries = payload.get("entries") if isinstance(payload.get("entries"), list) else [payload]
+        receipts = []
+        for entry in entries:
+            try:
+                message_id, status = str(entry["messageid"]).strip(), int(entry["status"])
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"not a {self.name} delivery receipt: {sorted(entry)}") from None
+            if not message_id:
+                raise ValueError(f"a {self.name} delivery receipt without a message id")
+            receipts.append((message_id, state_of(status)))
+        return receipts
+
+
+def state_of(entry_status: int) -> str:
+    """The platform state of a Kavenegar entry status (one it does not document counts as sent)."""
+    return ENTRY_STATES.get(int(entry_status), "sent")
+
+
+def error_for(status: int, message: str | None) -> ProviderError:
+    return ProviderError(f"kavenegar: status {status}: {message}", retryable=status not in NOT_RETRYABLE,
+                         provider_fault=status in ACCOUNT_ERRORS, code=status)
 
 
 def _accepted(entry: dict) -> Accepted:
     cost = entry.get("cost")
     return Accepted(
         provider_message_id=str(entry["messageid"]),
-        status=ENTRY_STATES.get(int(entry["status"]), "sent"),
+        status=state_of(entry["status"]),
         cost_rials=int(cost) if cost is not None else None,
+        provider=KavenegarProvider.name,
     )

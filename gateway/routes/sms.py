@@ -1,0 +1,68 @@
+"""SMS operations (SPEC N1, C9): the operators' delivery receipts, the dead-letter list that staff see
+and replay, and the message templates with a preview."""
+from __future__ import annotations
+
+import hmac
+
+from flask import current_app, g, jsonify, request
+from flask_openapi3 import APIBlueprint, Tag
+
+from common.config import get_settings
+from gateway.auth import BEARER, requires
+from gateway.problems import Problem as ProblemError
+from gateway.schemas import PageQuery, Problem
+from services.notifications.schemas import (
+    DeadLetterPage, Preview, PreviewBody, ProviderPath, ReceiptQuery, ReceiptsTaken, Replay, Replayed, TemplateList,
+    TemplatePath,
+)
+
+bp = APIBlueprint("sms", __name__, url_prefix="/api/v1",
+                  abp_tags=[Tag(name="sms", description="receipts, dead letters and templates of the SMS")])
+
+OPERATORS = ("admin", "hq_operator")  # who looks after the messages the platform sends
+
+
+def _call(method: str, *args):
+    return current_app.extensions["rpc"].call("notifications", method, *args)
+
+
+@bp.post("/sms/receipts/<provider>", responses={200: ReceiptsTaken, 400: Problem, 401: Problem, 404: Problem})
+def receipt(path: ProviderPath, query: ReceiptQuery):
+    """Where an operator posts delivery receipts (form or JSON, in its own shape). The URL given to
+    the operator carries `token`, the deployment's SMS_CALLBACK_TOKEN."""
+    if not hmac.compare_digest(query.token.encode(), get_settings().sms_callback_token.encode()):
+        raise ProblemError(401, "invalid_callback_token", "Unauthenticated", "نشانی بازگشت معتبر نیست.",
+                           "the token does not match SMS_CALLBACK_TOKEN")
+    payload = request.get_json(silent=True) if request.is_json else request.form.to_dict(flat=True)
+    return jsonify(_call("record_receipts", path.provider, payload or {}))
+
+
+@bp.get("/staff/sms/dead-letters", security=BEARER,
+        responses={200: DeadLetterPage, 400: Problem, 401: Problem, 403: Problem})
+@requires(*OPERATORS)
+def dead_letters(query: PageQuery):
+    """Messages given up on after their attempts (refused, undelivered, expired), newest first."""
+    return jsonify(_call("dead_letters", g.principal, query.limit, query.after))
+
+
+@bp.post("/staff/sms/dead-letters/replay", security=BEARER,
+         responses={200: Replayed, 400: Problem, 401: Problem, 403: Problem})
+@requires(*OPERATORS)
+def replay(body: Replay):
+    """Send these messages again, with fresh attempts."""
+    return jsonify(_call("replay", g.principal, body.ids))
+
+
+@bp.get("/staff/sms/templates", security=BEARER, responses={200: TemplateList, 401: Problem, 403: Problem})
+@requires(*OPERATORS)
+def templates():
+    """Every message template with its version, audience and variables."""
+    return jsonify({"items": _call("templates")})
+
+
+@bp.post("/staff/sms/templates/<name>/preview", security=BEARER,
+         responses={200: Preview, 400: Problem, 401: Problem, 403: Problem, 404: Problem})
+@requires(*OPERATORS)
+def preview(path: TemplatePath, body: PreviewBody):
+    """A template rendered with sample data (and any values given), with its length and SMS parts."""
+    return jsonify(_call("preview", path.name, body.values))

@@ -1,0 +1,234 @@
+"""What a one-time code request and a staff notification look like: used by the gateway to answer the
+caller and by the service to check again (the gateway is not the only guard)."""
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
+
+from common.identifiers import InvalidIdentifier, normalise_mobile
+from common.text import normalise_digits
+from common.validation import identifier_error
+
+PURPOSES = ("citizen_login", "beneficiary_login")
+Purpose = Literal[PURPOSES]
+CODE_LENGTH = 6
+CODE_SEPARATORS = r"[ \u200c-]"  # what people put between digits: spaces, dashes, ZWNJ
+# the same rule for Python and for the OpenAPI document (ECMA regex): ASCII, Persian or Arabic digits
+CODE_PATTERN = rf"^{CODE_SEPARATORS}*(?:[0-9\u06f0-\u06f9\u0660-\u0669]{CODE_SEPARATORS}*){{{CODE_LENGTH}}}$"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+def _mobile(value):
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise PydanticCustomError("missing", "mobile is required")
+    try:
+        return normalise_mobile(str(value))
+    except InvalidIdentifier as exc:
+        raise identifier_error(exc) from None
+
+
+def _code(value):
+    """Six digits as people type them: Persian or Arabic digits, spaces, dashes and ZWNJ accepted."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "the code is a string of six digits")
+    if not re.fullmatch(CODE_PATTERN, value):
+        raise PydanticCustomError("invalid_code_format", "the code is six digits",
+                                  {"message_fa": "کد تأیید باید ۶ رقم باشد.", "detail": "the code is six digits"})
+    return re.sub(CODE_SEPARATORS, "", normalise_digits(value))
+
+
+# A mobile that must be given (common.validation.Mobile may be left empty).
+RequiredMobile = Annotated[str, BeforeValidator(_mobile),
+                           WithJsonSchema({"type": "string", "format": "ir-mobile", "examples": ["09121234567"]})]
+OneTimeCodeText = Annotated[str, BeforeValidator(_code),
+                            WithJsonSchema({"type": "string", "minLength": 6, "maxLength": 32, "pattern": CODE_PATTERN,
+                                            "description": "six digits; Persian digits, spaces and dashes accepted",
+                                            "examples": ["482917"]})]
+
+
+class CodeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"mobile": "09121234567", "purpose": "citizen_login"}]})
+
+    mobile: RequiredMobile = Field(description="09xxxxxxxxx; +98 forms and Persian digits accepted")
+    purpose: Purpose = Field("citizen_login", description="what the code is for")
+
+
+class CodeCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"mobile": "09121234567", "purpose": "citizen_login", "code": "۴۸۲۹۱۷"}]})
+
+    mobile: RequiredMobile = Field(description="the mobile the code was sent to")
+    purpose: Purpose = Field("citizen_login", description="the purpose the code was asked for")
+    code: OneTimeCodeText = Field(max_length=32)
+
+
+class CodeSent(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"expires_in": 120, "sent_to": "0912***4567"}]})
+
+    expires_in: int = Field(description="seconds the code is valid")
+    sent_to: str = Field(description="the mobile, masked")
+
+
+class CodeVerified(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"verified": True}]})
+
+    verified: bool
+
+
+NOTIFICATION_KINDS = ("case_in_cartable", "case_awaiting_approval", "case_returned", "deadline_warning",
+                      "deadline_missed", "case_reopened", "access_revoked")
+NOTIFICATION_EXAMPLE = {
+    "id": "3c0f6a8e-2b1d-4e5f-9a7b-8c6d5e4f3a2b", "kind": "case_in_cartable", "tracking_code": "4203917755102846",
+    "title": "پرونده تازه در کارتابل", "body": "پرونده 4203917755102846 به کارتابل شما رسید. مهلت رسیدگی: ۱۴۰۵/۰۹/۰۷ ۱۲:۳۰",
+    "created_at": "2026-11-26T09:00:00Z", "created_at_fa": "۱۴۰۵/۰۹/۰۵ ۱۲:۳۰", "read": False}
+
+
+class StaffNotificationView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [NOTIFICATION_EXAMPLE]})
+
+    id: str
+    kind: Literal[NOTIFICATION_KINDS]
+    tracking_code: str | None = Field(None, description="the case it is about, if any")
+    title: str = Field(description="Persian")
+    body: str = Field(description="Persian")
+    created_at: str = Field(description="ISO 8601, UTC")
+    created_at_fa: str = Field(description="Jalali, Tehran time, Persian digits")
+    read: bool
+
+
+class StaffNotificationPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "items": [NOTIFICATION_EXAMPLE],
+        "next": "/api/v1/staff/notifications?after=WyIyMDI2LTExLTI2VDA5OjAwOjAwKzAwOjAwIiwiM2MwZiJd&limit=20"}]})
+
+    items: list[StaffNotificationView]
+    next: str | None = Field(None, description="the link to the next page; absent on the last")
+
+
+class UnreadCount(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"unread": 3}]})
+
+    unread: int
+
+
+class MarkRead(BaseModel):
+    """Either some notifications by id, or all of the caller's."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"ids": ["3c0f6a8e-2b1d-4e5f-9a7b-8c6d5e4f3a2b"]}, {"all": True}]})
+
+    ids: list[Annotated[str, Field(pattern=UUID_PATTERN)]] | None = Field(None, min_length=1, max_length=100)
+    all: bool = Field(False, description="mark every notification of the caller read")
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if bool(self.ids) == self.all:
+            raise PydanticCustomError("ids_or_all", "send either ids or all: true",
+                                      {"message_fa": "یا شناسهٔ اعلان‌ها را بفرستید یا all را true کنید.",
+                                       "detail": "send either ids or all: true"})
+        return self
+
+
+class MarkedRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"marked": 1, "unread": 2}]})
+
+    marked: int = Field(description="notifications marked read by this request")
+    unread: int = Field(description="the caller's unread notifications now")
+
+
+# SMS operations -----------------------------------------------------------------------------------------
+class ProviderPath(BaseModel):
+    provider: Literal["kavenegar", "smsir"]
+
+
+class ReceiptQuery(BaseModel):
+    token: str = Field(min_length=8, max_length=200)
+
+
+class ReceiptsTaken(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"receipts": 1, "changed": 1}]})
+
+    receipts: int
+    changed: int
+
+
+class DeadLetter(BaseModel):
+    id: str
+    recipient_masked: str
+    template: str
+    template_version: int
+    status: str
+    attempts: int
+    replays: int
+    provider: str | None = None
+    last_error: str | None = None
+    cause_type: str
+    created_at: str
+    dead_lettered_at: str
+
+
+class DeadLetterPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "id": "0b5e1c9e-8f3a-4a59-9d1e-3c2f1b7a6d10", "recipient_masked": "0912***4567",
+        "template": "case_referred.citizen", "template_version": 1, "status": "undelivered", "attempts": 5,
+        "replays": 0, "provider": "kavenegar", "last_error": "undelivered after 5 attempts",
+        "cause_type": "ir.behzisti.complaints.case.referred.v1", "created_at": "2026-11-26T09:00:00Z",
+        "dead_lettered_at": "2026-11-26T10:00:00Z"}], "next": None}]})
+
+    items: list[DeadLetter]
+    next: str | None = None
+
+
+class Replay(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"ids": ["0b5e1c9e-8f3a-4a59-9d1e-3c2f1b7a6d10"]}]})
+
+    ids: list[Annotated[str, Field(pattern=UUID_PATTERN)]] = Field(min_length=1, max_length=500)
+
+
+class Replayed(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"replayed": ["0b5e1c9e-8f3a-4a59-9d1e-3c2f1b7a6d10"]}]})
+
+    replayed: list[str]
+
+
+class TemplateInfo(BaseModel):
+    name: str
+    version: int
+    audience: str
+    variables: list[str]
+    text: str
+
+
+class TemplateList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "name": "case_triaged.citizen", "version": 1, "audience": "citizen", "variables": ["tracking_code"],
+        "text": "بهزیستی: درخواست شما بررسی شد و برای رسیدگی ارجاع شد.\nکد رهگیری: {tracking_code}"}]}]})
+
+    items: list[TemplateInfo]
+
+
+class TemplatePath(BaseModel):
+    name: str = Field(max_length=100)
+
+
+class PreviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"values": {"tracking_code": "4203917755102846"}}]})
+
+    values: dict[str, Annotated[str, Field(max_length=500)]] = Field(default_factory=dict, max_length=20)
+
+
+class Preview(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "case_triaged.citizen", "version": 1, "text": "بهزیستی: درخواست شما بررسی شد و برای رسیدگی ارجاع شد.\nکد رهگیری: 4203917755102846",
+        "characters": 78, "segments": 2, "encoding": "UCS-2"}]})
+
+    name: str
+    version: int
+    text: str
+    characters: int
+    segments: int
+    encoding: str
