@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     smsir_url: str = "http://localhost:8025"
     smsir_api_key: str = "demo-smsir-key"
     smsir_line_number: str = "30001482"
-    sms_rate_per_second: float = 50.0  # per operator
+    sms_rate_per_second: float = 1000.0  # per operator
     sms_breaker_fail_max: int = 3
     sms_breaker_reset_seconds: float = 30.0
     # the token in the receipt URL given to the operators (POST /api/v1/sms/receipts/<provider>?token=…)

@@ -56,8 +56,10 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
 
     @app.before_request
     def check_body():
-        if getattr(app.view_functions.get(request.endpoint), "upload", False):
+        body_kind = getattr(app.view_functions.get(request.endpoint), "body_kind", "json")
+        if body_kind == "upload":
             request.max_content_length = settings.max_upload_bytes  # a file, not JSON
+        if body_kind != "json":
             return
         has_body = request.content_length or request.headers.get("Content-Type")
         json_route = request.path.startswith("/api/")  # Open311 posts forms, as its specification says

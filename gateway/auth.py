@@ -79,7 +79,13 @@ def requires(*roles: str, scope: str | None = None):
 
 def accepts_upload(view):
     """Mark a route as taking a multipart file (up to MAX_UPLOAD_BYTES) instead of a JSON body."""
-    view.upload = True
+    view.body_kind = "upload"
+    return view
+
+
+def accepts_form(view):
+    """Mark a route as taking a form or JSON body in someone else's shape (an operator's callback)."""
+    view.body_kind = "form"
     return view
 
 

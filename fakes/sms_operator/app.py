@@ -395,6 +395,15 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
             op.changed.wait_for(lambda: len(matching()) >= minimum, timeout=wait)
             return jsonify(matching())
 
+    @app.get("/api/messages/count")
+    def count_messages():
+        """How many messages the operator holds; with `wait=N`, held up to N seconds until `min`."""
+        wait = min(float(request.args.get("wait", 0)), 60)
+        minimum = int(request.args.get("min", 1))
+        with op.changed:
+            op.changed.wait_for(lambda: len(op.messages) >= minimum, timeout=wait)
+            return jsonify({"count": len(op.messages)})
+
     @app.delete("/api/messages")
     def reset():
         op.reset()

@@ -8,7 +8,7 @@ from flask import current_app, g, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from common.config import get_settings
-from gateway.auth import BEARER, requires
+from gateway.auth import BEARER, accepts_form, requires
 from gateway.problems import Problem as ProblemError
 from gateway.schemas import PageQuery, Problem
 from services.notifications.schemas import (
@@ -27,6 +27,7 @@ def _call(method: str, *args):
 
 
 @bp.post("/sms/receipts/<provider>", responses={200: ReceiptsTaken, 400: Problem, 401: Problem, 404: Problem})
+@accepts_form
 def receipt(path: ProviderPath, query: ReceiptQuery):
     """Where an operator posts delivery receipts (form or JSON, in its own shape). The URL given to
     the operator carries `token`, the deployment's SMS_CALLBACK_TOKEN."""

@@ -42,7 +42,7 @@ _log = logging.getLogger(__name__)
 STALE_SENDING = timedelta(seconds=60)  # well past the provider timeout
 DELIVERY_TIMEOUT = timedelta(minutes=10)  # no receipt by then: the message counts as expired
 RECEIPT_GRACE = timedelta(seconds=3)  # give the operator's callback a chance before polling
-BULK_CHUNK = 100
+BULK_CHUNK = 500  # claimed and recorded together; the adapters split to their API's limit
 RETRY_STATES = {"undelivered", "expired", "failed"}
 
 
