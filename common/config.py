@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     # Evidence files of complaint cases: where their bytes are kept (services/complaints/files.py).
     file_store_url: str | None = None  # file:///path; default: <data_dir>/files
 
+    # Payments: the bank (the local fake by default; `python -m fakes.bank --port 8026 --open`)
+    bank_url: str = "http://localhost:8026"
+    bank_shared_key: str = "demo-bank-key"  # signs the bank's answers; set per deployment
+    bank_timeout: float = 30.0
+    cycle_run_seconds: float = 5.0  # how often each replica moves the open payment cycles on
+
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
 

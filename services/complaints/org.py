@@ -36,6 +36,9 @@ ROLES = {
     "center_head": "مدیر مرکز",
     "center_staff": "کارشناس مرکز",
     "inspector": "بازرس",
+    "finance_expert": "کارشناس مالی (آماده‌سازی پرداخت)",
+    "finance_approver": "تأییدکنندهٔ پرداخت",
+    "auditor": "حسابرس (فقط خواندن)",
     "admin": "مدیر سامانه",
 }
 # Who may see a named reporter's identity (SPEC C17): inspection only, never the unit concerned.

@@ -1,16 +1,118 @@
-"""The payments service (SPEC P): for now it starts, reports healthy and exposes metrics; the
-pension run and donations come with their own issue."""
+"""The payments service (SPEC P1-P4): entrypoints only translate; the rules are in cycles.py and
+ledger.py, the work in cycle_steps.py and registry.py."""
+from __future__ import annotations
 
+from nameko.timer import timer
+from sqlalchemy import select
+
+from common.config import get_settings
 from common.db import Database
+from common.errors import Forbidden
 from common.health import HealthRpc
 from common.observability import Observability
+from common.rpc import rpc
+from common.validation import parse
+from services.payments import cycle_steps, ledger_store, registry
+from services.payments.dependencies import BankDependency
+from services.payments.models import BudgetLine, Cycle
+from services.payments.views import budget_line_view, cycle_view, failed_orders
+
+PREPARES = {"finance_expert", "admin"}
+APPROVES = {"finance_approver"}
+READS = PREPARES | APPROVES | {"auditor"}
+
+
+def _require(actor: dict | None, roles: set[str]) -> str:
+    if not actor or actor.get("kind") != "staff" or actor.get("role") not in roles:
+        raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", f"needs one of the roles {', '.join(sorted(roles))}")
+    return actor["username"]
 
 
 class PaymentsService(HealthRpc):
     name = "payments"
 
     db = Database("payments")
+    bank = BankDependency()
     observability = Observability()
+
+    # budget lines and the registry -----------------------------------------------------------------------
+    @rpc
+    def budget_lines(self) -> list:
+        with self.db.begin():
+            return [budget_line_view(self.db, line) for line in self.db.scalars(select(BudgetLine).order_by(BudgetLine.code))]
+
+    @rpc
+    def enrol(self, actor: dict, payload: dict) -> dict:
+        who = _require(actor, PREPARES)
+        data = parse(registry.BeneficiaryIn, payload)
+        with self.db.begin():
+            return registry.enrol(self.db, data, who, self.bank)
+
+    @rpc
+    def set_beneficiary_status(self, actor: dict, national_id: str, status: str) -> dict:
+        who = _require(actor, PREPARES)
+        with self.db.begin():
+            return registry.set_status(self.db, national_id, status, who)
+
+    @rpc
+    def beneficiary(self, actor: dict, national_id: str) -> dict:
+        _require(actor, READS)
+        with self.db.begin():
+            return {**registry.view(self.db, national_id), "history": registry.history(self.db, national_id)}
+
+    # cycles ----------------------------------------------------------------------------------------------
+    @rpc
+    def open_cycle(self, actor: dict, month: str, line: str) -> dict:
+        who = _require(actor, PREPARES)
+        with self.db.begin():
+            cycle_steps.open_cycle(self.db, month, line, who)
+        cycle_steps.advance(self.db, f"{month}.{line}", self.bank)  # to its entitlements, or stopped
+        return self.cycle(actor, f"{month}.{line}")
+
+    @rpc
+    def approve_cycle(self, actor: dict, cycle_id: str) -> dict:
+        who = _require(actor, APPROVES)
+        with self.db.begin():
+            cycle_steps.approve(self.db, cycle_id, who)
+        return self.cycle(actor, cycle_id)
+
+    @rpc
+    def cycle(self, actor: dict, cycle_id: str) -> dict:
+        _require(actor, READS)
+        with self.db.begin():
+            return cycle_view(self.db, cycle_id)
+
+    @rpc
+    def failed_payments(self, actor: dict, cycle_id: str | None = None) -> list:
+        _require(actor, READS)
+        with self.db.begin():
+            return failed_orders(self.db, cycle_id)
+
+    @rpc
+    def resolve_failed(self, actor: dict, order_ids: list, resolution: str) -> dict:
+        _require(actor, PREPARES)
+        if resolution not in ("carried", "cancelled"):
+            from common.errors import FieldError, InvalidRequest
+
+            raise InvalidRequest([FieldError("resolution", "unknown", "تصمیم باید «انتقال» یا «لغو» باشد.",
+                                             "carried | cancelled")])
+        with self.db.begin():
+            return {"resolved": cycle_steps.mark_failed_for_people(self.db, [str(i) for i in order_ids], resolution)}
+
+    @rpc
+    def check_ledger(self, actor: dict) -> dict:
+        _require(actor, READS)
+        with self.db.begin():
+            problems = ledger_store.check(self.db)
+        return {"balanced": not problems, "problems": problems}
+
+    # the cycle worker: in every replica; each step re-reads its stage under a lock ------------------------
+    @timer(interval=get_settings().cycle_run_seconds)
+    def run_cycles(self) -> dict:
+        with self.db.begin():
+            moving = list(self.db.scalars(select(Cycle.id).where(Cycle.stage.in_(
+                set(cycle_steps.AUTOMATIC) | set(cycle_steps.WITH_BANK)))))
+        return {cycle_id: cycle_steps.advance(self.db, cycle_id, self.bank) for cycle_id in moving}
 
 
 SERVICE = PaymentsService

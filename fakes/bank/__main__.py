@@ -1,0 +1,3 @@
+from fakes.bank.app import main
+
+raise SystemExit(main())

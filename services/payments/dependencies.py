@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from nameko.extensions import DependencyProvider
+
+from common.config import get_settings
+from services.payments.bank import FakeBankAdapter
+
+BANK_URL_KEY = "BANK_URL"
+
+
+class BankDependency(DependencyProvider):
+    """The bank adapter. The default talks to the local fake bank (fakes/bank), which speaks ISO 20022
+    files and signs its answers as a bank would; a deployment points BANK_URL at its bank's gateway."""
+
+    def setup(self):
+        settings = get_settings()
+        url = self.container.config.get(BANK_URL_KEY) or settings.bank_url
+        self.bank = FakeBankAdapter(url, settings.bank_shared_key, settings.bank_timeout)
+
+    def get_dependency(self, worker_ctx):
+        return self.bank
