@@ -21,7 +21,7 @@ from gateway.auth import authorize, identify, unauthenticated
 from gateway.openapi import GatewayOpenAPI, make_app
 from gateway.protection import protect
 from gateway.requests import json_object
-from gateway.routes import auth, casework, cases, events, health, notifications, open311, reports, sms, staff
+from gateway.routes import auth, casework, cases, events, health, notifications, open311, payments, reports, sms, staff
 from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
 
 _log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     app.extensions["rpc"] = rpc or RpcClient()
 
     for blueprint in (health.bp, cases.bp, events.bp, auth.bp, staff.bp, casework.bp, reports.bp, open311.bp,
-                      notifications.bp, sms.bp):
+                      notifications.bp, sms.bp, payments.bp):
         app.register_api(blueprint)
 
     @app.before_request

@@ -19,9 +19,12 @@ def _models() -> dict[str, type]:
     from gateway.routes import open311
     from services.complaints import schemas as complaint_schemas
     from services.notifications import schemas as notification_schemas
+    from services.payments import registry as payment_registry
+    from services.payments import schemas as payment_schemas
 
     found = {}
-    for module in (gateway_schemas, complaint_schemas, notification_schemas, open311):
+    for module in (gateway_schemas, complaint_schemas, notification_schemas, payment_schemas, payment_registry,
+                   open311):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__:
                 found[value.__name__] = value

@@ -12,9 +12,11 @@ import time
 PYTHON = sys.executable
 
 
-def platform_processes(sms_port: int = 8025) -> dict[str, list[str]]:
+def platform_processes(sms_port: int = 8025, bank_port: int = 8026) -> dict[str, list[str]]:
     return {
         "sms-operator": [PYTHON, "-m", "fakes.sms_operator", "--port", str(sms_port)],
+        # the fake bank knows every demo account: a Sheba ending in a valid national ID is that person's
+        "bank": [PYTHON, "-m", "fakes.bank", "--port", str(bank_port), "--open"],
         "complaints": [PYTHON, "-m", "common.run", "complaints"],
         "notifications": [PYTHON, "-m", "common.run", "notifications"],
         "payments": [PYTHON, "-m", "common.run", "payments"],
@@ -74,14 +76,16 @@ def start_platform(amqp_uri: str, db_urls: dict[str, str], ports: dict[str, int]
     """Every process of the platform on the given broker and databases, each on its own ports
     (`ports` names sms-operator, gateway and each process's metrics port). Used by the end-to-end
     tests and the benchmarks."""
-    env = {**os.environ, "AMQP_URI": amqp_uri, "LOG_FORMAT": "json",
+    ports.setdefault("bank", free_port())
+    ports.setdefault("metrics:bank", free_port())
+    env = {**os.environ, "AMQP_URI": amqp_uri, "LOG_FORMAT": "json", "BANK_URL": f"http://127.0.0.1:{ports['bank']}",
            "SMS_PROVIDER_URL": f"http://127.0.0.1:{ports['sms-operator']}",
            "SMSIR_URL": f"http://127.0.0.1:{ports['sms-operator']}",  # the fake speaks both APIs
            "GATEWAY_PORT": str(ports["gateway"]), "GATEWAY_THREADS": str(threads),
            **{f"{s.upper()}_DATABASE_URL": url for s, url in db_urls.items()}, **(extra_env or {})}
     env.pop("DATABASE_URL", None)
     group = ProcessGroup(env, cwd, echo=echo, log_dir=log_dir)
-    for name, command in platform_processes(ports["sms-operator"]).items():
+    for name, command in platform_processes(ports["sms-operator"], ports["bank"]).items():
         if only is not None and name not in only:
             continue
         group.start(name, command, {"METRICS_PORT": str(ports[f"metrics:{name}"])})

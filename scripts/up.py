@@ -50,6 +50,9 @@ def main() -> int:
 
         load_demo_staff(settings.database_url_for("complaints"))
         loaded = load_demo_cases(base, settings.data_dir)
+        from services.payments.demo import load_demo_payments
+
+        people = load_demo_payments(settings.database_url_for("payments"))
         print(f"""
   The platform is running ({loaded} demo cases registered now).
     gateway               {base}/api/v1/cases   (health {base}/healthz, readiness {base}/readyz)
@@ -57,6 +60,8 @@ def main() -> int:
     demo staff logins     {", ".join(u for u, *_ in DEMO_STAFF)} (password {DEMO_PASSWORD})
     event schemas         {base}/api/v1/events/schemas
     fake SMS operator     http://localhost:8025   (what citizens receive; JSON at /api/messages)
+    fake bank             http://localhost:8026   (pain.001 files received, statements; {people} demo beneficiaries,
+                          16 budget lines: finance.expert opens a cycle, finance.approver approves it)
     metrics               {", ".join(f"{k} :{v}" for k, v in DEFAULT_METRICS_PORTS.items())}
   Try:  curl -s -X POST {base}/api/v1/cases -H 'Content-Type: application/json' \\
           -d '{{"kind":"complaint","text":"مستمری این ماه واریز نشده است.","mobile":"09121234567"}}'

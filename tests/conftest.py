@@ -14,6 +14,10 @@ import pytest  # noqa: E402
 
 os.environ.setdefault("EVENT_RETRY_BASE_DELAY", "0.05")
 os.environ.setdefault("LOG_FORMAT", "text")
+# Quiet hours hold non-urgent SMS from 22:00 to 07:00 Tehran; the tests must not depend on the hour they
+# run at (tests/unit/test_quiet_hours.py and tests/service/test_sms_delivery.py test the hours themselves).
+os.environ.setdefault("QUIET_HOURS", "")
+os.environ.setdefault("CYCLE_RUN_SECONDS", "1")
 
 from common.config import SERVICES, get_settings, with_database  # noqa: E402
 from common.db import drop_database  # noqa: E402

@@ -22,6 +22,9 @@ DEMO_STAFF = [
     ("rey.expert", "کارشناس بهزیستی ری", "county_expert", "prov.tehran.county.rey", "09120000005"),
     ("shemiranat.expert", "کارشناس بهزیستی شمیرانات", "county_expert", "prov.tehran.county.shemiranat",
      "09120000006"),
+    ("finance.expert", "کارشناس مالی دفتر مستمری", "finance_expert", "hq.pensions", None),
+    ("finance.approver", "مدیر مالی دفتر مستمری", "finance_approver", "hq.pensions", None),
+    ("auditor", "حسابرس", "auditor", "hq.pensions", None),
     ("ghoncheh.head", "مدیر مهدکودک غنچه‌های ری", "center_head", "prov.tehran.county.rey.center.ghoncheh",
      "09120000007"),
 ]

@@ -12,9 +12,11 @@ from common.health import HealthRpc
 from common.observability import Observability
 from common.rpc import rpc
 from common.validation import parse
-from services.payments import cycle_steps, ledger_store, registry
+from common.idempotency import once
+from services.payments import cycle_steps, cycles, ledger_store, registry
 from services.payments.dependencies import BankDependency
-from services.payments.models import BudgetLine, Cycle
+from services.payments.models import BudgetLine, Cycle, idempotency_keys
+from services.payments.schemas import CycleOpen, Resolve, StatusChange
 from services.payments.views import budget_line_view, cycle_view, failed_orders
 
 PREPARES = {"finance_expert", "admin"}
@@ -37,7 +39,7 @@ class PaymentsService(HealthRpc):
 
     # budget lines and the registry -----------------------------------------------------------------------
     @rpc
-    def budget_lines(self) -> list:
+    def budget_lines(self) -> list:  # public: the budget is published (SPEC T9)
         with self.db.begin():
             return [budget_line_view(self.db, line) for line in self.db.scalars(select(BudgetLine).order_by(BudgetLine.code))]
 
@@ -49,10 +51,11 @@ class PaymentsService(HealthRpc):
             return registry.enrol(self.db, data, who, self.bank)
 
     @rpc
-    def set_beneficiary_status(self, actor: dict, national_id: str, status: str) -> dict:
+    def set_beneficiary_status(self, actor: dict, national_id: str, payload: dict) -> dict:
         who = _require(actor, PREPARES)
+        change = parse(StatusChange, payload)
         with self.db.begin():
-            return registry.set_status(self.db, national_id, status, who)
+            return registry.set_status(self.db, national_id, change.status, who)
 
     @rpc
     def beneficiary(self, actor: dict, national_id: str) -> dict:
@@ -62,18 +65,22 @@ class PaymentsService(HealthRpc):
 
     # cycles ----------------------------------------------------------------------------------------------
     @rpc
-    def open_cycle(self, actor: dict, month: str, line: str) -> dict:
+    def open_cycle(self, actor: dict, payload: dict, idempotency: dict | None = None) -> dict:
         who = _require(actor, PREPARES)
+        data = parse(CycleOpen, payload)
+        cycle_id = cycles.cycle_id(data.month, data.line)
         with self.db.begin():
-            cycle_steps.open_cycle(self.db, month, line, who)
-        cycle_steps.advance(self.db, f"{month}.{line}", self.bank)  # to its entitlements, or stopped
-        return self.cycle(actor, f"{month}.{line}")
+            opened = once(self.db, idempotency_keys, idempotency, "open_cycle", data.model_dump(),
+                          lambda: {"id": cycle_steps.open_cycle(self.db, data.month, data.line, who).id})
+        cycle_steps.advance(self.db, opened["id"], self.bank)  # to its entitlements, or stopped
+        return self.cycle(actor, cycle_id)
 
     @rpc
-    def approve_cycle(self, actor: dict, cycle_id: str) -> dict:
+    def approve_cycle(self, actor: dict, cycle_id: str, idempotency: dict | None = None) -> dict:
         who = _require(actor, APPROVES)
         with self.db.begin():
-            cycle_steps.approve(self.db, cycle_id, who)
+            once(self.db, idempotency_keys, idempotency, "approve_cycle", cycle_id,
+                 lambda: {"id": cycle_steps.approve(self.db, cycle_id, who).id})
         return self.cycle(actor, cycle_id)
 
     @rpc
@@ -89,15 +96,13 @@ class PaymentsService(HealthRpc):
             return failed_orders(self.db, cycle_id)
 
     @rpc
-    def resolve_failed(self, actor: dict, order_ids: list, resolution: str) -> dict:
+    def resolve_failed(self, actor: dict, payload: dict, idempotency: dict | None = None) -> dict:
         _require(actor, PREPARES)
-        if resolution not in ("carried", "cancelled"):
-            from common.errors import FieldError, InvalidRequest
-
-            raise InvalidRequest([FieldError("resolution", "unknown", "تصمیم باید «انتقال» یا «لغو» باشد.",
-                                             "carried | cancelled")])
+        data = parse(Resolve, payload)
         with self.db.begin():
-            return {"resolved": cycle_steps.mark_failed_for_people(self.db, [str(i) for i in order_ids], resolution)}
+            return once(self.db, idempotency_keys, idempotency, "resolve_failed", data.model_dump(),
+                        lambda: {"resolved": cycle_steps.mark_failed_for_people(self.db, data.order_ids,
+                                                                                 data.resolution)})
 
     @rpc
     def check_ledger(self, actor: dict) -> dict:

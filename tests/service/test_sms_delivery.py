@@ -135,7 +135,7 @@ def test_non_urgent_messages_wait_out_quiet_hours_and_urgent_ones_do_not(session
         assert row(session, waiting)["status"] == "queued" and row(session, urgent)["status"] == "sent"
         assert row(session, waiting)["next_attempt_at"] > now + timedelta(minutes=50)
     finally:
-        monkeypatch.delenv("QUIET_HOURS")
+        monkeypatch.undo()
         get_settings.cache_clear()
 
 

@@ -1,0 +1,121 @@
+"""What finance staff send and get about cycles and failed payments: used by the gateway to answer
+and by the service to check again."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.payments.budget_data import BUDGET_LINES
+
+LineCode = Literal[tuple(line["code"] for line in BUDGET_LINES)]
+MONTH = r"^1[34][0-9]{2}-(0[1-9]|1[0-2])$"
+
+
+class CycleOpen(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"month": "1405-09",
+                                                                               "line": "pension_disability"}]})
+
+    month: str = Field(pattern=MONTH, description="the Jalali month paid for, yyyy-mm")
+    line: LineCode
+
+
+class Resolve(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "order_ids": ["1405090499370899a1b2c3d4e5f6"], "resolution": "carried"}]})
+
+    order_ids: list[str] = Field(min_length=1, max_length=1000)
+    resolution: Literal["carried", "cancelled"] = Field(description="carried to the next cycle, or cancelled")
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "suspended"}]})
+
+    status: Literal["active", "suspended", "deceased"]
+
+
+CYCLE_EXAMPLE = {"id": "1405-09.pension_disability", "month": "1405-09", "line": "pension_disability",
+                 "stage": "settled", "stage_fa": "تسویه شد", "stopped_reason": None, "prepared_by": "finance.expert",
+                 "approved_by": "finance.approver", "beneficiaries": 640000, "total_rials": 23040000000000,
+                 "orders": {"paid": 639990, "returned": 10}, "batches": {"settled": 128}}
+
+
+class CycleView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CYCLE_EXAMPLE]})
+
+    id: str
+    month: str
+    line: str
+    stage: str
+    stage_fa: str
+    stopped_reason: str | None = None
+    prepared_by: str
+    approved_by: str | None = None
+    beneficiaries: int
+    total_rials: int
+    orders: dict[str, int]
+    batches: dict[str, int]
+
+
+class BudgetLineView(BaseModel):
+    code: str
+    title_fa: str
+    per_capita_rials: int
+    purpose_fa: str
+    legal_basis_fa: str
+    pays: str
+    year: str
+    yearly_allocation_rials: int
+    spent_rials: int
+    remaining_rials: int
+
+
+class BudgetLineList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "code": "pension_disability", "title_fa": "مستمری خانوارهای دارای فرد معلول", "per_capita_rials": 36000000,
+        "purpose_fa": "…", "legal_basis_fa": "…", "pays": "beneficiary", "year": "1405",
+        "yearly_allocation_rials": 296000000000000, "spent_rials": 0, "remaining_rials": 296000000000000}]}]})
+
+    items: list[BudgetLineView]
+
+
+class FailedPayment(BaseModel):
+    order_id: str
+    cycle_id: str
+    national_id: str
+    amount_rials: int
+    status: str
+    reason: str | None = None
+
+
+class FailedPayments(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "order_id": "1405090499370899a1b2c3d4e5f6", "cycle_id": "1405-09.pension_disability",
+        "national_id": "0499370899", "amount_rials": 36000000, "status": "returned", "reason": "AC04"}]}]})
+
+    items: list[FailedPayment]
+
+
+class Resolved(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"resolved": 1}]})
+
+    resolved: int
+
+
+class LedgerCheck(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"balanced": True, "problems": []}]})
+
+    balanced: bool
+    problems: list[str]
+
+
+class BeneficiaryView(BaseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "national_id": "0499370899", "full_name": "مریم احمدی", "household_size": 3, "mobile": "09121234567",
+        "province": "tehran", "iban": "IR820540102680020817909002", "status": "active",
+        "lines": ["pension_disability"], "iban_verified": True}]})
+
+    national_id: str
+    full_name: str
+    status: str
+    lines: list[str]

@@ -1,0 +1,74 @@
+"""A month's pensions through the real platform: finance staff open and approve a cycle at the gateway,
+the payments worker sends ISO 20022 files to the fake bank and reconciles its statements, the ledger
+balances, and each paid beneficiary with a mobile gets "your pension was paid" by SMS."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from fakes.bank.app import open_iban
+from services.payments import budget
+from tests.e2e.test_case_journey import Api, api  # noqa: F401  (the module's staff client)
+from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
+
+pytestmark = pytest.mark.e2e
+
+PEOPLE = {"0499370899": "09121110001", "0010350829": "09121110002", "0084575948": None}
+LINE = "pension_elderly"
+
+
+@pytest.fixture(scope="module")
+def funded(platform):  # noqa: F811
+    engine = sa.create_engine(platform["db"]["payments"])
+    with Session(engine) as session, session.begin():
+        budget.load(session)
+    engine.dispose()
+
+
+def cycle_reaches(api, cycle_id, stage, timeout=60):  # noqa: F811
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = api.call("GET", f"/api/v1/staff/payments/cycles/{cycle_id}", "auditor").json()
+        if seen["stage"] == stage or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.3)  # the worker's timer moves the cycle; the API is how staff follow it
+
+
+def test_finance_staff_pay_a_month_and_every_paid_person_hears_of_it(platform, api, funded):  # noqa: F811
+    for national_id, mobile in PEOPLE.items():
+        enrolled = api.call("POST", "/api/v1/staff/payments/beneficiaries", "finance.expert", json={
+            "national_id": national_id, "full_name": "مددجوی نمونه", "household_size": 2, "province": "tehran",
+            "iban": open_iban(national_id), "lines": [LINE], **({"mobile": mobile} if mobile else {})})
+        assert enrolled.status_code == 200, enrolled.text
+    not_theirs = api.call("POST", "/api/v1/staff/payments/beneficiaries", "finance.expert", json={
+        "national_id": "0499370899", "full_name": "x y", "household_size": 1, "province": "tehran",
+        "iban": open_iban("0010350829"), "lines": [LINE]})
+    assert not_theirs.status_code == 400 and not_theirs.json()["errors"][0]["field"] == "iban"
+
+    key = {"Idempotency-Key": "open-1405-09-elderly-0001"}
+    opened = api.call("POST", "/api/v1/staff/payments/cycles", "finance.expert", headers=dict(key),
+                      json={"month": "1405-09", "line": LINE})
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["stage"] == "entitlements_computed" and opened.json()["beneficiaries"] == 3
+    again = api.call("POST", "/api/v1/staff/payments/cycles", "finance.expert", headers=dict(key),
+                     json={"month": "1405-09", "line": LINE})
+    assert again.status_code == 201 and again.json()["id"] == opened.json()["id"]  # a retry: the same cycle
+    cycle_id = opened.json()["id"]
+    assert api.call("POST", f"/api/v1/staff/payments/cycles/{cycle_id}/approve", "finance.expert").status_code == 403
+    approved = api.call("POST", f"/api/v1/staff/payments/cycles/{cycle_id}/approve", "finance.approver")
+    assert approved.status_code == 200, approved.text
+
+    settled = cycle_reaches(api, cycle_id, "settled")
+    assert settled["stage"] == "settled" and settled["orders"] == {"paid": 3}
+    assert api.call("GET", "/api/v1/staff/payments/ledger/check", "auditor").json() == {"balanced": True,
+                                                                                       "problems": []}
+    lines = {line["code"]: line for line in api.call("GET", "/api/v1/payments/budget-lines").json()["items"]}
+    assert lines[LINE]["spent_rials"] == 3 * lines[LINE]["per_capita_rials"]
+    for mobile in filter(None, PEOPLE.values()):
+        sms = requests.get(f"{platform['sms']}/api/messages", params={"receptor": mobile, "wait": 30},
+                           timeout=40).json()
+        assert len(sms) == 1 and "واریز شد" in sms[0]["message"]
