@@ -42,9 +42,13 @@ STAFF_ACCESS_REVOKED = EventType("complaints", "staff.access_revoked")
 STATISTICS_PUBLISHED = EventType("complaints", "statistics.published")
 # payments publishes a cycle's disbursements in batches (DESIGN: "disbursements published (in batches)")
 DISBURSEMENTS_PUBLISHED = EventType("payments", "disbursements.published")
+CYCLE_OPENED = EventType("payments", "cycle.opened")
+CYCLE_APPROVED = EventType("payments", "cycle.approved")
+CYCLE_SETTLED = EventType("payments", "cycle.settled")
+PAYMENT_FAILED = EventType("payments", "payment.failed")
 SMS_SENT = EventType("notifications", "sms.sent")
 SMS_FAILED = EventType("notifications", "sms.failed")
 
 ALL = (CASE_REGISTERED, *CASE_STEP_EVENTS.values(), STAFF_ACCESS_REVOKED, STATISTICS_PUBLISHED,
-       DISBURSEMENTS_PUBLISHED, SMS_SENT, SMS_FAILED)
+       DISBURSEMENTS_PUBLISHED, CYCLE_OPENED, CYCLE_APPROVED, CYCLE_SETTLED, PAYMENT_FAILED, SMS_SENT, SMS_FAILED)
 BY_TYPE = {e.type: e for e in ALL}

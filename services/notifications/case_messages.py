@@ -105,3 +105,10 @@ def for_disbursements(event: dict) -> list[Outgoing]:
         "budget_line": data["budget_line_fa"], "month": data["month_fa"],
         "amount": persian_digits(f"{item['amount_rials']:,}").replace(",", "٬")})
         for item in data["items"] if item.get("mobile")]
+
+
+def for_payment_failure(event: dict) -> list[Outgoing]:
+    data = event["data"]
+    if not data.get("mobile"):
+        return []
+    return [Outgoing(data["mobile"], t.PAYMENT_FAILED_CITIZEN, {"budget_line": data["line_fa"], "month": data["month_fa"]})]

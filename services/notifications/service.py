@@ -16,7 +16,9 @@ from common.rpc import rpc
 from common.validation import parse
 from common.health import HealthRpc
 from common.events import schemas as event_schemas
-from common.events.catalog import CASE_REGISTERED, CASE_STEP_EVENTS, DISBURSEMENTS_PUBLISHED, STAFF_ACCESS_REVOKED
+from common.events.catalog import (
+    CASE_REGISTERED, CASE_STEP_EVENTS, DISBURSEMENTS_PUBLISHED, PAYMENT_FAILED, STAFF_ACCESS_REVOKED,
+)
 from common.events.handler import reliable_event_handler
 from common.observability import Observability
 from services.notifications import case_messages, dispatch, otp, staff_inbox, templates
@@ -94,6 +96,10 @@ class NotificationsService(HealthRpc):
                 return None
             message_ids = dispatch.queue_all(self.db, event, case_messages.for_disbursements(event))
         return dispatch.deliver_bulk(self.db, self.sms, message_ids, get_settings().sms_max_attempts)
+
+    @reliable_event_handler("payments", PAYMENT_FAILED)
+    def on_payment_failed(self, event: dict) -> list[str] | None:
+        return self._notify(event, case_messages.for_payment_failure(event))
 
     @timer(interval=5)
     def send_due(self) -> int:

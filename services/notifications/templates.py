@@ -201,6 +201,14 @@ ONE_TIME_CODE_CITIZEN = Template(
 )
 
 
+PAYMENT_FAILED_CITIZEN = Template(  # SPEC P: a rejected or returned payment; the beneficiary is told
+    name="payment_failed.citizen",
+    version=1,
+    audience="citizen",
+    text="بهزیستی: واریز {budget_line} {month} به حساب شما انجام نشد؛ با اداره بهزیستی تماس بگیرید.",
+)
+
+
 ALL = tuple(t for t in list(globals().values()) if isinstance(t, Template))
 BY_NAME = {t.name: t for t in ALL}
 

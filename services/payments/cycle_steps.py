@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from common import outbox
 from common.errors import Conflict, NotFound
-from common.events.catalog import DISBURSEMENTS_PUBLISHED
+from common.events.catalog import CYCLE_APPROVED, CYCLE_OPENED, CYCLE_SETTLED, DISBURSEMENTS_PUBLISHED, PAYMENT_FAILED
 from common.events.envelope import new_event
 from common.jalali import iso
 from services.payments import cycles, ledger
@@ -44,6 +44,15 @@ def _cycle(session: Session, cycle_id: str, lock: bool = True) -> Cycle:
 
 def _advance(cycle: Cycle, stage: str) -> None:
     cycle.stage, cycle.updated_at = stage, now_utc()
+
+
+def _cycle_event(session: Session, event_type, cycle: Cycle, **more) -> None:
+    """One event per cycle and step: its id says which, so a step run again publishes nothing new."""
+    data = {"cycle_id": cycle.id, "month": cycle.month, "line": cycle.line, "stage": cycle.stage,
+            "beneficiaries": cycle.beneficiaries, "total_rials": cycle.total_rials, "at": iso(now_utc()), **more}
+    event_id = str(uuid.uuid5(EVENT_NAMESPACE, f"{event_type.name}:{cycle.id}"))
+    if session.execute(text("SELECT 1 FROM outbox WHERE id = :i"), {"i": event_id}).first() is None:
+        outbox.add(session, outbox_table, new_event(event_type, data, subject=cycle.id, event_id=event_id))
 
 
 # open and compute ------------------------------------------------------------------------------------------
@@ -90,9 +99,11 @@ def compute_entitlements(session: Session, cycle_id: str) -> Cycle:
         cycle.stopped_reason = (f"اعتبار باقی‌ماندهٔ ردیف ({remaining:,} ریال) برای این دوره "
                                 f"({cycle.total_rials:,} ریال) کافی نیست.")
         _advance(cycle, "stopped")
+        _cycle_event(session, CYCLE_OPENED, cycle, stopped_reason=cycle.stopped_reason)
         _log.warning("cycle %s stopped: %d rials left, %d needed", cycle.id, remaining, cycle.total_rials)
         return cycle
     _advance(cycle, "entitlements_computed")
+    _cycle_event(session, CYCLE_OPENED, cycle)
     return cycle
 
 
@@ -102,6 +113,7 @@ def approve(session: Session, cycle_id: str, actor: str) -> Cycle:
     cycles.check_approver(cycle.prepared_by, actor)
     cycle.approved_by = actor
     _advance(cycle, "approved")
+    _cycle_event(session, CYCLE_APPROVED, cycle)
     return cycle
 
 
@@ -165,6 +177,7 @@ def _record_report(session: Session, cycle: Cycle, batch_id: str, orders, report
             o.status, o.reason = "rejected", rejected[o.id]
         else:
             o.status = "sent"
+    _publish_failures(session, cycle, [o for o in orders if o.id in rejected])
     total = sum(o.amount_rials for o in accepted)
     if total:
         post(session, ledger.send(batch_id, cycle.line, total))
@@ -217,9 +230,29 @@ def settle_batch(session: Session, cycle_id: str, batch_id: str, statement: dict
     post(session, ledger.settle(statement["statement_id"], cycle.line, sum(o.amount_rials for o in paid),
                                 sum(o.amount_rials for o in returned)))
     batch.status, batch.statement_id, batch.settled_at = "settled", statement["statement_id"], now_utc()
+    _publish_failures(session, cycle, returned)
     if paid:
         publish_disbursements(session, cycle, batch_id, paid, batches)
     return True
+
+
+def _publish_failures(session: Session, cycle: Cycle, orders: list) -> None:
+    """SPEC P: the beneficiary is told; staff see the payment in the failed list."""
+    if not orders:
+        return
+    budget = session.get(BudgetLine, cycle.line)
+    mobiles = dict(session.execute(text("SELECT national_id, mobile FROM beneficiaries WHERE national_id = ANY(:ids)"),
+                                   {"ids": [o.national_id for o in orders]}).all())
+    events = []
+    for o in orders:
+        data = {"order_id": o.id, "cycle_id": cycle.id, "line": cycle.line, "line_fa": budget.title_fa,
+                "month_fa": _month_fa(cycle.month), "national_id": o.national_id, "amount_rials": o.amount_rials,
+                "status": o.status, "reason": o.reason or o.status, "at": iso(now_utc())}
+        if mobiles.get(o.national_id):
+            data["mobile"] = mobiles[o.national_id]
+        events.append(new_event(PAYMENT_FAILED, data, subject=cycle.id,
+                                event_id=str(uuid.uuid5(EVENT_NAMESPACE, f"failed:{o.id}:{o.status}"))))
+    outbox.add_many(session, outbox_table, events)
 
 
 def publish_disbursements(session: Session, cycle: Cycle, batch_id: str, paid: list, batches: int) -> None:
@@ -265,6 +298,9 @@ def reconcile(session: Session, cycle_id: str) -> Cycle:
                        f"{open_orders} orders still open; {'; '.join(problems)}")
     _advance(cycle, "reconciled")
     _advance(cycle, "settled")
+    counts = dict(session.execute(text("SELECT status = 'paid', count(*) FROM payment_orders WHERE cycle_id = :c "
+                                       "GROUP BY 1"), {"c": cycle_id}).all())
+    _cycle_event(session, CYCLE_SETTLED, cycle, paid=counts.get(True, 0), failed=counts.get(False, 0))
     return cycle
 
 

@@ -95,8 +95,12 @@ def test_a_cycle_runs_to_settled_and_the_ledger_balances_to_the_rial(session, ba
     items = scalar(session, "SELECT sum(jsonb_array_length(envelope->'data'->'items')) FROM outbox")
     assert events == -(-n // 4) and items == n
     postings = scalar(session, "SELECT count(*) FROM ledger_postings")
+    events_before = scalar(session, "SELECT count(*) FROM outbox")
     assert cycle_steps.advance(session, "1405-09.pension", bank) == "settled"  # again: nothing moves
     assert scalar(session, "SELECT count(*) FROM ledger_postings") == postings
+    assert scalar(session, "SELECT count(*) FROM outbox") == events_before
+    kinds = scalar(session, "SELECT string_agg(DISTINCT routing_key, ',') FROM outbox")
+    assert all(f"payments.{k}" in kinds for k in ("cycle.opened", "cycle.approved", "cycle.settled"))
     with session.begin():
         ids = session.execute(sa.text("SELECT national_id, id FROM payment_orders")).all()
     assert all(order == cycles.order_id("1405-09.pension", nid) for nid, order in ids)  # SQL twin agrees
@@ -136,6 +140,8 @@ def test_rejected_and_returned_payments_wait_for_a_person_and_the_ledger_follows
         assert ledger_store.check(session) == []
         assert ledger_store.balance(session, "returned:pension") == 12_500_000
     assert statuses[first] == "rejected" and statuses[second] == "returned" and set(failed) == {first, second}
+    told = scalar(session, "SELECT count(*) FROM outbox WHERE routing_key LIKE '%payment.failed%'")
+    assert told == 2  # each beneficiary is told (notifications texts them)
     with session.begin():
         assert cycle_steps.mark_failed_for_people(session, [o["order_id"] for o in failed.values()], "carried") == 2
     with session.begin():
@@ -192,7 +198,8 @@ def test_a_worker_killed_after_the_bank_answered_resumes_without_paying_twice(se
     at_bank = requests.get(f"{bank_server.url}/api/batches", timeout=5).json()
     batches = at_bank["batches"] if isinstance(at_bank, dict) else at_bank
     assert len(batches) == -(-n // 4)  # each file once at the bank
-    assert scalar(session, "SELECT count(DISTINCT envelope->>'id') FROM outbox") == -(-n // 4)
+    assert scalar(session, "SELECT count(DISTINCT envelope->>'id') FROM outbox "
+                           "WHERE routing_key LIKE '%disbursements%'") == -(-n // 4)
 
 
 def test_a_forged_statement_changes_nothing(session, bank, bank_server):
@@ -209,6 +216,6 @@ def test_a_forged_statement_changes_nothing(session, bank, bank_server):
     with pytest.raises(ForgedStatement):
         cycle_steps.advance(session, "1405-09.pension", bank)
     assert scalar(session, "SELECT count(*) FROM payment_orders WHERE status = 'paid'") == 0
-    assert scalar(session, "SELECT count(*) FROM outbox") == 0
+    assert scalar(session, "SELECT count(*) FROM outbox WHERE routing_key LIKE '%disbursements%'") == 0
     requests.post(f"{bank_server.url}/api/control", json={"forge_signature": False}, timeout=5)
     assert cycle_steps.advance(session, "1405-09.pension", bank) == "settled"
