@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     bank_shared_key: str = "demo-bank-key"  # signs the bank's answers; set per deployment
     bank_timeout: float = 30.0
     cycle_run_seconds: float = 5.0  # how often each replica moves the open payment cycles on
+    payment_batch_size: int = 5000  # orders per pain.001 file and beneficiaries per disbursements event
 
     log_level: str = "INFO"
     log_format: str = "json"  # json | text

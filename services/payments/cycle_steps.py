@@ -13,6 +13,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from common import outbox
+from common.config import get_settings
 from common.errors import Conflict, NotFound
 from common.events.catalog import CYCLE_APPROVED, CYCLE_OPENED, CYCLE_SETTLED, DISBURSEMENTS_PUBLISHED, PAYMENT_FAILED
 from common.events.envelope import new_event
@@ -25,7 +26,7 @@ from services.payments.models import outbox as outbox_table
 
 _log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5000  # orders per pain.001 file, and beneficiaries per disbursements event
+BATCH_SIZE = get_settings().payment_batch_size  # orders per pain.001 file and per disbursements event
 EVENT_NAMESPACE = uuid.UUID("6f1d3b1e-0c57-4c8e-9a59-14051405aaaa")
 DEBTOR = {"name": "سازمان بهزیستی کشور", "iban": "IR950170000000000000001405", "bic": "BMJIIRTH"}  # the demo account
 

@@ -1,0 +1,111 @@
+"""The cycle worker killed (SIGKILL) again and again, at whatever point it has reached (between
+commits, in the middle of a bank call), then resumed, until the cycle is settled: no order paid twice,
+none missed, the ledger balanced to the rial, each bank file taken once, each batch's disbursements
+staged for publishing once."""
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import threading
+
+import pytest
+import requests
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from common.config import PROJECT_ROOT
+from fakes.bank.app import create_app, open_iban
+from scripts.processes import free_port
+from services.payments import budget, cycle_steps, ledger_store
+from services.payments.models import Beneficiary, Enrolment
+
+KEY = "kill-test-bank-key"
+PEOPLE = 120
+BATCH = 7
+LINE = {"code": "pension", "title_fa": "مستمری", "per_capita_rials": 23_000_000, "purpose_fa": "مستمری ماهانه",
+        "legal_basis_fa": "قانون", "pays": "beneficiary", "yearly_allocation_rials": 10**13}
+
+
+def national_ids(n):
+    from services.payments.demo_registry import take
+
+    return [p["national_id"] for p in take(n)]
+
+
+@pytest.fixture
+def bank_url():
+    app = create_app(KEY, open_registry=True)
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def cycle(db_urls):
+    engine = sa.create_engine(db_urls["payments"])
+    with Session(engine) as session, session.begin():
+        budget.load(session, lines=[LINE])
+        for nid in national_ids(PEOPLE):
+            session.add(Beneficiary(national_id=nid, full_name="مددجو", household_size=1, mobile=None,
+                                    province="tehran", iban=open_iban(nid), status="active",
+                                    iban_verified_at=sa.func.now()))
+            session.add(Enrolment(national_id=nid, line="pension", since="1391-01"))
+        session.flush()
+        cycle_steps.open_cycle(session, "1405-09", "pension", "finance.expert")
+    with Session(engine) as session:
+        with session.begin():
+            cycle_steps.compute_entitlements(session, "1405-09.pension")
+            cycle_steps.approve(session, "1405-09.pension", "finance.approver")
+    yield engine
+    engine.dispose()
+
+
+def worker(db_url, bank_url):
+    env = {**os.environ, "PAYMENTS_DATABASE_URL": db_url, "BANK_URL": bank_url, "BANK_SHARED_KEY": KEY,
+           "PAYMENT_BATCH_SIZE": str(BATCH), "LOG_LEVEL": "WARNING"}
+    env.pop("DATABASE_URL", None)
+    return subprocess.Popen([sys.executable, "-m", "services.payments.worker", "1405-09.pension"], cwd=PROJECT_ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def stage(engine):
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT stage FROM cycles WHERE id = '1405-09.pension'")).scalar()
+
+
+def test_a_cycle_worker_killed_at_random_points_resumes_to_the_same_settled_cycle(cycle, db_urls, bank_url):
+    rng = random.Random(1405)  # the same kill points every run
+    kills, killed_in = 0, set()
+    for _ in range(60):
+        if stage(cycle) == "settled":
+            break
+        proc = worker(db_urls["payments"], bank_url)
+        try:
+            proc.wait(timeout=rng.uniform(0.4, 1.6))  # python's start-up eats the first ~0.3 s
+        except subprocess.TimeoutExpired:
+            proc.kill()  # SIGKILL: no cleanup, no rollback handler, mid-transaction or mid-request
+            proc.wait()
+            kills += 1
+            killed_in.add(stage(cycle))
+    final = worker(db_urls["payments"], bank_url)
+    assert final.communicate(timeout=120)[0].strip() == "settled"
+    assert kills >= 3 and {"orders_issued", "bank_file_sent"} <= killed_in, killed_in  # sending and reconciling
+
+    with cycle.connect() as conn:
+        orders = conn.execute(sa.text("SELECT status, count(*) FROM payment_orders GROUP BY status")).all()
+        batches = conn.execute(sa.text("SELECT count(*) FROM bank_batches")).scalar()
+        published = conn.execute(sa.text("SELECT count(*), count(DISTINCT id), "
+                                         "sum(jsonb_array_length(envelope->'data'->'items')) FROM outbox "
+                                         "WHERE routing_key LIKE '%disbursements%'")).one()
+    assert dict(orders) == {"paid": PEOPLE}
+    assert batches == -(-PEOPLE // BATCH) and published == (batches, batches, PEOPLE)
+    at_bank = requests.get(f"{bank_url}/api/batches", timeout=10).json()
+    at_bank = at_bank["batches"] if isinstance(at_bank, dict) else at_bank
+    assert len(at_bank) == batches  # every file once at the bank
+    with Session(cycle) as session:
+        assert ledger_store.check(session) == []
+        assert ledger_store.balance(session, "paid:pension") == PEOPLE * LINE["per_capita_rials"]
