@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     bank_timeout: float = 30.0
     cycle_run_seconds: float = 5.0  # how often each replica moves the open payment cycles on
     payment_batch_size: int = 5000  # orders per pain.001 file and beneficiaries per disbursements event
+    # Donations (SPEC P5, P6): the payment gateway (the local fake by default; `python -m fakes.ipg --port 8027`)
+    ipg_url: str = "http://localhost:8027"
+    ipg_merchant_id: str = "behzisti-donations"
+    ipg_shared_key: str = "demo-ipg-key"  # signs the gateway's answers and callbacks; set per deployment
+    ipg_timeout: float = 15.0
+    # where the gateway sends donors' browsers back: <base>/api/v1/donations/callback (default: public_base_url)
+    donation_callback_base_url: str | None = None
 
     log_level: str = "INFO"
     log_format: str = "json"  # json | text

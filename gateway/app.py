@@ -22,6 +22,7 @@ from gateway.openapi import GatewayOpenAPI, make_app
 from gateway.protection import protect
 from gateway.requests import json_object
 from gateway.routes import auth, casework, cases, events, health, notifications, open311, payments, reports, sms, staff
+from gateway.routes import donations
 from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
 
 _log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     app.extensions["rpc"] = rpc or RpcClient()
 
     for blueprint in (health.bp, cases.bp, events.bp, auth.bp, staff.bp, casework.bp, reports.bp, open311.bp,
-                      notifications.bp, sms.bp, payments.bp):
+                      notifications.bp, sms.bp, payments.bp, donations.bp):
         app.register_api(blueprint)
 
     @app.before_request

@@ -20,11 +20,12 @@ def _models() -> dict[str, type]:
     from services.complaints import schemas as complaint_schemas
     from services.notifications import schemas as notification_schemas
     from services.payments import registry as payment_registry
+    from services.payments import donation_schemas
     from services.payments import schemas as payment_schemas
 
     found = {}
     for module in (gateway_schemas, complaint_schemas, notification_schemas, payment_schemas, payment_registry,
-                   open311):
+                   open311, donation_schemas):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__:
                 found[value.__name__] = value

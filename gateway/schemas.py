@@ -79,7 +79,7 @@ class SchemaPath(RequestPart):
 
 class IdempotencyHeader(RequestPart):
     # an HTTP header is never null: the document says string, and an empty one counts as absent
-    idempotency_key: Annotated[str | None, BeforeValidator(lambda v: v.strip() or None if isinstance(v, str) else v),
+    idempotency_key: Annotated[str | None, BeforeValidator(lambda v: v or None if isinstance(v, str) else v),
                                WithJsonSchema({"type": "string", "minLength": 8, "maxLength": 128,
                                                "pattern": r"^[A-Za-z0-9._:-]+$"})] = Field(
         None, alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",

@@ -12,11 +12,13 @@ import time
 PYTHON = sys.executable
 
 
-def platform_processes(sms_port: int = 8025, bank_port: int = 8026) -> dict[str, list[str]]:
+def platform_processes(sms_port: int = 8025, bank_port: int = 8026, ipg_port: int = 8027) -> dict[str, list[str]]:
     return {
         "sms-operator": [PYTHON, "-m", "fakes.sms_operator", "--port", str(sms_port)],
         # the fake bank knows every demo account: a Sheba ending in a valid national ID is that person's
         "bank": [PYTHON, "-m", "fakes.bank", "--port", str(bank_port), "--open"],
+        # the fake internet payment gateway of the donation portal (SPEC P5)
+        "ipg": [PYTHON, "-m", "fakes.ipg", "--port", str(ipg_port)],
         "complaints": [PYTHON, "-m", "common.run", "complaints"],
         "notifications": [PYTHON, "-m", "common.run", "notifications"],
         "payments": [PYTHON, "-m", "common.run", "payments"],
@@ -78,14 +80,18 @@ def start_platform(amqp_uri: str, db_urls: dict[str, str], ports: dict[str, int]
     tests and the benchmarks."""
     ports.setdefault("bank", free_port())
     ports.setdefault("metrics:bank", free_port())
+    ports.setdefault("ipg", free_port())
+    ports.setdefault("metrics:ipg", free_port())
     env = {**os.environ, "AMQP_URI": amqp_uri, "LOG_FORMAT": "json", "BANK_URL": f"http://127.0.0.1:{ports['bank']}",
+           "IPG_URL": f"http://127.0.0.1:{ports['ipg']}",
+           "DONATION_CALLBACK_BASE_URL": f"http://127.0.0.1:{ports['gateway']}",
            "SMS_PROVIDER_URL": f"http://127.0.0.1:{ports['sms-operator']}",
            "SMSIR_URL": f"http://127.0.0.1:{ports['sms-operator']}",  # the fake speaks both APIs
            "GATEWAY_PORT": str(ports["gateway"]), "GATEWAY_THREADS": str(threads),
            **{f"{s.upper()}_DATABASE_URL": url for s, url in db_urls.items()}, **(extra_env or {})}
     env.pop("DATABASE_URL", None)
     group = ProcessGroup(env, cwd, echo=echo, log_dir=log_dir)
-    for name, command in platform_processes(ports["sms-operator"], ports["bank"]).items():
+    for name, command in platform_processes(ports["sms-operator"], ports["bank"], ports["ipg"]).items():
         if only is not None and name not in only:
             continue
         group.start(name, command, {"METRICS_PORT": str(ports[f"metrics:{name}"])})

@@ -46,9 +46,12 @@ CYCLE_OPENED = EventType("payments", "cycle.opened")
 CYCLE_APPROVED = EventType("payments", "cycle.approved")
 CYCLE_SETTLED = EventType("payments", "cycle.settled")
 PAYMENT_FAILED = EventType("payments", "payment.failed")
+# a donation paid at the gateway and verified (SPEC P5, P6): the receipt, and the transparency portal
+DONATION_RECEIVED = EventType("payments", "donation.received")
 SMS_SENT = EventType("notifications", "sms.sent")
 SMS_FAILED = EventType("notifications", "sms.failed")
 
 ALL = (CASE_REGISTERED, *CASE_STEP_EVENTS.values(), STAFF_ACCESS_REVOKED, STATISTICS_PUBLISHED,
-       DISBURSEMENTS_PUBLISHED, CYCLE_OPENED, CYCLE_APPROVED, CYCLE_SETTLED, PAYMENT_FAILED, SMS_SENT, SMS_FAILED)
+       DISBURSEMENTS_PUBLISHED, CYCLE_OPENED, CYCLE_APPROVED, CYCLE_SETTLED, PAYMENT_FAILED, DONATION_RECEIVED,
+       SMS_SENT, SMS_FAILED)
 BY_TYPE = {e.type: e for e in ALL}

@@ -112,3 +112,16 @@ def for_payment_failure(event: dict) -> list[Outgoing]:
     if not data.get("mobile"):
         return []
     return [Outgoing(data["mobile"], t.PAYMENT_FAILED_CITIZEN, {"budget_line": data["line_fa"], "month": data["month_fa"]})]
+
+
+def for_donation(event: dict) -> list[Outgoing]:
+    """SPEC P5, N1: a donor who gave a mobile gets the receipt number by SMS."""
+    data = event["data"]
+    if not data.get("mobile"):
+        return []
+    purpose = data["purpose_fa"]
+    if len(purpose) > t.PURPOSE_CHARS:
+        purpose = purpose[:t.PURPOSE_CHARS - 1].rstrip() + "…"
+    return [Outgoing(data["mobile"], t.DONATION_RECEIPT_CITIZEN, {
+        "amount": persian_digits(f"{data['amount_rials']:,}").replace(",", "٬"), "purpose": purpose,
+        "province": data["province_fa"], "receipt_number": data["receipt_number"]})]

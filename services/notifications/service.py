@@ -17,7 +17,8 @@ from common.validation import parse
 from common.health import HealthRpc
 from common.events import schemas as event_schemas
 from common.events.catalog import (
-    CASE_REGISTERED, CASE_STEP_EVENTS, DISBURSEMENTS_PUBLISHED, PAYMENT_FAILED, STAFF_ACCESS_REVOKED,
+    CASE_REGISTERED, CASE_STEP_EVENTS, DISBURSEMENTS_PUBLISHED, DONATION_RECEIVED, PAYMENT_FAILED,
+    STAFF_ACCESS_REVOKED,
 )
 from common.events.handler import reliable_event_handler
 from common.observability import Observability
@@ -100,6 +101,11 @@ class NotificationsService(HealthRpc):
     @reliable_event_handler("payments", PAYMENT_FAILED)
     def on_payment_failed(self, event: dict) -> list[str] | None:
         return self._notify(event, case_messages.for_payment_failure(event))
+
+    @reliable_event_handler("payments", DONATION_RECEIVED)
+    def on_donation_received(self, event: dict) -> list[str] | None:
+        """SPEC P5, N1: the donor's receipt by SMS, when they gave a mobile."""
+        return self._notify(event, case_messages.for_donation(event))
 
     @timer(interval=5)
     def send_due(self) -> int:

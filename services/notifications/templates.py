@@ -209,6 +209,14 @@ PAYMENT_FAILED_CITIZEN = Template(  # SPEC P: a rejected or returned payment; th
 )
 
 
+DONATION_RECEIPT_CITIZEN = Template(  # SPEC P5, N1: the donor's receipt; purpose at most PURPOSE_CHARS characters
+    name="donation_receipt.citizen",
+    version=1,
+    audience="citizen",
+    text="بهزیستی: کمک {amount} ریالی شما برای {purpose} در {province} رسید؛ شماره رسید {receipt_number}",
+)
+PURPOSE_CHARS = 34  # so that the receipt fits two parts with the largest amount and the longest province
+
 ALL = tuple(t for t in list(globals().values()) if isinstance(t, Template))
 BY_NAME = {t.name: t for t in ALL}
 
@@ -218,6 +226,8 @@ SAMPLE_VALUES = {
     "track_url": "https://behzisti.example/track/4203917755102846", "deadline": "۱۴۰۵/۰۹/۰۶ ۱۰:۳۰",
     "username": "rey.head", "code": "۴۸۲۹۱۷", "amount": "۱۲٬۵۰۰٬۰۰۰", "month": "آذر ۱۴۰۵",
     "budget_line": "مستمری خانوارهای دارای معلول",
+    "purpose": "حق پرستاری و نگهداری افراد دارای …", "province": "کهگیلویه و بویراحمد",
+    "receipt_number": "405318920477",
 }
 
 

@@ -19,3 +19,22 @@ class BankDependency(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.bank
+
+
+IPG_URL_KEY = "IPG_URL"
+
+
+class IpgDependency(DependencyProvider):
+    """The payment gateway of the donation portal (services/payments/psp.py). The default talks to the local
+    fake gateway (fakes/ipg), which signs its answers and callbacks as a PSP would; a deployment points IPG_URL
+    at its PSP."""
+
+    def setup(self):
+        from services.payments.psp import FakeIpgAdapter
+
+        settings = get_settings()
+        url = self.container.config.get(IPG_URL_KEY) or settings.ipg_url
+        self.ipg = FakeIpgAdapter(url, settings.ipg_merchant_id, settings.ipg_shared_key, settings.ipg_timeout)
+
+    def get_dependency(self, worker_ctx):
+        return self.ipg

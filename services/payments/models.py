@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger, Boolean, Date, DateTime, ForeignKey, Identity, Integer, Text, UniqueConstraint, func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -135,4 +137,43 @@ class BankBatch(Base):
     status: Mapped[str] = mapped_column(Text, default="built")  # built | accepted | rejected | settled
     statement_id: Mapped[str | None] = mapped_column(Text, unique=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Campaign(Base):
+    """A published fundraising campaign of the participation portal (SPEC P5): donors may give to it."""
+
+    __tablename__ = "donation_campaigns"
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    title_fa: Mapped[str] = mapped_column(Text)
+    province: Mapped[str | None] = mapped_column(Text)  # None: every province
+    goal_rials: Mapped[int] = mapped_column(BigInteger)
+    opens: Mapped[date] = mapped_column(Date)
+    closes: Mapped[date] = mapped_column(Date)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Donation(Base):
+    """One donation through the payment gateway (SPEC P5), by a person or a company's social-responsibility
+    fund (P6): started → paid (verified and settled with the gateway) or failed (cancelled at the gateway)."""
+
+    __tablename__ = "donations"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)  # a random uuid: the receipt's address
+    receipt_number: Mapped[str] = mapped_column(Text, unique=True)  # 12 digits, the last a Luhn check digit
+    donor_kind: Mapped[str] = mapped_column(Text)  # person | company
+    donor_name: Mapped[str | None] = mapped_column(Text)
+    company_national_id: Mapped[str | None] = mapped_column(Text)  # the company's 11-digit national ID
+    mobile: Mapped[str | None] = mapped_column(Text)
+    province: Mapped[str] = mapped_column(Text)
+    purpose_kind: Mapped[str] = mapped_column(Text)  # line | campaign
+    purpose_code: Mapped[str] = mapped_column(Text)
+    amount_rials: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(Text, default="started")  # started | paid | failed
+    token: Mapped[str | None] = mapped_column(Text, unique=True)
+    psp_reference: Mapped[str | None] = mapped_column(Text, unique=True)
+    card_masked: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

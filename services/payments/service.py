@@ -13,8 +13,9 @@ from common.observability import Observability
 from common.rpc import rpc
 from common.validation import parse
 from common.idempotency import once
-from services.payments import cycle_steps, cycles, ledger_store, registry
-from services.payments.dependencies import BankDependency
+from services.payments import cycle_steps, cycles, donations, ledger_store, registry
+from services.payments.donation_schemas import DonationIn
+from services.payments.dependencies import BankDependency, IpgDependency
 from services.payments.models import BudgetLine, Cycle, idempotency_keys
 from services.payments.schemas import CycleOpen, Resolve, StatusChange
 from services.payments.views import budget_line_view, cycle_view, failed_orders
@@ -35,6 +36,7 @@ class PaymentsService(HealthRpc):
 
     db = Database("payments")
     bank = BankDependency()
+    ipg = IpgDependency()
     observability = Observability()
 
     # budget lines and the registry -----------------------------------------------------------------------
@@ -110,6 +112,43 @@ class PaymentsService(HealthRpc):
         with self.db.begin():
             problems = ledger_store.check(self.db)
         return {"balanced": not problems, "problems": problems}
+
+    # donations (SPEC P5, P6): public; a donation's id is a random uuid ------------------------------------
+    @rpc
+    def start_donation(self, payload: dict, idempotency: dict | None = None) -> dict:
+        data = parse(DonationIn, payload)
+        settings = get_settings()
+        callback_url = (settings.donation_callback_base_url or settings.public_base_url).rstrip("/") \
+            + donations.CALLBACK_PATH
+        with self.db.begin():
+            return once(self.db, idempotency_keys, idempotency, "start_donation", data.model_dump(mode="json"),
+                        lambda: donations.start(self.db, data, self.ipg, callback_url))
+
+    @rpc
+    def donation_callback(self, fields: dict) -> dict:
+        with self.db.begin():
+            return donations.callback(self.db, fields or {}, self.ipg)
+
+    @rpc
+    def donation_receipt(self, donation_id: str) -> dict:
+        with self.db.begin():
+            return donations.receipt(self.db, donation_id)
+
+    @rpc
+    def donation_purposes(self) -> dict:
+        with self.db.begin():
+            return donations.purposes(self.db)
+
+    @rpc
+    def donations_dataset(self) -> dict:  # public: the transparency portal (T1, P5)
+        with self.db.begin():
+            return donations.dataset(self.db)
+
+    @rpc
+    def settle_donations(self, actor: dict) -> dict:
+        _require(actor, PREPARES)
+        with self.db.begin():
+            return {"settled": donations.settle_pending(self.db, self.ipg)}
 
     # the cycle worker: in every replica; each step re-reads its stage under a lock ------------------------
     @timer(interval=get_settings().cycle_run_seconds)

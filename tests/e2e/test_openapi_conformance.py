@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from common.identifiers import is_valid_national_id
 from gateway.app import create_app
+from services.payments.donation_schemas import is_valid_company_id
 from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
 
 pytestmark = pytest.mark.e2e
@@ -26,6 +27,7 @@ def _national_ids():
 
 schemathesis.openapi.format("ir-mobile", st.from_regex(r"\A09[0-9]{9}\Z"))
 schemathesis.openapi.format("ir-national-id", _national_ids())
+schemathesis.openapi.format("ir-company-id", st.from_regex(r"\A[0-9]{11}\Z").filter(is_valid_company_id))
 
 DOCUMENT = create_app().api_doc  # the document the gateway serves, built the same way
 schema = schemathesis.openapi.from_dict(DOCUMENT)

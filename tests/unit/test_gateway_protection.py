@@ -77,7 +77,8 @@ PUBLIC = {"health.healthz", "health.readyz", "cases.register_case", "cases.get_c
           "cases.report_again", "cases.rate", "reports.units", "events.list_schemas",
           "events.get_schema", "auth.login", "auth.refresh", "auth.logout", "static",
           "open311.services", "open311.service_definition", "open311.get_requests", "open311.get_request",
-          "open311.get_token", "notifications.request_code", "notifications.verify_code", "sms.receipt", "payments.budget_lines"}
+          "open311.get_token", "notifications.request_code", "notifications.verify_code", "sms.receipt", "payments.budget_lines",
+          "donations.purposes", "donations.start", "donations.callback", "donations.receipt", "donations.dataset"}
 
 
 def test_every_route_is_public_by_decision_or_declares_who_may_call_it():

@@ -1,0 +1,3 @@
+from fakes.ipg.app import main
+
+raise SystemExit(main())
