@@ -7,26 +7,36 @@
 Every file built here and every file read here is checked against ISO 20022's own XSDs in
 contracts/iso20022/ (a file that does not validate raises BankFileError), and parsing never resolves
 entities nor fetches anything. Amounts are whole rials in currency IRR, written as integers ("12500000").
+
+The two large messages (a pain.001 of 5,000 payments, a camt.053 of 5,000 entries) are written as text,
+every value escaped, then parsed and validated like a file received: the bytes returned are the bytes
+that were checked. This is several times quicker than building the tree element by element (about 50 ms
+instead of 1 s for 5,000 payments), and the files are written without indentation (half the bytes).
 """
 from __future__ import annotations
 
+import re
+import threading
+from collections import deque
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-import threading
 from functools import lru_cache
 
 from lxml import etree
 from lxml.builder import ElementMaker
+from xml.sax.saxutils import escape
 
 from common.config import PROJECT_ROOT
-from common.identifiers import InvalidIdentifier, is_valid_national_id, normalise_sheba
+from common.identifiers import InvalidIdentifier, is_valid_national_id, is_valid_sheba, normalise_sheba
 
 SCHEMA_DIR = PROJECT_ROOT / "contracts" / "iso20022"
 MESSAGES = {"pain.001": "pain.001.001.03", "pain.002": "pain.002.001.03", "camt.053": "camt.053.001.02"}
 CURRENCY = "IRR"
 NATIONAL_ID_SCHEME = "IR-NATIONAL-ID"  # the scheme under which a creditor's national ID is given
 NOT_PROVIDED = "NOTPROVIDED"
+DECLARATION = "<?xml version='1.0' encoding='UTF-8'?>\n"
 _validating = threading.Lock()
+_CANONICAL_SHEBA = re.compile(r"IR\d{24}")
 
 
 class BankFileError(ValueError):
@@ -69,9 +79,22 @@ def validate(kind: str, xml: bytes | str) -> etree._Element:
 
 
 def _serialise(kind: str, document: etree._Element) -> bytes:
-    xml = etree.tostring(document, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    xml = etree.tostring(document, xml_declaration=True, encoding="UTF-8")
     validate(kind, xml)
     return xml
+
+
+def _message(kind: str, body: str) -> bytes:
+    """The Document of `kind` around `body` (its content as XML text, every value escaped with _x), checked as a
+    file received is: well-formed, no DTD, valid against the XSD. The bytes that were checked."""
+    xml = f'{DECLARATION}<Document xmlns="{namespace(kind)}">{body}</Document>'.encode("utf-8")
+    validate(kind, xml)
+    return xml
+
+
+def _x(value) -> str:
+    """A value as XML text: &, < and > escaped (attribute values here are constants)."""
+    return escape(value if isinstance(value, str) else str(value))
 
 
 # checking what we are asked to write
@@ -84,6 +107,8 @@ def _text(value, what: str, max_length: int = 35) -> str:
 
 
 def _sheba(value, what: str) -> str:
+    if isinstance(value, str) and _CANONICAL_SHEBA.fullmatch(value) and is_valid_sheba(value):
+        return value  # already what normalise_sheba would make of it (the usual case: 5,000 per file)
     try:
         return normalise_sheba(value)
     except (InvalidIdentifier, TypeError):
@@ -116,14 +141,15 @@ def _payment(p: dict, n: int) -> dict:
             "national_id": _national_id(p.get("national_id"), f"payment {n}: national_id")}
 
 
-def _agent(E, bic: str | None):
+def _agent(bic: str | None) -> str:
     if bic:
-        return E.FinInstnId(E.BIC(bic))
-    return E.FinInstnId(E.Othr(E.Id(NOT_PROVIDED)))
+        return f"<FinInstnId><BIC>{_x(bic)}</BIC></FinInstnId>"
+    return f"<FinInstnId><Othr><Id>{NOT_PROVIDED}</Id></Othr></FinInstnId>"
 
 
-def _creditor(E, name: str, national_id: str):
-    return E.Cdtr(E.Nm(name), E.Id(E.PrvtId(E.Othr(E.Id(national_id), E.SchmeNm(E.Prtry(NATIONAL_ID_SCHEME))))))
+def _creditor(name: str, national_id: str) -> str:
+    return (f"<Cdtr><Nm>{_x(name)}</Nm><Id><PrvtId><Othr><Id>{_x(national_id)}</Id>"
+            f"<SchmeNm><Prtry>{NATIONAL_ID_SCHEME}</Prtry></SchmeNm></Othr></PrvtId></Id></Cdtr>")
 
 
 # pain.001: the payment batch
@@ -146,28 +172,51 @@ def pain001(batch_id: str, created_at: datetime, debtor: dict, payments: list[di
     rows = [_payment(p, n) for n, p in enumerate(payments, 1)]
     if len({r["end_to_end_id"] for r in rows}) != len(rows):
         raise BankFileError("end_to_end_id must be unique within a batch")
-    count, total = str(len(rows)), str(sum(r["amount_rials"] for r in rows))
-    E = ElementMaker(namespace=namespace("pain.001"), nsmap={None: namespace("pain.001")})
-    transfers = [E.CdtTrfTxInf(
-        E.PmtId(E.EndToEndId(r["end_to_end_id"])),
-        E.Amt(E.InstdAmt(str(r["amount_rials"]), Ccy=CURRENCY)),
-        _creditor(E, r["creditor_name"], r["national_id"]),
-        E.CdtrAcct(E.Id(E.IBAN(r["creditor_iban"]))),
-        E.RmtInf(E.Ustrd(r["national_id"])),
-    ) for r in rows]
-    document = E.Document(E.CstmrCdtTrfInitn(
-        E.GrpHdr(E.MsgId(batch_id), E.CreDtTm(stamp), E.NbOfTxs(count), E.CtrlSum(total),
-                 E.InitgPty(E.Nm(debtor_name))),
-        E.PmtInf(E.PmtInfId(batch_id), E.PmtMtd("TRF"), E.BtchBookg("false"), E.NbOfTxs(count), E.CtrlSum(total),
-                 E.ReqdExctnDt((execution_date or created_at.date()).isoformat()),
-                 E.Dbtr(E.Nm(debtor_name)), E.DbtrAcct(E.Id(E.IBAN(debtor_iban)), E.Ccy(CURRENCY)),
-                 E.DbtrAgt(_agent(E, debtor.get("bic"))), *transfers)))
-    return _serialise("pain.001", document)
+    count, total = len(rows), sum(r["amount_rials"] for r in rows)
+    transfers = "".join(
+        f"<CdtTrfTxInf><PmtId><EndToEndId>{_x(r['end_to_end_id'])}</EndToEndId></PmtId>"
+        f"<Amt><InstdAmt Ccy=\"{CURRENCY}\">{r['amount_rials']}</InstdAmt></Amt>"
+        f"{_creditor(r['creditor_name'], r['national_id'])}"
+        f"<CdtrAcct><Id><IBAN>{_x(r['creditor_iban'])}</IBAN></Id></CdtrAcct>"
+        f"<RmtInf><Ustrd>{_x(r['national_id'])}</Ustrd></RmtInf></CdtTrfTxInf>" for r in rows)
+    batch, debtor_name_xml = _x(batch_id), _x(debtor_name)
+    xml = _message("pain.001", (
+        f"<CstmrCdtTrfInitn><GrpHdr><MsgId>{batch}</MsgId><CreDtTm>{stamp}</CreDtTm><NbOfTxs>{count}</NbOfTxs>"
+        f"<CtrlSum>{total}</CtrlSum><InitgPty><Nm>{debtor_name_xml}</Nm></InitgPty></GrpHdr>"
+        f"<PmtInf><PmtInfId>{batch}</PmtInfId><PmtMtd>TRF</PmtMtd><BtchBookg>false</BtchBookg>"
+        f"<NbOfTxs>{count}</NbOfTxs><CtrlSum>{total}</CtrlSum>"
+        f"<ReqdExctnDt>{(execution_date or created_at.date()).isoformat()}</ReqdExctnDt>"
+        f"<Dbtr><Nm>{debtor_name_xml}</Nm></Dbtr><DbtrAcct><Id><IBAN>{_x(debtor_iban)}</IBAN></Id><Ccy>{CURRENCY}</Ccy>"
+        f"</DbtrAcct><DbtrAgt>{_agent(debtor.get('bic'))}</DbtrAgt>{transfers}</PmtInf></CstmrCdtTrfInitn>"))
+    if "\r" not in batch_id and not any("\r" in r["end_to_end_id"] or "\r" in r["creditor_name"] for r in rows):
+        _built.append((xml, {"batch_id": batch_id, "created_at": stamp, "declared_count": count,
+                             "declared_sum": Decimal(total), "debtor_iban": debtor_iban}, rows))
+    return xml
+
+
+# The last few pain.001 files built (and validated) here, with what they were built from. The adapter reads back
+# each file it is about to send (for its batch id): the very same bytes object, already checked, is then read
+# from the values it was written with instead of being parsed and validated again (a fifth of our time for a
+# batch of 5,000). Any other bytes are parsed and validated as always; values with a carriage return, which a
+# parser turns into a line feed, are always parsed.
+_built: deque[tuple[bytes, dict, list[dict]]] = deque(maxlen=4)
+
+
+@lru_cache(maxsize=None)
+def _xpath(expression: str, kind: str) -> etree.XPath:
+    """An XPath on documents of `kind` (prefix d:), compiled once: 5,000 payments are read with 30,000 of them,
+    and lxml compiles a path given with a prefix map again on every call."""
+    return etree.XPath(expression, namespaces={"d": namespace(kind)})
 
 
 def _find(node, path: str, kind: str) -> str | None:
-    found = node.find(path, {"d": namespace(kind)})
-    return None if found is None else found.text
+    """The text of the first element at `path` under `node`, None when there is none. Only leaves are read here,
+    and the schema allows none of them to be empty: an empty string-value means that there is no element."""
+    return _xpath(f"string({path})", kind)(node) or None
+
+
+def _has(node, path: str, kind: str) -> bool:
+    return _xpath(f"boolean({path})", kind)(node)
 
 
 def _amount(text: str | None, what: str) -> int:
@@ -184,15 +233,20 @@ def parse_pain001(xml: bytes | str) -> dict:
     """A pain.001.001.03 batch as {batch_id, created_at, declared_count, declared_sum, debtor_iban,
     payments: [{end_to_end_id, amount_rials, currency, creditor_name, creditor_iban, national_id}]}
     (the bank's side; the declared count and sum are as written, to be checked against the payments)."""
+    for file, header, rows in list(_built):
+        if file is xml:
+            return {**header, "payments": [{"end_to_end_id": r["end_to_end_id"], "amount_rials": r["amount_rials"],
+                                            "currency": CURRENCY, "creditor_name": r["creditor_name"],
+                                            "creditor_iban": r["creditor_iban"], "national_id": r["national_id"]}
+                                           for r in rows]}
     root = validate("pain.001", xml)
-    ns = {"d": namespace("pain.001")}
     payments = []
-    for tx in root.iterfind(".//d:CdtTrfTxInf", ns):
-        amount = tx.find("d:Amt/d:InstdAmt", ns)
+    for tx in _xpath(".//d:CdtTrfTxInf", "pain.001")(root):
+        amount = _find(tx, "d:Amt/d:InstdAmt", "pain.001")
         payments.append({
             "end_to_end_id": _find(tx, "d:PmtId/d:EndToEndId", "pain.001"),
-            "amount_rials": _amount(amount.text, "InstdAmt") if amount is not None else 0,
-            "currency": amount.get("Ccy") if amount is not None else None,
+            "amount_rials": _amount(amount, "InstdAmt") if amount is not None else 0,
+            "currency": _find(tx, "d:Amt/d:InstdAmt/@Ccy", "pain.001") if amount is not None else None,
             "creditor_name": _find(tx, "d:Cdtr/d:Nm", "pain.001"),
             "creditor_iban": _find(tx, "d:CdtrAcct/d:Id/d:IBAN", "pain.001"),
             "national_id": _find(tx, "d:Cdtr/d:Id/d:PrvtId/d:Othr/d:Id", "pain.001")
@@ -258,28 +312,29 @@ def parse_pain002(xml: bytes | str) -> dict:
 # camt.053: the statement
 
 
-def _balance(E, code: str, amount: int, day: date):
-    return E.Bal(E.Tp(E.CdOrPrtry(E.Cd(code))), E.Amt(str(abs(amount)), Ccy=CURRENCY),
-                 E.CdtDbtInd("CRDT" if amount >= 0 else "DBIT"), E.Dt(E.Dt(day.isoformat())))
+def _balance(code: str, amount: int, day: str) -> str:
+    return (f"<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy=\"{CURRENCY}\">{abs(amount)}</Amt>"
+            f"<CdtDbtInd>{'CRDT' if amount >= 0 else 'DBIT'}</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>")
 
 
-def _entry(E, e: dict, day: date):
+def _entry(e: dict, day: str) -> str:
     returned = bool(e.get("returned"))
-    details = [E.Refs(E.MsgId(e["batch_id"]), E.AcctSvcrRef(e["entry_ref"]), E.PmtInfId(e["batch_id"]),
-                      E.EndToEndId(e["end_to_end_id"])),
-               E.AmtDtls(E.InstdAmt(E.Amt(str(e["amount_rials"]), Ccy=CURRENCY)))]
+    ref, batch = _x(e["entry_ref"]), _x(e["batch_id"])
+    amount = _rials(e["amount_rials"], "entry amount")
+    details = (f"<Refs><MsgId>{batch}</MsgId><AcctSvcrRef>{ref}</AcctSvcrRef><PmtInfId>{batch}</PmtInfId>"
+               f"<EndToEndId>{_x(e['end_to_end_id'])}</EndToEndId></Refs>"
+               f"<AmtDtls><InstdAmt><Amt Ccy=\"{CURRENCY}\">{amount}</Amt></InstdAmt></AmtDtls>")
     if e.get("creditor_iban"):
-        details.append(E.RltdPties(E.CdtrAcct(E.Id(E.IBAN(e["creditor_iban"])))))
+        details += f"<RltdPties><CdtrAcct><Id><IBAN>{_x(e['creditor_iban'])}</IBAN></Id></CdtrAcct></RltdPties>"
     if e.get("national_id"):
-        details.append(E.RmtInf(E.Ustrd(e["national_id"])))
+        details += f"<RmtInf><Ustrd>{_x(e['national_id'])}</Ustrd></RmtInf>"
     if returned:
-        details.append(E.RtrInf(E.Rsn(E.Cd(_text(e.get("reason") or "NARR", "return reason", 4)))))
-    return E.Ntry(
-        E.NtryRef(e["entry_ref"]), E.Amt(str(_rials(e["amount_rials"], "entry amount")), Ccy=CURRENCY),
-        E.CdtDbtInd(e["credit_debit"]), E.Sts("BOOK"), E.BookgDt(E.Dt(day.isoformat())),
-        E.ValDt(E.Dt(day.isoformat())), E.AcctSvcrRef(e["entry_ref"]),
-        E.BkTxCd(E.Domn(E.Cd("PMNT"), E.Fmly(E.Cd("ICDT"), E.SubFmlyCd("RRTN" if returned else "DMCT")))),
-        E.NtryDtls(E.TxDtls(*details)))
+        details += f"<RtrInf><Rsn><Cd>{_x(_text(e.get('reason') or 'NARR', 'return reason', 4))}</Cd></Rsn></RtrInf>"
+    return (f"<Ntry><NtryRef>{ref}</NtryRef><Amt Ccy=\"{CURRENCY}\">{amount}</Amt>"
+            f"<CdtDbtInd>{_x(e['credit_debit'])}</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>{day}</Dt></BookgDt>"
+            f"<ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{ref}</AcctSvcrRef>"
+            f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>{'RRTN' if returned else 'DMCT'}</SubFmlyCd>"
+            f"</Fmly></Domn></BkTxCd><NtryDtls><TxDtls>{details}</TxDtls></NtryDtls></Ntry>")
 
 
 def camt053(statement_id: str, created_at: datetime, account_iban: str, opening_balance: int,
@@ -288,17 +343,16 @@ def camt053(statement_id: str, created_at: datetime, account_iban: str, opening_
     at most 35 characters), batch_id, end_to_end_id, amount_rials, credit_debit ("DBIT" paid out, "CRDT" came
     back), returned (bool), reason (the return reason code, e.g. AC04), creditor_iban, national_id}; all
     entries are booked. The closing balance is the opening balance less debits plus credits."""
-    stamp, day = _timestamp(created_at, "created_at"), created_at.date()
+    stamp, day = _timestamp(created_at, "created_at"), created_at.date().isoformat()
     closing = opening_balance + sum(e["amount_rials"] if e["credit_debit"] == "CRDT" else -e["amount_rials"]
                                     for e in entries)
-    E = ElementMaker(namespace=namespace("camt.053"), nsmap={None: namespace("camt.053")})
-    document = E.Document(E.BkToCstmrStmt(
-        E.GrpHdr(E.MsgId(_text(statement_id, "statement_id")), E.CreDtTm(stamp)),
-        E.Stmt(E.Id(statement_id), E.CreDtTm(stamp), E.Acct(E.Id(E.IBAN(_sheba(account_iban, "account"))),
-                                                            E.Ccy(CURRENCY)),
-               _balance(E, "OPBD", opening_balance, day), _balance(E, "CLBD", closing, day),
-               *[_entry(E, e, day) for e in entries])))
-    return _serialise("camt.053", document)
+    statement = _x(_text(statement_id, "statement_id"))
+    return _message("camt.053", (
+        f"<BkToCstmrStmt><GrpHdr><MsgId>{statement}</MsgId><CreDtTm>{stamp}</CreDtTm></GrpHdr>"
+        f"<Stmt><Id>{statement}</Id><CreDtTm>{stamp}</CreDtTm>"
+        f"<Acct><Id><IBAN>{_x(_sheba(account_iban, 'account'))}</IBAN></Id><Ccy>{CURRENCY}</Ccy></Acct>"
+        f"{_balance('OPBD', opening_balance, day)}{_balance('CLBD', closing, day)}"
+        f"{''.join(_entry(e, day) for e in entries)}</Stmt></BkToCstmrStmt>"))
 
 
 def _signed_balance(node, code: str) -> int | None:
@@ -322,26 +376,23 @@ def parse_camt053(xml: bytes | str) -> dict:
     stmt = statements[0]
     entries = []
     for n in stmt.iterfind("d:Ntry", ns):
-        tx = n.find("d:NtryDtls/d:TxDtls", ns)
-        reason = None if tx is None else (_find(tx, "d:RtrInf/d:Rsn/d:Cd", "camt.053")
-                                          or _find(tx, "d:RtrInf/d:Rsn/d:Prtry", "camt.053"))
-        returned = tx is not None and tx.find("d:RtrInf", ns) is not None
-
-        def ref(path, tx=tx):
-            return None if tx is None else _find(tx, path, "camt.053")
-
+        # the first TxDtls of the entry, as before: "d:NtryDtls/d:TxDtls[1]" would take the first of each NtryDtls
+        tx = "(d:NtryDtls/d:TxDtls)[1]"
+        returned = _has(n, f"{tx}/d:RtrInf", "camt.053")
+        reason = None if not returned else (_find(n, f"{tx}/d:RtrInf/d:Rsn/d:Cd", "camt.053")
+                                            or _find(n, f"{tx}/d:RtrInf/d:Rsn/d:Prtry", "camt.053"))
         entries.append({
             "entry_ref": _find(n, "d:AcctSvcrRef", "camt.053") or _find(n, "d:NtryRef", "camt.053"),
-            "batch_id": ref("d:Refs/d:MsgId"),
-            "end_to_end_id": ref("d:Refs/d:EndToEndId"),
+            "batch_id": _find(n, f"{tx}/d:Refs/d:MsgId", "camt.053"),
+            "end_to_end_id": _find(n, f"{tx}/d:Refs/d:EndToEndId", "camt.053"),
             "amount_rials": _amount(_find(n, "d:Amt", "camt.053"), "Ntry/Amt"),
             "credit_debit": _find(n, "d:CdtDbtInd", "camt.053"),
             "status": _find(n, "d:Sts", "camt.053"),
             "reversal": _find(n, "d:RvslInd", "camt.053") == "true",
             "returned": returned,
             "reason": reason,
-            "creditor_iban": ref("d:RltdPties/d:CdtrAcct/d:Id/d:IBAN"),
-            "national_id": ref("d:RmtInf/d:Ustrd"),
+            "creditor_iban": _find(n, f"{tx}/d:RltdPties/d:CdtrAcct/d:Id/d:IBAN", "camt.053"),
+            "national_id": _find(n, f"{tx}/d:RmtInf/d:Ustrd", "camt.053"),
         })
     return {"statement_id": _find(stmt, "d:Id", "camt.053"),
             "message_id": _find(root, "d:BkToCstmrStmt/d:GrpHdr/d:MsgId", "camt.053"),
