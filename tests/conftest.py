@@ -7,7 +7,6 @@ from common.green import monkey_patch
 monkey_patch()  # nameko's containers run on green threads
 
 import os  # noqa: E402
-import threading  # noqa: E402
 import uuid  # noqa: E402
 
 import pytest  # noqa: E402
@@ -22,7 +21,6 @@ os.environ.setdefault("CYCLE_RUN_SECONDS", "1")
 from common.config import SERVICES, get_settings, with_database  # noqa: E402
 from common.db import drop_database  # noqa: E402
 from common.migrations import upgrade  # noqa: E402
-from scripts.processes import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -93,18 +91,13 @@ def service_config(rabbit_config, db_urls):
 @pytest.fixture
 def sms_operator():
     """The fake SMS operator on a free port, in this process."""
-    from werkzeug.serving import make_server
-
     from fakes.sms_operator.app import create_app
+    from tests.helpers import serving
 
     app = create_app(get_settings().sms_api_key)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    server.operator = app.config["operator"]
-    yield server
-    server.shutdown()
+    with serving(app) as server:
+        server.operator = app.config["operator"]
+        yield server
 
 
 @pytest.fixture

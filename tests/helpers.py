@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import contextlib
+import threading
+
 from kombu import Connection, Producer
 
 from common.events.catalog import BY_TYPE
@@ -26,3 +29,20 @@ def case_registered(mobile: str | None = "09121234567", code: str = "42039177551
     if mobile:
         data["reporter_mobile"] = mobile
     return new_event(CASE_REGISTERED, data, subject=code)
+
+
+@contextlib.contextmanager
+def serving(app):
+    """A WSGI app (a fake operator, bank or payment gateway) on a free port in this process; yields the
+    server with `.url`."""
+    from werkzeug.serving import make_server
+
+    from scripts.processes import free_port
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        yield server
+    finally:
+        server.shutdown()

@@ -16,7 +16,6 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, or_, select, text, tuple_, update
@@ -34,7 +33,9 @@ from common.pagination import MAX_LIMIT, decode_cursor, page
 from services.notifications import quiet_hours
 from services.notifications.models import SmsMessage
 from services.notifications.models import outbox as outbox_table
-from services.notifications.providers.base import Accepted, Outgoing, PartialSend, ProviderError, SmsProvider
+from services.notifications.case_messages import Outgoing
+from services.notifications.providers.base import Accepted, PartialSend, ProviderError, SmsProvider
+from services.notifications.providers.base import Outgoing as ToOperator
 from services.notifications.templates import CASE_REGISTERED_CITIZEN, Template, segments
 
 _log = logging.getLogger(__name__)
@@ -50,25 +51,16 @@ class InvalidRecipient(ValueError):
     permanent = True  # an event naming a mobile that is not one: dead-lettered at once
 
 
-@dataclass(frozen=True)
-class Message:
-    """One message an event causes: its recipient, its template and the values it is filled with."""
-
-    recipient: str
-    template: Template
-    values: dict
-
-
 # queueing ------------------------------------------------------------------------------------------------
 def queue(session: Session, cause: dict, recipient: str, template: Template, urgent: bool = False,
           **values) -> str | None:
     """Queue one message for this cause, recipient and template; None when it was already queued."""
-    ids = queue_all(session, cause, [Message(recipient, template, values)], urgent)
+    ids = queue_all(session, cause, [Outgoing(recipient, template, values)], urgent)
     return ids[0] if ids else None
 
 
 def queue_all(session: Session, cause: dict, messages, urgent: bool = False) -> list[str]:
-    """Queue the messages of one cause in one statement; the ids of those queued now (a message
+    """Queue the messages (case_messages.Outgoing) of one cause in one statement; the ids of those queued now (a message
     already queued for the same cause, recipient and template is not queued again)."""
     if not messages:
         return []
@@ -159,7 +151,7 @@ def deliver_bulk(session: Session, provider: SmsProvider, message_ids: list[str]
             continue
         started = time.perf_counter()
         try:
-            accepted, failure = provider.send_bulk([Outgoing(m.recipient, m.body, m.send_key) for m in claimed]), None
+            accepted, failure = provider.send_bulk([ToOperator(m.recipient, m.body, m.send_key) for m in claimed]), None
         except PartialSend as exc:
             accepted, failure = exc.accepted, exc
         except ProviderError as exc:

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from common.config import PROJECT_ROOT
 from fakes.bank.app import create_app, open_iban
@@ -23,6 +22,7 @@ from services.payments.bank import (
     ForgedStatement,
     iso20022,
 )
+from tests.helpers import serving
 
 KEY = "test-bank-key"
 CREATED = datetime(2025, 3, 21, 8, 30, tzinfo=timezone.utc)
@@ -39,21 +39,16 @@ for person in PEOPLE:
     person["iban"] = open_iban(person["national_id"], "017")
 
 
-def serve(app):
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    server.bank = app.config["bank"]
-    return server
 
 
 @pytest.fixture
 def fake_bank():
     """The fake bank on a free port, in this process, knowing the accounts of PEOPLE."""
-    server = serve(create_app(KEY))
-    requests.post(f"{server.url}/api/accounts", json={"accounts": PEOPLE}, timeout=5).raise_for_status()
-    yield server
-    server.shutdown()
+    app = create_app(KEY)
+    with serving(app) as server:
+        server.bank = app.config["bank"]
+        requests.post(f"{server.url}/api/accounts", json={"accounts": PEOPLE}, timeout=5).raise_for_status()
+        yield server
 
 
 @pytest.fixture
@@ -86,14 +81,11 @@ def test_the_owner_inquiry_names_the_national_id(bank):
 
 
 def test_an_open_registry_owns_every_sheba_by_its_last_ten_digits():
-    server = serve(create_app(KEY, open_registry=True))
-    try:
+    with serving(create_app(KEY, open_registry=True)) as server:
         bank = FakeBankAdapter(server.url, KEY)
         someone = national_id("123456789")
         assert bank.owner_of(open_iban(someone, "062")) == someone
         assert bank.owner_of(open_iban("1111111111")) is None  # not a valid national ID
-    finally:
-        server.shutdown()
 
 
 def test_a_batch_is_accepted(bank, fake_bank):

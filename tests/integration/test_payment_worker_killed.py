@@ -8,19 +8,17 @@ import os
 import random
 import subprocess
 import sys
-import threading
 
 import pytest
 import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from common.config import PROJECT_ROOT
 from fakes.bank.app import create_app, open_iban
-from scripts.processes import free_port
 from services.payments import budget, cycle_steps, ledger_store
 from services.payments.models import Beneficiary, Enrolment
+from tests.helpers import serving
 
 KEY = "kill-test-bank-key"
 PEOPLE = 120
@@ -37,11 +35,8 @@ def national_ids(n):
 
 @pytest.fixture
 def bank_url():
-    app = create_app(KEY, open_registry=True)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(create_app(KEY, open_registry=True)) as server:
+        yield server.url
 
 
 @pytest.fixture

@@ -3,23 +3,21 @@ recorded once, posted to the ledger and announced; a callback that is forged, re
 never verified records nothing."""
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 import pytest
 import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from common.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from common.events import schemas
 from common.idempotency import once
 from fakes.ipg.app import create_app
-from scripts.processes import free_port
 from services.payments import donations, ledger_store, psp
 from services.payments.donation_schemas import DonationIn
 from services.payments.models import idempotency_keys
+from tests.helpers import serving
 
 KEY = "test-ipg-key"
 MERCHANT = "test-merchant"
@@ -35,12 +33,9 @@ COMPANY = {"donor_kind": "company", "donor_name": "شرکت پتروشیمی ن�
 @pytest.fixture
 def ipg_server():
     app = create_app(MERCHANT, KEY)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    server.gateway = app.config["gateway"]
-    yield server
-    server.shutdown()
+    with serving(app) as server:
+        server.gateway = app.config["gateway"]
+        yield server
 
 
 @pytest.fixture

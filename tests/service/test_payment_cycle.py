@@ -3,18 +3,16 @@ answers): to settled; the four eyes; a line that cannot cover its cycle; rejecte
 payments; a crash at every step and a resume; a forged statement."""
 from __future__ import annotations
 
-import threading
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from common.errors import Conflict, Forbidden
 from fakes.bank.app import create_app, open_iban
-from scripts.processes import free_port
 from services.payments import budget, cycle_steps, cycles, ledger_store, registry
 from services.payments.bank import FakeBankAdapter, ForgedStatement
+from tests.helpers import serving
 
 KEY = "test-bank-key"
 LINES = [
@@ -36,12 +34,9 @@ def valid(ids):
 @pytest.fixture
 def bank_server():
     app = create_app(KEY, open_registry=True)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    server.bank = app.config.get("bank")
-    yield server
-    server.shutdown()
+    with serving(app) as server:
+        server.bank = app.config.get("bank")
+        yield server
 
 
 @pytest.fixture

@@ -61,10 +61,9 @@ def router(kav, sir, clock, **options) -> ProviderRouter:
 @pytest.fixture
 def receiver():
     """An HTTP endpoint that keeps the delivery receipts posted to it."""
-    from werkzeug.serving import make_server
     from werkzeug.wrappers import Request, Response
 
-    from scripts.processes import free_port
+    from tests.helpers import serving
 
     received: list[dict] = []
     arrived = threading.Condition()
@@ -77,18 +76,15 @@ def receiver():
             arrived.notify_all()
         return Response("ok")
 
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.url = f"http://127.0.0.1:{server.server_port}/receipts"
-
     def wait_for(count: int, timeout: float = 10) -> list[dict]:
         with arrived:
             arrived.wait_for(lambda: len(received) >= count, timeout=timeout)
             return list(received)
 
-    server.wait_for = wait_for
-    yield server
-    server.shutdown()
+    with serving(app) as server:
+        server.url += "/receipts"
+        server.wait_for = wait_for
+        yield server
 
 
 # Kavenegar
