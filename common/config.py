@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     # where the gateway sends donors' browsers back: <base>/api/v1/donations/callback (default: public_base_url)
     donation_callback_base_url: str | None = None
 
+    # Transparency (SPEC T): the Ed25519 key that signs every published version (base64 of the 32-byte
+    # seed; k8s: Secret welfare-secrets). Empty: the local run's key in <data_dir>/transparency-ed25519.key.
+    transparency_signing_key: str = ""
+    transparency_publish_seconds: float = 30.0  # how often event-fed datasets are published anew when changed
+    # publish the generated demo datasets (local run, demo overlay); production publishes the units' own files
+    transparency_demo_data: bool = True
+    beneficiary_token_seconds: int = 600  # a beneficiary's session after the one-time code (SPEC T1)
+
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
 

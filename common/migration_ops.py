@@ -56,3 +56,20 @@ def create_idempotency_keys() -> None:
 
 def drop_idempotency_keys() -> None:
     op.drop_table("idempotency_keys")
+
+
+def make_append_only(table: str) -> None:
+    """Rows of `table` can be added, never changed or deleted (published records, chained histories)."""
+    op.execute(f"""
+CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '{table} is append-only';
+END $$;
+CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+  FOR EACH ROW EXECUTE FUNCTION {table}_append_only();
+""")
+
+
+def drop_append_only(table: str) -> None:
+    op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}; "
+               f"DROP FUNCTION IF EXISTS {table}_append_only();")

@@ -16,13 +16,13 @@ from common.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthe
 from common.idempotency import IdempotencyConflict
 from common.logs import request_id_var
 from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from gateway import problems
+from gateway import pages, problems
 from gateway.auth import authorize, identify, unauthenticated
 from gateway.openapi import GatewayOpenAPI, make_app
 from gateway.protection import protect
 from gateway.requests import json_object
 from gateway.routes import auth, casework, cases, events, health, notifications, open311, payments, reports, sms, staff
-from gateway.routes import donations
+from gateway.routes import donations, transparency
 from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
 
 _log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     app.extensions["rpc"] = rpc or RpcClient()
 
     for blueprint in (health.bp, cases.bp, events.bp, auth.bp, staff.bp, casework.bp, reports.bp, open311.bp,
-                      notifications.bp, sms.bp, payments.bp, donations.bp):
+                      notifications.bp, sms.bp, payments.bp, donations.bp, transparency.bp):
         app.register_api(blueprint)
 
     @app.before_request
@@ -54,6 +54,7 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
             authorize(app.view_functions.get(request.endpoint))
 
     app.extensions["limiter"] = protect(app, settings)  # its checks run before the body's
+    pages.register(app)  # the web pages (web/), outside the OpenAPI document
 
     @app.before_request
     def check_body():

@@ -4,6 +4,7 @@ unchanged, so a revocation or a password change takes effect on the next request
 Routes declare the roles they allow with @requires; the services check scope again on their data."""
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 
@@ -19,11 +20,13 @@ BEARER = [{"bearer": []}]
 BEARER_OR_KEY = [{"bearer": []}, {"apiKey": []}]
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-               "description": "staff: POST /api/v1/auth/login gives an access token"},
+               "description": "staff: POST /api/v1/auth/login gives an access token; a beneficiary: "
+                              "POST /api/v1/transparency/me/session after a one-time code"},
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                "description": "ministry integrators: a key with scopes, issued by an administrator"},
 }
 ALL_STAFF = tuple(org.ROLES)
+BENEFICIARY = "beneficiary"
 
 
 def unauthenticated(code: str, message: str, detail: str) -> Problem:
@@ -36,6 +39,14 @@ def access_token(principal: dict, settings: Settings) -> tuple[str, int]:
     claims = {"sub": principal["id"], "ver": principal["credentials_version"], "kind": "staff",
               "iat": now, "exp": now + settings.access_token_seconds, "jti": uuid.uuid4().hex}
     return jwt.encode(claims, settings.token_secret, algorithm=ALGORITHM), settings.access_token_seconds
+
+
+def beneficiary_token(national_id: str, settings: Settings) -> tuple[str, int]:
+    """A beneficiary's short session after the one-time code: it opens only their own payments."""
+    now = int(time.time())
+    claims = {"sub": national_id, "ver": 0, "kind": BENEFICIARY, "iat": now,
+              "exp": now + settings.beneficiary_token_seconds, "jti": uuid.uuid4().hex}
+    return jwt.encode(claims, settings.token_secret, algorithm=ALGORITHM), settings.beneficiary_token_seconds
 
 
 def identify(settings: Settings) -> None:
@@ -63,6 +74,11 @@ def identify(settings: Settings) -> None:
                               "the access token expired; use the refresh token") from None
     except jwt.InvalidTokenError as exc:
         raise unauthenticated("invalid_token", "توکن دسترسی معتبر نیست.", f"invalid token: {exc}") from None
+    if claims.get("kind") == BENEFICIARY:  # SPEC T1: a citizen who proved who they are with a one-time code
+        # id: for the rate limiter's keys, which must not hold the national ID itself
+        g.principal = {"kind": BENEFICIARY, "national_id": claims["sub"],
+                       "id": hashlib.sha256(claims["jti"].encode()).hexdigest()[:16]}
+        return
     # Unauthenticated from the service (revoked, credentials changed) becomes a 401 in app.py
     g.principal = current_app.extensions["rpc"].call("complaints", "principal", claims["sub"], claims["ver"])
 

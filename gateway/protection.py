@@ -24,6 +24,8 @@ ROUTE_LIMITS = {
     "auth.login": "rate_limit_login",
     "auth.refresh": "rate_limit_login",
     "notifications.request_code": "rate_limit_login",
+    "transparency.request_code": "rate_limit_login",
+    "transparency.open_session": "rate_limit_login",
 }
 
 API_HEADERS = {

@@ -6,6 +6,7 @@ from common.green import monkey_patch
 
 monkey_patch()  # nameko's containers run on green threads
 
+import base64  # noqa: E402
 import os  # noqa: E402
 import uuid  # noqa: E402
 
@@ -17,6 +18,9 @@ os.environ.setdefault("LOG_FORMAT", "text")
 # run at (tests/unit/test_quiet_hours.py and tests/service/test_sms_delivery.py test the hours themselves).
 os.environ.setdefault("QUIET_HOURS", "")
 os.environ.setdefault("CYCLE_RUN_SECONDS", "1")
+os.environ.setdefault("TRANSPARENCY_PUBLISH_SECONDS", "1")
+# one signing key for the run, shared by the in-process services and the platform's processes
+os.environ.setdefault("TRANSPARENCY_SIGNING_KEY", base64.b64encode(os.urandom(32)).decode())
 
 from common.config import SERVICES, get_settings, with_database  # noqa: E402
 from common.db import drop_database  # noqa: E402

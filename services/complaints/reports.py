@@ -18,6 +18,7 @@ from common.errors import InvalidRequest
 from common.events.catalog import STATISTICS_PUBLISHED
 from common.events.envelope import new_event
 from common.jalali import TEHRAN, iso
+from common.suppression import THRESHOLD, published_total, suppress
 from common.text import persian_digits
 from services.complaints import domain, org
 from services.complaints.models import Case, CaseHop, DeadlineMiss, Staff, StatisticsPublication
@@ -27,7 +28,6 @@ from services.complaints.org_data import CATEGORIES, PROVINCES
 TOP_CENTERS, TOP_PROBLEMS = 20, 10
 PROBLEM_WINDOW = timedelta(days=365)
 MISS_PENALTY = 5  # score points per missed deadline (SPEC C13)
-THRESHOLD = 5  # the smallest count published (SPEC C16)
 PERIODS = ("weekly", "monthly")
 # a period is published this long after it ends, so that a case registered in its last moment and
 # committed just after is counted
@@ -192,25 +192,6 @@ def period_of(kind: str, start: datetime) -> tuple[str, str]:
     return f"monthly:{j.year:04d}-{j.month:02d}", f"{jdatetime.date.j_months_fa[j.month - 1]} {persian_digits(j.year)}"
 
 
-# SPEC C16: suppression ------------------------------------------------------------------------------------
-def suppress(counts: dict[str, int], total: int, threshold: int) -> dict[str, int | None]:
-    """The cells of one dimension as published: a count in 1..threshold-1 becomes null (0 stays 0).
-    When exactly one cell is suppressed, the smallest other non-zero cell is suppressed with it, so
-    that `total` minus the published cells does not give the small one away. When the total itself
-    is suppressed (1..threshold-1), every cell is."""
-    if 0 < total < threshold:
-        return {key: None for key in counts}
-    hidden = {key for key, n in counts.items() if 0 < n < threshold}
-    if len(hidden) == 1:
-        others = sorted((n, key) for key, n in counts.items() if n > 0 and key not in hidden)
-        hidden |= {others[0][1]} if others else set()
-    return {key: None if key in hidden else n for key, n in counts.items()}
-
-
-def _published_total(total: int, threshold: int) -> int | None:
-    return None if 0 < total < threshold else total
-
-
 # SPEC C16: statistics --------------------------------------------------------------------------------------
 def public_statistics(session: Session, kind: str, start: datetime, end: datetime, threshold: int = THRESHOLD) -> dict:
     """The data of `statistics.published` for [start, end): national counts only, no personal data.
@@ -231,7 +212,7 @@ def public_statistics(session: Session, kind: str, start: datetime, end: datetim
 
     return {
         "period": period, "kind": kind, "from": iso(start), "to": iso(end), "label_fa": label,
-        "threshold": threshold, "received": _published_total(received, threshold),
+        "threshold": threshold, "received": published_total(received, threshold),
         "by_kind": dimension(Case.kind, domain.KINDS),
         "by_province": dimension(province, [*PROVINCES, "national"]),
         "by_outcome": dimension(outcome, ("answered", "in_progress")),

@@ -1,3 +1,7 @@
+"""The transparency service's tables. Published datasets are immutable versions (a correction is a new
+version); the private side keeps each beneficiary's payments, fed by payments' events only."""
+from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, Table, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
 from common.inbox import define_inbox_table
@@ -10,3 +14,84 @@ class Base(DeclarativeBase):
 
 outbox = define_outbox_table(Base.metadata)
 inbox = define_inbox_table(Base.metadata)
+
+# Every published version of every dataset: hash-chained per dataset and signed (Ed25519); append-only.
+dataset_versions = Table(
+    "dataset_versions", Base.metadata,
+    Column("slug", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("content_sha256", Text, nullable=False),  # over the rows, as services/transparency/signing.py says
+    Column("prev_sha256", Text, nullable=False),  # the previous version's record hash (or GENESIS)
+    Column("record_sha256", Text, nullable=False),
+    Column("signature", Text, nullable=False),  # base64 Ed25519 over record_sha256
+    Column("note", Text, nullable=False, server_default=""),
+)
+
+# The rows of each version, in publication order; append-only.
+dataset_rows = Table(
+    "dataset_rows", Base.metadata,
+    Column("slug", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("n", Integer, primary_key=True),
+    Column("data", JSONB, nullable=False),
+    Column("search", Text, nullable=False, server_default=""),  # normalised text of the searchable columns
+)
+
+# Event-fed datasets whose contents changed since their last version (the publisher's to-do list).
+dataset_changes = Table(
+    "dataset_changes", Base.metadata,
+    Column("slug", Text, primary_key=True),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# SPEC T1, private: every payment made to a beneficiary. Never in a public response.
+beneficiary_payments = Table(
+    "beneficiary_payments", Base.metadata,
+    Column("order_id", Text, primary_key=True),
+    Column("national_id", Text, nullable=False),
+    Column("paid_on", Date, nullable=False),
+    Column("month", Text, nullable=False),  # Jalali yyyy-mm
+    Column("budget_line", Text, nullable=False),
+    Column("amount_rials", BigInteger, nullable=False),
+    Column("account_masked", Text, nullable=False, server_default=""),
+    Column("status", Text, nullable=False),  # paid | failed | returned
+)
+
+# Whom to text the one-time code: the mobile the payments registry had when it last paid them.
+beneficiary_contacts = Table(
+    "beneficiary_contacts", Base.metadata,
+    Column("national_id", Text, primary_key=True),
+    Column("mobile", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Public aggregates: paid per budget line, province and month (suppressed when published).
+payment_totals = Table(
+    "payment_totals", Base.metadata,
+    Column("budget_line", Text, primary_key=True),
+    Column("province", Text, primary_key=True),
+    Column("month", Text, primary_key=True),
+    Column("households", BigInteger, nullable=False),
+    Column("amount_rials", BigInteger, nullable=False),
+)
+
+budget_line_titles = Table(
+    "budget_line_titles", Base.metadata,
+    Column("code", Text, primary_key=True),
+    Column("title_fa", Text, nullable=False),
+)
+
+donations_received = Table(
+    "donations_received", Base.metadata,
+    Column("donation_id", Text, primary_key=True),
+    Column("data", JSONB, nullable=False),  # the public row (never a person's name or mobile)
+    Column("paid_at", DateTime(timezone=True), nullable=False),
+)
+
+complaint_statistics = Table(
+    "complaint_statistics", Base.metadata,
+    Column("period", Text, primary_key=True),
+    Column("data", JSONB, nullable=False),
+)

@@ -1,16 +1,169 @@
-"""The transparency service (SPEC T): for now it starts, reports healthy and exposes metrics; the
-Shafaf datasets come with their own issue."""
+"""The transparency service (SPEC T): entrypoints only translate. Publication is in publication.py and
+publisher.py, reading in browse.py, what events feed in feeds.py, a beneficiary's own payments in
+payment_history.py."""
+from __future__ import annotations
 
+from datetime import datetime, timezone
+
+from nameko.dependency_providers import Config
+from nameko.rpc import RpcProxy
+from nameko.timer import timer
+
+from common import inbox
+from common.config import get_settings
 from common.db import Database
+from common.errors import Forbidden
+from common.events import schemas as event_schemas
+from common.events.catalog import DISBURSEMENTS_PUBLISHED, DONATION_RECEIVED, PAYMENT_FAILED, STATISTICS_PUBLISHED
+from common.events.handler import reliable_event_handler
 from common.health import HealthRpc
 from common.observability import Observability
+from common.rpc import rpc
+from common.validation import parse
+from services.transparency import browse, feeds, payment_history, publication, publisher
+from services.transparency.catalog import CATALOG
+from services.transparency.dependencies import SignerDependency
+from services.transparency.models import inbox as inbox_table
+from services.transparency.schemas import Correction, NationalIdIn, SessionIn
+
+LOGIN_PURPOSE = "beneficiary_login"
+# a national ID with no payments still costs a code check, against a mobile no one has: the answer takes
+# as long and says the same as for a beneficiary who typed a wrong code
+NOBODY = "09000000000"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class TransparencyService(HealthRpc):
     name = "transparency"
 
     db = Database("transparency")
+    signer = SignerDependency()
+    notifications = RpcProxy("notifications")
+    config = Config()
     observability = Observability()
+
+    # fed by events ------------------------------------------------------------------------------------
+    def _consume(self, event: dict, record) -> bool:
+        event_schemas.validate(event)  # off its contract: dead-lettered at once, nothing kept
+        with self.db.begin():
+            if not inbox.claim(self.db, inbox_table, event):
+                return False
+            record(self.db, event["data"])
+        return True
+
+    @reliable_event_handler("payments", DISBURSEMENTS_PUBLISHED)
+    def on_disbursements_published(self, event: dict) -> bool:
+        return self._consume(event, feeds.record_disbursements)
+
+    @reliable_event_handler("payments", PAYMENT_FAILED)
+    def on_payment_failed(self, event: dict) -> bool:
+        return self._consume(event, feeds.record_payment_failure)
+
+    @reliable_event_handler("payments", DONATION_RECEIVED)
+    def on_donation_received(self, event: dict) -> bool:
+        return self._consume(event, feeds.record_donation)
+
+    @reliable_event_handler("complaints", STATISTICS_PUBLISHED)
+    def on_statistics_published(self, event: dict) -> bool:
+        return self._consume(event, feeds.record_statistics)
+
+    @timer(interval=get_settings().transparency_publish_seconds, eager=True)
+    def publish_changed(self) -> list:
+        """Event-fed datasets that changed get a new version (safe in every replica: SKIP LOCKED); in the
+        demo, the demo datasets get their first version."""
+        demo = self.config.get("TRANSPARENCY_DEMO_DATA", get_settings().transparency_demo_data)
+        first = publisher.publish_demo(self.db, self.signer, _now()) if demo else []
+        return first + publisher.publish_changed(self.db, self.signer, _now())
+
+    # publishing ------------------------------------------------------------------------------------------
+    @rpc
+    def publish_demo(self) -> list:
+        """The demo datasets' first versions, when they have none (the local run and the tests)."""
+        return publisher.publish_demo(self.db, self.signer, _now())
+
+    @rpc
+    def correct(self, actor: dict, slug: str, payload: dict) -> dict:
+        """A correction is a new version with the rows changed; what was published stays as it was."""
+        if not actor or actor.get("kind") != "staff" or actor.get("role") != "admin":
+            raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", "needs the admin role")
+        change = parse(Correction, payload)
+        browse.dataset_or_404(slug)
+        with self.db.begin():
+            return publisher.correct(self.db, self.signer, slug, change, actor["username"], _now())
+
+    # the public side (SPEC T2-T12) ------------------------------------------------------------------------
+    @rpc
+    def datasets(self) -> list:
+        with self.db.begin():
+            latest = publication.latest_of_all(self.db)
+        return [publisher.summary(dataset, latest.get(slug)) for slug, dataset in CATALOG.items()]
+
+    @rpc
+    def dataset(self, slug: str) -> dict:
+        dataset = browse.dataset_or_404(slug)
+        with self.db.begin():
+            versions = publication.versions_of(self.db, slug)
+        return publisher.detail(dataset, versions)
+
+    @rpc
+    def rows(self, slug: str, query: dict) -> dict:
+        with self.db.begin():
+            return browse.rows_page(self.db, slug, query.get("version"), query.get("q"), query.get("filters") or {},
+                                    query.get("sort"), query.get("order") == "desc", query.get("after"),
+                                    int(query.get("limit") or 20))
+
+    @rpc
+    def version(self, slug: str, version: int | None = None) -> dict:
+        browse.dataset_or_404(slug)
+        with self.db.begin():
+            return publication.record_view(browse.version_or_404(self.db, slug, version))
+
+    @rpc
+    def dump_page(self, slug: str, version: int, after_n: int) -> list:
+        with self.db.begin():
+            return browse.dump_page(self.db, slug, version, after_n)
+
+    @rpc
+    def public_key(self) -> dict:
+        return {"algorithm": "Ed25519", "encoding": "base64 of the raw 32-byte public key",
+                "public_key": self.signer.public_key_b64(),
+                "signed": "the record_sha256 of each version (its hex text, UTF-8)"}
+
+    @rpc
+    def spending(self, by: str) -> dict:
+        with self.db.begin():
+            return payment_history.spending(self.db, by)
+
+    # the private side (SPEC T1) ---------------------------------------------------------------------------
+    @rpc
+    def request_code(self, payload: dict, client: str) -> dict:
+        """Text a one-time code to the mobile on record, if this national ID has been paid. The answer is
+        the same either way, and so is its time: the code is asked for without waiting."""
+        national_id = parse(NationalIdIn, payload).national_id
+        with self.db.begin():
+            mobile = payment_history.mobile_of(self.db, national_id)
+        if mobile:
+            self.notifications.issue_code.call_async(mobile, LOGIN_PURPOSE, client)
+        return {"accepted": True}
+
+    @rpc
+    def check_code(self, payload: dict) -> dict:
+        """{"verified": true, "national_id": …} for the right code in time, else {"verified": false}."""
+        data = parse(SessionIn, payload)
+        with self.db.begin():
+            mobile = payment_history.mobile_of(self.db, data.national_id)
+        verified = self.notifications.verify_code(mobile or NOBODY, LOGIN_PURPOSE, data.code)["verified"]
+        return {"verified": bool(verified and mobile), "national_id": data.national_id if verified and mobile else None}
+
+    @rpc
+    def my_payments(self, actor: dict, after: str | None = None, limit: int = 20) -> dict:
+        if not actor or actor.get("kind") != "beneficiary":
+            raise Forbidden("forbidden", "این فهرست فقط برای خود ذی‌نفع است.", "needs a beneficiary session")
+        with self.db.begin():
+            return payment_history.history(self.db, actor["national_id"], after, limit)
 
 
 SERVICE = TransparencyService

@@ -12,7 +12,7 @@ from common.events import schemas
 from common.events.catalog import STATISTICS_PUBLISHED
 from common.events.envelope import new_event
 from services.complaints import cases, reports, staff, sweeps
-from services.complaints.reports import suppress
+from common.suppression import suppress
 from services.complaints.schemas import CaseIntake
 
 REY = "prov.tehran.county.rey"

@@ -1,0 +1,306 @@
+"""Benchmark 8: the Shafaf portal (issue "Transparency"). Three figures, each beside a baseline run in
+the same process run:
+
+1. history: one beneficiary's payment history (first page, newest first) among 50 million payment rows,
+   through the gateway (HTTP -> gateway -> RPC -> transparency -> PostgreSQL), p50/p99 over random
+   beneficiaries; baseline: the same indexed SELECT run directly with psycopg2.
+2. ingest: disbursement events (batches of 5,000, as payments publishes them) consumed by the transparency
+   service from RabbitMQ into the history and the totals; baseline: a COPY of the same rows into a table
+   of the same shape and indexes.
+3. dump: the full CSV download of the 22,000 contracts through the gateway, with the peak memory of the
+   gateway and the service; baseline: COPY of the same rows' JSON to stdout.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python -m bench.transparency \
+        [--rows 50000000] [--lookups 2000] [--events 60] [--only history,ingest,dump]
+
+The 50-million-row database (`bench_transparency_history`) is built once (about 15 minutes here) and
+kept for later runs; `--rebuild` builds it again.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import threading
+import time
+import uuid
+
+import psutil
+import psycopg2
+import requests
+
+from bench.harness import percentile, vhost
+from common.config import PROJECT_ROOT, get_settings, with_database
+from common.db import drop_database, ensure_database
+from common.events.catalog import DISBURSEMENTS_PUBLISHED
+from common.events.envelope import new_event
+from common.migrations import upgrade
+from scripts.processes import free_port, start_platform, wait_ready
+from tests.helpers import publish
+
+HISTORY_DB = "bench_transparency_history"
+PEOPLE = 1_515_152  # 50,000,016 rows at 33 payments each (1391-1405: a payment every few months)
+LINES = ("pension_disability", "pension_elderly", "pension_female_headed", "pension_orphans")
+HISTORY_SQL = ("SELECT order_id, paid_on, month, budget_line, amount_rials, account_masked, status "
+               "FROM beneficiary_payments WHERE national_id = %s ORDER BY paid_on DESC, order_id DESC LIMIT 21")
+
+
+def national_id(person: int) -> str:
+    return f"{person:010d}"
+
+
+def build_history(url: str, rows: int, rebuild: bool) -> None:
+    """The history table at full size, loaded set-based then indexed (as a restore would)."""
+    if rebuild:
+        drop_database(url)
+    ensure_database(url)
+    upgrade("transparency", url)
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'beneficiary_payments'")
+        if cur.fetchone()[0] >= rows * 0.99:
+            conn.close()
+            return
+        per_person = -(-rows // PEOPLE)
+        started = time.perf_counter()
+        cur.execute("TRUNCATE beneficiary_payments")
+        cur.execute("ALTER TABLE beneficiary_payments DROP CONSTRAINT beneficiary_payments_pkey")
+        cur.execute("DROP INDEX beneficiary_payments_history")
+        cur.execute("SET maintenance_work_mem = '1GB'")
+        # month k of person p: spread over the 165 months since Farvardin 1391
+        cur.execute(f"""
+            INSERT INTO beneficiary_payments
+            SELECT to_char(1391 + mo / 12, 'FM0000') || '-' || to_char(mo % 12 + 1, 'FM00') || '.'
+                     || line || '.' || lpad(p::text, 10, '0'),
+                   lpad(p::text, 10, '0'), date '2012-03-20' + mo * 30 + (p % 28), to_char(1391 + mo / 12, 'FM0000')
+                     || '-' || to_char(mo % 12 + 1, 'FM00'), line, 12500000 + (p % 7) * 500000,
+                   'IR** **** **** **** **** **' || lpad((p % 10000)::text, 4, '0'), 'paid'
+            FROM generate_series(1, {PEOPLE}) p, generate_series(0, {per_person - 1}) k,
+                 LATERAL (SELECT k * 5 + p % 5 AS mo, (ARRAY{list(LINES)})[1 + p % 4] AS line) x
+            """)
+        print(f"loaded in {time.perf_counter() - started:.0f}s", flush=True)
+        cur.execute("ALTER TABLE beneficiary_payments ADD PRIMARY KEY (order_id)")
+        cur.execute("CREATE INDEX beneficiary_payments_history ON beneficiary_payments "
+                    "(national_id, paid_on DESC, order_id DESC)")
+        cur.execute("VACUUM ANALYZE beneficiary_payments")
+        cur.execute("INSERT INTO budget_line_titles VALUES " + ", ".join(f"('{line}', '{line}')" for line in LINES)
+                    + " ON CONFLICT DO NOTHING")
+        print(f"built in {time.perf_counter() - started:.0f}s", flush=True)
+    conn.close()
+
+
+def history(server: str, lookups: int, rows: int, rebuild: bool) -> dict:
+    from gateway.auth import beneficiary_token
+
+    url = with_database(server, HISTORY_DB)
+    build_history(url, rows, rebuild)
+    rng = random.Random(1405)
+    people = [national_id(rng.randint(1, PEOPLE)) for _ in range(lookups)]
+    conn = psycopg2.connect(url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM beneficiary_payments WHERE national_id = %s", (people[0],))
+        per_person = cur.fetchone()[0]
+        cur.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'beneficiary_payments'")
+        total_rows = cur.fetchone()[0]
+    settings = get_settings()
+    with vhost() as amqp:
+        ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:gateway": free_port(),
+                 "metrics:transparency": free_port()}
+        group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT), only={"transparency", "gateway"},
+                               threads=4, extra_env={"TRANSPARENCY_DEMO_DATA": "false", "RATE_LIMITS_ENABLED": "false",
+                                                     "TRANSPARENCY_PUBLISH_SECONDS": "3600"})
+        try:
+            base = f"http://127.0.0.1:{ports['gateway']}"
+            wait_ready(f"{base}/readyz", group, timeout=60)
+            session = requests.Session()
+            tokens = [beneficiary_token(p, settings)[0] for p in people]
+            for token in tokens[:50]:  # warm: connections, plans, the index's upper levels
+                session.get(f"{base}/api/v1/transparency/me/payments", headers={"Authorization": f"Bearer {token}"})
+            through, direct = [], []
+            with conn.cursor() as cur:
+                for person, token in zip(people, tokens, strict=True):
+                    started = time.perf_counter()
+                    answer = session.get(f"{base}/api/v1/transparency/me/payments",
+                                         headers={"Authorization": f"Bearer {token}"})
+                    through.append(time.perf_counter() - started)
+                    assert answer.status_code == 200 and len(answer.json()["items"]) == 20, answer.text[:200]
+                    started = time.perf_counter()
+                    cur.execute(HISTORY_SQL, (person,))
+                    cur.fetchall()
+                    direct.append(time.perf_counter() - started)
+        finally:
+            group.stop()
+    conn.close()
+    result = {"rows": total_rows, "payments_per_beneficiary": per_person, "lookups": lookups,
+              "gateway_p50_ms": round(percentile(through, 50) * 1000, 2),
+              "gateway_p99_ms": round(percentile(through, 99) * 1000, 2),
+              "select_p50_ms": round(percentile(direct, 50) * 1000, 3),
+              "select_p99_ms": round(percentile(direct, 99) * 1000, 3)}
+    result["ratio_p50"] = round(result["gateway_p50_ms"] / result["select_p50_ms"], 1)
+    result["ratio_p99"] = round(result["gateway_p99_ms"] / result["select_p99_ms"], 1)
+    result["aim_p99_le_50ms"] = result["gateway_p99_ms"] <= 50
+    return result
+
+
+def _event(batch: int, size: int, run: str) -> dict:
+    items = [{"order_id": f"{run}.{batch}.{i}", "national_id": national_id(batch * size + i),
+              "mobile": f"0912{(batch * size + i) % 10_000_000:07d}", "amount_rials": 12_500_000,
+              "province": "tehran", "account_masked": "IR** **** **** **** **** **12 34"} for i in range(size)]
+    return new_event(DISBURSEMENTS_PUBLISHED, {
+        "cycle_id": "1405-09.pension_disability", "budget_line": "pension_disability",
+        "budget_line_fa": "مستمری خانوارهای دارای معلول", "month": "1405-09", "month_fa": "آذر ۱۴۰۵",
+        "batch": batch + 1, "batches": 1000, "paid_at": "2026-11-26T09:00:00Z", "items": items})
+
+
+def ingest(server: str, events: int, size: int = 5000) -> dict:
+    url = with_database(server, f"bench_transparency_ingest_{uuid.uuid4().hex[:6]}")
+    ensure_database(url)
+    upgrade("transparency", url)
+    run = uuid.uuid4().hex[:6]
+    batches = [_event(b, size, run) for b in range(events)]
+    try:
+        with vhost() as amqp:
+            ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:transparency": free_port()}
+            group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT), only={"transparency"},
+                                   extra_env={"TRANSPARENCY_DEMO_DATA": "false", "TRANSPARENCY_PUBLISH_SECONDS": "3600"})
+            try:
+                wait_ready(f"http://127.0.0.1:{ports['metrics:transparency']}/readyz", group, timeout=60)
+                conn = psycopg2.connect(url)
+                conn.autocommit = True
+                started = time.perf_counter()
+                for envelope in batches:
+                    publish(amqp, envelope)
+                with conn.cursor() as cur:
+                    while True:  # the consumer's own record of what it took, read as an operator would
+                        cur.execute("SELECT count(*) FROM inbox")
+                        if cur.fetchone()[0] == events:
+                            break
+                        time.sleep(0.05)
+                consumed = time.perf_counter() - started
+                with conn.cursor() as cur:
+                    cur.execute("SELECT count(*), sum(households) FROM beneficiary_payments, "
+                                "(SELECT sum(households) AS households FROM payment_totals) t GROUP BY t.households")
+                    stored, households = cur.fetchone()
+                    assert stored == households == events * size, (stored, households)
+                    cur.execute("CREATE TABLE copy_baseline (LIKE beneficiary_payments INCLUDING ALL)")
+                    buffer = io.StringIO()
+                    for envelope in batches:
+                        for item in envelope["data"]["items"]:
+                            buffer.write(f"{item['order_id']}\t{item['national_id']}\t2026-11-26\t1405-09\t"
+                                         f"pension_disability\t{item['amount_rials']}\t{item['account_masked']}\tpaid\n")
+                    buffer.seek(0)
+                    started = time.perf_counter()
+                    cur.copy_expert("COPY copy_baseline FROM STDIN", buffer)
+                    copied = time.perf_counter() - started
+                conn.close()
+            finally:
+                group.stop()
+    finally:
+        drop_database(url)
+    items = events * size
+    return {"events": events, "items": items, "consume_seconds": round(consumed, 2),
+            "items_per_second": round(items / consumed), "copy_seconds": round(copied, 2),
+            "copy_rows_per_second": round(items / copied), "ratio": round(copied / consumed, 3)}
+
+
+class PeakRss:
+    def __init__(self, pids: list[int]):
+        self.processes = [psutil.Process(pid) for pid in pids]
+        self.peak = {p.pid: 0 for p in self.processes}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self.done.is_set():
+            for p in self.processes:
+                try:
+                    rss = p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))
+                except psutil.Error:
+                    continue
+                self.peak[p.pid] = max(self.peak[p.pid], rss)
+            self.done.wait(0.02)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join()
+
+
+def dump(server: str) -> dict:
+    url = with_database(server, f"bench_transparency_dump_{uuid.uuid4().hex[:6]}")
+    ensure_database(url)
+    upgrade("transparency", url)
+    try:
+        with vhost() as amqp:
+            ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:gateway": free_port(),
+                     "metrics:transparency": free_port()}
+            group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT),
+                                   only={"transparency", "gateway"}, threads=2,
+                                   extra_env={"TRANSPARENCY_PUBLISH_SECONDS": "1", "RATE_LIMITS_ENABLED": "false"})
+            try:
+                base = f"http://127.0.0.1:{ports['gateway']}/api/v1/transparency"
+                wait_ready(f"http://127.0.0.1:{ports['gateway']}/readyz", group, timeout=60)
+                deadline = time.monotonic() + 300
+                while requests.get(f"{base}/datasets/contracts", timeout=30).json().get("version") is None:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the demo contracts were not published")
+                    time.sleep(0.5)
+                pids = [group.procs["gateway"].pid, group.procs["transparency"].pid]
+                before = {pid: psutil.Process(pid).memory_info().rss for pid in pids}
+                with PeakRss(pids) as peak:
+                    started = time.perf_counter()
+                    size = 0
+                    with requests.get(f"{base}/datasets/contracts/download.csv", stream=True, timeout=300) as answer:
+                        for chunk in answer.iter_content(65536):
+                            size += len(chunk)
+                    seconds = time.perf_counter() - started
+                conn = psycopg2.connect(url)
+                with conn.cursor() as cur:
+                    out = io.StringIO()
+                    started = time.perf_counter()
+                    cur.copy_expert("COPY (SELECT data FROM dataset_rows WHERE slug = 'contracts' ORDER BY n) "
+                                    "TO STDOUT", out)
+                    copied = time.perf_counter() - started
+                conn.close()
+            finally:
+                group.stop()
+    finally:
+        drop_database(url)
+    mib = 1024 * 1024
+    return {"rows": 22_000, "bytes": size, "seconds": round(seconds, 2), "copy_seconds": round(copied, 3),
+            "ratio": round(seconds / copied, 1),
+            "gateway_rss_mib": {"before": round(before[pids[0]] / mib), "peak": round(peak.peak[pids[0]] / mib)},
+            "service_rss_mib": {"before": round(before[pids[1]] / mib), "peak": round(peak.peak[pids[1]] / mib)}}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000_000)
+    parser.add_argument("--lookups", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=60)
+    parser.add_argument("--only", default="history,ingest,dump")
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--prepare", action="store_true", help="only build the 50-million-row database")
+    args = parser.parse_args(argv)
+    server = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    if args.prepare:
+        build_history(with_database(server, HISTORY_DB), args.rows, args.rebuild)
+        return 0
+    results = {}
+    for part in args.only.split(","):
+        results[part] = {"history": lambda: history(server, args.lookups, args.rows, args.rebuild),
+                         "ingest": lambda: ingest(server, args.events),
+                         "dump": lambda: dump(server)}[part]()
+        print(json.dumps({part: results[part]}, ensure_ascii=False), flush=True)
+    print(json.dumps({"benchmark": "transparency", **results}, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,305 @@
+"""The Shafaf transparency portal (SPEC T): every dataset, public and without login, in the formats
+integrators read (CSV, JSON, OCDS, Fiscal Data Package, DCAT-AP); a beneficiary's own payments after a
+one-time code (T1). Every public answer carries an ETag and Last-Modified and answers 304 to a
+conditional request; downloads stream, page by page, never holding a dataset in memory."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Iterator, Literal
+
+from flask import Response, current_app, g, jsonify, request, stream_with_context, url_for
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import Field
+
+from common.config import get_settings
+from common.errors import FieldError
+from gateway import problems
+from gateway.auth import BEARER, BENEFICIARY, beneficiary_token, requires, unauthenticated
+from gateway.protection import client_key
+from gateway.schemas import Problem, RequestPart
+from services.transparency.catalog import CATALOG, describe
+from services.transparency.formats.csv_stream import csv_chunks
+from services.transparency.formats.dcat import dcat_catalog
+from services.transparency.formats.fiscal import fiscal_datapackage
+from services.transparency.formats.json_stream import json_chunks
+from services.transparency.formats.ocds import ocds_release_package_chunks
+from services.transparency.schemas import (
+    BeneficiarySession, CodeAccepted, Correction, DatasetDetail, DatasetList, MyPayments, NationalIdIn, PublicKey,
+    RowPage, SessionIn, Spending, VersionRecord,
+)
+
+bp = APIBlueprint("transparency", __name__, url_prefix="/api/v1",
+                  abp_tags=[Tag(name="transparency", description="Shafaf: public datasets and each beneficiary's "
+                                                                  "own payments")])
+
+PUBLIC = {400: Problem, 404: Problem, 503: Problem, 504: Problem}
+NOT_MODIFIED = {304: {"description": "not modified since the version the client has (If-None-Match / "
+                                     "If-Modified-Since)"}}
+SLUG = r"^[a-z][a-z0-9_]{1,40}$"
+ROW_QUERY_KEYS = {"q", "sort", "order", "after", "limit", "version"}
+
+
+class SlugPath(RequestPart):
+    slug: str = Field(pattern=SLUG, max_length=41)
+
+
+class VersionPath(SlugPath):
+    version: int = Field(ge=1, le=1_000_000)
+
+
+class VersionQuery(RequestPart):
+    version: int | None = Field(None, ge=1, le=1_000_000, description="a published version (default: the latest)")
+
+
+class RowsQuery(VersionQuery):
+    q: str | None = Field(None, max_length=200, description="search: Persian or Arabic letters and digits alike")
+    sort: str | None = Field(None, max_length=60, description="a sortable column")
+    order: Literal["asc", "desc"] = "asc"
+    after: str | None = Field(None, max_length=400, description="the `next` cursor of the previous page")
+    limit: int = Field(20, ge=1, le=100)
+
+
+class SpendingQuery(RequestPart):
+    by: Literal["line", "province", "month"] = "line"
+
+
+class PaymentsQuery(RequestPart):
+    after: str | None = Field(None, max_length=400)
+    limit: int = Field(20, ge=1, le=100)
+
+
+def _call(method: str, *args):
+    return current_app.extensions["rpc"].call("transparency", method, *args)
+
+
+def _base() -> str:
+    return get_settings().public_base_url.rstrip("/")
+
+
+def _conditional(response: Response, last_modified: str | None) -> Response:
+    """ETag from the body (or set by the caller), Last-Modified from the version; 304 when the client has it."""
+    if last_modified:
+        response.last_modified = datetime.fromisoformat(last_modified.replace("Z", "+00:00"))
+    if not response.get_etag()[0]:
+        response.add_etag()
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response.make_conditional(request)
+
+
+def _json(body, last_modified: str | None) -> Response:
+    return _conditional(jsonify(body), last_modified)
+
+
+def _latest_of(items: list[dict]) -> str | None:
+    stamps = [item["published_at"] for item in items if item.get("published_at")]
+    return max(stamps) if stamps else None
+
+
+# the catalogue ------------------------------------------------------------------------------------------
+@bp.get("/transparency/datasets", responses={200: DatasetList, **NOT_MODIFIED, **PUBLIC})
+def datasets():
+    """Every dataset of the portal (SPEC T2-T12) with its latest version, publication date and formats."""
+    items = _call("datasets")
+    return _json({"items": items}, _latest_of(items))
+
+
+@bp.get("/transparency/datasets/<slug>", responses={200: DatasetDetail, **NOT_MODIFIED, **PUBLIC})
+def dataset(path: SlugPath):
+    """A dataset: title, description, publisher, licence, columns, and every version it had (a correction
+    is a new version; none is ever edited)."""
+    detail = _call("dataset", path.slug)
+    return _json(detail, detail["published_at"])
+
+
+@bp.get("/transparency/datasets/<slug>/rows", responses={200: RowPage, **NOT_MODIFIED, **PUBLIC})
+def rows(path: SlugPath, query: RowsQuery):
+    """Search, filter, sort and page through a version's rows. Any filterable column is also a query
+    parameter (`?province=tehran`): an exact match. `q` finds rows whose searchable columns contain every
+    word, whether typed with Persian or Arabic letters and digits. Pages are keyset: follow `next`."""
+    filters = {key: value for key, value in request.args.items() if key not in ROW_QUERY_KEYS}
+    page = _call("rows", path.slug, {**query.model_dump(), "filters": filters})
+    record = _call("version", path.slug, page["version"])
+    return _json(page, record["published_at"])
+
+
+@bp.get("/transparency/datasets/<slug>/versions/<int:version>", responses={200: VersionRecord, **NOT_MODIFIED,
+                                                                           **PUBLIC})
+def version(path: VersionPath):
+    """A version's record: its hashes and Ed25519 signature. Recompute `record_sha256` from the record's
+    fields and `content_sha256` from the version's JSON download, and check the signature with
+    /transparency/public-key (`python -m services.transparency.verify --api <base>` does it all)."""
+    record = _call("version", path.slug, path.version)
+    return _json(record, record["published_at"])
+
+
+@bp.get("/transparency/public-key", responses={200: PublicKey, **NOT_MODIFIED, 503: Problem, 504: Problem})
+def public_key():
+    """The organization's Ed25519 public key that every version's signature is checked with."""
+    return _json(_call("public_key"), None)
+
+
+@bp.get("/transparency/spending", responses={200: Spending, **NOT_MODIFIED, **PUBLIC})
+def spending(query: SpendingQuery):
+    """What was paid to beneficiaries by budget line, province or month (households and rials), from the
+    payment cycles' disbursements. A cell of fewer than 5 households is null, and so is its smallest
+    complement, so that no total gives it away."""
+    return _json(_call("spending", query.by), None)
+
+
+# downloads ---------------------------------------------------------------------------------------------
+def _rows_of(slug: str, version: int) -> Iterator[dict]:
+    after = 0
+    while True:
+        page = _call("dump_page", slug, version, after)
+        if not page:
+            return
+        for _, row in page:
+            yield row
+        after = page[-1][0]
+
+
+def _download(slug: str, version: int | None, kind: str, mimetype: str, filename: str, make) -> Response:
+    record = _call("version", slug, version)
+    etag = f"{record['record_sha256'][:40]}.{kind}"
+    published = datetime.fromisoformat(record["published_at"].replace("Z", "+00:00"))
+    if request.if_none_match.contains(etag) or (
+            not request.if_none_match and request.if_modified_since and published.replace(microsecond=0)
+            <= request.if_modified_since):
+        response = Response(status=304)
+    else:
+        meta = describe(CATALOG[slug], version=record["version"], published_at=published,
+                        sha256=record["content_sha256"])
+        response = Response(stream_with_context(make(meta, _rows_of(slug, record["version"]))), mimetype=mimetype)
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.set_etag(etag)
+    response.last_modified = published
+    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["X-Dataset-Version"] = str(record["version"])
+    return response
+
+
+FILE = {"description": "the file, streamed", "content": {}}
+
+
+@bp.get("/transparency/datasets/<slug>/download.csv",
+        responses={200: {"description": "CSV (UTF-8 with BOM, so Excel shows Persian), streamed",
+                         "content": {"text/csv": {"schema": {"type": "string"}}}}, **NOT_MODIFIED, **PUBLIC})
+def download_csv(path: SlugPath, query: VersionQuery):
+    """A version as CSV: one header row of column names (their Persian titles are in the metadata)."""
+    _known(path.slug)
+    return _download(path.slug, query.version, "csv", "text/csv; charset=utf-8", f"{path.slug}.csv",
+                     lambda meta, rows: csv_chunks(CATALOG[path.slug], rows))
+
+
+@bp.get("/transparency/datasets/<slug>/download.json",
+        responses={200: {"description": "JSON {dataset: metadata, rows: [...]}, streamed",
+                         "content": {"application/json": {"schema": {"type": "object"}}}}, **NOT_MODIFIED, **PUBLIC})
+def download_json(path: SlugPath, query: VersionQuery):
+    """A version as JSON with its metadata. Its rows, each as canonical JSON and a newline, hash to the
+    version's `content_sha256`."""
+    _known(path.slug)
+    return _download(path.slug, query.version, "json", "application/json", f"{path.slug}.json",
+                     lambda meta, rows: json_chunks(CATALOG[path.slug], rows, meta))
+
+
+@bp.get("/transparency/datasets/contracts/ocds.json",
+        responses={200: {"description": "an OCDS 1.1 release package, streamed",
+                         "content": {"application/json": {"schema": {"type": "object"}}}}, **NOT_MODIFIED, **PUBLIC})
+def contracts_ocds(query: VersionQuery):
+    """The contracts as an Open Contracting Data Standard 1.1 release package (one release per contract)."""
+    return _download("contracts", query.version, "ocds", "application/json", "contracts-ocds.json",
+                     lambda meta, rows: ocds_release_package_chunks(rows, meta))
+
+
+@bp.get("/transparency/datasets/budget/datapackage.json",
+        responses={200: {"description": "a Fiscal Data Package descriptor",
+                         "content": {"application/json": {"schema": {"type": "object"}}}}, **NOT_MODIFIED, **PUBLIC})
+def budget_datapackage(query: VersionQuery):
+    """The budget and its 16 lines as a Fiscal Data Package: the descriptor, whose resource is this
+    version's CSV download."""
+    record = _call("version", "budget", query.version)
+    csv_url = _base() + url_for("transparency.download_csv", slug="budget", version=record["version"])
+    meta = describe(CATALOG["budget"], version=record["version"],
+                    published_at=datetime.fromisoformat(record["published_at"].replace("Z", "+00:00")),
+                    sha256=record["content_sha256"])
+    return _json(fiscal_datapackage(list(_rows_of("budget", record["version"])), meta, csv_url),
+                 record["published_at"])
+
+
+@bp.get("/transparency/catalog.jsonld",
+        responses={200: {"description": "a DCAT-AP catalog in JSON-LD",
+                         "content": {"application/ld+json": {"schema": {"type": "object"}}}}, **NOT_MODIFIED,
+                   503: Problem, 504: Problem})
+def catalog():
+    """Every dataset and its distributions as a DCAT-AP catalog, for the ministry's other transparency
+    systems to harvest (SPEC T11)."""
+    items = _call("datasets")
+    entries = [{"dataset": CATALOG[item["slug"]], "version": item["version"], "published_at": item["published_at"],
+                "sha256": None} for item in items if item["version"]]
+    response = Response(json.dumps(dcat_catalog(entries, _base()), ensure_ascii=False),
+                        mimetype="application/ld+json")
+    return _conditional(response, _latest_of(items))
+
+
+def _known(slug: str) -> None:
+    if slug not in CATALOG:
+        raise problems.Problem(404, "dataset_not_found", "Not found", "چنین مجموعه‌داده‌ای منتشر نشده است.",
+                               f"no dataset {slug!r}")
+
+
+# a beneficiary's own payments (SPEC T1) ------------------------------------------------------------------
+@bp.post("/transparency/me/code", responses={202: CodeAccepted, 400: Problem, 429: Problem, 503: Problem,
+                                            504: Problem})
+def request_code(body: NationalIdIn):
+    """Ask for a one-time code: it is texted to the mobile the payments registry has for this national ID.
+    The answer is the same whether or not the national ID receives payments."""
+    _call("request_code", body.model_dump(), client_key())
+    response = jsonify({"accepted": True, "message_fa": "اگر این کد ملی از بهزیستی مستمری یا کمک دریافت کند، کد "
+                                                        "یک‌بار مصرف به شماره همراه ثبت‌شده در پرونده پیامک شد."})
+    response.status_code = 202
+    return response
+
+
+@bp.post("/transparency/me/session", responses={200: BeneficiarySession, 400: Problem, 401: Problem,
+                                               429: Problem, 503: Problem, 504: Problem})
+def open_session(body: SessionIn):
+    """Trade the national ID and the one-time code for a short session (a bearer token) that opens only
+    this person's own payments. A wrong or expired code, or a national ID with no payments: 401."""
+    checked = _call("check_code", body.model_dump())
+    if not checked["verified"]:
+        message = "کد ملی یا کد تأیید درست نیست یا کد منقضی شده است؛ در صورت نیاز کد تازه بخواهید."
+        detail = "wrong, used or expired one-time code"
+        raise problems.Problem(401, "invalid_code", "Unauthenticated", message, detail,
+                               errors=[FieldError("code", "invalid_code", message, detail)])
+    token, seconds = beneficiary_token(checked["national_id"], get_settings())
+    response = jsonify({"token": token, "token_type": "Bearer", "expires_in": seconds})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/transparency/me/payments", security=BEARER, responses={200: MyPayments, 400: Problem, 401: Problem,
+                                                                 503: Problem, 504: Problem})
+def my_payments(query: PaymentsQuery):
+    """Every payment made to me since 1391, newest first: date (Jalali beside ISO), budget line, amount,
+    account (masked), status. Only with the session from /transparency/me/session."""
+    principal = g.get("principal")
+    if not principal or principal.get("kind") != BENEFICIARY:
+        raise unauthenticated("beneficiary_session_required", "برای دیدن پرداخت‌های خود با کد ملی و کد یک‌بار "
+                                                              "مصرف وارد شوید.", "needs a beneficiary session token")
+    response = jsonify(_call("my_payments", principal, query.after, query.limit))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+# corrections ---------------------------------------------------------------------------------------------
+@bp.post("/staff/transparency/datasets/<slug>/corrections", security=BEARER,
+         responses={201: VersionRecord, 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem,
+                    422: Problem, 503: Problem, 504: Problem})
+@requires("admin")
+def correct(path: SlugPath, body: Correction):
+    """Publish a correction: a new version with these rows in place of those with the same key. What was
+    published stays published; the note says what changed."""
+    response = jsonify(_call("correct", g.principal, path.slug, body.model_dump()))
+    response.status_code = 201
+    return response

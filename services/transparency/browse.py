@@ -1,0 +1,97 @@
+"""Reading published datasets: one version's rows with search, filters, sorting and keyset pagination,
+and the pages a download streams. The rows are the published JSON; nothing here writes."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import and_, cast, func, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from common.errors import FieldError, InvalidRequest, NotFound
+from common.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from common.text import normalise
+from services.transparency.catalog import CATALOG, Dataset
+from services.transparency.models import dataset_rows, dataset_versions
+
+DUMP_PAGE = 2000  # rows per RPC when a download is streamed
+
+
+def dataset_or_404(slug: str) -> Dataset:
+    if slug not in CATALOG:
+        raise NotFound("dataset_not_found", "چنین مجموعه‌داده‌ای منتشر نشده است.", f"no dataset {slug!r}")
+    return CATALOG[slug]
+
+
+def version_or_404(session: Session, slug: str, version: int | None) -> dict:
+    query = select(dataset_versions).where(dataset_versions.c.slug == slug)
+    query = query.where(dataset_versions.c.version == version) if version else query
+    row = session.execute(query.order_by(dataset_versions.c.version.desc()).limit(1)).mappings().first()
+    if row is None:
+        raise NotFound("version_not_found", "این نسخه از مجموعه‌داده منتشر نشده است.",
+                       f"{slug} has no version {version}" if version else f"{slug} has no published version yet")
+    return dict(row)
+
+
+def _typed(dataset: Dataset, name: str, raw: str):
+    column = next(c for c in dataset.columns if c.name == name)
+    if column.type == "integer":
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidRequest([FieldError(name, "not_an_integer", "این مقدار باید عدد صحیح باشد.",
+                                             f"{name} is an integer column")]) from None
+    if column.type == "boolean":
+        return raw.lower() in ("true", "1", "yes")
+    return normalise(raw) if column.type == "string" else raw
+
+
+def rows_page(session: Session, slug: str, version: int | None, q: str | None, filters: dict[str, str],
+              sort: str | None, descending: bool, after: str | None, limit: int) -> dict:
+    dataset = dataset_or_404(slug)
+    record = version_or_404(session, slug, version)
+    limit = max(1, min(limit, MAX_LIMIT))
+    unknown = [name for name in filters if name not in {c.name for c in dataset.columns if c.filterable}]
+    if unknown:
+        raise InvalidRequest([FieldError(name, "not_filterable", "بر پایهٔ این ستون نمی‌توان پالایش کرد.",
+                                         f"filterable columns: {_names(dataset, 'filterable')}") for name in unknown])
+    if sort and sort not in {c.name for c in dataset.columns if c.sortable}:
+        raise InvalidRequest([FieldError("sort", "not_sortable", "بر پایهٔ این ستون نمی‌توان مرتب کرد.",
+                                         f"sortable columns: {_names(dataset, 'sortable')}")])
+    where = [dataset_rows.c.slug == slug, dataset_rows.c.version == record["version"]]
+    if filters:
+        where.append(dataset_rows.c.data.contains({k: _typed(dataset, k, v) for k, v in filters.items()}))
+    if q and normalise(q):
+        for word in normalise(q).split(" "):
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(dataset_rows.c.search.like(f"%{escaped}%", escape="\\"))
+    key = func.coalesce(dataset_rows.c.data[sort], cast(literal("null"), JSONB)) if sort else literal(0)
+    cursor = decode_cursor(after, 2)
+    if cursor:
+        value, n = cast(literal(cursor[0]), JSONB), cursor[1]
+        if descending:
+            where.append(or_(key < value, and_(key == value, dataset_rows.c.n < n)))
+        else:
+            where.append(tuple_(key, dataset_rows.c.n) > tuple_(value, n))
+    order = (key.desc(), dataset_rows.c.n.desc()) if descending else (key, dataset_rows.c.n)
+    found = session.execute(select(dataset_rows.c.n, dataset_rows.c.data).where(*where)
+                            .order_by(*order).limit(limit + 1)).all()
+    next_cursor = None
+    if len(found) > limit:
+        found = found[:limit]
+        last_n, last = found[-1]
+        next_cursor = encode_cursor(json.dumps(last.get(sort) if sort else 0, ensure_ascii=False), last_n)
+    return {"items": [data for _, data in found], "next": next_cursor, "version": record["version"]}
+
+
+def dump_page(session: Session, slug: str, version: int, after_n: int, limit: int = DUMP_PAGE) -> list[list]:
+    """[[n, row], ...] after row n: a download reads these one page at a time."""
+    rows = session.execute(select(dataset_rows.c.n, dataset_rows.c.data)
+                           .where(dataset_rows.c.slug == slug, dataset_rows.c.version == version,
+                                  dataset_rows.c.n > after_n)
+                           .order_by(dataset_rows.c.n).limit(min(limit, DUMP_PAGE))).all()
+    return [[n, data] for n, data in rows]
+
+
+def _names(dataset: Dataset, flag: str) -> str:
+    return ", ".join(c.name for c in dataset.columns if getattr(c, flag)) or "none"

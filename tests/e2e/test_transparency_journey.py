@@ -1,0 +1,189 @@
+"""The Shafaf portal through the real platform: a payment cycle settles in payments, its disbursements
+reach transparency by events, the beneficiary logs in with the one-time code the fake SMS operator
+received and sees the payment; the public side serves every dataset in every format with ETags, and
+no public answer holds a national ID or a mobile; anyone can verify the published versions."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+import frictionless
+import jsonschema
+import pytest
+import rdflib
+import requests
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from common.config import PROJECT_ROOT
+from fakes.bank.app import open_iban
+from services.payments import budget
+from services.transparency.verify import verify_api
+from tests.e2e.test_case_journey import Api, api  # noqa: F401  (the module's staff client)
+from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
+from tests.e2e.test_payments_journey import cycle_reaches
+
+pytestmark = pytest.mark.e2e
+
+PEOPLE = {"0499370899": "09127770001", "0010350829": "09127770002", "0084575948": "09127770003"}
+NOBODY = "1111111111"  # a valid national ID that receives nothing
+LINE = "pension_disability"
+
+
+def _until(fetch, ready, what: str, timeout: float = 60):
+    """Poll a public route until its answer is ready, as a client would; fail naming what never came."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = fetch()
+        if ready(answer):
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout}s; last answer: {str(answer)[:500]}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def paid(platform, api):  # noqa: F811
+    """A month of the disability pension paid to three people through the gateway."""
+    engine = sa.create_engine(platform["db"]["payments"])
+    with Session(engine) as session, session.begin():
+        budget.load(session)
+    engine.dispose()
+    for national_id, mobile in PEOPLE.items():
+        enrolled = api.call("POST", "/api/v1/staff/payments/beneficiaries", "finance.expert", json={
+            "national_id": national_id, "full_name": "مددجوی نمونه", "household_size": 2, "province": "tehran",
+            "iban": open_iban(national_id), "lines": [LINE], "mobile": mobile})
+        assert enrolled.status_code == 200, enrolled.text
+    opened = api.call("POST", "/api/v1/staff/payments/cycles", "finance.expert",
+                      headers={"Idempotency-Key": "shafaf-e2e-1405-09"}, json={"month": "1405-09", "line": LINE})
+    assert opened.status_code == 201, opened.text
+    cycle_id = opened.json()["id"]
+    assert api.call("POST", f"/api/v1/staff/payments/cycles/{cycle_id}/approve", "finance.approver").status_code == 200
+    assert cycle_reaches(api, cycle_id, "settled")["stage"] == "settled"
+    return cycle_id
+
+
+def test_a_settled_cycle_reaches_the_beneficiary_who_logs_in_with_a_one_time_code(platform, paid):  # noqa: F811
+    base = f"{platform['base']}/api/v1/transparency"
+    national_id, mobile = next(iter(PEOPLE.items()))
+    asked = requests.post(f"{base}/me/code", json={"national_id": national_id}, timeout=10)
+    nobody = requests.post(f"{base}/me/code", json={"national_id": NOBODY}, timeout=10)
+    assert asked.status_code == nobody.status_code == 202 and asked.json() == nobody.json()
+    sms = requests.get(f"{platform['sms']}/api/messages", params={"receptor": mobile, "wait": 30},
+                       timeout=40).json()
+    codes = [m for m in sms if re.search(r"\b\d{6}\b", m["message"]) and "واریز" not in m["message"]]
+    code = re.search(r"\b(\d{6})\b", codes[-1]["message"]).group(1)
+
+    refused = requests.post(f"{base}/me/session", json={"national_id": NOBODY, "code": code}, timeout=10)
+    assert refused.status_code == 401 and refused.json()["errors"][0]["field"] == "code"
+    assert requests.get(f"{base}/me/payments", timeout=10).status_code == 401
+    session = requests.post(f"{base}/me/session", json={"national_id": national_id, "code": code}, timeout=10)
+    assert session.status_code == 200, session.text
+    token = session.json()["token"]
+
+    mine = _until(lambda: requests.get(f"{base}/me/payments", headers={"Authorization": f"Bearer {token}"},
+                                       timeout=10).json(),
+                  lambda body: body.get("items"), "the payment in the beneficiary's history")
+    payment = mine["items"][0]
+    assert payment["budget_line"] == LINE and payment["status"] == "paid" and payment["amount_rials"] > 0
+    assert payment["order_id"] == f"{paid}.{national_id}" and re.fullmatch(r"۱۴۰۵/۰۹/[۰-۹]{2}", payment["paid_on_fa"])
+    assert national_id not in payment.get("account_masked", "")[:-4]
+    # a staff token, or none, never opens someone's payments
+    assert requests.get(f"{base}/me/payments", headers={"Authorization": "Bearer x.y.z"}, timeout=10).status_code == 401
+
+
+def _public_answers(platform) -> list[tuple[str, requests.Response]]:
+    base = f"{platform['base']}/api/v1/transparency"
+    urls = [f"{base}/datasets", f"{base}/catalog.jsonld", f"{base}/public-key",
+            f"{base}/datasets/contracts/ocds.json", f"{base}/datasets/budget/datapackage.json"]
+    urls += [f"{base}/spending?by={by}" for by in ("line", "province", "month")]
+    for item in requests.get(f"{base}/datasets", timeout=10).json()["items"]:
+        slug = item["slug"]
+        urls += [f"{base}/datasets/{slug}", f"{base}/datasets/{slug}/rows?limit=100",
+                 f"{base}/datasets/{slug}/download.csv", f"{base}/datasets/{slug}/download.json"]
+    return [(url, requests.get(url, timeout=120)) for url in urls]
+
+
+def test_the_public_side_serves_every_dataset_in_every_format_and_no_personal_data(platform, paid):  # noqa: F811
+    base = f"{platform['base']}/api/v1/transparency"
+    _until(lambda: requests.get(f"{base}/datasets", timeout=10).json()["items"],
+           lambda items: all(i["version"] for i in items), "every dataset published")
+    _until(lambda: requests.get(f"{base}/spending?by=line", timeout=10).json(),
+           lambda body: body["households"] == len(PEOPLE), "the cycle's payments in the public totals")
+    answers = _public_answers(platform)
+    for url, response in answers:
+        assert response.status_code == 200, (url, response.text[:300])
+        assert response.headers.get("ETag") and response.headers.get("Last-Modified") or url.endswith(
+            ("public-key", "spending?by=line", "spending?by=province", "spending?by=month")), url
+        for planted in (*PEOPLE, *PEOPLE.values()):
+            assert planted not in response.text, f"{planted} in {url}"
+
+    by_url = dict(answers)
+    csv_body = by_url[f"{base}/datasets/contracts/download.csv"].content
+    assert csv_body.startswith("\ufeff".encode())
+    contracts = list(csv.DictReader(io.StringIO(csv_body.decode("utf-8-sig"))))
+    assert len(contracts) == 22_000
+    assert len(by_url[f"{base}/datasets/properties/download.json"].json()["rows"]) == 2_800
+
+    package = by_url[f"{base}/datasets/contracts/ocds.json"].json()
+    schema_dir = PROJECT_ROOT / "contracts/ocds"
+    _validate_ocds({**package, "releases": package["releases"][:300]}, schema_dir)
+    assert len(package["releases"]) == 22_000
+
+    descriptor = by_url[f"{base}/datasets/budget/datapackage.json"].json()
+    report = frictionless.validate(descriptor)
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:5]
+
+    graph = rdflib.Graph().parse(data=by_url[f"{base}/catalog.jsonld"].text, format="json-ld")
+    dcat = rdflib.Namespace("http://www.w3.org/ns/dcat#")
+    assert len(set(graph.subjects(rdflib.RDF.type, dcat.Dataset))) == len(by_url[f"{base}/datasets"].json()["items"])
+
+    spending = by_url[f"{base}/spending?by=line"].json()
+    assert [c["key"] for c in spending["cells"]] == [LINE]
+
+
+def _validate_ocds(package: dict, schema_dir: Path) -> None:
+    from referencing import Registry, Resource
+
+    schemas = {p.name: json.loads(p.read_text()) for p in schema_dir.glob("*.json")}
+    registry = Registry().with_resources(
+        (schema.get("id") or schema.get("$id") or name, Resource.from_contents(schema, default_specification=
+                                                                                 jsonschema.Draft4Validator.META_SCHEMA
+                                                                                 and __import__("referencing.jsonschema").jsonschema.DRAFT4))
+        for name, schema in schemas.items())
+    validator = jsonschema.Draft4Validator(schemas["release-package-schema.json"], registry=registry,
+                                           format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(package), key=lambda e: e.path)
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+
+
+def test_conditional_requests_answer_304_and_anyone_can_verify_the_versions(platform, paid):  # noqa: F811
+    base = f"{platform['base']}/api/v1/transparency"
+    for url in (f"{base}/datasets/contracts", f"{base}/datasets/contracts/download.csv",
+                f"{base}/datasets/contracts/rows?q=" + "قرارداد"):
+        first = requests.get(url, timeout=60)
+        assert first.status_code == 200
+        again = requests.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=60)
+        assert again.status_code == 304 and again.content == b""
+        since = requests.get(url, headers={"If-Modified-Since": first.headers["Last-Modified"]}, timeout=60)
+        assert since.status_code == 304
+    assert verify_api(platform["base"]) == []
+
+
+def test_search_finds_the_same_rows_in_arabic_letters_and_persian_digits(platform, paid):  # noqa: F811
+    base = f"{platform['base']}/api/v1/transparency/datasets/centers/rows"
+    persian = requests.get(base, params={"q": "بهزیستی کرج", "limit": 100}, timeout=10).json()
+    arabic = requests.get(base, params={"q": "بهزيستي كرج", "limit": 100}, timeout=10).json()
+    assert persian["items"] and persian["items"] == arabic["items"]
+    first = requests.get(base, params={"province": "tehran", "sort": "center_id", "limit": 5}, timeout=10).json()
+    second = requests.get(base, params={"province": "tehran", "sort": "center_id", "limit": 5,
+                                        "after": first["next"]}, timeout=10).json()
+    ids = [r["center_id"] for r in first["items"] + second["items"]]
+    assert ids == sorted(ids) and len(set(ids)) == 10
+    assert all(r["province"] == "tehran" for r in first["items"] + second["items"])
+    bad = requests.get(base, params={"sort": "no_such_column"}, timeout=10)
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "sort"

@@ -1,0 +1,214 @@
+"""The transparency service in a nameko container, against the real broker and PostgreSQL: what the
+payments and complaints events become, the signed chain of versions and its verify command, the
+suppression of small cells, and the beneficiary's one-time-code login through the notifications service."""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+import requests
+import sqlalchemy as sa
+from nameko.standalone.rpc import ServiceRpcProxy
+from nameko.testing.services import entrypoint_waiter
+from sqlalchemy.orm import Session
+
+from common.config import get_settings
+from common.events.catalog import DISBURSEMENTS_PUBLISHED, DONATION_RECEIVED, PAYMENT_FAILED
+from common.events.envelope import new_event
+from services.notifications.service import NotificationsService
+from services.transparency import payment_history, publication, publisher, signing
+from services.transparency.service import TransparencyService
+from services.transparency.verify import verify_database
+from tests.helpers import publish
+
+PLANTED_ID, PLANTED_MOBILE = "0499370899", "09127770001"
+
+
+@pytest.fixture
+def transparency(container_factory, service_config):
+    container = container_factory(TransparencyService, {**service_config, "TRANSPARENCY_DEMO_DATA": False})
+    container.start()
+    return container
+
+
+@pytest.fixture
+def db(engine_of):
+    return engine_of("transparency")
+
+
+def signer() -> signing.Signer:
+    return signing.Signer.from_seed(get_settings().transparency_signing_key)
+
+
+def disbursements(items: list[dict], batch: int = 1, line: str = "pension_disability", month: str = "1405-09",
+                  event_id: str | None = None) -> dict:
+    return new_event(DISBURSEMENTS_PUBLISHED, {
+        "cycle_id": f"{month}.{line}", "budget_line": line, "budget_line_fa": "مستمری خانوارهای دارای معلول",
+        "month": month, "month_fa": "آذر ۱۴۰۵", "batch": batch, "batches": 2, "paid_at": "2026-11-26T09:00:00Z",
+        "items": items}, subject=f"{month}.{line}", event_id=event_id)
+
+
+def item(national_id: str, province: str, amount: int = 12_500_000, mobile: str | None = None) -> dict:
+    return {"order_id": f"1405-09.pension_disability.{national_id}", "national_id": national_id,
+            "amount_rials": amount, "province": province, **({"mobile": mobile} if mobile else {})}
+
+
+def national_id(n: int) -> str:
+    payload = f"{n:09d}"
+    total = sum(int(payload[i]) * (10 - i) for i in range(9)) % 11
+    return payload + str(total if total < 2 else 11 - total)
+
+
+def deliver(container, amqp_uri, event, method="on_disbursements_published"):
+    with entrypoint_waiter(container, method, timeout=15) as result:
+        publish(amqp_uri, event)
+    return result.get()
+
+
+def test_disbursements_become_each_beneficiarys_history_and_the_totals_once(transparency, rabbit_config, db):
+    amqp = rabbit_config["AMQP_URI"]
+    people = [item(PLANTED_ID, "tehran", mobile=PLANTED_MOBILE)] + [item(national_id(i), "tehran") for i in range(1, 8)]
+    event = disbursements(people)
+    assert deliver(transparency, amqp, event) is True
+    assert deliver(transparency, amqp, event) is False  # a redelivery: the inbox knew it
+    # the same payments under another event id (a republished batch) still count once
+    assert deliver(transparency, amqp, disbursements(people, event_id=str(uuid.uuid4()))) is True
+    failed = new_event(PAYMENT_FAILED, {
+        "order_id": "1405-09.pension_disability.0010350829", "cycle_id": "1405-09.pension_disability",
+        "line": "pension_disability", "line_fa": "مستمری خانوارهای دارای معلول", "month_fa": "آذر ۱۴۰۵",
+        "national_id": PLANTED_ID, "amount_rials": 12_500_000, "status": "rejected", "reason": "account closed",
+        "at": "2026-11-26T09:05:00Z"})
+    assert deliver(transparency, amqp, failed, "on_payment_failed") is True
+
+    with Session(db) as session:
+        assert session.scalar(sa.text("SELECT count(*) FROM beneficiary_payments WHERE status = 'paid'")) == 8
+        assert session.execute(sa.text("SELECT households, amount_rials FROM payment_totals")).one() == (8, 8 * 12_500_000)
+        mine = payment_history.history(session, PLANTED_ID, None, 20)
+        assert [(p["status"], p["paid_on"], p["paid_on_fa"]) for p in mine["items"]] == [
+            ("paid", "2026-11-26", "۱۴۰۵/۰۹/۰۵"), ("failed", "2026-11-26", "۱۴۰۵/۰۹/۰۵")]
+        assert mine["items"][0]["budget_line_fa"] == "مستمری خانوارهای دارای معلول"
+        assert payment_history.mobile_of(session, PLANTED_ID) == PLANTED_MOBILE
+        assert session.scalar(sa.text("SELECT slug FROM dataset_changes ORDER BY slug LIMIT 1")) == "budget"
+
+
+def test_small_cells_are_suppressed_with_their_complement(db):
+    with Session(db) as session, session.begin():
+        session.execute(sa.text(
+            "INSERT INTO payment_totals VALUES ('pension_disability', 'tehran', '1405-09', 40, 400), "
+            "('pension_disability', 'qom', '1405-09', 3, 30), ('pension_disability', 'yazd', '1405-09', 6, 60), "
+            "('pension_disability', 'ilam', '1405-09', 9, 90)"))
+    with Session(db) as session:
+        rows = {r["province"]: (r["households"], r["amount_rials"]) for r in payment_history.aggregate_rows(session)}
+        by_province = {c["key"]: c["households"] for c in payment_history.spending(session, "province")["cells"]}
+        by_line = payment_history.spending(session, "line")
+    # qom (3) is small; yazd (6), the smallest other cell, goes with it: 58 - 40 - 9 gives neither away
+    assert rows == {"tehran": (40, 400), "ilam": (9, 90), "qom": (None, None), "yazd": (None, None)}
+    assert by_province == {"ilam": 9, "qom": None, "tehran": 40, "yazd": None}
+    assert by_line["households"] == 58 and by_line["cells"][0]["households"] == 58
+
+
+def _publish_small(session, rows, note="") -> dict:
+    with session.begin():
+        return publication.publish(session, "managers", rows, signer(), datetime.now(timezone.utc), note=note)
+
+
+def test_versions_are_chained_signed_and_the_verify_command_finds_an_edit_or_a_gap(db, databases):
+    url = databases["transparency"]
+    key = signer().public_key_b64()
+    rows = [{"manager_id": f"m{i}", "name_fa": f"مدیر {i}"} for i in range(3)]
+    with Session(db) as session:
+        first = _publish_small(session, rows)
+        assert _publish_small(session, rows) is None  # the same rows: no new version
+        second = _publish_small(session, rows[:2] + [{"manager_id": "m2", "name_fa": "مدیر اصلاح‌شده"}], "اصلاح")
+    assert (first["version"], second["version"]) == (1, 2) and second["prev_sha256"] == first["record_sha256"]
+    assert verify_database(url, key) == []
+
+    with db.begin() as conn:  # someone with the database's keys edits a published row behind the triggers
+        with pytest.raises(sa.exc.InternalError, match="append-only"):
+            conn.execute(sa.text("UPDATE dataset_rows SET data = '{}' WHERE slug = 'managers'"))
+    with db.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE dataset_rows DISABLE TRIGGER dataset_rows_append_only"))
+        conn.execute(sa.text("UPDATE dataset_rows SET data = jsonb_set(data, '{name_fa}', '\"دیگری\"') "
+                             "WHERE slug = 'managers' AND version = 1 AND n = 1"))
+        conn.execute(sa.text("ALTER TABLE dataset_rows ENABLE TRIGGER dataset_rows_append_only"))
+    assert verify_database(url, key) == ["managers v1: its rows are not the rows published (content_sha256)"]
+
+    with db.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE dataset_versions DISABLE TRIGGER dataset_versions_append_only"))
+        conn.execute(sa.text("DELETE FROM dataset_versions WHERE slug = 'managers' AND version = 1"))
+        conn.execute(sa.text("ALTER TABLE dataset_versions ENABLE TRIGGER dataset_versions_append_only"))
+    problems = verify_database(url, key, check_rows=False)
+    assert "managers: version 1 is missing (found v2)" in problems
+    assert "managers v2: does not follow the version before it (prev_sha256)" in problems
+
+
+def test_a_forged_signature_is_caught(db, databases):
+    with Session(db) as session:
+        _publish_small(session, [{"manager_id": "m1", "name_fa": "مدیر"}])
+    other = signing.Signer.from_seed(signing.base64.b64encode(b"\x01" * 32).decode())
+    assert verify_database(databases["transparency"], other.public_key_b64()) == [
+        "managers v1: the signature does not verify"]
+
+
+def test_a_correction_is_a_new_version_and_the_old_one_stays(db):
+    from services.transparency.schemas import Correction
+
+    with Session(db) as session:
+        _publish_small(session, [{"manager_id": "m1", "name_fa": "الف"}, {"manager_id": "m2", "name_fa": "ب"}])
+        with session.begin():
+            record = publisher.correct(session, signer(), "managers",
+                                       Correction(note="نام مدیر دوم اصلاح شد", rows=[{"manager_id": "m2", "name_fa": "پ"}]),
+                                       "admin", datetime.now(timezone.utc))
+        assert record["version"] == 2 and "نام مدیر دوم" in record["note"]
+        assert [r["name_fa"] for r in publication.stored_rows(session, "managers", 1)] == ["الف", "ب"]
+        assert [r["name_fa"] for r in publication.stored_rows(session, "managers", 2)] == ["الف", "پ"]
+
+
+def test_event_fed_datasets_are_published_when_changed_and_hold_no_personal_data(transparency, rabbit_config, db):
+    amqp = rabbit_config["AMQP_URI"]
+    people = [item(PLANTED_ID, "tehran", mobile=PLANTED_MOBILE)] + [item(national_id(i), "qom") for i in range(1, 9)]
+    deliver(transparency, amqp, disbursements(people))
+    donation = new_event(DONATION_RECEIVED, {
+        "donation_id": str(uuid.uuid4()), "receipt_number": "140509000001", "donor_kind": "person",
+        "mobile": PLANTED_MOBILE, "province": "tehran", "province_fa": "تهران", "purpose_kind": "line",
+        "purpose_code": "pension_disability", "purpose_fa": "مستمری خانوارهای دارای معلول", "amount_rials": 5_000_000,
+        "psp_reference": "PSP-1", "paid_at": "2026-11-26T10:00:00Z", "paid_at_fa": "۱۴۰۵/۰۹/۰۵ ۱۳:۳۰"})
+    deliver(transparency, amqp, donation, "on_donation_received")
+    with entrypoint_waiter(transparency, "publish_changed", timeout=20,
+                           callback=lambda worker_ctx, result, exc_info: bool(result)):
+        pass  # the timer publishes what changed on its next tick
+    with Session(db) as session:
+        latest = publication.latest_of_all(session)
+        assert {"payment_aggregates", "donations", "budget"} <= set(latest)
+        public = " ".join(str(d) for (d,) in session.execute(sa.text("SELECT data::text FROM dataset_rows")))
+        events = " ".join(str(e) for (e,) in session.execute(sa.text("SELECT envelope::text FROM outbox")))
+        aggregates = list(publication.stored_rows(session, "payment_aggregates", latest["payment_aggregates"]["version"]))
+    for planted in (PLANTED_ID, PLANTED_MOBILE) + tuple(p["national_id"] for p in people):
+        assert planted not in public and planted not in events
+    # tehran has one household: suppressed, and so is qom (8), the only other cell, as its complement
+    assert {r["province"]: r["households"] for r in aggregates} == {"tehran": None, "qom": None}
+    assert re.search(r'"receipt_number": "140509000001"', public)
+
+
+def test_a_beneficiary_gets_a_code_and_an_unknown_national_id_gets_the_same_answer(
+        transparency, container_factory, service_config, sms_operator, rabbit_config, db):
+    notifications = container_factory(NotificationsService, {**service_config, "SMS_PROVIDER_URL": sms_operator.url,
+                                                             "SMS_PROVIDERS": "kavenegar"})
+    notifications.start()
+    deliver(transparency, rabbit_config["AMQP_URI"], disbursements([item(PLANTED_ID, "tehran", mobile=PLANTED_MOBILE)]))
+    with ServiceRpcProxy("transparency", rabbit_config) as rpc:
+        unknown = rpc.request_code({"national_id": national_id(5)}, "test-client")
+        known = rpc.request_code({"national_id": PLANTED_ID}, "test-client")
+        assert unknown == known == {"accepted": True}
+        # the code goes out without the caller waiting for it: wait for the SMS itself
+        # (the notifications service also texts "your pension was paid" for the disbursement)
+        texts = requests.get(f"{sms_operator.url}/api/messages", params={"receptor": PLANTED_MOBILE, "wait": 15,
+                                                                          "min": 2}, timeout=20).json()
+        code = re.search(r"کد ورود شما (\d{6})", " ".join(t["message"] for t in texts)).group(1)
+        assert rpc.check_code({"national_id": national_id(5), "code": code}) == {"verified": False, "national_id": None}
+        assert rpc.check_code({"national_id": PLANTED_ID, "code": "000000" if code != "000000" else "111111"})[
+            "verified"] is False
+        assert rpc.check_code({"national_id": PLANTED_ID, "code": code}) == {"verified": True, "national_id": PLANTED_ID}
+    assert {m["receptor"] for m in sms_operator.operator.messages} == {PLANTED_MOBILE}  # none for the unknown ID
