@@ -114,7 +114,8 @@ def history(server: str, lookups: int, rows: int, rebuild: bool) -> dict:
                                                      "TRANSPARENCY_PUBLISH_SECONDS": "3600"})
         try:
             base = f"http://127.0.0.1:{ports['gateway']}"
-            wait_ready(f"{base}/readyz", group, timeout=60)
+            wait_ready(f"{base}/healthz", group, timeout=60)
+            wait_ready(f"http://127.0.0.1:{ports['metrics:transparency']}/readyz", group, timeout=60)
             session = requests.Session()
             tokens = [beneficiary_token(p, settings)[0] for p in people]
             for token in tokens[:50]:  # warm: connections, plans, the index's upper levels
@@ -245,7 +246,8 @@ def dump(server: str) -> dict:
                                    extra_env={"TRANSPARENCY_PUBLISH_SECONDS": "1", "RATE_LIMITS_ENABLED": "false"})
             try:
                 base = f"http://127.0.0.1:{ports['gateway']}/api/v1/transparency"
-                wait_ready(f"http://127.0.0.1:{ports['gateway']}/readyz", group, timeout=60)
+                wait_ready(f"http://127.0.0.1:{ports['gateway']}/healthz", group, timeout=60)
+                wait_ready(f"http://127.0.0.1:{ports['metrics:transparency']}/readyz", group, timeout=60)
                 deadline = time.monotonic() + 300
                 while requests.get(f"{base}/datasets/contracts", timeout=30).json().get("version") is None:
                     if time.monotonic() > deadline:

@@ -9,12 +9,14 @@ import time
 from common.config import DEFAULT_METRICS_PORTS, PROJECT_ROOT, SERVICES, get_settings
 from common.migrations import upgrade
 from scripts.broker import ensure_broker
+from scripts.rabbitmq_policies import ensure_policies
 from scripts.processes import ProcessGroup, platform_processes, wait_ready
 
 
 def main() -> int:
     settings = get_settings()
     ensure_broker(settings.amqp_uri)
+    ensure_policies(settings.amqp_uri)  # quorum event queues: at-least-once dead-lettering, as in k8s
     env = dict(os.environ)
     embedded = not (settings.database_url or any(getattr(settings, f"{s}_database_url") for s in SERVICES))
     if embedded:
@@ -62,6 +64,8 @@ def main() -> int:
     fake SMS operator     http://localhost:8025   (what citizens receive; JSON at /api/messages)
     fake bank             http://localhost:8026   (pain.001 files received, statements; {people} demo beneficiaries,
                           16 budget lines: finance.expert opens a cycle, finance.approver approves it)
+    Shafaf (transparency) {base}/api/v1/transparency/datasets   (downloads, OCDS, Fiscal Data Package,
+                          DCAT-AP at /catalog.jsonld; a paid beneficiary sees their payments after a one-time code)
     metrics               {", ".join(f"{k} :{v}" for k, v in DEFAULT_METRICS_PORTS.items())}
   Try:  curl -s -X POST {base}/api/v1/cases -H 'Content-Type: application/json' \\
           -d '{{"kind":"complaint","text":"مستمری این ماه واریز نشده است.","mobile":"09121234567"}}'

@@ -208,8 +208,12 @@ def download_json(path: SlugPath, query: VersionQuery):
                          "content": {"application/json": {"schema": {"type": "object"}}}}, **NOT_MODIFIED, **PUBLIC})
 def contracts_ocds(query: VersionQuery):
     """The contracts as an Open Contracting Data Standard 1.1 release package (one release per contract)."""
-    return _download("contracts", query.version, "ocds", "application/json", "contracts-ocds.json",
-                     lambda meta, rows: ocds_release_package_chunks(rows, meta))
+    def package(meta, rows):
+        return ocds_release_package_chunks(rows, {
+            "uri": _base() + url_for("transparency.contracts_ocds", version=meta["version"]),
+            "published_at": meta["published_at"]["iso"], "version": meta["version"]})
+
+    return _download("contracts", query.version, "ocds", "application/json", "contracts-ocds.json", package)
 
 
 @bp.get("/transparency/datasets/budget/datapackage.json",
@@ -220,9 +224,7 @@ def budget_datapackage(query: VersionQuery):
     version's CSV download."""
     record = _call("version", "budget", query.version)
     csv_url = _base() + url_for("transparency.download_csv", slug="budget", version=record["version"])
-    meta = describe(CATALOG["budget"], version=record["version"],
-                    published_at=datetime.fromisoformat(record["published_at"].replace("Z", "+00:00")),
-                    sha256=record["content_sha256"])
+    meta = {"version": record["version"], "published_at": record["published_at"]}
     return _json(fiscal_datapackage(list(_rows_of("budget", record["version"])), meta, csv_url),
                  record["published_at"])
 
@@ -236,7 +238,7 @@ def catalog():
     systems to harvest (SPEC T11)."""
     items = _call("datasets")
     entries = [{"dataset": CATALOG[item["slug"]], "version": item["version"], "published_at": item["published_at"],
-                "sha256": None} for item in items if item["version"]]
+                "sha256": item["content_sha256"]} for item in items if item["version"]]
     response = Response(json.dumps(dcat_catalog(entries, _base()), ensure_ascii=False),
                         mimetype="application/ld+json")
     return _conditional(response, _latest_of(items))

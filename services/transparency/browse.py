@@ -65,15 +65,19 @@ def rows_page(session: Session, slug: str, version: int | None, q: str | None, f
         for word in normalise(q).split(" "):
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             where.append(dataset_rows.c.search.like(f"%{escaped}%", escape="\\"))
-    key = func.coalesce(dataset_rows.c.data[sort], cast(literal("null"), JSONB)) if sort else literal(0)
-    cursor = decode_cursor(after, 2)
-    if cursor:
-        value, n = cast(literal(cursor[0]), JSONB), cursor[1]
-        if descending:
-            where.append(or_(key < value, and_(key == value, dataset_rows.c.n < n)))
-        else:
-            where.append(tuple_(key, dataset_rows.c.n) > tuple_(value, n))
-    order = (key.desc(), dataset_rows.c.n.desc()) if descending else (key, dataset_rows.c.n)
+    n = dataset_rows.c.n
+    cursor = _checked(decode_cursor(after, 2))
+    if sort:
+        key = func.coalesce(dataset_rows.c.data[sort], cast(literal("null"), JSONB))
+        if cursor:
+            value = cast(literal(cursor[0]), JSONB)
+            where.append(or_(key < value, and_(key == value, n < cursor[1])) if descending
+                         else tuple_(key, n) > tuple_(value, cursor[1]))
+        order = (key.desc(), n.desc()) if descending else (key, n)
+    else:
+        if cursor:
+            where.append(n < cursor[1] if descending else n > cursor[1])
+        order = (n.desc(),) if descending else (n,)
     found = session.execute(select(dataset_rows.c.n, dataset_rows.c.data).where(*where)
                             .order_by(*order).limit(limit + 1)).all()
     next_cursor = None
@@ -91,6 +95,20 @@ def dump_page(session: Session, slug: str, version: int, after_n: int, limit: in
                                   dataset_rows.c.n > after_n)
                            .order_by(dataset_rows.c.n).limit(min(limit, DUMP_PAGE))).all()
     return [[n, data] for n, data in rows]
+
+
+def _checked(cursor: list | None) -> list | None:
+    """A cursor is [the sort value as JSON text, row number]; anything else is not one of ours."""
+    if cursor is None:
+        return None
+    try:
+        if isinstance(cursor[0], str) and isinstance(cursor[1], int):
+            json.loads(cursor[0])
+            return cursor
+    except ValueError:
+        pass
+    raise InvalidRequest([FieldError("after", "invalid_cursor", "نشانگر صفحه معتبر نیست.",
+                                     "use the `next` cursor of the previous page")])
 
 
 def _names(dataset: Dataset, flag: str) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from common.jalali import TEHRAN
+from services.transparency.catalog import donation_row
 from services.transparency.models import complaint_statistics, dataset_changes, donations_received
 
 # the datasets each kind of event changes (published anew by publisher.publish_changed)
@@ -88,12 +89,8 @@ def record_payment_failure(session: Session, data: dict) -> None:
 
 def record_donation(session: Session, data: dict) -> None:
     """SPEC P5, P6: a donation for the donations dataset. A person is never named; a company is."""
-    row = {key: data[key] for key in ("receipt_number", "province", "province_fa", "purpose_kind", "purpose_code",
-                                      "purpose_fa", "amount_rials", "donor_kind", "paid_at", "paid_at_fa")}
-    if data["donor_kind"] == "company":
-        row["company_name"] = data.get("company_name", "")
     session.execute(insert(donations_received).values(
-        donation_id=data["donation_id"], data=row,
+        donation_id=data["donation_id"], data=donation_row(data),
         paid_at=datetime.fromisoformat(data["paid_at"].replace("Z", "+00:00"))).on_conflict_do_nothing())
     changed(session, DONATION_DATASETS)
 

@@ -14,6 +14,7 @@ from common.outbox import store as outbox_store
 from common.text import normalise
 from services.transparency import signing
 from services.transparency.catalog import CATALOG, Dataset
+from services.transparency.formats.values import project
 from services.transparency.models import dataset_rows, dataset_versions, outbox
 
 INSERT_CHUNK = 2000
@@ -49,6 +50,7 @@ def publish(session: Session, slug: str, rows: Iterable[dict], signer: signing.S
     for chunk in _chunks(rows, INSERT_CHUNK):
         values = []
         for row in chunk:
+            row = project(row, dataset.column_names)  # exactly what every download will carry
             digest.add(row)
             values.append({"slug": slug, "version": version, "n": digest.count, "data": row,
                            "search": search_text(dataset, row)})

@@ -83,6 +83,7 @@ def summary(dataset: Dataset, latest: dict | None) -> dict:
         "published_at": signing.iso_utc(latest["published_at"]) if latest else None,
         "published_at_fa": to_jalali(latest["published_at"]) if latest else None,
         "row_count": latest["row_count"] if latest else None,
+        "content_sha256": latest["content_sha256"] if latest else None,
         "formats": FORMATS.get(dataset.slug, ["csv", "json"]),
     }
 

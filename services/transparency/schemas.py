@@ -92,6 +92,7 @@ class DatasetSummary(BaseModel):
     published_at: str | None
     published_at_fa: str | None
     row_count: int | None
+    content_sha256: str | None
     formats: list[str]
 
 

@@ -9,19 +9,16 @@ import io
 import json
 import re
 import time
-from pathlib import Path
 
-import frictionless
-import jsonschema
 import pytest
 import rdflib
 import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from common.config import PROJECT_ROOT
 from fakes.bank.app import open_iban
 from services.payments import budget
+from services.transparency.formats import fiscal, ocds
 from services.transparency.verify import verify_api
 from tests.e2e.test_case_journey import Api, api  # noqa: F401  (the module's staff client)
 from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
@@ -29,8 +26,10 @@ from tests.e2e.test_payments_journey import cycle_reaches
 
 pytestmark = pytest.mark.e2e
 
-PEOPLE = {"0499370899": "09127770001", "0010350829": "09127770002", "0084575948": "09127770003"}
-NOBODY = "1111111111"  # a valid national ID that receives nothing
+# six: a province's cell of fewer than five households would be suppressed in the public totals
+PEOPLE = {nid: f"0912777000{i}" for i, nid in enumerate(
+    ("0004993705", "0005072891", "0005152089", "0005231272", "0005310466", "0005389658"), start=1)}
+NOBODY = "4608968882"  # a valid national ID that receives nothing
 LINE = "pension_disability"
 
 
@@ -70,13 +69,16 @@ def paid(platform, api):  # noqa: F811
 def test_a_settled_cycle_reaches_the_beneficiary_who_logs_in_with_a_one_time_code(platform, paid):  # noqa: F811
     base = f"{platform['base']}/api/v1/transparency"
     national_id, mobile = next(iter(PEOPLE.items()))
+    # the disbursements travel by event: the public totals show when transparency has them
+    _until(lambda: requests.get(f"{base}/spending?by=line", timeout=10).json(),
+           lambda body: body["households"] == len(PEOPLE), "the cycle's payments at transparency")
     asked = requests.post(f"{base}/me/code", json={"national_id": national_id}, timeout=10)
     nobody = requests.post(f"{base}/me/code", json={"national_id": NOBODY}, timeout=10)
     assert asked.status_code == nobody.status_code == 202 and asked.json() == nobody.json()
-    sms = requests.get(f"{platform['sms']}/api/messages", params={"receptor": mobile, "wait": 30},
+    # "your pension was paid", then the code
+    sms = requests.get(f"{platform['sms']}/api/messages", params={"receptor": mobile, "wait": 30, "min": 2},
                        timeout=40).json()
-    codes = [m for m in sms if re.search(r"\b\d{6}\b", m["message"]) and "واریز" not in m["message"]]
-    code = re.search(r"\b(\d{6})\b", codes[-1]["message"]).group(1)
+    code = re.search(r"کد ورود شما (\d{6})", " ".join(m["message"] for m in sms)).group(1)
 
     refused = requests.post(f"{base}/me/session", json={"national_id": NOBODY, "code": code}, timeout=10)
     assert refused.status_code == 401 and refused.json()["errors"][0]["field"] == "code"
@@ -90,13 +92,14 @@ def test_a_settled_cycle_reaches_the_beneficiary_who_logs_in_with_a_one_time_cod
                   lambda body: body.get("items"), "the payment in the beneficiary's history")
     payment = mine["items"][0]
     assert payment["budget_line"] == LINE and payment["status"] == "paid" and payment["amount_rials"] > 0
-    assert payment["order_id"] == f"{paid}.{national_id}" and re.fullmatch(r"۱۴۰۵/۰۹/[۰-۹]{2}", payment["paid_on_fa"])
+    assert payment["month"] == paid.split(".")[0] == "1405-09" and len(mine["items"]) == 1
+    assert re.fullmatch(r"[۰-۹]{4}/[۰-۹]{2}/[۰-۹]{2}", payment["paid_on_fa"])
     assert national_id not in payment.get("account_masked", "")[:-4]
     # a staff token, or none, never opens someone's payments
     assert requests.get(f"{base}/me/payments", headers={"Authorization": "Bearer x.y.z"}, timeout=10).status_code == 401
 
 
-def _public_answers(platform) -> list[tuple[str, requests.Response]]:
+def _public_answers(platform) -> list[tuple[str, requests.Response]]:  # noqa: F811
     base = f"{platform['base']}/api/v1/transparency"
     urls = [f"{base}/datasets", f"{base}/catalog.jsonld", f"{base}/public-key",
             f"{base}/datasets/contracts/ocds.json", f"{base}/datasets/budget/datapackage.json"]
@@ -108,7 +111,8 @@ def _public_answers(platform) -> list[tuple[str, requests.Response]]:
     return [(url, requests.get(url, timeout=120)) for url in urls]
 
 
-def test_the_public_side_serves_every_dataset_in_every_format_and_no_personal_data(platform, paid):  # noqa: F811
+def test_the_public_side_serves_every_dataset_in_every_format_and_no_personal_data(platform, paid,  # noqa: F811
+                                                                                     tmp_path_factory):
     base = f"{platform['base']}/api/v1/transparency"
     _until(lambda: requests.get(f"{base}/datasets", timeout=10).json()["items"],
            lambda items: all(i["version"] for i in items), "every dataset published")
@@ -130,12 +134,18 @@ def test_the_public_side_serves_every_dataset_in_every_format_and_no_personal_da
     assert len(by_url[f"{base}/datasets/properties/download.json"].json()["rows"]) == 2_800
 
     package = by_url[f"{base}/datasets/contracts/ocds.json"].json()
-    schema_dir = PROJECT_ROOT / "contracts/ocds"
-    _validate_ocds({**package, "releases": package["releases"][:300]}, schema_dir)
     assert len(package["releases"]) == 22_000
+    # the whole package against the official schema is tests/unit/test_transparency_formats.py's; here the
+    # served head and a sample of releases (uniqueItems over 22,000 releases takes jsonschema minutes)
+    errors = list(ocds.validator().iter_errors({**package, "releases": package["releases"][:200]}))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
 
+    folder = tmp_path_factory.mktemp("fdp")  # the descriptor beside its CSV, as a harvester keeps them
     descriptor = by_url[f"{base}/datasets/budget/datapackage.json"].json()
-    report = frictionless.validate(descriptor)
+    (folder / "budget.csv").write_bytes(by_url[f"{base}/datasets/budget/download.csv"].content)
+    descriptor["resources"][0]["path"] = "budget.csv"
+    (folder / "datapackage.json").write_text(json.dumps(descriptor, ensure_ascii=False))
+    report = fiscal.validate_package(folder / "datapackage.json")
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:5]
 
     graph = rdflib.Graph().parse(data=by_url[f"{base}/catalog.jsonld"].text, format="json-ld")
@@ -144,21 +154,6 @@ def test_the_public_side_serves_every_dataset_in_every_format_and_no_personal_da
 
     spending = by_url[f"{base}/spending?by=line"].json()
     assert [c["key"] for c in spending["cells"]] == [LINE]
-
-
-def _validate_ocds(package: dict, schema_dir: Path) -> None:
-    from referencing import Registry, Resource
-
-    schemas = {p.name: json.loads(p.read_text()) for p in schema_dir.glob("*.json")}
-    registry = Registry().with_resources(
-        (schema.get("id") or schema.get("$id") or name, Resource.from_contents(schema, default_specification=
-                                                                                 jsonschema.Draft4Validator.META_SCHEMA
-                                                                                 and __import__("referencing.jsonschema").jsonschema.DRAFT4))
-        for name, schema in schemas.items())
-    validator = jsonschema.Draft4Validator(schemas["release-package-schema.json"], registry=registry,
-                                           format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
-    errors = sorted(validator.iter_errors(package), key=lambda e: e.path)
-    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
 
 
 def test_conditional_requests_answer_304_and_anyone_can_verify_the_versions(platform, paid):  # noqa: F811
@@ -176,9 +171,11 @@ def test_conditional_requests_answer_304_and_anyone_can_verify_the_versions(plat
 
 def test_search_finds_the_same_rows_in_arabic_letters_and_persian_digits(platform, paid):  # noqa: F811
     base = f"{platform['base']}/api/v1/transparency/datasets/centers/rows"
-    persian = requests.get(base, params={"q": "بهزیستی کرج", "limit": 100}, timeout=10).json()
-    arabic = requests.get(base, params={"q": "بهزيستي كرج", "limit": 100}, timeout=10).json()
-    assert persian["items"] and persian["items"] == arabic["items"]
+    persian = requests.get(base, params={"q": "توانبخشی کرج پلاک ۲۷", "limit": 100}, timeout=10).json()
+    arabic = requests.get(base, params={"q": "توانبخشي كرج پلاک ٢٧", "limit": 100}, timeout=10).json()
+    ascii_digits = requests.get(base, params={"q": "توانبخشی کرج پلاک 27", "limit": 100}, timeout=10).json()
+    assert persian["items"] and persian["items"] == arabic["items"] == ascii_digits["items"]
+    assert all("کرج" in r["name"] or "کرج" in r["county_fa"] for r in persian["items"])
     first = requests.get(base, params={"province": "tehran", "sort": "center_id", "limit": 5}, timeout=10).json()
     second = requests.get(base, params={"province": "tehran", "sort": "center_id", "limit": 5,
                                         "after": first["next"]}, timeout=10).json()
