@@ -57,9 +57,12 @@ def identifier_error(exc: InvalidIdentifier) -> PydanticCustomError:
     return PydanticCustomError(exc.code, exc.detail, {"message_fa": exc.message_fa, "detail": exc.detail})
 
 
-def _identifier(normalise: Callable[[str], str]):
+def _identifier(normalise: Callable[[str], str], required: bool = False):
     def check(value):
         if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise PydanticCustomError("missing", "a value is required",
+                                          {"message_fa": "این مورد را باید وارد کنید.", "detail": "a value is required"})
             return None
         try:
             return normalise(str(value))
@@ -78,6 +81,12 @@ def _documented(fmt: str, example: str) -> WithJsonSchema:
 Mobile = Annotated[str | None, _identifier(normalise_mobile), _documented("ir-mobile", "09121234567")]
 NationalId = Annotated[str | None, _identifier(normalise_national_id),
                        _documented("ir-national-id", "0499370899")]
+
+
+# The same, where the identifier must be given: an empty string is refused, not taken for None.
+RequiredNationalId = Annotated[str, _identifier(normalise_national_id, required=True),
+                               WithJsonSchema({"type": "string", "format": "ir-national-id",
+                                               "examples": ["0499370899"]})]
 
 
 def _printable(value):

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.validation import NationalId
+from common.validation import RequiredNationalId
 from services.notifications.schemas import OneTimeCodeText
 
 
 class NationalIdIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"national_id": "0499370899"}]})
 
-    national_id: NationalId = Field(description="ten digits with the check digit; Persian digits accepted")
+    national_id: RequiredNationalId = Field(description="ten digits with the check digit; Persian digits accepted")
 
 
 class SessionIn(NationalIdIn):
