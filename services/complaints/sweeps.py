@@ -18,6 +18,7 @@ from common import outbox
 from common.events.catalog import STAFF_ACCESS_REVOKED
 from common.events.envelope import new_event
 from common.jalali import iso
+from common.metrics import DEADLINE_MISSES
 from services.complaints import org, staff, workflow
 from services.complaints.models import Case, Staff
 from services.complaints.models import outbox as outbox_table
@@ -45,6 +46,7 @@ def escalate_overdue(session: Session, now: datetime | None = None, limit: int =
                           event_data={"missed_by_unit": row["holder_unit_id"]})
                    for row in rows if row["status"] in workflow.OPEN]
         record(session, changes, now, load_policy(session))
+    DEADLINE_MISSES.inc(len(changes))  # after the commit: a rolled-back batch counts nothing
     return len(changes)
 
 

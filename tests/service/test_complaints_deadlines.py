@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from common.metrics import DEADLINE_MISSES
 from services.complaints import cases, history, sweeps
 from services.complaints.demo_staff import load_demo_staff
 from services.complaints.models import Staff
@@ -61,9 +62,11 @@ def test_three_sweeps_side_by_side_escalate_each_overdue_case_exactly_once(engin
                 done += n
             return done
 
+    misses_before = DEADLINE_MISSES._value.get()
     workers = [eventlet.spawn(sweep) for _ in range(3)]
     counts = [w.wait() for w in workers]
     assert sum(counts) == 300 and all(counts)  # all three took part, and no case twice
+    assert DEADLINE_MISSES._value.get() - misses_before == 300  # what the DeadlineMisses dashboard counts
     assert scalar(engine, "SELECT count(*) FROM deadline_misses") == 300
     assert scalar(engine, "SELECT count(DISTINCT hop_id) FROM deadline_misses") == 300
     assert scalar(engine, "SELECT count(*) FROM outbox WHERE routing_key LIKE '%case.deadline_missed%'") == 300
