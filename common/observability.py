@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-from kombu import Connection
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
@@ -15,7 +14,7 @@ from common.config import get_settings
 from common.db import Database, ping
 from common.logs import request_id_var
 from common.metrics import EVENT_LATENCY, RPC_CALLS, RPC_LATENCY, TIMER_RUNS
-from common.ops_server import start_ops_server
+from common.ops_server import broker_check, start_ops_server
 
 METRICS_PORT_KEY = "METRICS_PORT"
 
@@ -42,8 +41,7 @@ class Observability(DependencyProvider):
         self.stop()
 
     def readiness_checks(self) -> dict:
-        amqp_uri = self.container.config["AMQP_URI"]
-        checks = {"broker": lambda: Connection(amqp_uri, connect_timeout=3).ensure_connection(max_retries=1)}
+        checks = {"broker": broker_check(self.container.config["AMQP_URI"])}  # opens and closes a connection
         for dep in self.container.dependencies:
             if isinstance(dep, Database):
                 checks[f"db:{dep.service}"] = lambda dep=dep: ping(dep.engine)

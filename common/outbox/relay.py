@@ -19,7 +19,7 @@ from typing import Callable
 
 import psycopg2
 import psycopg2.extras
-from kombu import Connection, Exchange
+from kombu import Exchange
 
 from common.config import get_settings
 from common.logs import configure_logging
@@ -159,7 +159,7 @@ class OutboxRelay:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from common.ops_server import start_ops_server
+    from common.ops_server import broker_check, database_check, start_ops_server
 
     parser = argparse.ArgumentParser(description="Publish the services' outboxes to RabbitMQ")
     parser.add_argument("services", nargs="+")
@@ -173,11 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         for s in args.services
     ]
 
-    def check_db(relay):
-        return lambda: psycopg2.connect(relay.db_url, connect_timeout=3).close()
-
-    checks = {f"db:{r.service}": check_db(r) for r in relays}
-    checks["broker"] = lambda: Connection(settings.amqp_uri, connect_timeout=3).ensure_connection(max_retries=1)
+    checks = {f"db:{r.service}": database_check(r.db_url) for r in relays}
+    checks["broker"] = broker_check(settings.amqp_uri)
     start_ops_server(settings.metrics_port_for("relay"), checks)
 
     def stop(*_):
