@@ -11,6 +11,7 @@ COPY gateway ./gateway
 COPY fakes ./fakes
 COPY contracts ./contracts
 COPY scripts ./scripts
+COPY web ./web
 USER 10001
 EXPOSE 8000
 CMD ["python", "-m", "gunicorn", "-c", "gateway/gunicorn.conf.py", "gateway.wsgi:app"]

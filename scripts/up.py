@@ -57,6 +57,7 @@ def main() -> int:
         people = load_demo_payments(settings.database_url_for("payments"))
         print(f"""
   The platform is running ({loaded} demo cases registered now).
+    web pages             {base}/   (citizen, hotline, staff cartable, finance, donations, Shafaf)
     gateway               {base}/api/v1/cases   (health {base}/healthz, readiness {base}/readyz)
     API document and UI   {base}/api/v1/openapi.json   {base}/api/v1/swagger
     demo staff logins     {", ".join(u for u, *_ in DEMO_STAFF)} (password {DEMO_PASSWORD})

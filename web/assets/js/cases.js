@@ -1,0 +1,164 @@
+// What the case pages share: kinds, categories, the intake form, the case's timeline and the unit pickers.
+import { get } from "./api.js";
+import { fa, jalali, latin, trackingCode } from "./fa.js";
+import { clear, field, h, select } from "./ui.js";
+
+// SPEC C2: the kinds, most asked first
+export const KINDS = [
+  ["complaint", "شکایت"], ["violation_report", "گزارش تخلف"], ["question", "پرسش یا درخواست راهنمایی"],
+  ["suggestion", "پیشنهاد"], ["criticism", "انتقاد"], ["opinion", "نظر"], ["idea", "ایده"],
+  ["recommendation", "توصیه"], ["other", "سایر درخواست‌ها"],
+];
+
+// What a case can be about (services/complaints/org_data.py CATEGORIES: the API has no route for them yet)
+export const CATEGORIES = [
+  ["pension", "مستمری و کمک‌های مالی"], ["rehabilitation_services", "خدمات توانبخشی"],
+  ["assistive_devices", "وسایل کمک‌توانبخشی"], ["center_conduct", "رفتار کارکنان مراکز"],
+  ["child_abuse", "کودک‌آزاری"], ["elderly_care", "نگهداری سالمندان"], ["housing", "مسکن مددجویان"],
+  ["employment", "اشتغال و کارآفرینی"], ["insurance", "بیمه مددجویان"], ["addiction_treatment", "درمان اعتیاد"],
+  ["social_emergency", "اورژانس اجتماعی و خط ۱۲۳"], ["delays", "تأخیر در رسیدگی"],
+  ["corruption", "فساد اداری و مالی"], ["licensing", "صدور مجوز"], ["other", "سایر"],
+];
+
+export const TEXT_MIN = 10;
+export const TEXT_MAX = 4000;
+
+export function kindChoices(name = "kind", checked = "complaint") {
+  return h("fieldset", { class: "group" },
+    h("legend", {}, "نوع درخواست ", h("span", { class: "hint" }, "(الزامی)")),
+    h("div", { class: "choices" }, KINDS.map(([value, label]) =>
+      h("label", { class: "choice" }, h("input", { type: "radio", name, value, checked: value === checked }), label))));
+}
+
+export function urgencyChoices(name = "urgency") {
+  return h("fieldset", { class: "group" },
+    h("legend", {}, "فوریت"),
+    h("span", { class: "hint", id: `${name}-hint` }, "فوری: خطر جانی یا آسیب جدی، زیر ۳ ساعت. عادی: تا یک روز کاری."),
+    h("div", { class: "choices" },
+      h("label", { class: "choice" }, h("input", { type: "radio", name, value: "normal", checked: true,
+        "aria-describedby": `${name}-hint` }), "عادی"),
+      h("label", { class: "choice" }, h("input", { type: "radio", name, value: "urgent",
+        "aria-describedby": `${name}-hint` }), "فوری")));
+}
+
+export function categorySelect() {
+  return field({ label: "موضوع (اختیاری)", name: "category",
+    control: select(CATEGORIES.map(([value, label]) => ({ value, label })), { empty: "— انتخاب نشده —" }) });
+}
+
+export function textArea(label = "شرح", hint = null) {
+  const area = h("textarea", { required: true, maxlength: String(TEXT_MAX), rows: "7" });
+  const counter = h("span", { class: "counter", "aria-live": "off" });
+  const update = () => { counter.textContent = `${fa(area.value.length)} از ${fa(TEXT_MAX)} نویسه`; };
+  area.addEventListener("input", update);
+  update();
+  const wrap = field({ label: `${label} (الزامی)`, name: "text", control: area,
+    hint: hint || `دست‌کم ${fa(TEXT_MIN)} نویسه. هر چه روشن‌تر بنویسید، زودتر رسیدگی می‌شود.` });
+  wrap.append(counter);
+  return wrap;
+}
+
+/** Province → county → center pickers over GET /org/units; the value is the chosen center's id. */
+export function centerPicker() {
+  const province = select([], { empty: "— استان —", name: "center_province", id: "f-center-province" });
+  const county = select([], { empty: "— شهرستان —", name: "center_county", id: "f-center-county", disabled: true });
+  const center = select([], { empty: "— مرکز —", name: "center", id: "f-center", disabled: true });
+  const status = h("span", { class: "hint", role: "status" });
+  const fill = (node, items, empty) => clear(node, h("option", { value: "" }, empty),
+    items.map((u) => h("option", { value: u.id }, u.name_fa)));
+  get("/org/units?kind=province").then((data) => fill(province, data.items, "— استان —"))
+    .catch(() => { status.textContent = "فهرست مراکز اکنون در دسترس نیست؛ این بخش اختیاری است."; });
+  province.addEventListener("change", async () => {
+    fill(county, [], "— شهرستان —"); fill(center, [], "— مرکز —");
+    county.disabled = center.disabled = true;
+    if (!province.value) return;
+    const data = await get(`/org/units?kind=county&parent=${encodeURIComponent(province.value)}`);
+    fill(county, data.items, "— شهرستان —");
+    county.disabled = false;
+  });
+  county.addEventListener("change", async () => {
+    fill(center, [], "— مرکز —");
+    center.disabled = true;
+    if (!county.value) return;
+    const data = await get(`/org/units?kind=center&parent=${encodeURIComponent(county.value)}`);
+    fill(center, data.items, "— مرکز —");
+    center.disabled = !data.items.length;
+    status.textContent = data.items.length ? `${fa(data.items.length)} مرکز در این شهرستان` : "مرکزی در این شهرستان ثبت نشده است.";
+  });
+  return h("fieldset", {},
+    h("legend", {}, "مرکز مورد نظر (اختیاری)"),
+    h("span", { class: "hint" }, "اگر درخواست دربارهٔ یک مرکز (مهدکودک، مرکز توانبخشی، مرکز نگهداری و …) است، آن را انتخاب کنید."),
+    h("div", { class: "grid" },
+      h("div", { class: "field" }, h("label", { for: province.id }, "استان"), province),
+      h("div", { class: "field" }, h("label", { for: county.id }, "شهرستان"), county),
+      h("div", { class: "field" }, h("label", { for: center.id }, "مرکز"), center)),
+    status);
+}
+
+/** The case as its intake body, from a form built of the pieces above (digits made Latin). */
+export function intakeBody(form, { anonymous = false } = {}) {
+  const data = new FormData(form);
+  const body = { kind: data.get("kind"), text: String(data.get("text") || "").trim(),
+    urgency: data.get("urgency") || "normal" };
+  for (const key of ["category", "center"]) if (data.get(key)) body[key] = data.get(key);
+  if (!anonymous) {
+    const name = String(data.get("name") || "").trim();
+    const mobile = latin(data.get("mobile") || "").replace(/[\s-]/g, "");
+    const nationalId = latin(data.get("national_id") || "").replace(/[\s-]/g, "");
+    if (name) body.name = name;
+    if (mobile) body.mobile = mobile;
+    if (nationalId) body.national_id = nationalId;
+  }
+  return body;
+}
+
+/** A case's timeline as an ordered list (SPEC C3). */
+export function timeline(steps) {
+  return h("ol", { class: "timeline" }, steps.map((step) => h("li", {},
+    h("strong", {}, step.stage_fa),
+    step.unit_fa ? h("span", {}, ` — ${step.unit_fa}`) : null,
+    h("time", { datetime: step.at?.iso || "" }, jalali(step.at)),
+    step.note ? h("div", { class: "note" }, step.note) : null)));
+}
+
+export function codeText(code) {
+  return h("span", { class: "ltr", dir: "ltr" }, trackingCode(code));
+}
+
+// --- the organization tree, for referral pickers -----------------------------------------------------------
+export function levelOf(unit) {
+  if (unit === "hq") return "hq";
+  if (unit.startsWith("hq.")) return "hq_unit";
+  if (unit.includes(".center.")) return "center";
+  if (unit.includes(".county.")) return "county";
+  if (unit.includes(".unit.")) return "province_unit";
+  return "province";
+}
+
+function parentOf(unit) {
+  const parts = unit.split(".");
+  return parts.slice(0, -2).join(".");
+}
+
+/** The units a holder may refer a case to (SPEC C5: one level down), as GET /org/units lists them. */
+export async function referralTargets(holder) {
+  const level = levelOf(holder);
+  let query;
+  if (holder === "hq.inspection") query = "kind=hq_unit";
+  else if (level === "hq_unit") query = "kind=province";
+  else if (level === "province") query = `parent=${encodeURIComponent(holder)}`;
+  else if (level === "province_unit") query = `kind=county&parent=${encodeURIComponent(parentOf(holder))}`;
+  else if (level === "county") query = `kind=center&parent=${encodeURIComponent(holder)}`;
+  else return [];
+  const data = await get(`/org/units?${query}`);
+  return data.items.filter((u) => u.id !== "hq.inspection" && u.id !== holder);
+}
+
+let names = null;
+
+/** Every unit's Persian name by id (for histories that name units by id); {} when the tree is unavailable. */
+export function unitNames() {
+  names ||= get("/org/units").then((data) => Object.fromEntries(data.items.map((u) => [u.id, u.name_fa])))
+    .catch(() => ({}));
+  return names;
+}

@@ -1,0 +1,102 @@
+// Administrators restore revoked access with a new password, or revoke it (SPEC C12).
+import { request } from "../api.js";
+import { unitNames } from "../cases.js";
+import { jalali } from "../fa.js";
+import { $, announce, busy, clear, clearErrors, copyButton, field, h, message, problemBox, showProblem } from "../ui.js";
+import { ROLES_FA, staffPage } from "../staff.js";
+
+function suggestPassword() {
+  const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("").replace(/(.{4})(?=.)/g, "$1-");
+}
+
+function restoreForm(account, reload) {
+  const password = h("input", { type: "text", autocomplete: "new-password", class: "ltr", dir: "ltr", minlength: "12",
+    required: true, value: suggestPassword() });
+  const submit = h("button", { type: "submit" }, "بازگرداندن دسترسی");
+  const form = h("form", { novalidate: true, class: "restore", "aria-label": `بازگرداندن دسترسی ${account.full_name}` },
+    field({ label: `گذرواژهٔ تازهٔ ${account.full_name}`, name: "new_password", control: password, id: `pw-${account.id}`,
+      hint: "دست‌کم ۱۲ نویسه؛ آن را از راهی امن به خود او بدهید." }),
+    h("div", { class: "actions" }, submit, copyButton(() => password.value, "کپی گذرواژه")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    await busy(submit, async () => {
+      try {
+        await request(`/staff/accounts/${account.id}/restore`, { method: "POST", auth: "staff",
+          json: { new_password: password.value } });
+        await reload(`دسترسی ${account.full_name} بازگردانده شد.`);
+      } catch (error) {
+        showProblem(form, error);
+      }
+    });
+  });
+  return form;
+}
+
+function revokeForm(account, reload) {
+  const reason = h("input", { type: "text", required: true, maxlength: "500" });
+  const submit = h("button", { type: "submit", class: "danger" }, "لغو دسترسی");
+  const form = h("form", { novalidate: true, "aria-label": `لغو دسترسی ${account.full_name}` },
+    field({ label: "دلیل لغو", name: "reason", control: reason, id: `reason-${account.id}` }),
+    h("div", { class: "actions" }, submit));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    await busy(submit, async () => {
+      try {
+        await request(`/staff/accounts/${account.id}/revoke`, { method: "POST", auth: "staff",
+          json: { reason: reason.value.trim() } });
+        await reload(`دسترسی ${account.full_name} لغو شد؛ همهٔ نشست‌های او در درخواست بعدی بسته می‌شود.`);
+      } catch (error) {
+        showProblem(form, error);
+      }
+    });
+  });
+  return form;
+}
+
+function accountItem(account, reload, names) {
+  return h("li", { class: "card", "data-username": account.username },
+    h("h3", {}, account.full_name, " ", h("span", { class: account.active ? "pill" : "pill overdue" },
+      account.active ? "فعال" : "لغوشده")),
+    h("dl", { class: "facts" },
+      h("dt", {}, "نام کاربری"), h("dd", { class: "ltr" }, account.username),
+      h("dt", {}, "نقش"), h("dd", {}, ROLES_FA[account.role] || account.role),
+      h("dt", {}, "واحد"), h("dd", {}, names[account.unit] || account.unit),
+      h("dt", {}, "آخرین بازکردن کارتابل"), h("dd", {}, account.last_cartable_at ? jalali(account.last_cartable_at) : "—"),
+      account.revoked_reason ? [h("dt", {}, "دلیل لغو"), h("dd", {}, account.revoked_reason)] : null),
+    account.active ? h("details", {}, h("summary", {}, "لغو دسترسی…"), revokeForm(account, reload))
+      : restoreForm(account, reload));
+}
+
+staffPage({
+  roles: ["admin"],
+  purpose: "فقط مدیر سامانه.",
+  async render(principal, main) {
+    const onlyRevoked = h("input", { type: "checkbox", id: "only-revoked", checked: true });
+    const list = h("div", { id: "accounts" });
+    const status = h("div", { id: "admin-status" });
+    const reload = async (done = null) => {
+      try {
+        const data = await request(`/staff/accounts?revoked=${onlyRevoked.checked}`, { auth: "staff" });
+        const names = await unitNames();
+        clear(status, done ? message("ok", done) : null);
+        clear(list, data.items.length
+          ? h("ul", { class: "list" }, data.items.map((a) => accountItem(a, reload, names)))
+          : h("p", { id: "no-revoked" }, onlyRevoked.checked ? "هیچ دسترسی لغوشده‌ای نیست." : "حسابی نیست."));
+        if (done) { status.querySelector(".alert").focus(); announce(done); }
+      } catch (error) {
+        clear(list, problemBox(error, "فهرست حساب‌ها باز نشد"));
+      }
+    };
+    onlyRevoked.addEventListener("change", () => reload());
+    clear(main, status,
+      h("h2", {}, "حساب‌های کارکنان"),
+      h("div", { class: "toolbar" }, h("label", { class: "choice", for: "only-revoked" }, onlyRevoked, "فقط دسترسی‌های لغوشده")),
+      list);
+    await reload();
+    $("#accounts")?.setAttribute("aria-live", "polite");
+  },
+});

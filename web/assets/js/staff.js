@@ -1,0 +1,120 @@
+// The staff side's shell: login, who is logged in, logout, and which pages each role may use.
+import { ApiError, get, post, staffSession } from "./api.js";
+import { $, $$, announce, busy, clear, field, h, markCurrentNav, message, problemBox, showProblem } from "./ui.js";
+
+export const ROLES_FA = {
+  hotline_operator: "کارشناس مرکز تماس ۱۴۸۲",
+  hq_operator: "اپراتور ستاد",
+  hq_head: "مدیر واحد ستادی",
+  hq_expert: "کارشناس واحد ستادی",
+  province_head: "مدیرکل استان",
+  province_expert: "کارشناس استان",
+  county_head: "رئیس اداره شهرستان",
+  county_expert: "کارشناس شهرستان",
+  center_head: "مدیر مرکز",
+  center_staff: "کارشناس مرکز",
+  inspector: "بازرس",
+  finance_expert: "کارشناس مالی (آماده‌سازی پرداخت)",
+  finance_approver: "تأییدکنندهٔ پرداخت",
+  auditor: "حسابرس (فقط خواندن)",
+  admin: "مدیر سامانه",
+};
+
+export const ACTING = ["hq_operator", "hq_head", "hq_expert", "province_head", "province_expert", "county_head",
+  "county_expert", "center_head", "center_staff"];
+export const MANAGERS = ["hq_operator", "hq_head", "province_head", "county_head", "center_head"];
+export const REPORTS = [...MANAGERS, "inspector", "admin"];
+export const REGISTERS = ["hotline_operator", ...ACTING];
+export const FINDS_BY_MOBILE = ["hotline_operator", "hq_operator", "inspector"];
+export const FINANCE = ["finance_expert", "finance_approver", "auditor", "admin"];
+export const ALL = Object.keys(ROLES_FA);
+
+/** The principal of the stored session, checked with the gateway (a revoked account is out at once). */
+async function currentPrincipal() {
+  if (!staffSession.get()) return null;
+  try {
+    return await get("/auth/me", { auth: "staff" });
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      staffSession.clear();
+      return null;
+    }
+    throw error;
+  }
+}
+
+function loginForm(onDone, purpose) {
+  const username = h("input", { type: "text", autocomplete: "username", required: true, class: "ltr",
+    autocapitalize: "off", spellcheck: "false" });
+  const password = h("input", { type: "password", autocomplete: "current-password", required: true, class: "ltr" });
+  const submit = h("button", { type: "submit" }, "ورود");
+  const form = h("form", { class: "card", novalidate: true, "aria-labelledby": "login-title" },
+    h("h2", { id: "login-title" }, "ورود کارکنان"),
+    h("p", { class: "hint" }, purpose),
+    field({ label: "نام کاربری", name: "username", control: username }),
+    field({ label: "گذرواژه", name: "password", control: password,
+      hint: "پس از ۵ بار ورود نادرست، حساب ۱۵ دقیقه قفل می‌شود." }),
+    h("div", { class: "actions" }, submit));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await busy(submit, async () => {
+      try {
+        const tokens = await post("/auth/login", { username: username.value.trim(), password: password.value });
+        staffSession.set(tokens);
+        announce("وارد شدید.");
+        onDone();
+      } catch (error) {
+        showProblem(form, error, { title: "ورود انجام نشد" });
+        if (!(error instanceof ApiError) || !error.fieldErrors.length) password.focus();
+      }
+    }, "در حال ورود…");
+  });
+  return form;
+}
+
+function renderWho(principal) {
+  const slot = $("#who");
+  if (!slot) return;
+  if (!principal) { clear(slot); return; }
+  const logout = h("button", { type: "button", class: "small" }, "خروج");
+  logout.addEventListener("click", async () => {
+    const session = staffSession.get();
+    staffSession.clear();
+    try { if (session) await post("/auth/logout", { refresh_token: session.refresh_token }); } catch { /* ended anyway */ }
+    location.reload();
+  });
+  clear(slot, h("span", {}, `${principal.full_name} — ${ROLES_FA[principal.role] || principal.role}`), logout);
+  for (const link of $$(".site-nav [data-roles]")) {
+    const allowed = link.dataset.roles.split(" ");
+    link.closest("li").hidden = !allowed.includes(principal.role);
+  }
+}
+
+/**
+ * A staff page: the login form until someone is logged in, then render(principal, main) for the roles
+ * given (others are told which pages are theirs).
+ */
+export async function staffPage({ roles, purpose, render }) {
+  markCurrentNav();
+  const main = $("#content");
+  let principal;
+  try {
+    principal = await currentPrincipal();
+  } catch (error) {
+    clear(main, problemBox(error, "سامانه در دسترس نیست"));
+    return;
+  }
+  renderWho(principal);
+  if (!principal) {
+    clear(main, loginForm(() => staffPage({ roles, purpose, render }), purpose));
+    $("#content input")?.focus();
+    return;
+  }
+  if (!roles.includes(principal.role)) {
+    clear(main, message("warn", "این صفحه برای نقش شما نیست",
+      h("p", {}, `نقش شما «${ROLES_FA[principal.role] || principal.role}» است. از فهرست بالای صفحه، صفحهٔ کار خود را باز کنید.`)));
+    return;
+  }
+  clear(main);
+  await render(principal, main);
+}
