@@ -281,6 +281,18 @@ class OrgUnit(BaseModel):
     operator: str | None = Field(None, description="a center's: state or ngo")
 
 
+class Category(BaseModel):
+    code: str
+    title_fa: str
+
+
+class CategoryList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{"code": "pension",
+                                                                         "title_fa": "مستمری و کمک‌های مالی"}]}]})
+
+    items: list[Category]
+
+
 class OrgUnitList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
         "id": "prov.tehran.county.rey", "parent": "prov.tehran", "kind": "county", "name_fa": "اداره بهزیستی شهرستان ری"}]}]})

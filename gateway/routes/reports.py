@@ -5,8 +5,9 @@ from flask import current_app, g, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
 from gateway.auth import BEARER, requires
-from gateway.schemas import Dashboard, OrgUnitList, OrgUnitQuery, PeriodQuery, Problem, Scorecards
+from gateway.schemas import CategoryList, Dashboard, OrgUnitList, OrgUnitQuery, PeriodQuery, Problem, Scorecards
 from services.complaints import org
+from services.complaints.org_data import CATEGORIES
 
 bp = APIBlueprint("reports", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="reports", description="dashboards, scorecards, and the organization tree")])
@@ -36,3 +37,9 @@ def scorecards(query: PeriodQuery):
 def units(query: OrgUnitQuery):
     """The organization tree: HQ units, the 31 provinces, their units, counties and centers."""
     return jsonify({"items": current_app.extensions["rpc"].call("complaints", "org_units", query.kind, query.parent)})
+
+
+@bp.get("/org/categories", responses={200: CategoryList})
+def categories():
+    """What a case can be about (the `category` of a case), for pickers."""
+    return jsonify({"items": [{"code": code, "title_fa": title} for code, title in CATEGORIES.items()]})

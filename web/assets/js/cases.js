@@ -10,16 +10,6 @@ export const KINDS = [
   ["recommendation", "توصیه"], ["other", "سایر درخواست‌ها"],
 ];
 
-// What a case can be about (services/complaints/org_data.py CATEGORIES: the API has no route for them yet)
-export const CATEGORIES = [
-  ["pension", "مستمری و کمک‌های مالی"], ["rehabilitation_services", "خدمات توانبخشی"],
-  ["assistive_devices", "وسایل کمک‌توانبخشی"], ["center_conduct", "رفتار کارکنان مراکز"],
-  ["child_abuse", "کودک‌آزاری"], ["elderly_care", "نگهداری سالمندان"], ["housing", "مسکن مددجویان"],
-  ["employment", "اشتغال و کارآفرینی"], ["insurance", "بیمه مددجویان"], ["addiction_treatment", "درمان اعتیاد"],
-  ["social_emergency", "اورژانس اجتماعی و خط ۱۲۳"], ["delays", "تأخیر در رسیدگی"],
-  ["corruption", "فساد اداری و مالی"], ["licensing", "صدور مجوز"], ["other", "سایر"],
-];
-
 export const TEXT_MIN = 10;
 export const TEXT_MAX = 4000;
 
@@ -41,9 +31,25 @@ export function urgencyChoices(name = "urgency") {
         "aria-describedby": `${name}-hint` }), "فوری")));
 }
 
+let categories = null;
+
+/** What a case can be about, as GET /org/categories lists it: {code: Persian title}, fetched once. */
+export function categoryNames() {
+  categories ||= get("/org/categories").then((data) => Object.fromEntries(data.items.map((c) => [c.code, c.title_fa])))
+    .catch(() => ({}));
+  return categories;
+}
+
+/** A category picker whose options fill in when the list arrives. */
+export function categoryControl() {
+  const control = select([], { empty: "— انتخاب نشده —" });
+  categoryNames().then((names) => control.append(
+    ...Object.entries(names).map(([code, title]) => h("option", { value: code }, title))));
+  return control;
+}
+
 export function categorySelect() {
-  return field({ label: "موضوع (اختیاری)", name: "category",
-    control: select(CATEGORIES.map(([value, label]) => ({ value, label })), { empty: "— انتخاب نشده —" }) });
+  return field({ label: "موضوع (اختیاری)", name: "category", control: categoryControl() });
 }
 
 export function textArea(label = "شرح", hint = null) {

@@ -1,7 +1,7 @@
 // The 1482 hotline console (SPEC C1, C17): register a case on a caller's behalf quickly, from the keyboard,
 // and find a caller's cases by tracking code or mobile.
 import { ApiError, newKey, request } from "../api.js";
-import { CATEGORIES, KINDS, TEXT_MAX, codeText, intakeBody, timeline } from "../cases.js";
+import { KINDS, TEXT_MAX, categoryControl, codeText, intakeBody, timeline } from "../cases.js";
 import { digitsOnly, fa, jalali, latin, trackingCode } from "../fa.js";
 import { $, announce, busy, clear, clearErrors, copyButton, field, fieldError, h, scroller, select, showProblem } from "../ui.js";
 import { ACTING, FINDS_BY_MOBILE, REGISTERS, staffPage } from "../staff.js";
@@ -23,8 +23,7 @@ function registerForm() {
         control: select(KINDS.map(([value, label]) => ({ value, label })), { value: "complaint" }) }),
       field({ label: "فوریت", name: "urgency",
         control: select([{ value: "normal", label: "عادی" }, { value: "urgent", label: "فوری (زیر ۳ ساعت)" }]) }),
-      field({ label: "موضوع", name: "category",
-        control: select(CATEGORIES.map(([value, label]) => ({ value, label })), { empty: "— انتخاب نشده —" }) })),
+      field({ label: "موضوع", name: "category", control: categoryControl() })),
     field({ label: "شرح تماس (الزامی)", name: "text",
       control: h("textarea", { rows: "5", maxlength: String(TEXT_MAX), required: true }),
       hint: "آن‌چه تماس‌گیرنده می‌گوید؛ دست‌کم ۱۰ نویسه." }),

@@ -1,7 +1,7 @@
 // One case as staff see it: its text, path, deadline and history; and the work on it (SPEC C4–C6):
 // refer one level down, answer, ask for evidence; approve or return an answer on its way up.
 import { ApiError, request } from "../api.js";
-import { CATEGORIES, codeText, referralTargets, unitNames } from "../cases.js";
+import { categoryNames, codeText, referralTargets, unitNames } from "../cases.js";
 import { clock, digitsOnly, fa, jalali } from "../fa.js";
 import { $, announce, busy, clear, clearErrors, field, fieldError, h, message, problemBox, scroller, select, showProblem } from "../ui.js";
 import { ACTING, ALL, MANAGERS, staffPage } from "../staff.js";
@@ -32,6 +32,12 @@ async function download(file) {
   }
 }
 
+function categoryTerm(code) {
+  const term = h("dd", {}, code);
+  categoryNames().then((names) => { if (names[code]) term.textContent = names[code]; });
+  return term;
+}
+
 function facts(found) {
   const deadline = found.deadline_at ? h("span", { class: "countdown", id: "deadline-countdown" }) : null;
   if (countdown) clearInterval(countdown);
@@ -50,7 +56,7 @@ function facts(found) {
     h("dt", {}, "فوریت"), h("dd", {}, found.urgency === "urgent" ? h("span", { class: "pill urgent" }, "فوری") : "عادی"),
     h("dt", {}, "مهلت"), h("dd", {}, found.deadline_at ? [jalali(found.deadline_at), " ", deadline] : "—"),
     h("dt", {}, "ثبت"), h("dd", {}, jalali(found.registered_at), " — ", CHANNELS_FA[found.channel] || found.channel),
-    found.category ? [h("dt", {}, "موضوع"), h("dd", {}, Object.fromEntries(CATEGORIES)[found.category] || found.category)] : null,
+    found.category ? [h("dt", {}, "موضوع"), categoryTerm(found.category)] : null,
     found.reporter ? [h("dt", {}, "گزارش‌دهنده"), h("dd", {},
       [found.reporter.name, found.reporter.mobile, found.reporter.national_id].filter(Boolean).map(fa).join(" — ") || "بی‌نام")] : null);
 }
