@@ -213,6 +213,11 @@ def ingest(server: str, events: int, size: int = 5000) -> dict:
             "copy_rows_per_second": round(items / copied), "ratio": round(copied / consumed, 3)}
 
 
+def tree_rss(process: psutil.Process) -> int:
+    """A process and its children (gunicorn's master and its worker)."""
+    return process.memory_info().rss + sum(c.memory_info().rss for c in process.children(recursive=True))
+
+
 class PeakRss:
     def __init__(self, pids: list[int]):
         self.processes = [psutil.Process(pid) for pid in pids]
@@ -224,10 +229,9 @@ class PeakRss:
         while not self.done.is_set():
             for p in self.processes:
                 try:
-                    rss = p.memory_info().rss + sum(c.memory_info().rss for c in p.children(recursive=True))
+                    self.peak[p.pid] = max(self.peak[p.pid], tree_rss(p))
                 except psutil.Error:
                     continue
-                self.peak[p.pid] = max(self.peak[p.pid], rss)
             self.done.wait(0.02)
 
     def __enter__(self):
@@ -260,9 +264,9 @@ def dump(server: str) -> dict:
                         raise TimeoutError("the demo contracts were not published")
                     time.sleep(0.5)
                 # one download first: the first request's imports and connection pools are not the dump's cost
-                requests.get(f"{base}/datasets/budget/download.csv", timeout=60).raise_for_status()
+                requests.get(f"{base}/datasets/properties/download.csv", timeout=60).raise_for_status()
                 pids = [group.procs["gateway"].pid, group.procs["transparency"].pid]
-                before = {pid: psutil.Process(pid).memory_info().rss for pid in pids}
+                before = {pid: tree_rss(psutil.Process(pid)) for pid in pids}
                 with PeakRss(pids) as peak:
                     started = time.perf_counter()
                     size = 0
