@@ -17,7 +17,13 @@ Peak memory (RSS) of this process, of the fake bank, of the relay and of the con
 thread. Checked after the run: the ledger check is empty, every order is paid exactly once, the events'
 items are the paid orders, each batch reached the bank once.
 
-    .venv/bin/python -m bench.payment_cycle [--people 1542000] [--profile FILE]
+Files and statements are at the bank a few at a time (cycle_steps.IN_FLIGHT, $BANK_IN_FLIGHT; --in-flight here):
+the bank's work and ours overlap.
+
+    .venv/bin/python -m bench.payment_cycle [--people 1542000] [--in-flight 3] [--profile FILE]
+
+--profile profiles only this process's main thread (cProfile); to see the threads that read the statements and
+the fake bank too, sample the processes during a run instead, e.g. py-spy record --pid <pid> -f raw.
 """
 from __future__ import annotations
 
@@ -390,11 +396,14 @@ def main(argv: list[str] | None = None) -> int:
                                                                    "up to 5,000 items)")
     parser.add_argument("--lines-at-once", type=int, default=1, help="run the four cycles in this many processes "
                         "at once, as one cycle worker per line would (default: one line after another, here)")
+    parser.add_argument("--in-flight", type=int, default=cycle_steps.IN_FLIGHT,
+                        help="files and statements at the bank at once (default: %(default)s)")
     parser.add_argument("--sql-times", action="store_true", help="print the SQL statements of the cycle by total "
                                                                   "time to stderr")
     parser.add_argument("--profile", default=None, help="profile this process during the cycle (cProfile) to FILE "
                                                         "and print its top functions to stderr")
     args = parser.parse_args(argv)
+    cycle_steps.IN_FLIGHT = max(1, args.in_flight)  # read by send_batches and receive_statements (and forked workers)
     ctx = mp.get_context("fork")
     key = uuid.uuid4().hex
     with databases() as dbs, vhost() as amqp_uri:
@@ -481,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "payment_cycle",
         "people": people, "paid_households": total, "lines_at_once": max(1, len(workers)),
+        "in_flight": cycle_steps.IN_FLIGHT,
         "load": {"what": "budget.load + demo_load.load_registry (COPY), not on the clock",
                  "beneficiaries": loaded["beneficiaries"], "enrolments": loaded["enrolments"],
                  "seconds": round(load_seconds, 2)},

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     bank_timeout: float = 30.0
     cycle_run_seconds: float = 5.0  # how often each replica moves the open payment cycles on
     payment_batch_size: int = 5000  # orders per pain.001 file and beneficiaries per disbursements event
+    bank_in_flight: int = 3  # files (then statements) at the bank at once; answers are still recorded in order
+    donation_retry_seconds: float = 60.0  # how often each replica retries donations left unverified or unsettled
     # Donations (SPEC P5, P6): the payment gateway (the local fake by default; `python -m fakes.ipg --port 8027`)
     ipg_url: str = "http://localhost:8027"
     ipg_merchant_id: str = "behzisti-donations"

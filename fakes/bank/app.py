@@ -14,24 +14,38 @@ The fake's own API: POST /api/accounts (register [{iban, national_id, name}]), P
 {"reject": [ibans] or {iban: code}, "return_later": [ibans] or {iban: code}, "fail_batch": true,
 "fail_reason": "AM04", "unavailable": true, "fail_next": n, "latency_ms": 200, "forge_signature": true,
 "tamper": true}; unavailable and fail_next answer 503, latency_ms answers late but after the work is done,
-forge_signature signs with another key, tamper changes a digit after signing), GET /api/batches,
-DELETE /api/batches (forget batches, accounts and control), and a page at /.
+forge_signature signs with another key, tamper changes a digit after signing), GET /api/batches (a summary of
+each batch), GET /api/batches/<batch_id> (with its rejected and returned payments), DELETE /api/batches (forget
+batches, accounts and control), and a page at /.
+
+Memory stays bounded however many batches it takes (a month's 1.5 million pensions are 300 files of 2 MB): what
+it keeps in memory of a batch is a summary of a few hundred bytes; its payments (id, amount, account, national
+ID and what became of each) and its status report go to a spool directory on disk, and a statement is built from
+them when it is asked for, the same bytes every time (its time is the booking's).
 
 Open registry (--open): besides the registered accounts, every valid Sheba whose last 10 digits are a valid
 national ID belongs to that national ID (open_iban() makes one), so a demo registry of 1.5 million people need
 not be registered one by one.
 
-    python -m fakes.bank --port 8026 [--open] [--key KEY]
+    python -m fakes.bank --port 8026 [--open] [--key KEY] [--spool DIR]
 """
 from __future__ import annotations
 
+import atexit
 import copy
 import hashlib
 import hmac
+import os
+import pickle
 import re
+import shutil
+import signal
+import sys
+import tempfile
 import threading
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from flask import Flask, jsonify, render_template_string, request
 
@@ -85,21 +99,32 @@ def _codes(value) -> dict[str, str]:
     return {normalise_sheba(iban): str(code or DEFAULT_REASON) for iban, code in items}
 
 
+PAID, REJECTED, RETURNED = "", "R", "B"  # what became of a payment, in the spool
+
+
 class Bank:
     def __init__(self, shared_key: str, open_registry: bool = False, account_iban: str | None = None,
-                 opening_balance: int = 10**16):
+                 opening_balance: int = 10**16, spool: str | os.PathLike | None = None):
         self.shared_key = shared_key
         self.open_registry = open_registry
         self.account_iban = account_iban or open_iban("0000000000", "017")  # the payer's account here
         self.initial_balance = opening_balance
         self.balance = opening_balance
         self.accounts: dict[str, dict] = {}
-        self.batches: dict[str, dict] = {}
+        self.batches: dict[str, dict] = {}  # batch id -> its summary (see _book)
         self.changed = threading.Condition()
         self.control = default_control()
+        if spool is None:
+            spool = tempfile.mkdtemp(prefix="fake-bank-")
+            atexit.register(shutil.rmtree, spool, True)
+        self.spool = Path(spool)
+        self.spool.mkdir(parents=True, exist_ok=True)
 
     def reset(self) -> None:
         with self.changed:
+            for record in self.batches.values():
+                for path in (self._rows_file(record), self._report_file(record)):
+                    path.unlink(missing_ok=True)
             self.batches.clear()
             self.accounts.clear()
             self.control = default_control()
@@ -129,11 +154,11 @@ class Bank:
                 if known["fingerprint"] != fingerprint:
                     return 409, b"this batch id was received with other payments"
                 known["submissions"] += 1
-                return 200, known["status_report"]
-            record = self._book(batch, fingerprint)
+                return 200, self.status_report(known)
+            record, report = self._book(batch, fingerprint)
             self.batches[batch["batch_id"]] = record
             self.changed.notify_all()
-            return 200, record["status_report"]
+            return 200, report
 
     def _decide(self, batch: dict) -> tuple[str, str | None, dict[str, str], dict[str, str]]:
         """(group status, group reason, rejected {e2e: code}, returned {e2e: code}) for a new batch."""
@@ -159,38 +184,78 @@ class Bank:
         status = "RJCT" if len(rejected) == len(payments) else "PART" if rejected else "ACCP"
         return status, None, rejected, returned
 
-    def _book(self, batch: dict, fingerprint: str) -> dict:
+    def _book(self, batch: dict, fingerprint: str) -> tuple[dict, bytes]:
+        """Book a new batch: its summary (kept in memory) and its status report. The payments, what became of
+        each, and the report are written to the spool; the balance moves now, by what the statement will show."""
         now = datetime.now(timezone.utc)
         batch_id, payments = batch["batch_id"], batch["payments"]
         status, reason, rejected, returned = self._decide(batch)
         total = sum(p["amount_rials"] for p in payments)
         report = iso20022.pain002("PSR-" + _digest(batch_id)[:30], now, batch_id, status, len(payments), total,
                                   rejected, reason)
+        rows = []
+        for p in payments:
+            e2e = p["end_to_end_id"]
+            fate = (REJECTED, rejected[e2e]) if e2e in rejected else (RETURNED, returned[e2e]) \
+                if e2e in returned else (PAID, None)
+            rows.append((e2e, p["amount_rials"], p["creditor_iban"], p["national_id"], *fate))
+        if status == "RJCT":
+            paid_out = came_back = 0
+        else:
+            paid_out = sum(r[1] for r in rows if r[4] != REJECTED)
+            came_back = sum(r[1] for r in rows if r[4] == RETURNED)
+        record = {"batch_id": batch_id, "received_at": now.isoformat(timespec="seconds"), "group_status": status,
+                  "group_reason": reason, "count": len(payments), "total": total,
+                  "accepted": 0 if status == "RJCT" else len(payments) - len(rejected),
+                  "rejected": len(payments) if status == "RJCT" else len(rejected), "returned": len(returned),
+                  "submissions": 1, "fingerprint": fingerprint, "booked_at": now, "opening_balance": self.balance,
+                  "file": _digest(batch_id)[:40]}
+        self._rows_file(record).write_bytes(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+        self._report_file(record).write_bytes(report)
+        self.balance += came_back - paid_out
+        return record, report
+
+    # the spool: a batch's payments and status report, read back when asked for
+
+    def _rows_file(self, record: dict) -> Path:
+        return self.spool / f"{record['file']}.payments"
+
+    def _report_file(self, record: dict) -> Path:
+        return self.spool / f"{record['file']}.pain002.xml"
+
+    def _rows(self, record: dict) -> list[tuple]:
+        return pickle.loads(self._rows_file(record).read_bytes())
+
+    def status_report(self, record: dict) -> bytes:
+        return self._report_file(record).read_bytes()
+
+    def statement(self, record: dict) -> bytes:
+        """The camt.053 of a batch, built now from the spool: a booked debit per accepted payment, and a booked
+        credit with its reason per payment that came back. The same bytes on every request."""
+        batch_id = record["batch_id"]
         entries = []
-        for p in payments if status != "RJCT" else []:
-            if p["end_to_end_id"] in rejected:
+        for e2e, amount, iban, national_id, fate, code in self._rows(record) if record["group_status"] != "RJCT" else ():
+            if fate == REJECTED:
                 continue
-            common = {"batch_id": batch_id, "end_to_end_id": p["end_to_end_id"], "amount_rials": p["amount_rials"],
-                      "creditor_iban": p["creditor_iban"], "national_id": p["national_id"]}
-            entries.append({**common, "entry_ref": "E" + _digest(batch_id, p["end_to_end_id"], "paid")[:30],
-                            "credit_debit": "DBIT"})
-            if p["end_to_end_id"] in returned:
-                entries.append({**common, "entry_ref": "E" + _digest(batch_id, p["end_to_end_id"], "back")[:30],
-                                "credit_debit": "CRDT", "returned": True, "reason": returned[p["end_to_end_id"]]})
-        opening = self.balance
-        statement = iso20022.camt053("STMT-" + _digest(batch_id)[:30], now, self.account_iban, opening, entries)
-        self.balance = opening + sum(e["amount_rials"] if e["credit_debit"] == "CRDT" else -e["amount_rials"]
-                                     for e in entries)
-        accepted = 0 if status == "RJCT" else len(payments) - len(rejected)
-        return {"batch_id": batch_id, "received_at": now.isoformat(timespec="seconds"), "group_status": status,
-                "group_reason": reason, "count": len(payments), "total": total, "accepted": accepted,
-                "rejected": len(payments) - accepted, "returned": len(returned),
-                "rejections": rejected, "returns": returned, "submissions": 1, "fingerprint": fingerprint,
-                "status_report": report, "statement": statement}
+            common = {"batch_id": batch_id, "end_to_end_id": e2e, "amount_rials": amount, "creditor_iban": iban,
+                      "national_id": national_id}
+            entries.append({**common, "entry_ref": "E" + _digest(batch_id, e2e, "paid")[:30], "credit_debit": "DBIT"})
+            if fate == RETURNED:
+                entries.append({**common, "entry_ref": "E" + _digest(batch_id, e2e, "back")[:30],
+                                "credit_debit": "CRDT", "returned": True, "reason": code})
+        # A bank does not check its own statements against the XSD on every request: the payments service does,
+        # on receipt, and the unit tests check what this builder writes.
+        return iso20022.camt053("STMT-" + _digest(batch_id)[:30], record["booked_at"], self.account_iban,
+                                record["opening_balance"], entries, validate=False)
+
+    def details(self, record: dict) -> dict:
+        rows = self._rows(record)
+        return {**public(record), "rejections": {r[0]: r[5] for r in rows if r[4] == REJECTED},
+                "returns": {r[0]: r[5] for r in rows if r[4] == RETURNED}}
 
 
 def public(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k not in ("status_report", "statement", "fingerprint")}
+    return {k: v for k, v in record.items() if k not in ("fingerprint", "booked_at", "opening_balance", "file")}
 
 
 def tampered(body: bytes) -> bytes:
@@ -206,9 +271,9 @@ def tampered(body: bytes) -> bytes:
     return body + b" "
 
 
-def create_app(shared_key: str = "demo-bank-key", open_registry: bool = False) -> Flask:
+def create_app(shared_key: str = "demo-bank-key", open_registry: bool = False, spool: str | None = None) -> Flask:
     app = Flask(__name__)
-    bank = Bank(shared_key, open_registry)
+    bank = Bank(shared_key, open_registry, spool=spool)
     app.config["bank"] = bank
 
     @app.before_request
@@ -254,7 +319,7 @@ def create_app(shared_key: str = "demo-bank-key", open_registry: bool = False) -
         record = bank.batches.get(batch_id)
         if record is None:
             return "no such batch", 404, {"Content-Type": "text/plain; charset=utf-8"}
-        return xml(record["statement"])
+        return xml(bank.statement(record))
 
     @app.get("/accounts/<iban>/owner")
     def owner(iban):
@@ -306,7 +371,7 @@ def create_app(shared_key: str = "demo-bank-key", open_registry: bool = False) -
     @app.get("/api/batches/<batch_id>")
     def one_batch(batch_id):
         record = bank.batches.get(batch_id)
-        return (jsonify(public(record)), 200) if record else (jsonify({"error": "unknown_batch"}), 404)
+        return (jsonify(bank.details(record)), 200) if record else (jsonify({"error": "unknown_batch"}), 404)
 
     @app.delete("/api/batches")
     def reset():
@@ -338,6 +403,10 @@ def main(argv=None) -> int:
                         help="the key the bank signs its answers with (default: $BANK_SHARED_KEY or demo-bank-key)")
     parser.add_argument("--open", action="store_true",
                         help="any valid Sheba whose last 10 digits are a valid national ID belongs to that ID")
+    parser.add_argument("--spool", default=None,
+                        help="where the payments of the batches received are kept (default: a temporary directory, "
+                             "removed on exit)")
     args = parser.parse_args(argv)
-    run_simple(args.host, args.port, create_app(args.key, open_registry=args.open), threaded=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that the temporary spool is removed
+    run_simple(args.host, args.port, create_app(args.key, open_registry=args.open, spool=args.spool), threaded=True)
     return 0

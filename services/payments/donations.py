@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -199,14 +199,20 @@ def callback(session: Session, fields: dict, ipg) -> dict:
         raise _refuse("callback_forged", "این پاسخ از درگاه پرداخت نیست.",
                       f"the gateway verified reference {verified['reference']}, the callback says {reference}",
                       forged=True)
+    _record_paid(session, donation, reference, verified.get("card_masked"))
+    settle(session, donation, ipg)
+    return receipt_view(session, donation)
+
+
+def _record_paid(session: Session, donation: Donation, reference: str, card_masked: str | None) -> None:
+    """A payment the gateway verified: the donation paid, posted to the ledger and announced, once (the caller
+    holds the donation's row lock and saw it still started)."""
     donation.status, donation.psp_reference, donation.paid_at = "paid", reference, now_utc()
-    donation.card_masked = verified.get("card_masked")
+    donation.card_masked = card_masked
     post(session, received(donation.id, purpose_account(donation.province, donation.purpose_kind,
                                                         donation.purpose_code), donation.amount_rials))
     _announce(session, donation)
     session.flush()
-    settle(session, donation, ipg)
-    return receipt_view(session, donation)
 
 
 def settle(session: Session, donation: Donation, ipg) -> bool:
@@ -228,6 +234,51 @@ def settle_pending(session: Session, ipg, limit: int = 100) -> int:
     waiting = session.scalars(select(Donation).where(Donation.status == "paid", Donation.settled_at.is_(None))
                               .order_by(Donation.paid_at).limit(limit).with_for_update(skip_locked=True)).all()
     return sum(settle(session, d, ipg) for d in waiting)
+
+
+# What the timer of every replica retries (service.retry_donations): donations left behind past a few minutes.
+STALE_AFTER = timedelta(minutes=5)  # the donor's callback, or the settlement right after it, has had its chance
+VERIFY_WITHIN = timedelta(hours=1)  # a gateway reverses a payment never verified long before that
+
+
+def retry_pending(session: Session, ipg, now: datetime | None = None, limit: int = 50) -> dict:
+    """Donations left behind, tried again; safe in every replica at once (rows claimed with SKIP LOCKED, each by
+    one replica; the ledger posts each cause once):
+
+    * paid (verified) for more than STALE_AFTER but not settled (the gateway could not settle then): settled now;
+    * started more than STALE_AFTER ago and never paid here (the donor's browser never came back from the gateway,
+      or the gateway could not verify then): the gateway is asked to verify it, by its token and exact amount, as
+      a callback would have. Verified: recorded, announced and settled as the callback does (a late callback is
+      then a replay and records nothing). Not paid at the gateway: left as it is, and no longer asked after
+      VERIFY_WITHIN.
+    """
+    now = now or now_utc()
+    stale = now - STALE_AFTER
+    unsettled = session.scalars(
+        select(Donation).where(Donation.status == "paid", Donation.settled_at.is_(None), Donation.paid_at <= stale)
+        .order_by(Donation.paid_at).limit(limit).with_for_update(skip_locked=True)).all()
+    settled = sum(settle(session, d, ipg) for d in unsettled)
+    unverified = session.scalars(
+        select(Donation).where(Donation.status == "started", Donation.token.is_not(None),
+                               Donation.created_at <= stale, Donation.created_at > now - VERIFY_WITHIN)
+        .order_by(Donation.created_at).limit(limit).with_for_update(skip_locked=True)).all()
+    verified = 0
+    for donation in unverified:
+        try:
+            answer = ipg.verify(donation.token, donation.amount_rials)
+        except PspError as exc:  # not paid (yet), or the gateway cannot say now: asked again on the next tick
+            _log.info("donation %s not verified: %s", donation.id, exc.message)
+            continue
+        if session.scalar(select(Donation.id).where(Donation.psp_reference == answer["reference"])):
+            _log.error("donation %s: the gateway verified reference %s, which another donation has", donation.id,
+                       answer["reference"])
+            continue
+        _record_paid(session, donation, answer["reference"], answer.get("card_masked"))
+        settled += settle(session, donation, ipg)
+        verified += 1
+    if settled or verified:
+        _log.info("donations retried: %d verified, %d settled", verified, settled)
+    return {"verified": verified, "settled": settled}
 
 
 def _announce(session: Session, donation: Donation) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from common.errors import FieldError, InvalidRequest, NotFound
-from common.validation import Mobile, NationalId
+from common.validation import Mobile, RequiredNationalId
 from services.payments.models import AuditEntry, Beneficiary, BudgetLine, Enrolment
 
 STATUSES = ("active", "suspended", "deceased")
@@ -21,7 +21,7 @@ class BeneficiaryIn(BaseModel):
         "national_id": "0499370899", "full_name": "مریم احمدی", "household_size": 3, "mobile": "09121234567",
         "province": "tehran", "iban": "IR820540102680020817909002", "lines": ["pension_disability"]}]})
 
-    national_id: NationalId = Field(description="10 digits with a valid check digit")
+    national_id: RequiredNationalId = Field(description="10 digits with a valid check digit")
     full_name: str = Field(min_length=2, max_length=100)
     household_size: int = Field(ge=1, le=30)
     mobile: Mobile = None

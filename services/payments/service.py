@@ -2,6 +2,8 @@
 ledger.py, the work in cycle_steps.py and registry.py."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from nameko.timer import timer
 from sqlalchemy import select
 
@@ -9,6 +11,7 @@ from common.config import get_settings
 from common.db import Database
 from common.errors import Forbidden
 from common.health import HealthRpc
+from common.metrics import record_payment_cycles
 from common.observability import Observability
 from common.rpc import rpc
 from common.validation import parse
@@ -150,13 +153,24 @@ class PaymentsService(HealthRpc):
         with self.db.begin():
             return {"settled": donations.settle_pending(self.db, self.ipg)}
 
+    # in every replica: donations left behind past a few minutes (claimed with SKIP LOCKED) ------------------
+    @timer(interval=get_settings().donation_retry_seconds)
+    def retry_donations(self) -> dict:
+        with self.db.begin():
+            return donations.retry_pending(self.db, self.ipg)
+
     # the cycle worker: in every replica; each step re-reads its stage under a lock ------------------------
     @timer(interval=get_settings().cycle_run_seconds)
     def run_cycles(self) -> dict:
         with self.db.begin():
             moving = list(self.db.scalars(select(Cycle.id).where(Cycle.stage.in_(
                 set(cycle_steps.AUTOMATIC) | set(cycle_steps.WITH_BANK)))))
-        return {cycle_id: cycle_steps.advance(self.db, cycle_id, self.bank) for cycle_id in moving}
+        moved = {cycle_id: cycle_steps.advance(self.db, cycle_id, self.bank) for cycle_id in moving}
+        with self.db.begin():  # for the PaymentCycleStuck alert: how long each unfinished cycle has not moved
+            now = datetime.now(timezone.utc)
+            record_payment_cycles([(stage, (now - updated).total_seconds()) for stage, updated in self.db.execute(
+                select(Cycle.stage, Cycle.updated_at).where(Cycle.stage.not_in(("settled", "stopped"))))])
+        return moved
 
 
 SERVICE = PaymentsService

@@ -3,6 +3,7 @@ the payments worker sends ISO 20022 files to the fake bank and reconciles its st
 balances, and each paid beneficiary with a mobile gets "your pension was paid" by SMS."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -64,6 +65,10 @@ def test_finance_staff_pay_a_month_and_every_paid_person_hears_of_it(platform, a
 
     settled = cycle_reaches(api, cycle_id, "settled")
     assert settled["stage"] == "settled" and settled["orders"] == {"paid": 3}
+    # what the PaymentCycleStuck alert reads: no cycle left in any stage once this one settled
+    metrics = requests.get(f"http://127.0.0.1:{platform['metrics']['payments']}/metrics", timeout=10).text
+    waiting = re.findall(r'^payment_cycles\{stage="(\w+)"\} (\S+)$', metrics, re.M)
+    assert len(waiting) >= 7 and all(float(n) == 0 for _, n in waiting), waiting
     assert api.call("GET", "/api/v1/staff/payments/ledger/check", "auditor").json() == {"balanced": True,
                                                                                        "problems": []}
     lines = {line["code"]: line for line in api.call("GET", "/api/v1/payments/budget-lines").json()["items"]}

@@ -234,3 +234,34 @@ def test_the_fake_bank_runs_as_its_own_process():
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_bank_keeps_a_batch_on_disk_and_builds_its_statement_when_asked(tmp_path):
+    """Bounded memory: of a batch the bank keeps a small summary in memory; its payments and status report are in
+    the spool, and its statement is built from them on request, the same bytes every time."""
+    app = create_app(KEY, spool=str(tmp_path))
+    bank_state = app.config["bank"]
+    with serving(app) as server:
+        requests.post(f"{server.url}/api/accounts", json={"accounts": PEOPLE}, timeout=5).raise_for_status()
+        control(server, return_later=[PEOPLE[0]["iban"]], reject=[PEOPLE[1]["iban"]])
+        adapter = FakeBankAdapter(server.url, KEY)
+        report = adapter.submit(batch())
+        [record] = bank_state.batches.values()
+        assert set(record) <= {"batch_id", "received_at", "group_status", "group_reason", "count", "total",
+                               "accepted", "rejected", "returned", "submissions", "fingerprint", "booked_at",
+                               "opening_balance", "file"}  # no file, report or statement in memory
+        assert len(list(tmp_path.iterdir())) == 2
+        first = requests.get(f"{server.url}/statements/BATCH-1", timeout=5)
+        again = requests.get(f"{server.url}/statements/BATCH-1", timeout=5)
+        assert first.content == again.content and first.headers["X-Signature"] == again.headers["X-Signature"]
+        statement = adapter.statement("BATCH-1")
+        assert [(e["end_to_end_id"], e["credit_debit"], e["returned"]) for e in statement["entries"]] == [
+            ("BATCH-1-PO-0", "DBIT", False), ("BATCH-1-PO-0", "CRDT", True), ("BATCH-1-PO-2", "DBIT", False)]
+        assert adapter.submit(batch()) == report  # the status report again, from the spool
+        detail = requests.get(f"{server.url}/api/batches/BATCH-1", timeout=5).json()
+        assert detail["rejections"] == {"BATCH-1-PO-1": "AC04"} and detail["returns"] == {"BATCH-1-PO-0": "AC04"}
+        assert detail["submissions"] == 2 and "fingerprint" not in detail
+        page = requests.get(f"{server.url}/", timeout=5)
+        assert page.status_code == 200 and "BATCH-1" in page.text
+        requests.delete(f"{server.url}/api/batches", timeout=5).raise_for_status()
+        assert list(tmp_path.iterdir()) == [] and batches_at(server) == []

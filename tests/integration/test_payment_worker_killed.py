@@ -1,20 +1,27 @@
 """The cycle worker killed (SIGKILL) again and again, at whatever point it has reached (between
 commits, in the middle of a bank call), then resumed, until the cycle is settled: no order paid twice,
 none missed, the ledger balanced to the rial, each bank file taken once, each batch's disbursements
-staged for publishing once."""
+staged for publishing once. And the outbox relay killed between the publishes of the cycle's disbursement
+batches (before publishing one, and after publishing one but before marking it) and started again: each batch
+reaches a consumer's queue, once after deduplication by event id as the consumers do."""
 from __future__ import annotations
 
 import os
 import random
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
 import sqlalchemy as sa
+from kombu import Connection, Queue
 from sqlalchemy.orm import Session
 
 from common.config import PROJECT_ROOT
+from common.events.catalog import DISBURSEMENTS_PUBLISHED
+from common.events.envelope import register_kombu_serializer
+from common.outbox.relay import event_exchange
 from fakes.bank.app import create_app, open_iban
 from services.payments import budget, cycle_steps, ledger_store
 from services.payments.models import Beneficiary, Enrolment
@@ -79,8 +86,6 @@ PROGRESS = [("SELECT count(*) FROM bank_batches WHERE status <> 'built'", n) for
 
 def kill_when(engine, proc, sql, reached):
     """SIGKILL the worker as soon as the database shows it got that far (or let it be if it ended)."""
-    import time
-
     while proc.poll() is None:
         with engine.connect() as conn:
             if conn.execute(sa.text(sql)).scalar() >= reached:
@@ -127,3 +132,97 @@ def test_a_cycle_worker_killed_at_random_points_resumes_to_the_same_settled_cycl
     with Session(cycle) as session:
         assert ledger_store.check(session) == []
         assert ledger_store.balance(session, "paid:pension") == PEOPLE * LINE["per_capita_rials"]
+
+
+# The outbox relay killed between the publishes of a cycle's disbursement batches -----------------------------
+# A relay process that runs the real OutboxRelay, one event at a time, and dies (os._exit: no cleanup, as SIGKILL)
+# at the nth event it claims: "before" publishing it, or "after" the broker confirmed it but before it is marked
+# published (so the next relay publishes it again: at least once, and the consumers' inboxes drop the copy).
+RELAY = """
+import os, sys
+from common.outbox.relay import OutboxRelay
+db_url, amqp_uri, when, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+relay = OutboxRelay("payments", db_url, amqp_uri, batch_size=1)
+claimed = 0
+def before(rows):
+    global claimed
+    claimed += 1
+    if when == "before" and claimed == n:
+        os._exit(137)
+relay.before_publish = before
+publisher = relay._broker()
+publish = publisher.publish_batch
+def published(messages):
+    publish(messages)
+    if when == "after" and claimed == n:
+        os._exit(137)
+publisher.publish_batch = published
+relay.drain()
+os._exit(0)
+"""
+# (when, n): the cycle's events are opened, approved, 18 disbursement batches, settled; each relay starts from
+# the oldest unpublished one, so every kill falls between two disbursement batches.
+RELAY_KILLS = [("after", 5), ("before", 2), ("after", 4), ("before", 1), ("after", 1), ("after", 3)]
+
+
+def published(engine, only=DISBURSEMENTS_PUBLISHED.type):
+    """(published, staged) events in the outbox: of `only` that type, or all."""
+    with engine.connect() as conn:
+        return tuple(conn.execute(sa.text("SELECT count(*) FILTER (WHERE published_at IS NOT NULL), count(*) "
+                                          "FROM outbox WHERE :t IS NULL OR routing_key = :t"), {"t": only}).one())
+
+
+def test_a_relay_killed_between_the_disbursement_batches_delivers_each_batch_once_after_dedup(
+        cycle, db_urls, bank_url, rabbit_config):
+    amqp_uri = rabbit_config["AMQP_URI"]
+    with Connection(amqp_uri) as conn:  # a consumer's durable queue, as transparency and notifications have
+        Queue("disbursements-consumer", exchange=event_exchange(DISBURSEMENTS_PUBLISHED.exchange),
+              routing_key=DISBURSEMENTS_PUBLISHED.type, durable=True)(conn.default_channel).declare()
+    final = worker(db_urls["payments"], bank_url)
+    assert final.communicate(timeout=120)[0].strip() == "settled"
+    batches = -(-PEOPLE // BATCH)
+    assert published(cycle) == (0, batches)
+
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    for when, n in RELAY_KILLS:
+        before = published(cycle, only=None)[0]
+        died = subprocess.run([sys.executable, "-c", RELAY, db_urls["payments"], amqp_uri, when, str(n)],
+                              cwd=PROJECT_ROOT, env=env, timeout=60)
+        assert died.returncode == 137, (when, n)
+        assert published(cycle, only=None)[0] == before + n - 1  # what it marked before it died, not the nth
+    assert 0 < published(cycle)[0] < batches  # killed in the middle of the cycle's batches
+
+    # the rest by the relay as it is run (python -m common.outbox.relay), then SIGKILLed and started again
+    relay_env = {**env, "PAYMENTS_DATABASE_URL": db_urls["payments"], "AMQP_URI": amqp_uri, "METRICS_PORT": "0",
+                 "OUTBOX_BATCH_SIZE": "1", "LOG_LEVEL": "WARNING"}
+    relay_env.pop("DATABASE_URL", None)
+    for _ in range(2):
+        relay = subprocess.Popen([sys.executable, "-m", "common.outbox.relay", "payments"], cwd=PROJECT_ROOT,
+                                 env=relay_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while published(cycle)[0] < batches and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            relay.kill()
+            relay.wait()
+    assert published(cycle) == (batches, batches)
+
+    register_kombu_serializer()
+    deliveries = []
+    with Connection(amqp_uri) as conn:
+        queue = Queue("disbursements-consumer", durable=True)(conn.default_channel)
+        while (message := queue.get(no_ack=True, accept=["cloudevents"])) is not None:
+            deliveries.append(message.decode())
+    by_id = {}  # the consumers' inbox: source + id
+    for event in deliveries:
+        by_id.setdefault((event["source"], event["id"]), event)
+    kills_after_publishing = sum(1 for when, _ in RELAY_KILLS if when == "after")
+    assert len(deliveries) == batches + kills_after_publishing  # each of those was published twice
+    assert len(by_id) == batches
+    assert sorted(e["data"]["batch"] for e in by_id.values()) == list(range(1, batches + 1))  # each batch once
+    items = [i["order_id"] for e in by_id.values() for i in e["data"]["items"]]
+    assert len(items) == len(set(items)) == PEOPLE
+    with cycle.connect() as conn:
+        paid = set(conn.execute(sa.text("SELECT id FROM payment_orders WHERE status = 'paid'")).scalars())
+    assert set(items) == paid

@@ -3,7 +3,7 @@ recorded once, posted to the ledger and announced; a callback that is forged, re
 never verified records nothing."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import requests
@@ -208,3 +208,99 @@ def test_starting_again_with_the_same_key_is_the_same_donation(session, ipg, ipg
     again = start(session, ipg, key="donate-key-0001")
     assert again == first and len(state(session)["donations"]) == 1
     assert len(ipg_server.gateway.transactions) == 1
+
+
+# the timer of every replica: donations left behind ---------------------------------------------------------
+LATER = donations.STALE_AFTER + timedelta(minutes=1)
+
+
+class SettleFails:
+    """The real gateway adapter, but settling fails until `.fails` is set to False (the gateway down then)."""
+
+    def __init__(self, ipg):
+        self.ipg, self.fails = ipg, True
+
+    def __getattr__(self, name):
+        return getattr(self.ipg, name)
+
+    def settle(self, reference):
+        if self.fails:
+            raise psp.PspError("the payment gateway answered 503", retryable=True, code="psp_unavailable")
+        return self.ipg.settle(reference)
+
+
+def retry(session, ipg, after=LATER):
+    with session.begin():
+        return donations.retry_pending(session, ipg, now=donations.now_utc() + after)
+
+
+def test_a_donation_the_gateway_could_not_settle_is_settled_by_the_timer_once(session, ipg, ipg_server):
+    flaky = SettleFails(ipg)
+    started = start(session, flaky)
+    fields = pay(ipg_server, token_of(session, started["id"]))
+    assert callback(session, fields, flaky)["status"] == "paid"
+    assert balance(session, "psp_receivable") == 5_000_000 and balance(session, "bank") == 0
+    flaky.fails = False
+    assert retry(session, flaky, after=timedelta(0)) == {"verified": 0, "settled": 0}  # not a few minutes yet
+    assert retry(session, flaky) == {"verified": 0, "settled": 1}
+    assert balance(session, "bank") == 5_000_000 and balance(session, "psp_receivable") == 0
+    assert ipg_server.gateway.transactions[fields["token"]]["status"] == "settled"
+    before = state(session)
+    assert retry(session, flaky) == {"verified": 0, "settled": 0}  # the next tick, another replica: nothing twice
+    assert state(session) == before
+    with session.begin():
+        assert ledger_store.check(session) == []
+
+
+def test_a_payment_whose_callback_never_came_is_verified_by_the_timer_and_the_late_callback_is_a_replay(
+        session, ipg, ipg_server):
+    paid = start(session, ipg)
+    abandoned = start(session, ipg, {**PERSON, "amount_rials": 7_000_000})
+    fields = pay(ipg_server, token_of(session, paid["id"]))  # paid at the gateway; the browser never came back
+    assert retry(session, ipg, after=timedelta(0)) == {"verified": 0, "settled": 0}  # the donor may still come back
+    assert retry(session, ipg) == {"verified": 1, "settled": 1}
+    with session.begin():
+        receipt = donations.receipt(session, paid["id"])
+        [event] = session.execute(sa.text("SELECT envelope FROM outbox")).scalars().all()
+    assert receipt["status"] == "paid" and receipt["psp_reference"] == fields["reference"]
+    assert event["data"]["receipt_number"] == paid["receipt_number"] and schemas.errors_of(event) == []
+    assert balance(session, "bank") == 5_000_000
+    assert [d.status for d in state(session)["donations"] if d.id == abandoned["id"]] == ["started"]  # not paid
+
+    before = state(session)
+    assert retry(session, ipg) == {"verified": 0, "settled": 0}
+    with pytest.raises(Conflict) as late:
+        callback(session, fields, ipg)
+    assert late.value.code == "callback_replayed" and state(session) == before
+    assert retry(session, ipg, after=donations.VERIFY_WITHIN + timedelta(minutes=1)) == {"verified": 0, "settled": 0}
+    with session.begin():
+        assert ledger_store.check(session) == []
+
+
+def test_replicas_retrying_at_once_never_take_the_same_donation(session, ipg, ipg_server, db_urls):
+    started = start(session, ipg)
+    pay(ipg_server, token_of(session, started["id"]))
+    other_replica = sa.create_engine(db_urls["payments"])
+    try:
+        with other_replica.connect() as conn, conn.begin():  # holds the row, as a replica in the middle of it
+            conn.execute(sa.text("SELECT 1 FROM donations WHERE id = :i FOR UPDATE"), {"i": started["id"]})
+            assert retry(session, ipg) == {"verified": 0, "settled": 0}  # skipped, not waited for
+        assert retry(session, ipg) == {"verified": 1, "settled": 1}
+    finally:
+        other_replica.dispose()
+    assert ipg_server.gateway.transactions[token_of(session, started["id"])]["verifications"] == 1
+
+
+def test_the_service_timer_runs_the_retry(session, ipg, ipg_server):
+    from nameko.testing.services import worker_factory
+    from nameko.timer import Timer
+
+    from services.payments.service import PaymentsService
+
+    assert any(isinstance(e, Timer) for e in PaymentsService.retry_donations.nameko_entrypoints)
+    started = start(session, ipg)
+    pay(ipg_server, token_of(session, started["id"]))
+    with session.begin():
+        session.execute(sa.text("UPDATE donations SET created_at = now() - interval '6 minutes'"))
+    service = worker_factory(PaymentsService, db=session, ipg=ipg)
+    assert service.retry_donations() == {"verified": 1, "settled": 1}

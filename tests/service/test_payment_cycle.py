@@ -214,3 +214,21 @@ def test_a_forged_statement_changes_nothing(session, bank, bank_server):
     assert scalar(session, "SELECT count(*) FROM outbox WHERE routing_key LIKE '%disbursements%'") == 0
     requests.post(f"{bank_server.url}/api/control", json={"forge_signature": False}, timeout=5)
     assert cycle_steps.advance(session, "1405-09.pension", bank) == "settled"
+
+
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_the_disbursements_carry_the_masked_account_and_never_the_whole_one(session, bank, in_flight, monkeypatch):
+    monkeypatch.setattr(cycle_steps, "IN_FLIGHT", in_flight)  # one file at the bank at a time, or a few
+    assert run(session, bank) == "settled"
+    with session.begin():
+        ibans = dict(session.execute(sa.text("SELECT id, iban FROM payment_orders")).all())
+        events = session.execute(sa.text("SELECT envelope FROM outbox WHERE routing_key LIKE '%disbursements%' "
+                                         "ORDER BY seq")).scalars().all()
+    items = [item for event in events for item in event["data"]["items"]]
+    assert sorted(i["order_id"] for i in items) == sorted(ibans)
+    for item in items:
+        iban = ibans[item["order_id"]]
+        assert item["account_masked"] == f"IR** **** **** **** **** **{iban[-4:-2]} {iban[-2:]}"
+        assert iban not in str(events) and iban[4:] not in str(events)
+    assert [e["data"]["batch"] for e in events] == list(range(1, len(events) + 1))  # settled in order
+    assert cycle_steps.mask_account("IR890170000000000499370899") == "IR** **** **** **** **** **08 99"

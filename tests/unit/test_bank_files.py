@@ -6,6 +6,8 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from fakes.bank.app import open_iban
@@ -145,3 +147,36 @@ def test_other_documents_and_entities_are_refused():
               b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.03">&x;</Document>')
     with pytest.raises(BankFileError):
         iso20022.parse_pain002(entity)
+
+
+def test_the_first_transaction_details_of_an_entry_are_read_wherever_they_are():
+    """An entry's details are "(NtryDtls/TxDtls)[1]": the first TxDtls, even under a later NtryDtls."""
+    paid = {"batch_id": "BATCH-1", "end_to_end_id": "PO-1", "amount_rials": 12_500_000, "entry_ref": "E-1",
+            "credit_debit": "DBIT", "creditor_iban": open_iban(IDS[0]), "national_id": IDS[0]}
+    xml = iso20022.camt053("STMT-1", CREATED, DEBTOR["iban"], 100_000_000, [paid])
+    xml = xml.replace(b"<NtryDtls><TxDtls>", b"<NtryDtls><Btch><NbOfTxs>1</NbOfTxs></Btch></NtryDtls><NtryDtls><TxDtls>")
+    [entry] = iso20022.parse_camt053(xml)["entries"]
+    assert (entry["end_to_end_id"], entry["batch_id"], entry["national_id"]) == ("PO-1", "BATCH-1", IDS[0])
+
+
+def test_files_are_built_checked_and_read_in_several_threads_at_once():
+    """The cycle builds, sends and reads files from a few threads: each thread checks with its own compiled XSD."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def round_trip(n):
+        xml = iso20022.pain001(f"BATCH-{n}", CREATED, DEBTOR, payments())
+        copy = bytes(bytearray(xml))  # not the bytes built here: parsed and validated like a file received
+        return iso20022.parse_pain001(copy)["batch_id"]
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(round_trip, range(40))) == [f"BATCH-{n}" for n in range(40)]
+    tampered = _replace(iso20022.pain001("BATCH-X", CREATED, DEBTOR, payments()), ".//p:PmtMtd", "CASH")
+    with ThreadPoolExecutor(2) as pool, pytest.raises(BankFileError, match="does not validate"):
+        list(pool.map(iso20022.parse_pain001, [tampered] * 4))
+
+
+@given(st.text(alphabet="0123456789۰۱۲۳۴۵۶۷۸۹a ", min_size=0, max_size=12))
+def test_the_quick_national_id_check_of_the_files_agrees_with_the_identifiers_one(value):
+    from common.identifiers import is_valid_national_id
+
+    assert iso20022._national_id_ok(value) == is_valid_national_id(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from typing import Protocol
 from urllib.parse import quote
 
@@ -73,7 +74,14 @@ class FakeBankAdapter:
         self.base_url = base_url.rstrip("/")
         self.shared_key = shared_key.encode("utf-8")
         self.timeout = timeout
-        self.session = requests.Session()
+        self._local = threading.local()  # a requests.Session per thread: the cycle keeps a few calls in flight
+
+    @property
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
     # the three calls
 
