@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterable, Iterator
 
 from services.transparency.catalog import Dataset
-from services.transparency.formats.values import plain
+from services.transparency.formats.values import in_chunks, plain
 
 BOM = "\ufeff".encode()
 MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -47,14 +47,9 @@ def csv_chunks(dataset: Dataset, rows: Iterable[dict], chunk_bytes: int = CHUNK_
         line.truncate()
         return data
 
-    parts = [BOM, encoded([name for name, _ in columns])]
-    size = 0
-    for row in rows:
-        data = encoded([_cell(row.get(name), kind) for name, kind in columns])
-        parts.append(data)
-        size += len(data)
-        if size >= chunk_bytes:
-            yield b"".join(parts)
-            parts, size = [], 0
-    if parts:
-        yield b"".join(parts)
+    def pieces() -> Iterator[bytes]:
+        yield BOM + encoded([name for name, _ in columns])
+        for row in rows:
+            yield encoded([_cell(row.get(name), kind) for name, kind in columns])
+
+    return in_chunks(pieces(), chunk_bytes)

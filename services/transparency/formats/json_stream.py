@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 
 from services.transparency.catalog import Dataset
-from services.transparency.formats.values import plain, project
+from services.transparency.formats.values import in_chunks, plain, project
 
 MEDIA_TYPE = "application/json"
 CHUNK_BYTES = 64 * 1024
@@ -20,15 +20,13 @@ def json_chunks(dataset: Dataset, rows: Iterable[dict], meta: dict, chunk_bytes:
     """`meta` is the dataset's metadata (catalog.describe gives it); each row is written through the
     dataset's columns only."""
     names = dataset.column_names
-    parts = [f'{{"dataset":{dumps(meta)},"rows":['.encode("utf-8")]
-    size, separator = 0, ""
-    for row in rows:
-        data = (separator + dumps(project(row, names))).encode("utf-8")
-        separator = ","
-        parts.append(data)
-        size += len(data)
-        if size >= chunk_bytes:
-            yield b"".join(parts)
-            parts, size = [], 0
-    parts.append(b"]}")
-    yield b"".join(parts)
+
+    def pieces() -> Iterator[bytes]:
+        yield ('{"dataset":' + dumps(meta) + ',"rows":[').encode("utf-8")
+        separator = ""
+        for row in rows:
+            yield (separator + dumps(project(row, names))).encode("utf-8")
+            separator = ","
+        yield b"]}"
+
+    return in_chunks(pieces(), chunk_bytes)

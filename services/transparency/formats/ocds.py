@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from common.config import PROJECT_ROOT
 from common.jalali import TEHRAN
 from services.transparency.catalog import LICENCE, PUBLISHER
+from services.transparency.formats.values import in_chunks
 
 OCDS_VERSION = "1.1"
 OCDS_SCHEMA_DIR = PROJECT_ROOT / "contracts" / "ocds"
@@ -113,18 +114,15 @@ def ocds_release_package_chunks(rows: Iterable[dict], meta: dict, chunk_bytes: i
     }
     if meta.get("publication_policy"):
         head["publicationPolicy"] = meta["publication_policy"]
-    parts = [(_dumps(head)[:-1] + ',"releases":[').encode("utf-8")]
-    size, separator = 0, ""
-    for row in rows:
-        data = (separator + _dumps(contract_release(row, published_at=published_at, version=version))).encode("utf-8")
-        separator = ","
-        parts.append(data)
-        size += len(data)
-        if size >= chunk_bytes:
-            yield b"".join(parts)
-            parts, size = [], 0
-    parts.append(b"]}")
-    yield b"".join(parts)
+    def pieces() -> Iterator[bytes]:
+        yield (_dumps(head)[:-1] + ',"releases":[').encode("utf-8")
+        separator = ""
+        for row in rows:
+            yield (separator + _dumps(contract_release(row, published_at=published_at, version=version))).encode("utf-8")
+            separator = ","
+        yield b"]}"
+
+    return in_chunks(pieces(), chunk_bytes)
 
 
 # Validation against the official schemas, offline ---------------------------------------------------------
