@@ -2,7 +2,7 @@
 (then pay at the payment gateway), the gateway's callback, the receipt, and the public dataset of donations."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, url_for
+from flask import current_app, jsonify, redirect, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
@@ -47,13 +47,21 @@ def start(body: DonationIn, header: IdempotencyHeader):
     return response
 
 
-@bp.post("/callback", responses={200: DonationReceipt, **ERRORS})
+RECEIPT_PAGE = "/web/donate/receipt.html"
+
+
+@bp.post("/callback", responses={200: DonationReceipt, 303: {"description": "a browser (Accept: text/html) is "
+                                                                           "sent on to the receipt page"}, **ERRORS})
 @accepts_form
 def callback(form: CallbackForm):
     """Where the payment gateway sends the donor's browser back (a form post). Only a callback signed by the
     gateway, for a donation still waiting, for its exact amount, never seen before and verified by the gateway
-    records the donation as paid; any other is refused and changes nothing."""
-    return jsonify(_call("donation_callback", form.model_dump()))
+    records the donation as paid; any other is refused and changes nothing. A browser is sent on (303) to the
+    receipt page; other clients get the receipt as JSON."""
+    receipt = _call("donation_callback", form.model_dump())
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+        return redirect(f"{RECEIPT_PAGE}?id={receipt['id']}", code=303)
+    return jsonify(receipt)
 
 
 @bp.get("/<donation_id>/receipt", responses={200: DonationReceipt, 400: Problem, 404: Problem, 503: Problem,
