@@ -116,7 +116,8 @@ def authorize(view) -> None:
         raise unauthenticated("authentication_required", "برای این کار باید وارد شوید.",
                               "this route needs a bearer token" + (" or an API key" if scope else ""))
     allowed = (principal["kind"] == "staff" and principal["role"] in roles) or (
-        principal["kind"] == "integrator" and scope is not None and scope in principal["scopes"])
+        principal["kind"] == "integrator" and scope is not None and scope in principal["scopes"]) or (
+        principal["kind"] == BENEFICIARY and BENEFICIARY in roles)
     if not allowed:
         raise Problem(403, "forbidden", "Forbidden", "شما اجازهٔ این کار را ندارید.",
                       f"allowed roles: {', '.join(roles)}" + (f"; or an API key with {scope}" if scope else ""))

@@ -9,6 +9,15 @@ from gateway.schemas import Problem
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 OPEN311_ERRORS_REF = {"$ref": "#/components/schemas/Open311Errors"}
+# Examples of responses that are files rather than models (flask-openapi3 drops a plain schema's examples),
+# by the response's description: routes declare them with file_response().
+FILE_EXAMPLES: dict[str, list] = {}
+
+
+def file_response(description: str, media_type: str, schema: dict, example) -> dict:
+    """A response that is a file (CSV, a JSON document of someone else's standard), with its example."""
+    FILE_EXAMPLES[description] = [example]
+    return {"description": description, "content": {media_type: {"schema": schema}}}
 
 
 def _models() -> dict[str, type]:
@@ -22,10 +31,11 @@ def _models() -> dict[str, type]:
     from services.payments import registry as payment_registry
     from services.payments import donation_schemas
     from services.payments import schemas as payment_schemas
+    from services.transparency import schemas as transparency_schemas
 
     found = {}
     for module in (gateway_schemas, complaint_schemas, notification_schemas, payment_schemas, payment_registry,
-                   open311, donation_schemas):
+                   open311, donation_schemas, transparency_schemas):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__:
                 found[value.__name__] = value
@@ -57,6 +67,9 @@ class GatewayOpenAPI(OpenAPI):
                     binary = response.get("content", {}).get("application/octet-stream")
                     if binary:  # flask-openapi3 drops a plain schema's examples too
                         binary["schema"].setdefault("examples", ["%PDF-1.4 …"])
+                    for media in response.get("content", {}).values():
+                        if response.get("description") in FILE_EXAMPLES:
+                            media["schema"].setdefault("examples", FILE_EXAMPLES[response["description"]])
                     if str(status)[0] not in "45":
                         continue
                     if path.startswith("/open311/"):  # GeoReport's own error list (see routes/open311.py)

@@ -11,7 +11,8 @@ from gateway.protection import idempotency
 from gateway.schemas import IdempotencyHeader, Problem, RequestPart
 from services.payments.registry import BeneficiaryIn
 from services.payments.schemas import (
-    BeneficiaryView, BudgetLineList, CycleOpen, CycleView, FailedPayments, LedgerCheck, Resolve, Resolved, StatusChange,
+    BeneficiaryView, BudgetLineList, CycleList, CycleOpen, CycleView, FailedPayments, LedgerCheck, Resolve, Resolved,
+    StatusChange,
 )
 
 bp = APIBlueprint("payments", __name__, url_prefix="/api/v1",
@@ -29,6 +30,11 @@ class CyclePath(RequestPart):
 
 class NationalIdPath(RequestPart):
     national_id: str = Field(max_length=20)
+
+
+class CyclesQuery(RequestPart):
+    month: str | None = Field(None, pattern=r"^1[34][0-9]{2}-(0[1-9]|1[0-2])$", description="Jalali yyyy-mm")
+    line: str | None = Field(None, max_length=60, pattern=r"^[a-z0-9_]+$", description="a budget line's code")
 
 
 class FailedQuery(RequestPart):
@@ -83,6 +89,13 @@ def open_cycle(body: CycleOpen, header: IdempotencyHeader):
 def approve(path: CyclePath, header: IdempotencyHeader):
     """A second person approves (not the one who prepared it); then the orders go to the bank."""
     return jsonify(_call("approve_cycle", g.principal, path.cycle_id, idempotency(header)))
+
+
+@bp.get("/staff/payments/cycles", security=BEARER, responses={200: CycleList, **ERRORS})
+@requires(*READ)
+def cycles(query: CyclesQuery):
+    """The payment cycles, newest month first (at most 100), by month and budget line if asked."""
+    return jsonify({"items": _call("cycles", g.principal, query.month, query.line)})
 
 
 @bp.get("/staff/payments/cycles/<cycle_id>", security=BEARER, responses={200: CycleView, **ERRORS})

@@ -15,7 +15,8 @@ from pydantic import Field
 from common.config import get_settings
 from common.errors import FieldError
 from gateway import problems
-from gateway.auth import BEARER, BENEFICIARY, beneficiary_token, requires, unauthenticated
+from gateway.auth import BEARER, BENEFICIARY, beneficiary_token, requires
+from gateway.openapi import file_response
 from gateway.protection import client_key
 from gateway.schemas import Problem, RequestPart
 from services.transparency.catalog import CATALOG, describe
@@ -179,12 +180,9 @@ def _download(slug: str, version: int | None, kind: str, mimetype: str, filename
     return response
 
 
-FILE = {"description": "the file, streamed", "content": {}}
-
-
 @bp.get("/transparency/datasets/<slug>/download.csv",
-        responses={200: {"description": "CSV (UTF-8 with BOM, so Excel shows Persian), streamed",
-                         "content": {"text/csv": {"schema": {"type": "string"}}}}, **NOT_MODIFIED, **PUBLIC})
+        responses={200: file_response("CSV (UTF-8 with BOM, so Excel shows Persian), streamed", "text/csv",
+                                      {"type": "string"}, "\ufeffcontract_number,title\r\n1403-0012,خرید ویلچر\r\n"), **NOT_MODIFIED, **PUBLIC})
 def download_csv(path: SlugPath, query: VersionQuery):
     """A version as CSV: one header row of column names (their Persian titles are in the metadata)."""
     _known(path.slug)
@@ -193,8 +191,9 @@ def download_csv(path: SlugPath, query: VersionQuery):
 
 
 @bp.get("/transparency/datasets/<slug>/download.json",
-        responses={200: {"description": "JSON {dataset: metadata, rows: [...]}, streamed",
-                         "content": {"application/json": {"schema": {"type": "object"}}}}, **NOT_MODIFIED, **PUBLIC})
+        responses={200: file_response("JSON {dataset: metadata, rows: [...]}, streamed", "application/json",
+                                      {"type": "object"}, {"dataset": {"slug": "contracts", "version": 2},
+                                                           "rows": [{"contract_number": "1403-0012"}]}), **NOT_MODIFIED, **PUBLIC})
 def download_json(path: SlugPath, query: VersionQuery):
     """A version as JSON with its metadata. Its rows, each as canonical JSON and a newline, hash to the
     version's `content_sha256`."""
@@ -204,8 +203,8 @@ def download_json(path: SlugPath, query: VersionQuery):
 
 
 @bp.get("/transparency/datasets/contracts/ocds.json",
-        responses={200: {"description": "an OCDS 1.1 release package, streamed",
-                         "content": {"application/json": {"schema": {"type": "object"}}}}, **NOT_MODIFIED, **PUBLIC})
+        responses={200: file_response("an OCDS 1.1 release package, streamed", "application/json", {"type": "object"},
+                                      {"version": "1.1", "releases": [{"ocid": "ocds-ir8bhz-1403-0012"}]}), **NOT_MODIFIED, **PUBLIC})
 def contracts_ocds(query: VersionQuery):
     """The contracts as an Open Contracting Data Standard 1.1 release package (one release per contract)."""
     def package(meta, rows):
@@ -217,8 +216,8 @@ def contracts_ocds(query: VersionQuery):
 
 
 @bp.get("/transparency/datasets/budget/datapackage.json",
-        responses={200: {"description": "a Fiscal Data Package descriptor",
-                         "content": {"application/json": {"schema": {"type": "object"}}}}, **NOT_MODIFIED, **PUBLIC})
+        responses={200: file_response("a Fiscal Data Package descriptor", "application/json", {"type": "object"},
+                                      {"profile": "fiscal-data-package", "name": "behzisti-budget-1405"}), **NOT_MODIFIED, **PUBLIC})
 def budget_datapackage(query: VersionQuery):
     """The budget and its 16 lines as a Fiscal Data Package: the descriptor, whose resource is this
     version's CSV download."""
@@ -230,8 +229,9 @@ def budget_datapackage(query: VersionQuery):
 
 
 @bp.get("/transparency/catalog.jsonld",
-        responses={200: {"description": "a DCAT-AP catalog in JSON-LD",
-                         "content": {"application/ld+json": {"schema": {"type": "object"}}}}, **NOT_MODIFIED,
+        responses={200: file_response("a DCAT-AP catalog in JSON-LD", "application/ld+json", {"type": "object"},
+                                      {"@context": {"dcat": "http://www.w3.org/ns/dcat#"},
+                                       "@graph": [{"@type": "dcat:Catalog"}]}), **NOT_MODIFIED,
                    503: Problem, 504: Problem})
 def catalog():
     """Every dataset and its distributions as a DCAT-AP catalog, for the ministry's other transparency
@@ -281,15 +281,12 @@ def open_session(body: SessionIn):
 
 
 @bp.get("/transparency/me/payments", security=BEARER, responses={200: MyPayments, 400: Problem, 401: Problem,
-                                                                 503: Problem, 504: Problem})
+                                                                 403: Problem, 503: Problem, 504: Problem})
+@requires(BENEFICIARY)
 def my_payments(query: PaymentsQuery):
     """Every payment made to me since 1391, newest first: date (Jalali beside ISO), budget line, amount,
-    account (masked), status. Only with the session from /transparency/me/session."""
-    principal = g.get("principal")
-    if not principal or principal.get("kind") != BENEFICIARY:
-        raise unauthenticated("beneficiary_session_required", "برای دیدن پرداخت‌های خود با کد ملی و کد یک‌بار "
-                                                              "مصرف وارد شوید.", "needs a beneficiary session token")
-    response = jsonify(_call("my_payments", principal, query.after, query.limit))
+    account (masked), status. Only with the session from /transparency/me/session (a staff token: 403)."""
+    response = jsonify(_call("my_payments", g.principal, query.after, query.limit))
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

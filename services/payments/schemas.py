@@ -57,6 +57,26 @@ class CycleView(BaseModel):
     batches: dict[str, int]
 
 
+class CycleSummary(BaseModel):
+    id: str
+    month: str
+    line: str
+    stage: str
+    stage_fa: str
+    stopped_reason: str | None = None
+    prepared_by: str
+    approved_by: str | None = None
+    beneficiaries: int
+    total_rials: int
+
+
+class CycleList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+        {k: v for k, v in CYCLE_EXAMPLE.items() if k not in ("orders", "batches")}]}]})
+
+    items: list[CycleSummary]
+
+
 class BudgetLineView(BaseModel):
     code: str
     title_fa: str

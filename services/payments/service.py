@@ -21,7 +21,7 @@ from services.payments.donation_schemas import DonationIn
 from services.payments.dependencies import BankDependency, IpgDependency
 from services.payments.models import BudgetLine, Cycle, idempotency_keys
 from services.payments.schemas import CycleOpen, Resolve, StatusChange
-from services.payments.views import budget_line_view, cycle_view, failed_orders
+from services.payments.views import budget_line_view, cycle_list, cycle_view, failed_orders
 
 PREPARES = {"finance_expert", "admin"}
 APPROVES = {"finance_approver"}
@@ -93,6 +93,12 @@ class PaymentsService(HealthRpc):
         _require(actor, READS)
         with self.db.begin():
             return cycle_view(self.db, cycle_id)
+
+    @rpc
+    def cycles(self, actor: dict, month: str | None = None, line: str | None = None) -> list:
+        _require(actor, READS)
+        with self.db.begin():
+            return cycle_list(self.db, month, line)
 
     @rpc
     def failed_payments(self, actor: dict, cycle_id: str | None = None) -> list:

@@ -33,6 +33,18 @@ def cycle_view(session: Session, cycle_id: str) -> dict:
             "orders": orders, "batches": batches}
 
 
+def cycle_list(session: Session, month: str | None, line: str | None, limit: int = 100) -> list[dict]:
+    """The cycles, newest month first, with their stage (the orders' counts are in each cycle's own view)."""
+    query = select(Cycle).order_by(Cycle.month.desc(), Cycle.line).limit(limit)
+    if month:
+        query = query.where(Cycle.month == month)
+    if line:
+        query = query.where(Cycle.line == line)
+    return [{"id": c.id, "month": c.month, "line": c.line, "stage": c.stage, "stage_fa": STAGES_FA[c.stage],
+             "stopped_reason": c.stopped_reason, "prepared_by": c.prepared_by, "approved_by": c.approved_by,
+             "beneficiaries": c.beneficiaries, "total_rials": c.total_rials} for c in session.scalars(query)]
+
+
 def failed_orders(session: Session, cycle_id: str | None) -> list[dict]:
     query = (select(PaymentOrder).where(PaymentOrder.status.in_(("rejected", "returned")),
                                         PaymentOrder.resolution.is_(None)).order_by(PaymentOrder.id).limit(500))

@@ -21,7 +21,8 @@ class SessionIn(NationalIdIn):
 
 
 class Correction(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "note": "نام مدیر کل استان البرز اصلاح شد", "rows": [{"manager_id": "m-0007", "full_name": "مریم احمدی"}]}]})
 
     note: str = Field(min_length=5, max_length=500, description="what is corrected and why (published with the version)")
     rows: list[dict] = Field(min_length=1, max_length=1000,
@@ -29,12 +30,31 @@ class Correction(BaseModel):
                                          "(or are added)")
 
 
+VERSION_EXAMPLE = {"slug": "contracts", "version": 2, "published_at": "2026-11-26T09:00:00.000000Z", "row_count": 22000,
+    "content_sha256": "3f" * 32, "prev_sha256": "a1" * 32, "note": "اصلاح مبلغ قرارداد ۱۴۰۳-۰۰۱۲ (اصلاح: admin)",
+    "record_sha256": "9c" * 32, "signature": "bWFkZS11cC1zaWduYXR1cmU="}
+SUMMARY_EXAMPLE = {
+    "slug": "contracts", "title_fa": "قراردادها، تفاهم‌نامه‌ها و موافقت‌نامه‌ها", "description_fa": "همهٔ قراردادهای سازمان",
+    "spec": "T3", "theme": "GOVE", "keywords_fa": ["قرارداد"], "publisher_fa": "سازمان بهزیستی کشور",
+    "licence": "CC-BY-4.0", "version": 2, "published_at": "2026-11-26T09:00:00.000000Z",
+    "published_at_fa": "۱۴۰۵/۰۹/۰۵ ۱۲:۳۰", "row_count": 22000, "content_sha256": "3f" * 32,
+    "formats": ["csv", "json", "ocds"]}
+
+
+def _examples(*examples) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
 class CodeAccepted(BaseModel):
+    model_config = _examples({"accepted": True, "message_fa": "اگر این کد ملی از بهزیستی مستمری بگیرد، کد پیامک شد."})
+
     accepted: bool = True
     message_fa: str
 
 
 class BeneficiarySession(BaseModel):
+    model_config = _examples({"token": "eyJhbGciOiJIUzI1NiJ9.e30.x", "token_type": "Bearer", "expires_in": 600})
+
     token: str
     token_type: str = "Bearer"
     expires_in: int
@@ -54,6 +74,11 @@ class MyPayment(BaseModel):
 
 
 class MyPayments(BaseModel):
+    model_config = _examples({"items": [{
+        "order_id": "1405090499370899c71b3c61654f", "paid_on": "2026-11-26", "paid_on_fa": "۱۴۰۵/۰۹/۰۵", "month": "1405-09",
+        "budget_line": "pension_disability", "budget_line_fa": "مستمری خانوارهای دارای معلول", "amount_rials": 12500000,
+        "account_masked": "IR** **** **** **** **** **12 34", "status": "paid", "status_fa": "واریز شد"}], "next": None})
+
     items: list[MyPayment]
     next: str | None
 
@@ -68,6 +93,8 @@ class Column(BaseModel):
 
 
 class VersionRecord(BaseModel):
+    model_config = _examples(VERSION_EXAMPLE)
+
     slug: str
     version: int
     published_at: str
@@ -97,16 +124,26 @@ class DatasetSummary(BaseModel):
 
 
 class DatasetList(BaseModel):
+    model_config = _examples({"items": [SUMMARY_EXAMPLE]})
+
     items: list[DatasetSummary]
 
 
 class DatasetDetail(DatasetSummary):
+    model_config = _examples({**SUMMARY_EXAMPLE, "key": "contract_number", "columns": [
+        {"name": "contract_number", "title_fa": "شماره قرارداد", "type": "string", "searchable": True,
+         "filterable": False, "sortable": True}], "versions": [VERSION_EXAMPLE]})
+
     columns: list[Column]
     key: str
     versions: list[VersionRecord]
 
 
 class RowPage(BaseModel):
+    model_config = _examples({"items": [{"center_id": "prov.alborz.county.karaj.center.omid",
+                                         "name": "مرکز توانبخشی معلولان امید کرج", "province": "alborz"}],
+                              "next": "WyIwIiwyMF0", "version": 1})
+
     items: list[dict]
     next: str | None
     version: int
@@ -120,6 +157,10 @@ class SpendingCell(BaseModel):
 
 
 class Spending(BaseModel):
+    model_config = _examples({"by": "line", "threshold": 5, "households": 1542000, "amount_rials": 19275000000000,
+                              "cells": [{"key": "pension_disability", "title_fa": "مستمری خانوارهای دارای معلول",
+                                         "households": 612000, "amount_rials": 7650000000000}]})
+
     by: str
     threshold: int
     households: int | None
@@ -128,6 +169,10 @@ class Spending(BaseModel):
 
 
 class PublicKey(BaseModel):
+    model_config = _examples({"algorithm": "Ed25519", "encoding": "base64 of the raw 32-byte public key",
+                              "public_key": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+                              "signed": "the record_sha256 of each version (its hex text, UTF-8)"})
+
     algorithm: str
     encoding: str
     public_key: str

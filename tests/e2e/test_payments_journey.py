@@ -65,6 +65,9 @@ def test_finance_staff_pay_a_month_and_every_paid_person_hears_of_it(platform, a
 
     settled = cycle_reaches(api, cycle_id, "settled")
     assert settled["stage"] == "settled" and settled["orders"] == {"paid": 3}
+    listed = api.call("GET", "/api/v1/staff/payments/cycles", "auditor", params={"month": "1405-09"}).json()["items"]
+    assert [(c["id"], c["stage"]) for c in listed] == [(cycle_id, "settled")]
+    assert api.call("GET", "/api/v1/staff/payments/cycles", "rey.expert").status_code == 403
     # what the PaymentCycleStuck alert reads: no cycle left in any stage once this one settled
     metrics = requests.get(f"http://127.0.0.1:{platform['metrics']['payments']}/metrics", timeout=10).text
     waiting = re.findall(r'^payment_cycles\{stage="(\w+)"\} (\S+)$', metrics, re.M)

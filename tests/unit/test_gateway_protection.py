@@ -78,7 +78,11 @@ PUBLIC = {"health.healthz", "health.readyz", "cases.register_case", "cases.get_c
           "events.get_schema", "auth.login", "auth.refresh", "auth.logout", "static",
           "open311.services", "open311.service_definition", "open311.get_requests", "open311.get_request",
           "open311.get_token", "notifications.request_code", "notifications.verify_code", "sms.receipt", "payments.budget_lines",
-          "donations.purposes", "donations.start", "donations.callback", "donations.receipt", "donations.dataset"}
+          "donations.purposes", "donations.start", "donations.callback", "donations.receipt", "donations.dataset",
+          "reports.categories", "pages.home", "pages.web_root", "pages.asset",
+          *(f"transparency.{name}" for name in (
+              "datasets", "dataset", "rows", "version", "public_key", "spending", "download_csv", "download_json",
+              "contracts_ocds", "budget_datapackage", "catalog", "request_code", "open_session"))}
 
 
 def test_every_route_is_public_by_decision_or_declares_who_may_call_it():
