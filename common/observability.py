@@ -41,7 +41,8 @@ class Observability(DependencyProvider):
         self.stop()
 
     def readiness_checks(self) -> dict:
-        checks = {"broker": broker_check(self.container.config["AMQP_URI"])}  # opens and closes a connection
+        checks = {"broker": broker_check(self.container.config["AMQP_URI"]),  # opens and closes a connection
+                  "consumers": lambda: consumers_ready(self.container)}
         for dep in self.container.dependencies:
             if isinstance(dep, Database):
                 checks[f"db:{dep.service}"] = lambda dep=dep: ping(dep.engine)
@@ -71,3 +72,13 @@ class Observability(DependencyProvider):
             EVENT_LATENCY.labels(service, method).observe(elapsed)
         elif isinstance(entrypoint, Timer):
             TIMER_RUNS.labels(service, method, outcome).inc()
+
+
+def consumers_ready(container) -> None:
+    """Raises until the container's queues are declared and consumed: a service that says it is ready
+    before then would let an event published to it meanwhile find no queue (the broker drops it)."""
+    from nameko.messaging import QueueConsumer
+
+    for extension in container.extensions:
+        if isinstance(extension, QueueConsumer) and not extension._consumers_ready.ready():
+            raise RuntimeError("the queues are not consumed yet")

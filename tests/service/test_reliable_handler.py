@@ -1,4 +1,5 @@
 """Bounded retries with back-off, then the dead-letter queue; never nameko's ack-and-drop."""
+import pytest
 from kombu import Connection
 from nameko.testing.services import entrypoint_waiter
 
@@ -93,3 +94,14 @@ def test_dead_letters_can_be_seen_and_replayed_once_the_cause_is_fixed(container
         assert replay(service_config["AMQP_URI"], QUEUE) == 1
     assert FlakyService.seen[-1] == event["id"]
     assert show(service_config["AMQP_URI"], QUEUE) == []
+
+
+def test_a_service_is_ready_only_once_its_queues_are_consumed(container_factory, service_config):
+    """Else an event published on its readiness could find no queue and be dropped by the broker."""
+    from common.observability import consumers_ready
+
+    container = container_factory(FlakyService, service_config)
+    with pytest.raises(RuntimeError, match="not consumed yet"):
+        consumers_ready(container)
+    container.start()
+    consumers_ready(container)  # raises nothing now

@@ -128,11 +128,12 @@ def test_a_service_is_not_ready_when_its_broker_or_database_is_unreachable():
     database = Database("complaints")
     database.engine = make_engine(NOWHERE_DB, pool_size=1, max_overflow=0)
     observability = Observability()
-    observability.container = SimpleNamespace(config={"AMQP_URI": NOWHERE_AMQP}, dependencies=[database])
+    observability.container = SimpleNamespace(config={"AMQP_URI": NOWHERE_AMQP}, dependencies=[database],
+                                              extensions=[])
     checks = observability.readiness_checks()
-    assert set(checks) == {"broker", "db:complaints"}
+    assert set(checks) == {"broker", "db:complaints", "consumers"}
     ok, results = ops_server.run_checks(checks)
-    assert not ok and all(v.startswith("unreachable") for v in results.values())
+    assert not ok and results["broker"].startswith("unreachable") and results["db:complaints"].startswith("unreachable")
     database.engine.dispose()
 
 
