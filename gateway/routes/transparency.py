@@ -137,7 +137,8 @@ def version(path: VersionPath):
 @bp.get("/transparency/public-key", responses={200: PublicKey, **NOT_MODIFIED, 503: Problem, 504: Problem})
 def public_key():
     """The organization's Ed25519 public key that every version's signature is checked with."""
-    return _json(_call("public_key"), None)
+    key = _call("public_key")
+    return _json(key, key["in_use_since"])
 
 
 @bp.get("/transparency/spending", responses={200: Spending, **NOT_MODIFIED, **PUBLIC})
@@ -145,7 +146,8 @@ def spending(query: SpendingQuery):
     """What was paid to beneficiaries by budget line, province or month (households and rials), from the
     payment cycles' disbursements. A cell of fewer than 5 households is null, and so is its smallest
     complement, so that no total gives it away."""
-    return _json(_call("spending", query.by), None)
+    answer = _call("spending", query.by)
+    return _json(answer, answer["as_of"])
 
 
 # downloads ---------------------------------------------------------------------------------------------

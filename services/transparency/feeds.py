@@ -31,12 +31,12 @@ WITH src AS (
     WHERE beneficiary_payments.status <> 'paid'
   RETURNING order_id
 )
-INSERT INTO payment_totals (budget_line, province, month, households, amount_rials)
-SELECT :line, src.province, :month, count(*), sum(src.amount_rials)
+INSERT INTO payment_totals (budget_line, province, month, households, amount_rials, updated_at)
+SELECT :line, src.province, :month, count(*), sum(src.amount_rials), now()
 FROM src JOIN paid USING (order_id) GROUP BY src.province
 ON CONFLICT (budget_line, province, month) DO UPDATE
   SET households = payment_totals.households + excluded.households,
-      amount_rials = payment_totals.amount_rials + excluded.amount_rials
+      amount_rials = payment_totals.amount_rials + excluded.amount_rials, updated_at = excluded.updated_at
 """)
 
 _CONTACTS_SQL = text("""

@@ -75,6 +75,7 @@ payment_totals = Table(
     Column("month", Text, primary_key=True),
     Column("households", BigInteger, nullable=False),
     Column("amount_rials", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 budget_line_titles = Table(

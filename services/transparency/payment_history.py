@@ -12,6 +12,7 @@ from common.errors import FieldError, InvalidRequest
 from common.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from common.suppression import THRESHOLD, published_total, suppress
 from common.text import persian_digits
+from services.transparency.signing import iso_utc
 from services.complaints.org_data import PROVINCES
 from services.transparency.models import beneficiary_contacts, beneficiary_payments, budget_line_titles, payment_totals
 
@@ -70,7 +71,9 @@ def spending(session: Session, by: str, threshold: int = THRESHOLD) -> dict:
     cells = [{"key": key, "title_fa": titles.get(key, _month_fa(key) if by == "month" else key),
               "households": shown[key], "amount_rials": amounts[key] if shown[key] is not None else None}
              for key in households]
-    return {"by": by, "threshold": threshold, "households": published_total(total, threshold),
+    as_of = session.scalar(select(func.max(payment_totals.c.updated_at)))
+    return {"by": by, "threshold": threshold, "as_of": iso_utc(as_of) if as_of else None,
+            "households": published_total(total, threshold),
             "amount_rials": sum(amounts.values()) if published_total(total, threshold) is not None else None,
             "cells": cells}
 
@@ -80,7 +83,8 @@ def aggregate_rows(session: Session, threshold: int = THRESHOLD) -> list[dict]:
     provinces are suppressed together (a suppressed province cannot be had from the line's total)."""
     groups: dict[tuple, dict[str, tuple[int, int]]] = defaultdict(dict)
     for line, province, month, n, amount in session.execute(
-            select(payment_totals).order_by(payment_totals.c.month, payment_totals.c.budget_line,
+            select(payment_totals.c.budget_line, payment_totals.c.province, payment_totals.c.month,
+                   payment_totals.c.households, payment_totals.c.amount_rials).order_by(payment_totals.c.month, payment_totals.c.budget_line,
                                             payment_totals.c.province)):
         groups[(line, month)][province] = (int(n), int(amount))
     titles = _titles(session)

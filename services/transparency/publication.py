@@ -86,6 +86,15 @@ def latest_of_all(session: Session) -> dict[str, dict]:
     return {r.slug: dict(r) for r in rows.mappings()}
 
 
+def first_signed_with(session: Session, public_key_b64: str, look_at: int = 1000) -> str | None:
+    """When this key signed its first version (after a rotation, the versions before were signed by another)."""
+    for record in session.execute(select(dataset_versions).order_by(dataset_versions.c.published_at)
+                                  .limit(look_at)).mappings():
+        if signing.signature_ok(public_key_b64, record["record_sha256"], record["signature"]):
+            return signing.iso_utc(record["published_at"])
+    return None
+
+
 def stored_rows(session: Session, slug: str, version: int, batch: int = 5000) -> Iterator[dict]:
     """A version's rows in publication order, read in batches (for the verify command)."""
     after = 0

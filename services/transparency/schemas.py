@@ -157,12 +157,14 @@ class SpendingCell(BaseModel):
 
 
 class Spending(BaseModel):
-    model_config = _examples({"by": "line", "threshold": 5, "households": 1542000, "amount_rials": 19275000000000,
+    model_config = _examples({"by": "line", "threshold": 5, "as_of": "2026-11-26T09:00:00.000000Z",
+                              "households": 1542000, "amount_rials": 19275000000000,
                               "cells": [{"key": "pension_disability", "title_fa": "مستمری خانوارهای دارای معلول",
                                          "households": 612000, "amount_rials": 7650000000000}]})
 
     by: str
     threshold: int
+    as_of: str | None = Field(description="when the last payment counted here arrived (null: none yet)")
     households: int | None
     amount_rials: int | None
     cells: list[SpendingCell]
@@ -170,10 +172,12 @@ class Spending(BaseModel):
 
 class PublicKey(BaseModel):
     model_config = _examples({"algorithm": "Ed25519", "encoding": "base64 of the raw 32-byte public key",
+                              "in_use_since": "2026-11-26T09:00:00.000000Z",
                               "public_key": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
                               "signed": "the record_sha256 of each version (its hex text, UTF-8)"})
 
     algorithm: str
     encoding: str
+    in_use_since: str | None = Field(description="the first version signed with this key (null: none yet)")
     public_key: str
     signed: str

@@ -128,9 +128,11 @@ class TransparencyService(HealthRpc):
 
     @rpc
     def public_key(self) -> dict:
-        return {"algorithm": "Ed25519", "encoding": "base64 of the raw 32-byte public key",
-                "public_key": self.signer.public_key_b64(),
-                "signed": "the record_sha256 of each version (its hex text, UTF-8)"}
+        key = self.signer.public_key_b64()
+        with self.db.begin():
+            since = publication.first_signed_with(self.db, key)
+        return {"algorithm": "Ed25519", "encoding": "base64 of the raw 32-byte public key", "public_key": key,
+                "in_use_since": since, "signed": "the record_sha256 of each version (its hex text, UTF-8)"}
 
     @rpc
     def spending(self, by: str) -> dict:
