@@ -16,6 +16,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
 
 def test_anyone_finds_a_dataset_searches_its_rows_downloads_it_and_verifies_its_signatures(web, funded):  # noqa: F811
+    # the service publishes the demo datasets on its first timer ticks after the platform starts
+    _until(lambda: requests.get(f"{web.base}/api/v1/transparency/datasets", timeout=10).json()["items"],
+           lambda items: all(i["version"] for i in items), "every dataset published")
     page = web.page("/web/shafaf/")
     page.locator("#dataset-list li[data-slug]").first.wait_for()
     page.locator("#budget-allocation li").first.wait_for()
