@@ -31,7 +31,7 @@ import psutil
 import psycopg2
 import requests
 
-from bench.harness import percentile, vhost
+from bench.harness import databases, percentile, vhost
 from common.config import PROJECT_ROOT, get_settings, with_database
 from common.db import drop_database, ensure_database
 from common.events.catalog import DISBURSEMENTS_PUBLISHED
@@ -162,51 +162,46 @@ def _event(batch: int, size: int, run: str) -> dict:
         "batch": batch + 1, "batches": 1000, "paid_at": "2026-11-26T09:00:00Z", "items": items})
 
 
-def ingest(server: str, events: int, size: int = 5000) -> dict:
-    url = with_database(server, f"bench_transparency_ingest_{uuid.uuid4().hex[:6]}")
-    ensure_database(url)
-    upgrade("transparency", url)
+def ingest(events: int, size: int = 5000) -> dict:
     run = uuid.uuid4().hex[:6]
     batches = [_event(b, size, run) for b in range(events)]
-    try:
-        with vhost() as amqp:
-            ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:transparency": free_port()}
-            group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT), only={"transparency"},
-                                   extra_env={"TRANSPARENCY_DEMO_DATA": "false", "TRANSPARENCY_PUBLISH_SECONDS": "3600"})
-            try:
-                wait_ready(f"http://127.0.0.1:{ports['metrics:transparency']}/readyz", group, timeout=60)
-                conn = psycopg2.connect(url)
-                conn.autocommit = True
-                started = time.perf_counter()
+    with databases() as urls, vhost() as amqp:
+        url = urls["transparency"]
+        ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:transparency": free_port()}
+        group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT), only={"transparency"},
+                               extra_env={"TRANSPARENCY_DEMO_DATA": "false", "TRANSPARENCY_PUBLISH_SECONDS": "3600"})
+        try:
+            wait_ready(f"http://127.0.0.1:{ports['metrics:transparency']}/readyz", group, timeout=60)
+            conn = psycopg2.connect(url)
+            conn.autocommit = True
+            started = time.perf_counter()
+            for envelope in batches:
+                publish(amqp, envelope)
+            with conn.cursor() as cur:
+                while True:  # the consumer's own record of what it took, read as an operator would
+                    cur.execute("SELECT count(*) FROM inbox")
+                    if cur.fetchone()[0] == events:
+                        break
+                    time.sleep(0.05)
+            consumed = time.perf_counter() - started
+            with conn.cursor() as cur:
+                cur.execute("SELECT (SELECT count(*) FROM beneficiary_payments), "
+                            "(SELECT sum(households) FROM payment_totals)")
+                stored, households = cur.fetchone()
+                assert stored == households == events * size, (stored, households)
+                cur.execute("CREATE TABLE copy_baseline (LIKE beneficiary_payments INCLUDING ALL)")
+                buffer = io.StringIO()
                 for envelope in batches:
-                    publish(amqp, envelope)
-                with conn.cursor() as cur:
-                    while True:  # the consumer's own record of what it took, read as an operator would
-                        cur.execute("SELECT count(*) FROM inbox")
-                        if cur.fetchone()[0] == events:
-                            break
-                        time.sleep(0.05)
-                consumed = time.perf_counter() - started
-                with conn.cursor() as cur:
-                    cur.execute("SELECT (SELECT count(*) FROM beneficiary_payments), "
-                                "(SELECT sum(households) FROM payment_totals)")
-                    stored, households = cur.fetchone()
-                    assert stored == households == events * size, (stored, households)
-                    cur.execute("CREATE TABLE copy_baseline (LIKE beneficiary_payments INCLUDING ALL)")
-                    buffer = io.StringIO()
-                    for envelope in batches:
-                        for item in envelope["data"]["items"]:
-                            buffer.write(f"{item['order_id']}\t{item['national_id']}\t2026-11-26\t1405-09\t"
-                                         f"pension_disability\t{item['amount_rials']}\t{item['account_masked']}\tpaid\n")
-                    buffer.seek(0)
-                    started = time.perf_counter()
-                    cur.copy_expert("COPY copy_baseline FROM STDIN", buffer)
-                    copied = time.perf_counter() - started
-                conn.close()
-            finally:
-                group.stop()
-    finally:
-        drop_database(url)
+                    for item in envelope["data"]["items"]:
+                        buffer.write(f"{item['order_id']}\t{item['national_id']}\t2026-11-26\t1405-09\t"
+                                     f"pension_disability\t{item['amount_rials']}\t{item['account_masked']}\tpaid\n")
+                buffer.seek(0)
+                started = time.perf_counter()
+                cur.copy_expert("COPY copy_baseline FROM STDIN", buffer)
+                copied = time.perf_counter() - started
+            conn.close()
+        finally:
+            group.stop()
     items = events * size
     return {"events": events, "items": items, "consume_seconds": round(consumed, 2),
             "items_per_second": round(items / consumed), "copy_seconds": round(copied, 2),
@@ -243,49 +238,44 @@ class PeakRss:
         self.thread.join()
 
 
-def dump(server: str) -> dict:
-    url = with_database(server, f"bench_transparency_dump_{uuid.uuid4().hex[:6]}")
-    ensure_database(url)
-    upgrade("transparency", url)
-    try:
-        with vhost() as amqp:
-            ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:gateway": free_port(),
-                     "metrics:transparency": free_port()}
-            group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT),
-                                   only={"transparency", "gateway"}, threads=2,
-                                   extra_env={"TRANSPARENCY_PUBLISH_SECONDS": "1", "RATE_LIMITS_ENABLED": "false"})
-            try:
-                base = f"http://127.0.0.1:{ports['gateway']}/api/v1/transparency"
-                wait_ready(f"http://127.0.0.1:{ports['gateway']}/healthz", group, timeout=60)
-                wait_ready(f"http://127.0.0.1:{ports['metrics:transparency']}/readyz", group, timeout=60)
-                deadline = time.monotonic() + 300
-                while requests.get(f"{base}/datasets/contracts", timeout=30).json().get("version") is None:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("the demo contracts were not published")
-                    time.sleep(0.5)
-                # one download first: the first request's imports and connection pools are not the dump's cost
-                requests.get(f"{base}/datasets/properties/download.csv", timeout=60).raise_for_status()
-                pids = [group.procs["gateway"].pid, group.procs["transparency"].pid]
-                before = {pid: tree_rss(psutil.Process(pid)) for pid in pids}
-                with PeakRss(pids) as peak:
-                    started = time.perf_counter()
-                    size = 0
-                    with requests.get(f"{base}/datasets/contracts/download.csv", stream=True, timeout=300) as answer:
-                        for chunk in answer.iter_content(65536):
-                            size += len(chunk)
-                    seconds = time.perf_counter() - started
-                conn = psycopg2.connect(url)
-                with conn.cursor() as cur:
-                    out = io.StringIO()
-                    started = time.perf_counter()
-                    cur.copy_expert("COPY (SELECT data FROM dataset_rows WHERE slug = 'contracts' ORDER BY n) "
-                                    "TO STDOUT", out)
-                    copied = time.perf_counter() - started
-                conn.close()
-            finally:
-                group.stop()
-    finally:
-        drop_database(url)
+def dump() -> dict:
+    with databases() as urls, vhost() as amqp:
+        url = urls["transparency"]
+        ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:gateway": free_port(),
+                 "metrics:transparency": free_port()}
+        group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT),
+                               only={"transparency", "gateway"}, threads=2,
+                               extra_env={"TRANSPARENCY_PUBLISH_SECONDS": "1", "RATE_LIMITS_ENABLED": "false"})
+        try:
+            base = f"http://127.0.0.1:{ports['gateway']}/api/v1/transparency"
+            wait_ready(f"http://127.0.0.1:{ports['gateway']}/healthz", group, timeout=60)
+            wait_ready(f"http://127.0.0.1:{ports['metrics:transparency']}/readyz", group, timeout=60)
+            deadline = time.monotonic() + 300
+            while requests.get(f"{base}/datasets/contracts", timeout=30).json().get("version") is None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the demo contracts were not published")
+                time.sleep(0.5)
+            # one download first: the first request's imports and connection pools are not the dump's cost
+            requests.get(f"{base}/datasets/properties/download.csv", timeout=60).raise_for_status()
+            pids = [group.procs["gateway"].pid, group.procs["transparency"].pid]
+            before = {pid: tree_rss(psutil.Process(pid)) for pid in pids}
+            with PeakRss(pids) as peak:
+                started = time.perf_counter()
+                size = 0
+                with requests.get(f"{base}/datasets/contracts/download.csv", stream=True, timeout=300) as answer:
+                    for chunk in answer.iter_content(65536):
+                        size += len(chunk)
+                seconds = time.perf_counter() - started
+            conn = psycopg2.connect(url)
+            with conn.cursor() as cur:
+                out = io.StringIO()
+                started = time.perf_counter()
+                cur.copy_expert("COPY (SELECT data FROM dataset_rows WHERE slug = 'contracts' ORDER BY n) "
+                                "TO STDOUT", out)
+                copied = time.perf_counter() - started
+            conn.close()
+        finally:
+            group.stop()
     mib = 1024 * 1024
     return {"rows": 22_000, "bytes": size, "seconds": round(seconds, 2), "copy_seconds": round(copied, 3),
             "ratio": round(seconds / copied, 1),
@@ -309,8 +299,8 @@ def main(argv=None) -> int:
     results = {}
     for part in args.only.split(","):
         results[part] = {"history": lambda: history(server, args.lookups, args.rows, args.rebuild),
-                         "ingest": lambda: ingest(server, args.events),
-                         "dump": lambda: dump(server)}[part]()
+                         "ingest": lambda: ingest(args.events),
+                         "dump": dump}[part]()
         print(json.dumps({part: results[part]}, ensure_ascii=False), flush=True)
     print(json.dumps({"benchmark": "transparency", **results}, ensure_ascii=False, indent=2))
     return 0

@@ -1,7 +1,7 @@
 """Dates for people in the Jalali calendar, Asia/Tehran, beside ISO 8601 for machines."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import jdatetime
@@ -26,3 +26,14 @@ def stamp(moment: datetime) -> dict:
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def tehran_date(moment: str) -> date:
+    """The day in Tehran of an ISO 8601 moment ('2026-11-26T21:00:00Z' is already 27 November there)."""
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(TEHRAN).date()
+
+
+def month_fa(month: str) -> str:
+    """'1405-09' (a Jalali month, as events and cycles name it) as people read it: 'آذر ۱۴۰۵'."""
+    year, number = month.split("-")
+    return f"{jdatetime.date.j_months_fa[int(number) - 1]} {persian_digits(year)}"

@@ -17,7 +17,7 @@ from common import outbox
 from common.errors import InvalidRequest
 from common.events.catalog import STATISTICS_PUBLISHED
 from common.events.envelope import new_event
-from common.jalali import TEHRAN, iso
+from common.jalali import TEHRAN, iso, month_fa
 from common.suppression import THRESHOLD, published_total, suppress
 from common.text import persian_digits
 from services.complaints import domain, org
@@ -189,7 +189,7 @@ def period_of(kind: str, start: datetime) -> tuple[str, str]:
         jalali = [persian_digits(d.strftime("%Y/%m/%d")) for d in (first, last)]
         return f"weekly:{day.isoformat()}", f"هفتهٔ {jalali[0]} تا {jalali[1]}"
     j = jdatetime.date.fromgregorian(date=day)
-    return f"monthly:{j.year:04d}-{j.month:02d}", f"{jdatetime.date.j_months_fa[j.month - 1]} {persian_digits(j.year)}"
+    return f"monthly:{j.year:04d}-{j.month:02d}", month_fa(f"{j.year:04d}-{j.month:02d}")
 
 
 # SPEC C16: statistics --------------------------------------------------------------------------------------

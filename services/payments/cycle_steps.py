@@ -21,7 +21,7 @@ from common.config import get_settings
 from common.errors import Conflict, NotFound
 from common.events.catalog import CYCLE_APPROVED, CYCLE_OPENED, CYCLE_SETTLED, DISBURSEMENTS_PUBLISHED, PAYMENT_FAILED
 from common.events.envelope import new_event
-from common.jalali import iso
+from common.jalali import iso, month_fa
 from services.payments import cycles, ledger
 from services.payments.bank import BatchRejected, iso20022
 from services.payments.ledger_store import balance, post
@@ -333,7 +333,7 @@ def _publish_failures(session: Session, cycle: Cycle, orders: list) -> None:
     events = []
     for o in orders:
         data = {"order_id": o.id, "cycle_id": cycle.id, "line": cycle.line, "line_fa": budget.title_fa,
-                "month_fa": _month_fa(cycle.month), "national_id": o.national_id, "amount_rials": o.amount_rials,
+                "month_fa": month_fa(cycle.month), "national_id": o.national_id, "amount_rials": o.amount_rials,
                 "status": o.status, "reason": o.reason or o.status, "at": iso(now_utc())}
         if mobiles.get(o.national_id):
             data["mobile"] = mobiles[o.national_id]
@@ -363,16 +363,8 @@ def publish_disbursements(session: Session, cycle: Cycle, batch_id: str, paid: l
     event_id = str(uuid.uuid5(EVENT_NAMESPACE, f"disbursements:{batch_id}"))  # the same batch, the same id
     outbox.add(session, outbox_table, new_event(DISBURSEMENTS_PUBLISHED, {
         "cycle_id": cycle.id, "budget_line": cycle.line, "budget_line_fa": budget.title_fa, "month": cycle.month,
-        "month_fa": _month_fa(cycle.month), "batch": number, "batches": batches, "paid_at": iso(now_utc()),
+        "month_fa": month_fa(cycle.month), "batch": number, "batches": batches, "paid_at": iso(now_utc()),
         "items": items}, subject=cycle.id, event_id=event_id))
-
-
-def _month_fa(month: str) -> str:
-    from common.text import persian_digits
-
-    names = ("فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور", "مهر", "آبان", "آذر", "دی", "بهمن", "اسفند")
-    year, number = month.split("-")
-    return f"{names[int(number) - 1]} {persian_digits(year)}"
 
 
 def reconcile(session: Session, cycle_id: str) -> Cycle:

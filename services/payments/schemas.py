@@ -40,34 +40,26 @@ CYCLE_EXAMPLE = {"id": "1405-09.pension_disability", "month": "1405-09", "line":
                  "orders": {"paid": 639990, "returned": 10}, "batches": {"settled": 128}}
 
 
-class CycleView(BaseModel):
+class CycleSummary(BaseModel):
+    """A cycle as the list shows it."""
+    id: str
+    month: str
+    line: str
+    stage: str
+    stage_fa: str
+    stopped_reason: str | None = None
+    prepared_by: str
+    approved_by: str | None = None
+    beneficiaries: int
+    total_rials: int
+
+
+class CycleView(CycleSummary):
+    """A cycle with its progress: orders and bank files by state."""
     model_config = ConfigDict(json_schema_extra={"examples": [CYCLE_EXAMPLE]})
 
-    id: str
-    month: str
-    line: str
-    stage: str
-    stage_fa: str
-    stopped_reason: str | None = None
-    prepared_by: str
-    approved_by: str | None = None
-    beneficiaries: int
-    total_rials: int
     orders: dict[str, int]
     batches: dict[str, int]
-
-
-class CycleSummary(BaseModel):
-    id: str
-    month: str
-    line: str
-    stage: str
-    stage_fa: str
-    stopped_reason: str | None = None
-    prepared_by: str
-    approved_by: str | None = None
-    beneficiaries: int
-    total_rials: int
 
 
 class CycleList(BaseModel):

@@ -26,11 +26,14 @@ def cycle_view(session: Session, cycle_id: str) -> dict:
                                        "GROUP BY status"), {"c": cycle_id}).all())
     batches = dict(session.execute(text("SELECT status, count(*) FROM bank_batches WHERE cycle_id = :c "
                                         "GROUP BY status"), {"c": cycle_id}).all())
+    return {**cycle_summary(cycle), "orders": orders, "batches": batches}
+
+
+def cycle_summary(cycle: Cycle) -> dict:
     return {"id": cycle.id, "month": cycle.month, "line": cycle.line, "stage": cycle.stage,
             "stage_fa": STAGES_FA[cycle.stage], "stopped_reason": cycle.stopped_reason,
             "prepared_by": cycle.prepared_by, "approved_by": cycle.approved_by,
-            "beneficiaries": cycle.beneficiaries, "total_rials": cycle.total_rials,
-            "orders": orders, "batches": batches}
+            "beneficiaries": cycle.beneficiaries, "total_rials": cycle.total_rials}
 
 
 def cycle_list(session: Session, month: str | None, line: str | None, limit: int = 100) -> list[dict]:
@@ -40,9 +43,7 @@ def cycle_list(session: Session, month: str | None, line: str | None, limit: int
         query = query.where(Cycle.month == month)
     if line:
         query = query.where(Cycle.line == line)
-    return [{"id": c.id, "month": c.month, "line": c.line, "stage": c.stage, "stage_fa": STAGES_FA[c.stage],
-             "stopped_reason": c.stopped_reason, "prepared_by": c.prepared_by, "approved_by": c.approved_by,
-             "beneficiaries": c.beneficiaries, "total_rials": c.total_rials} for c in session.scalars(query)]
+    return [cycle_summary(c) for c in session.scalars(query)]
 
 
 def failed_orders(session: Session, cycle_id: str | None) -> list[dict]:

@@ -23,7 +23,7 @@ from datetime import date, datetime
 
 import jdatetime
 
-from common.jalali import TEHRAN, stamp
+from common.jalali import stamp, tehran_date
 from services.complaints.domain import KINDS as CASE_KINDS  # read-only: the kinds' Persian names
 from services.complaints.org_data import PROVINCES  # read-only: the 31 provinces and their Persian names
 
@@ -557,14 +557,10 @@ def jalali_month(day: date) -> str:
     return f"{j.year:04d}-{j.month:02d}"
 
 
-def _tehran_day(moment: str) -> date:
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(TEHRAN).date()
-
-
 def donation_row(data: dict) -> dict:
     """The donations row of a `donation.received` event's data. A person is never named and no mobile is
     kept; a company (social responsibility, SPEC P6) is published with its name."""
-    day = _tehran_day(data["paid_at"])
+    day = tehran_date(data["paid_at"])
     company = data["donor_kind"] == "company"
     return {
         "receipt_number": data["receipt_number"],
@@ -586,7 +582,7 @@ def donation_row(data: dict) -> dict:
 def complaint_statistics_rows(data: dict) -> list[dict]:
     """The complaint_statistics rows of a `statistics.published` event's data: one row for the total and
     one per kind, province and outcome. A suppressed cell (null in the event) stays null, flagged."""
-    start, end = _tehran_day(data["from"]), _tehran_day(data["to"])
+    start, end = tehran_date(data["from"]), tehran_date(data["to"])
     common = {"period": data["period"], "period_kind": data["kind"],
               "period_kind_fa": STATISTICS_PERIODS[data["kind"]], "label_fa": data["label_fa"],
               "from_date": start.isoformat(), "to_date": end.isoformat()}

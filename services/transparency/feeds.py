@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from common.jalali import TEHRAN
+from common.jalali import tehran_date
 from services.transparency.catalog import donation_row
 from services.transparency.models import complaint_statistics, dataset_changes, donations_received
 
@@ -46,10 +46,6 @@ FROM unnest(CAST(:national_ids AS text[]), CAST(:mobiles AS text[])) AS c(nation
 ORDER BY national_id
 ON CONFLICT (national_id) DO UPDATE SET mobile = excluded.mobile, updated_at = excluded.updated_at
 """)
-
-
-def tehran_date(iso_moment: str):
-    return datetime.fromisoformat(iso_moment.replace("Z", "+00:00")).astimezone(TEHRAN).date()
 
 
 def record_disbursements(session: Session, data: dict) -> int:

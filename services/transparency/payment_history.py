@@ -9,6 +9,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from common.errors import FieldError, InvalidRequest
+from common.jalali import month_fa
 from common.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from common.suppression import THRESHOLD, published_total, suppress
 from common.text import persian_digits
@@ -68,7 +69,7 @@ def spending(session: Session, by: str, threshold: int = THRESHOLD) -> dict:
     total = sum(households.values())
     shown = suppress(households, total, threshold)
     titles = _titles(session) if by == "line" else dict(PROVINCES) if by == "province" else {}
-    cells = [{"key": key, "title_fa": titles.get(key, _month_fa(key) if by == "month" else key),
+    cells = [{"key": key, "title_fa": titles.get(key, month_fa(key) if by == "month" else key),
               "households": shown[key], "amount_rials": amounts[key] if shown[key] is not None else None}
              for key in households]
     as_of = session.scalar(select(func.max(payment_totals.c.updated_at)))
@@ -93,7 +94,7 @@ def aggregate_rows(session: Session, threshold: int = THRESHOLD) -> list[dict]:
         counts = {p: n for p, (n, _) in cells.items()}
         shown = suppress(counts, sum(counts.values()), threshold)
         for province, (_, amount) in sorted(cells.items()):
-            rows.append({"month": month, "month_fa": _month_fa(month), "budget_line": line,
+            rows.append({"month": month, "month_fa": month_fa(month), "budget_line": line,
                          "budget_line_fa": titles.get(line, line), "province": province,
                          "province_fa": PROVINCES.get(province, province), "households": shown[province],
                          "amount_rials": amount if shown[province] is not None else None})
@@ -108,11 +109,4 @@ def spent_by_line(session: Session) -> dict[str, int]:
 def _titles(session: Session) -> dict[str, str]:
     return dict(session.execute(select(budget_line_titles.c.code, budget_line_titles.c.title_fa)).all())
 
-
-def _month_fa(month: str) -> str:
-    try:
-        year, number = (int(part) for part in month.split("-"))
-    except ValueError:
-        return month
-    return f"{jdatetime.date.j_months_fa[number - 1]} {persian_digits(year)}"
 
