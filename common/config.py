@@ -42,7 +42,12 @@ class Settings(BaseSettings):
     # Events
     event_max_attempts: int = 4  # first try + 3 retries in-process, then the dead-letter queue
     event_retry_base_delay: float = 0.5  # seconds, doubled at each retry
-    event_delivery_limit: int = 10  # broker-side bound for messages that crash the consumer
+    # An event that failed because the database was unreachable (common/transient.py) is tried again with
+    # this back-off cap for as long as it takes, never dead-lettered.
+    event_transient_max_delay: float = 30.0
+    # The event queues' broker-side delivery limit: a crash-loop guard only (common/events/handler.py says
+    # why 100). A handler that fails is dead-lettered by the handler itself after event_max_attempts.
+    event_delivery_limit: int = 100
     outbox_batch_size: int = 500
     outbox_poll_interval: float = 2.0  # fallback when no NOTIFY arrives
     deadline_sweep_seconds: float = 15.0  # SPEC C8: every miss is caught within a minute
@@ -50,7 +55,10 @@ class Settings(BaseSettings):
     # Gateway
     gateway_host: str = "0.0.0.0"
     gateway_port: int = 8000
-    rpc_timeout: float = 10.0
+    rpc_timeout: float = 10.0  # a request's deadline: the caller's wait, the message's expiry
+    rpc_confirm_timeout: float = 3.0  # the broker's publisher confirm; past it (an alarm, a dying node): 503
+    rpc_connect_timeout: float = 3.0
+    rpc_blocked_hold_seconds: float = 5.0  # after connection.blocked, answer 503 at once this long, then try again
     max_request_bytes: int = 64 * 1024
     max_upload_bytes: int = 10 * 1024 * 1024 + 256 * 1024  # an evidence file (10 MB) and its multipart wrapping
     cors_origins: str = "http://localhost:8000,http://localhost:5173"  # comma-separated
@@ -99,6 +107,9 @@ class Settings(BaseSettings):
     cycle_run_seconds: float = 5.0  # how often each replica moves the open payment cycles on
     payment_batch_size: int = 5000  # orders per pain.001 file and beneficiaries per disbursements event
     bank_in_flight: int = 3  # files (then statements) at the bank at once; answers are still recorded in order
+    # how long a worker's claim on a bank file lasts (0: long enough for the files before it and its own,
+    # each within bank_timeout); a crashed worker's files are taken over by another replica after it
+    bank_claim_seconds: float = 0.0
     donation_retry_seconds: float = 60.0  # how often each replica retries donations left unverified or unsettled
     # Donations (SPEC P5, P6): the payment gateway (the local fake by default; `python -m fakes.ipg --port 8027`)
     ipg_url: str = "http://localhost:8027"
@@ -115,6 +126,20 @@ class Settings(BaseSettings):
     # publish the generated demo datasets (local run, demo overlay); production publishes the units' own files
     transparency_demo_data: bool = True
     beneficiary_token_seconds: int = 600  # a beneficiary's session after the one-time code (SPEC T1)
+
+    # Every database connection (common/db.py): found dead within these bounds, never waited on forever.
+    db_connect_timeout: int = 5  # seconds
+    db_tcp_user_timeout_ms: int = 15000  # sent data unacknowledged this long: the link is dead
+    db_keepalives_idle: int = 10  # seconds idle before the first keepalive; then every 3 s, 3 missed = dead
+    # statement and lock timeouts by kind of work: a request (RPC; the gateway gives up after RPC_TIMEOUT),
+    # and background work (sweeps, payment cycles, ingest, the relay)
+    db_request_statement_timeout_ms: int = 15000
+    db_request_lock_timeout_ms: int = 5000
+    db_background_statement_timeout_ms: int = 600000
+    db_background_lock_timeout_ms: int = 60000
+    # the server's side of a partition: a transaction left idle (its client gone or stuck) ends after this and
+    # frees its locks; the server probes an idle client as the client probes it (tcp_keepalives_*)
+    db_idle_in_transaction_timeout_ms: int = 60000
 
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
@@ -159,6 +184,12 @@ class Settings(BaseSettings):
 
 def database_name(service: str) -> str:
     return f"welfare_{service}"
+
+
+def amqp_uris(amqp_uri: str) -> list[str]:
+    """The broker URLs of AMQP_URI: one, or several nodes of a cluster separated by `;`
+    (`amqp://u:p@h1:5672/vh;amqp://u:p@h2:5672/vh`), which kombu tries in turn when one is unreachable."""
+    return [part.strip() for part in amqp_uri.split(";") if part.strip()]
 
 
 def with_database(url: str, database: str) -> str:

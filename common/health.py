@@ -18,6 +18,7 @@ import logging
 import sys
 import time
 
+from nameko.extensions import DependencyProvider
 from sqlalchemy import text
 
 from common.rpc import rpc
@@ -25,12 +26,25 @@ from common.rpc import rpc
 _log = logging.getLogger(__name__)
 
 
+class _Container(DependencyProvider):
+    """The worker's own service container (what readiness looks at)."""
+
+    def get_dependency(self, worker_ctx):
+        return self.container
+
+
 class HealthRpc:
     """The `health` RPC every service answers: the gateway's /readyz asks it, so a ready gateway means
     each service is consuming from the broker and reaches its own database."""
 
+    container_ref = _Container()
+
     @rpc
     def health(self) -> dict:
+        # RPC has its own connection: that this answers says nothing of the event consumers
+        from common.observability import consumers_ready
+
+        consumers_ready(self.container_ref)
         with self.db.begin():
             self.db.execute(text("SELECT 1"))
         return {"service": self.name, "status": "ok"}
@@ -119,7 +133,7 @@ def missing_queues(amqp_uri: str, names: list[str]) -> list[str]:
 
     missing = []
     with Connection(amqp_uri, connect_timeout=5) as conn:
-        conn.ensure_connection(max_retries=0)
+        conn.ensure_connection(max_retries=max(0, len(conn.alt) - 1))  # each node of a `;` list once
         for name in names:
             channel = conn.channel()
             try:

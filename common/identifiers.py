@@ -18,6 +18,10 @@ class InvalidIdentifier(ValueError):
         self.detail = detail
 
 
+NATIONAL_ID_INVALID_FA = ("کد ملی معتبر نیست: کد ملی ۱۰ رقم است و رقم آخرِ آن، رقم کنترلی است که از ۹ رقم دیگر "
+                          "به دست می‌آید؛ آن را از روی کارت ملی دوباره وارد کنید.")
+
+
 def _clean(value: str) -> str:
     return re.sub(r"[\s\-‌]", "", normalise_digits(str(value)))
 
@@ -35,7 +39,7 @@ def normalise_national_id(value: str) -> str:
     if re.fullmatch(r"\d{8,9}", cleaned):  # leading zeros are often dropped
         cleaned = cleaned.zfill(10)
     if not is_valid_national_id(cleaned):
-        raise InvalidIdentifier("invalid_national_id", "کد ملی معتبر نیست.",
+        raise InvalidIdentifier("invalid_national_id", NATIONAL_ID_INVALID_FA,
                                 "national ID must be 10 digits with a valid check digit")
     return cleaned
 

@@ -10,7 +10,7 @@ RPC_CALLS = Counter("rpc_calls_total", "RPC calls handled", ["service", "method"
 RPC_LATENCY = Histogram("rpc_call_duration_seconds", "RPC handling time", ["service", "method"],
                         buckets=LATENCY_BUCKETS)
 EVENTS_HANDLED = Counter("events_handled_total", "Events handled, by outcome "
-                         "(ok, error, duplicate, retried, dead_lettered)",
+                         "(ok, error, duplicate, retried, waiting: on the database, dead_lettered)",
                          ["service", "handler", "outcome"])
 EVENT_LATENCY = Histogram("event_handling_duration_seconds", "Event handling time",
                           ["service", "handler"], buckets=LATENCY_BUCKETS)
@@ -39,14 +39,36 @@ SMS_DEAD_LETTERS = Gauge("sms_dead_letters", "Messages given up on, waiting for 
 # Operations (deploy/prometheus/alerts.yml) ---------------------------------------------------------------
 DEPENDENCY_UP = Gauge("dependency_up", "1 when this process reached the dependency (broker, db:<service>) at its "
                       "last check (common.ops_server)", ["dependency"])
+# the broker's resource alarms and unroutable events (docs/operations.md, "Broker faults")
+BROKER_BLOCKED = Gauge("broker_blocked", "1 while the broker refuses this process's publishes (connection.blocked, "
+                       "a memory or disk alarm, or publisher confirms that stopped coming)", ["process"])
+OUTBOX_SET_ASIDE = Gauge("outbox_events_set_aside", "Events the relay set aside because they cannot be published "
+                         "for their content (logged with their id and error); the rest of the outbox goes on",
+                         ["service"])
+OUTBOX_UNROUTABLE = Counter("outbox_unroutable_total", "Events the broker returned because no queue is bound for "
+                            "them; they stay unpublished in the outbox", ["service"])
 # complaints: set where the deadline sweep escalates a hop whose deadline passed (services/complaints/sweeps.py)
 DEADLINE_MISSES = Counter("case_deadline_misses_total", "Hops whose deadline passed unanswered, escalated by the sweep")
+# complaints: rows a sweep could not act on, set aside with their error in sweep_failures (services/complaints/
+# sweeps.py; alert SweepRowsSetAside); and outages the platform saw of itself (services/complaints/outages.py)
+SWEEP_ROWS_FAILED = Counter("sweep_row_failures_total", "Rows (cases, staff) a sweep failed on alone and set aside "
+                            "(a row failing again on its retry counts again)", ["sweep"])
+SWEEP_ROWS_SET_ASIDE = Gauge("sweep_rows_set_aside", "Rows set aside now, by sweep (the sweep_failures table)",
+                             ["sweep"])
+OUTAGES_DETECTED = Counter("platform_outages_detected_total", "Outage windows the deadline sweep recorded because "
+                           "its pulse was silent (deadlines and inactivity do not count them)")
 # payments: set by the cycle timer (services/payments/service.py run_cycles) with record_payment_cycles
 PAYMENT_CYCLE_STAGES = ("open", "entitlements_computed", "approved", "orders_issued", "bank_file_sent",
                         "statement_received", "reconciled")  # services/payments/cycles.py STAGES, less the ends
 PAYMENT_CYCLES = Gauge("payment_cycles", "Payment cycles not settled or stopped, by stage", ["stage"])
 PAYMENT_CYCLE_STAGE_AGE = Gauge("payment_cycle_stage_age_seconds",
                                 "How long the longest-waiting cycle of each stage has been in it", ["stage"])
+# payments: a cycle that failed on its own, recorded on its row (services/payments/cycle_worker.py; alert
+# PaymentCycleFailing)
+PAYMENT_CYCLE_FAILURES = Counter("payment_cycle_failures", "Runs of a payment cycle that failed on the cycle's own "
+                                 "account (not the database's), by the stage it failed in", ["stage"])
+PAYMENT_CYCLES_FAILING = Gauge("payment_cycles_failing", "Payment cycles whose last run failed, waiting for their "
+                               "retry (cycles.last_error)")
 
 
 def record_payment_cycles(cycles) -> None:

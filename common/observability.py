@@ -41,7 +41,7 @@ class Observability(DependencyProvider):
         self.stop()
 
     def readiness_checks(self) -> dict:
-        checks = {"broker": broker_check(self.container.config["AMQP_URI"]),  # opens and closes a connection
+        checks = {"broker": broker_check(self.container.config["AMQP_URI"]),  # a confirmed publish: alarms too
                   "consumers": lambda: consumers_ready(self.container)}
         for dep in self.container.dependencies:
             if isinstance(dep, Database):
@@ -80,5 +80,9 @@ def consumers_ready(container) -> None:
     from nameko.messaging import QueueConsumer
 
     for extension in container.extensions:
-        if isinstance(extension, QueueConsumer) and not extension._consumers_ready.ready():
+        if not isinstance(extension, QueueConsumer):
+            continue
+        if not extension._consumers_ready.ready():
             raise RuntimeError("the queues are not consumed yet")
+        if getattr(extension, "connected", True) is False:  # common.consumers: lost the broker, reconnecting
+            raise RuntimeError(f"{type(extension).__name__} is reconnecting to the broker")

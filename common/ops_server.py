@@ -31,13 +31,34 @@ REFRESH_SECONDS = 15.0  # how often dependency_up is refreshed without a probe
 
 
 def broker_check(amqp_uri: str, timeout: float = CHECK_TIMEOUT) -> Check:
-    """Open an AMQP connection (a TCP connect and the AMQP handshake with login) and close it again;
-    no retries, so an unreachable broker fails the check at once."""
+    """Open an AMQP connection and publish one confirmed message that no queue takes (the default
+    exchange drops it): fails when the broker is unreachable and also when it refuses publishes (a
+    memory or disk alarm: it says connection.blocked at once, and the confirm never comes). The message
+    has a body: under an alarm the broker stops reading at a message's header, so an empty one would be
+    taken whole and confirmed. No retries, and the connection is dropped without a closing handshake
+    that a blocked broker would never answer."""
+    def refused(reason=None):  # called while the confirm is awaited: the check fails at once
+        raise RuntimeError(f"the broker refuses publishes ({reason or 'a memory or disk alarm'})")
+
     def check():
+        import socket
+
+        import amqp
         from kombu import Connection
 
-        with Connection(amqp_uri, connect_timeout=timeout) as conn:
-            conn.ensure_connection(max_retries=0)
+        conn = Connection(amqp_uri, connect_timeout=timeout, heartbeat=0)
+        try:
+            conn.ensure_connection(max_retries=max(1, len(conn.alt)))
+            conn.connection.on_blocked = refused
+            channel = conn.channel()
+            channel.confirm_select()
+            try:
+                channel.basic_publish_confirm(amqp.Message(b"ready?"), exchange="",
+                                              routing_key="welfare.readiness-probe", confirm_timeout=timeout)
+            except socket.timeout:
+                raise RuntimeError("the broker refuses publishes (a memory or disk alarm?)") from None
+        finally:
+            conn.collect()
     return check
 
 

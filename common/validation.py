@@ -1,4 +1,8 @@
-"""Pydantic's errors, told in Persian: one FieldError per field at fault."""
+"""Pydantic's errors, told in Persian: one FieldError per field at fault.
+
+The Persian messages are for people: numbers in them are written with Persian digits, a field left empty
+(absent, or only blanks) is told it is required, never that it is "too short", and each message says what
+a valid value is. The codes, the field names and the English details stay as they are, for programs."""
 from __future__ import annotations
 
 from typing import Annotated, Callable
@@ -10,12 +14,18 @@ from pydantic_core import PydanticCustomError
 
 from common.errors import FieldError, InvalidRequest
 from common.identifiers import InvalidIdentifier, normalise_mobile, normalise_national_id
+from common.text import persian_digits
 
+REQUIRED_FA = "این مورد الزامی است و خالی مانده است؛ آن را وارد کنید."
 _MESSAGES_FA = {
-    "missing": "این فیلد لازم است.",
+    "missing": REQUIRED_FA,
     "string_too_short": "متن کوتاه‌تر از حد مجاز است (دست‌کم {min_length} نویسه).",
     "string_too_long": "متن بلندتر از حد مجاز است (حداکثر {max_length} نویسه).",
     "string_type": "مقدار این فیلد باید متن باشد.",
+    "int_type": "مقدار این فیلد باید عدد صحیح باشد.",
+    "int_parsing": "مقدار این فیلد باید عدد صحیح باشد.",
+    "greater_than_equal": "عدد باید دست‌کم {ge} باشد.",
+    "less_than_equal": "عدد باید حداکثر {le} باشد.",
     "string_unicode": "متن نویسه‌های نامعتبر دارد.",
     "literal_error": "مقدار این فیلد مجاز نیست؛ یکی از این‌ها را بفرستید: {expected}.",
     "enum": "مقدار این فیلد مجاز نیست؛ یکی از این‌ها را بفرستید: {expected}.",
@@ -26,14 +36,21 @@ _MESSAGES_FA = {
 _DEFAULT_FA = "مقدار این فیلد معتبر نیست."
 
 
+def _blank(value) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
 def field_errors(exc: ValidationError) -> list[FieldError]:
     errors = []
     for err in exc.errors(include_url=False):
         field = ".".join(str(p) for p in err["loc"]) or "body"
         code = err["type"]
         ctx = err.get("ctx") or {}
+        if code == "string_too_short" and _blank(err.get("input")):
+            code = "missing"  # an empty text is a missing one: "required", not "too short"
         if code in _MESSAGES_FA:
-            message = _MESSAGES_FA[code].format(**{k: ctx.get(k, "") for k in ("min_length", "max_length", "expected")})
+            numbers = {k: persian_digits(ctx.get(k, "")) for k in ("min_length", "max_length", "ge", "le")}
+            message = _MESSAGES_FA[code].format(**numbers, expected=ctx.get("expected", ""))
         elif isinstance(ctx.get("message_fa"), str):
             message = ctx["message_fa"]
         else:
@@ -62,7 +79,7 @@ def _identifier(normalise: Callable[[str], str], required: bool = False):
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 raise PydanticCustomError("missing", "a value is required",
-                                          {"message_fa": "این مورد را باید وارد کنید.", "detail": "a value is required"})
+                                          {"message_fa": REQUIRED_FA, "detail": "a value is required"})
             return None
         try:
             return normalise(str(value))
@@ -109,16 +126,32 @@ PrintableInSchema = Field(json_schema_extra={"pattern": f"^[^{_CONTROLS}]*$"})
 _BLANKS = " \t\n\r"
 
 
+NO_LETTERS_FA = "متن باید دست‌کم یک حرف یا رقم داشته باشد؛ فقط نشانه‌هایی مانند «...» یا «؟!» پذیرفته نیست."
+
+
+def has_letter_or_digit(value: str) -> bool:
+    """A letter or a digit of any script (Unicode L* or N*): «؟؟؟...!!!» says nothing."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in value)
+
+
 def FreeText(min_visible: int, max_length: int):
     """Text as people write it, in any language, with line breaks: at least `min_visible`
     characters other than spaces and line breaks, at most `max_length` in all, no control
-    characters; stored without the blanks around it. The pattern says exactly this to the OpenAPI
-    document."""
+    characters, and at least one letter or digit (not punctuation alone); stored without the blanks
+    around it. The pattern says the first three to the OpenAPI document (JSON Schema's patterns have
+    no Unicode classes for the last)."""
     def check(value: str) -> str:
         _printable(value)
+        if not value.strip(_BLANKS):
+            raise PydanticCustomError("missing", "a value is required", {"message_fa": REQUIRED_FA,
+                                                                         "detail": "a value is required"})
         if sum(ch not in _BLANKS for ch in value) < min_visible:
             raise PydanticCustomError("string_too_short", f"text needs at least {min_visible} visible characters",
                                       {"min_length": min_visible})
+        if not has_letter_or_digit(value):
+            raise PydanticCustomError("no_letters", "text needs a letter or a digit",
+                                      {"message_fa": NO_LETTERS_FA, "detail": "text holds no letter or digit "
+                                                                               "(only punctuation or symbols)"})
         return value.strip(_BLANKS)
 
     pattern = f"^[ \\t\\n\\r]*(?:[^ \\t\\n\\r{_CONTROLS}][ \\t\\n\\r]*){{{min_visible},}}$"

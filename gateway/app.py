@@ -16,6 +16,7 @@ from common.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthe
 from common.idempotency import IdempotencyConflict
 from common.logs import request_id_var
 from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from common.transient import DATABASE_UNAVAILABLE
 from gateway import pages, problems
 from gateway.auth import authorize, identify, unauthenticated
 from gateway.openapi import GatewayOpenAPI, make_app
@@ -73,6 +74,8 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
         if request.path.startswith("/open311/"):
             open311.as_open311_error(response)
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        if g.get("idempotency_key"):  # the key the request was done under: the client's, or one made for it
+            response.headers["Idempotency-Key"] = g.idempotency_key
         route = request.url_rule.rule if request.url_rule else "unmatched"
         if "started" in g:
             HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - g.started)
@@ -112,13 +115,13 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     @app.errorhandler(ServiceUnavailable)
     def on_unavailable(exc: ServiceUnavailable):
         _log.warning("service unavailable: %s", exc)
-        return problems.unavailable(f"the {exc.service} service is unavailable: {exc.reason}",
-                                    exc.retry_after).response()
+        return problems.unavailable(f"the {exc.service} service is unavailable: {exc.reason}", exc.retry_after,
+                                    g.get("idempotency_key"), exc.outcome_unknown).response()
 
     @app.errorhandler(ServiceTimeout)
     def on_timeout(exc: ServiceTimeout):
         _log.warning("service timeout: %s", exc)
-        return problems.timeout(str(exc)).response()
+        return problems.timeout(str(exc), g.get("idempotency_key")).response()
 
     @app.errorhandler(RequestEntityTooLarge)
     def on_too_large(exc):
@@ -128,6 +131,8 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
 
     @app.errorhandler(HTTPException)
     def on_http(exc: HTTPException):
+        if exc.code == 404 and pages.is_page_path(request.path):
+            return pages.not_found_page()  # a person's browser: the Persian page; the API keeps problem+json
         messages = {404: "چنین نشانی‌ای در سامانه نیست.", 405: "این روش درخواست برای این نشانی مجاز نیست."}
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}  # e.g. Allow
         return problems.Problem(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
@@ -138,7 +143,12 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     def on_error(exc: Exception):
         if isinstance(exc, (ConnectionError, OSError)):
             _log.warning("broker unreachable: %s", exc)
-            return problems.unavailable("the message broker is unreachable").response()
+            return problems.unavailable("the message broker is unreachable", 5, g.get("idempotency_key"),
+                                        True).response()
+        if isinstance(exc, RemoteError) and exc.exc_type == DATABASE_UNAVAILABLE:
+            _log.warning("service unavailable: %s", exc)
+            # the transaction may have committed before the connection broke: the outcome is unknown
+            return problems.unavailable(f"{exc.value}; try again", 5, g.get("idempotency_key"), True).response()
         if isinstance(exc, RemoteError):
             _log.error("service error: %s", exc)
         else:

@@ -5,13 +5,21 @@ calls a service or holds a rule.
 Caching: HTML, scripts and styles are revalidated on every use (ETag / Last-Modified, so a 304 is
 cheap and a new deployment is seen at once); fonts and images carry their version in their name and
 are cached for a year. The pages' own Content-Security-Policy allows nothing but this origin: no CDN,
-no outside request, no inline script."""
+no outside request, no inline script.
+
+Every SMS about a case links to `<PUBLIC_BASE_URL>/track/<tracking code>` (services/notifications): that
+address opens the case-following page for the code. Any other address that is not the API's answers the
+Persian 404 page (`not_found_page`), never JSON."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, redirect, request, send_from_directory
 from werkzeug.exceptions import NotFound
+
+from common.text import normalise_digits
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 LONG_LIVED = {".woff2", ".woff", ".png", ".svg", ".ico", ".webp"}
@@ -20,6 +28,10 @@ TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".woff2": "font/wo
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'")
 NOT_SERVED = {"package.json", "package-lock.json", "node_modules"}
+TRACK_PAGE = "/web/citizen/track.html"
+# Paths that belong to the API and its probes: their 404 stays application/problem+json.
+API_PATHS = ("/api/", "/open311/")
+API_EXACT = {"/api", "/open311", "/healthz", "/readyz", "/metrics"}
 
 bp = Blueprint("pages", __name__)
 
@@ -36,6 +48,16 @@ def register(app: Flask) -> None:
 @bp.get("/")
 def home():
     return _serve("index.html")
+
+
+@bp.get("/track")
+@bp.get("/track/")
+@bp.get("/track/<path:code>")
+def track(code: str = ""):
+    """The link in every case SMS: the case-following page, opened on this code. Persian or Arabic digits,
+    spaces and dashes are read as the tracking form reads them; anything else is dropped."""
+    digits = re.sub(r"[^0-9]", "", normalise_digits(code))[:32]
+    return redirect(f"{TRACK_PAGE}?code={quote(digits)}" if digits else TRACK_PAGE, code=302)
 
 
 @bp.get("/web")
@@ -69,6 +91,16 @@ def _serve(path: str) -> Response:
         response.headers["Cache-Control"] = "no-cache"
     _page_headers(response)
     return response
+
+
+def is_page_path(path: str) -> bool:
+    """A path a person's browser opens (a page, an asset, a mistyped address), not the API's."""
+    return not (path.startswith(API_PATHS) or path.rstrip("/") in API_EXACT)
+
+
+def not_found_page() -> Response:
+    """The Persian 404 page, for an address that is not the API's."""
+    return _not_found()
 
 
 def _not_found() -> Response:

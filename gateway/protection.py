@@ -3,6 +3,7 @@ limits per client and per route (429 with Retry-After), and the client address b
 from __future__ import annotations
 
 import time
+import uuid
 
 from flask import Flask, g, request
 from flask_cors import CORS
@@ -10,6 +11,7 @@ from flask_limiter import HeaderNames, Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common.config import Settings
+from common.text import persian_digits
 from gateway import problems
 
 # Per route, per client; any route not named here gets the default. Registration is stricter
@@ -49,9 +51,13 @@ def client_key() -> str:
     return f"ip:{request.remote_addr}"
 
 
-def idempotency(header) -> dict | None:
-    """The RPC's idempotency argument from a route's IdempotencyHeader: keys are per client."""
-    return {"client": client_key(), "key": header.idempotency_key} if header.idempotency_key else None
+def idempotency(header) -> dict:
+    """The RPC's idempotency argument from a route's IdempotencyHeader: keys are per client. A request
+    sent without a key gets one made here, so that the service does it once even when the broker
+    delivers the request twice, and so that a 503 or 504 can tell the client which key to retry with
+    (the answer carries it in its Idempotency-Key header)."""
+    g.idempotency_key = header.idempotency_key or g.get("idempotency_key") or str(uuid.uuid4())
+    return {"client": client_key(), "key": g.idempotency_key}
 
 
 def protect(app: Flask, settings: Settings) -> Limiter:
@@ -60,7 +66,7 @@ def protect(app: Flask, settings: Settings) -> Limiter:
 
     CORS(app, resources={r"/api/*": {"origins": settings.cors_origin_list()}},
          allow_headers=["Content-Type", "Authorization", "Idempotency-Key", "X-Request-Id", "X-API-Key"],
-         expose_headers=["X-Request-Id", "Retry-After", "Location", "RateLimit-Limit", "RateLimit-Remaining",
+         expose_headers=["X-Request-Id", "Retry-After", "Location", "Idempotency-Key", "RateLimit-Limit", "RateLimit-Remaining",
                          "RateLimit-Reset"],
          max_age=600)
 
@@ -79,7 +85,7 @@ def protect(app: Flask, settings: Settings) -> Limiter:
         wait = max(1, int(current.reset_at - time.time())) if current else 60
         return problems.Problem(
             429, "rate_limited", "Too many requests",
-            "تعداد درخواست‌های شما بیش از حد مجاز است؛ کمی بعد دوباره تلاش کنید.",
+            f"تعداد درخواست‌های شما بیش از حد مجاز است؛ {persian_digits(wait)} ثانیهٔ دیگر دوباره تلاش کنید.",
             f"limit {exc.limit.limit} exceeded for this client",
             headers={"Retry-After": str(wait)}).response()
     for name in ("health.healthz", "health.readyz"):

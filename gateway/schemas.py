@@ -215,6 +215,11 @@ class IssuedApiKey(ApiKeyView):
     key: str = Field(description="shown once: send it as X-API-Key")
 
 
+class SweepFailurePath(RequestPart):
+    sweep: Literal["warn_due", "escalate_overdue", "close_answered", "revoke_inactive"]
+    subject_id: str = Field(max_length=64, description="the case's id, or the staff member's (revoke_inactive)")
+
+
 class ApiKeyPath(RequestPart):
     key_id: str = Field(max_length=64)
 

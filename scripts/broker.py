@@ -18,7 +18,7 @@ or point AMQP_URI at a running broker, e.g. AMQP_URI=amqp://user:pass@host:5672/
 def reachable(uri: str) -> bool:
     try:
         with Connection(uri, connect_timeout=2) as conn:
-            conn.ensure_connection(max_retries=1)
+            conn.ensure_connection(max_retries=max(1, len(conn.alt)))  # each node of a `;` list
         return True
     except Exception:
         return False
@@ -61,3 +61,44 @@ def ensure_management_api(api: str = "http://localhost:15672/api/overview", time
             return
         time.sleep(1)
     sys.exit(f"RabbitMQ's management API did not come up at {api}")
+
+
+def migrate_rpc_queues(uri: str, services) -> list[str]:
+    """Make each `rpc-<service>` a quorum queue (common/rpc.py). A broker that ran an older version has
+    them as classic queues, and redeclaring a queue with another type is refused (PRECONDITION_FAILED):
+    such a queue holds only requests whose callers have long timed out, so it is deleted, unless a
+    process still consumes it, and declared anew. Returns the queues it replaced."""
+    from kombu import Exchange, Queue
+
+    from common.rpc import rpc_queue_arguments
+
+    replaced = []
+    with Connection(uri, connect_timeout=5) as conn:
+        for service in services:
+            queue = Queue(f"rpc-{service}", exchange=Exchange("nameko-rpc", type="topic", durable=True),
+                          routing_key=f"{service}.*", durable=True, queue_arguments=rpc_queue_arguments())
+            try:
+                queue(conn.channel()).declare()
+            except conn.channel_errors:  # another type: the channel is closed by the broker
+                conn.channel().queue_delete(queue.name, if_unused=True)
+                queue(conn.channel()).declare()
+                replaced.append(queue.name)
+    return replaced
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    from common.config import SERVICES, get_settings
+
+    parser = argparse.ArgumentParser(description="One-time broker changes of an upgrade")
+    parser.add_argument("action", choices=["migrate-rpc-queues"])
+    parser.add_argument("--amqp-uri", default=None, help="default: AMQP_URI")
+    args = parser.parse_args(argv)
+    replaced = migrate_rpc_queues(args.amqp_uri or get_settings().amqp_uri, SERVICES)
+    print(f"replaced by quorum queues: {', '.join(replaced) or 'none (already quorum)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

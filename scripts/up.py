@@ -1,4 +1,5 @@
-"""./dev up: the whole platform on this machine, with demo data. Ctrl-C stops everything."""
+"""./dev up: the whole platform on this machine, with demo data. A process that dies is started again
+after a back-off and announced loudly, as Kubernetes would; Ctrl-C stops everything."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import time
 
 from common.config import DEFAULT_METRICS_PORTS, PROJECT_ROOT, SERVICES, get_settings
 from common.migrations import upgrade
-from scripts.broker import ensure_broker
+from scripts.broker import ensure_broker, migrate_rpc_queues
 from scripts.rabbitmq_policies import ensure_policies
 from scripts.processes import ProcessGroup, platform_processes, wait_ready
 
@@ -17,6 +18,9 @@ def main() -> int:
     settings = get_settings()
     ensure_broker(settings.amqp_uri)
     ensure_policies(settings.amqp_uri)  # quorum event queues: at-least-once dead-lettering, as in k8s
+    replaced = migrate_rpc_queues(settings.amqp_uri, SERVICES)  # an older version's classic RPC queues
+    if replaced:
+        print(f"RPC queues made quorum queues: {', '.join(replaced)}")
     env = dict(os.environ)
     embedded = not (settings.database_url or any(getattr(settings, f"{s}_database_url") for s in SERVICES))
     if embedded:
@@ -28,7 +32,7 @@ def main() -> int:
         upgrade(service)
     print("databases migrated")
 
-    group = ProcessGroup(env, str(PROJECT_ROOT))
+    group = ProcessGroup(env, str(PROJECT_ROOT), restart=True)  # back-off 1 s doubling to 60 s
     stopping = False
 
     def stop(*_):
@@ -42,7 +46,7 @@ def main() -> int:
     base = f"http://localhost:{settings.gateway_port}"
     try:
         try:
-            wait_ready(f"{base}/readyz", group)
+            wait_ready(f"{base}/readyz", group, cancelled=lambda: stopping)
         except RuntimeError as exc:
             print(f"the platform did not start: {exc}", file=sys.stderr)
             return 1
@@ -70,14 +74,14 @@ def main() -> int:
     metrics               {", ".join(f"{k} :{v}" for k, v in DEFAULT_METRICS_PORTS.items())}
   Try:  curl -s -X POST {base}/api/v1/cases -H 'Content-Type: application/json' \\
           -d '{{"kind":"complaint","text":"مستمری این ماه واریز نشده است.","mobile":"09121234567"}}'
+  A process that dies is started again (back-off 1 s doubling to 60 s) with a loud banner.
   Ctrl-C stops everything.
 """, flush=True)
-        while not stopping and not group.exited():
-            time.sleep(0.5)  # supervising: wake to notice Ctrl-C or a process that died
-        if group.exited() and not stopping:
-            print(f"a process stopped: {group.exited()}; stopping the rest", file=sys.stderr)
+        while not stopping:
+            time.sleep(0.5)  # wake to notice Ctrl-C; the group restarts a process that dies on its own threads
     finally:
-        print("stopping…", flush=True)
+        restarted = {name: count for name, count in group.restarts.items() if count}
+        print(f"stopping… (restarts while up: {restarted})" if restarted else "stopping…", flush=True)
         group.stop()
         if embedded:
             from common.embedded_postgres import stop_embedded_server

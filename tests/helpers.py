@@ -46,3 +46,17 @@ def serving(app):
         yield server
     finally:
         server.shutdown()
+
+
+def wait_for(condition, what: str, timeout: float = 20):
+    """Wait, yielding to green threads, until `condition()` is truthy; its value."""
+    import time
+
+    import eventlet
+
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        eventlet.sleep(0.02)
+    return value

@@ -8,14 +8,17 @@ Bank API (each answer carries X-Signature: hex HMAC-SHA256(shared key, body)):
   know are rejected (AC01); NbOfTxs or CtrlSum that do not match the payments reject the batch (AM18, AM10).
 * GET /statements/<batch_id> -> camt.053 of that batch: a booked debit per accepted payment and, for each
   payment returned by the creditor's bank, a booked credit with the return reason (RtrInf). 404 if unknown.
+  While `leave_out` names accounts, their payments are left out of the statement (not booked yet, as a bank
+  whose statement of the day does not have them): that statement has an id of its own, and the next statement
+  asked for once the control is cleared has them all, under the batch's usual id.
 * GET /accounts/<iban>/owner -> {"iban", "national_id", "name"}, or 404.
 
 The fake's own API: POST /api/accounts (register [{iban, national_id, name}]), POST /api/control (misbehave:
-{"reject": [ibans] or {iban: code}, "return_later": [ibans] or {iban: code}, "fail_batch": true,
+{"reject": [ibans] or {iban: code}, "return_later": [ibans] or {iban: code}, "leave_out": [ibans], "fail_batch": true,
 "fail_reason": "AM04", "unavailable": true, "fail_next": n, "latency_ms": 200, "forge_signature": true,
 "tamper": true}; unavailable and fail_next answer 503, latency_ms answers late but after the work is done,
 forge_signature signs with another key, tamper changes a digit after signing), GET /api/batches (a summary of
-each batch), GET /api/batches/<batch_id> (with its rejected and returned payments), DELETE /api/batches (forget
+each batch, with how many times it was submitted and its statement asked for), GET /api/batches/<batch_id> (with its rejected and returned payments), DELETE /api/batches (forget
 batches, accounts and control), and a page at /.
 
 Memory stays bounded however many batches it takes (a month's 1.5 million pensions are 300 files of 2 MB): what
@@ -74,7 +77,7 @@ td,th{border:1px solid #ccc;padding:.3rem .5rem;text-align:right}small{color:#55
 
 
 def default_control() -> dict:
-    return {"reject": {}, "return_later": {}, "fail_batch": False, "fail_reason": "AM04", "unavailable": False,
+    return {"reject": {}, "return_later": {}, "leave_out": {}, "fail_batch": False, "fail_reason": "AM04", "unavailable": False,
             "fail_next": 0, "latency_ms": 0, "forge_signature": False, "tamper": False}
 
 
@@ -208,7 +211,8 @@ class Bank:
                   "group_reason": reason, "count": len(payments), "total": total,
                   "accepted": 0 if status == "RJCT" else len(payments) - len(rejected),
                   "rejected": len(payments) if status == "RJCT" else len(rejected), "returned": len(returned),
-                  "submissions": 1, "fingerprint": fingerprint, "booked_at": now, "opening_balance": self.balance,
+                  "submissions": 1, "statements": 0, "fingerprint": fingerprint, "booked_at": now,
+                  "opening_balance": self.balance,
                   "file": _digest(batch_id)[:40]}
         self._rows_file(record).write_bytes(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
         self._report_file(record).write_bytes(report)
@@ -233,9 +237,12 @@ class Bank:
         """The camt.053 of a batch, built now from the spool: a booked debit per accepted payment, and a booked
         credit with its reason per payment that came back. The same bytes on every request."""
         batch_id = record["batch_id"]
-        entries = []
+        entries, left_out = [], []
         for e2e, amount, iban, national_id, fate, code in self._rows(record) if record["group_status"] != "RJCT" else ():
             if fate == REJECTED:
+                continue
+            if iban in self.control["leave_out"]:
+                left_out.append(e2e)
                 continue
             common = {"batch_id": batch_id, "end_to_end_id": e2e, "amount_rials": amount, "creditor_iban": iban,
                       "national_id": national_id}
@@ -245,7 +252,7 @@ class Bank:
                                 "credit_debit": "CRDT", "returned": True, "reason": code})
         # A bank does not check its own statements against the XSD on every request: the payments service does,
         # on receipt, and the unit tests check what this builder writes.
-        return iso20022.camt053("STMT-" + _digest(batch_id)[:30], record["booked_at"], self.account_iban,
+        return iso20022.camt053("STMT-" + _digest(batch_id, *left_out)[:30], record["booked_at"], self.account_iban,
                                 record["opening_balance"], entries, validate=False)
 
     def details(self, record: dict) -> dict:
@@ -319,6 +326,8 @@ def create_app(shared_key: str = "demo-bank-key", open_registry: bool = False, s
         record = bank.batches.get(batch_id)
         if record is None:
             return "no such batch", 404, {"Content-Type": "text/plain; charset=utf-8"}
+        with bank.changed:
+            record["statements"] += 1
         return xml(bank.statement(record))
 
     @app.get("/accounts/<iban>/owner")
@@ -349,7 +358,7 @@ def create_app(shared_key: str = "demo-bank-key", open_registry: bool = False, s
         body = (request.get_json(force=True, silent=True) or {}) if request.method == "POST" else {}
         with bank.changed:
             try:
-                for key in ("reject", "return_later"):
+                for key in ("reject", "return_later", "leave_out"):
                     if key in body:
                         bank.control[key] = _codes(body[key])
             except InvalidIdentifier as exc:

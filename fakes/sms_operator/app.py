@@ -1,13 +1,23 @@
 """A local fake SMS operator, like a mail catcher. One operator answers two APIs as the real ones would:
 
 * Kavenegar's (``/v1/{API-KEY}/sms/...``: send.json, sendarray.json, status.json, statuslocalmessageid.json;
-  message ids, numeric statuses, cost, lookup by our local id, a repeated local id not sent twice), and
-* SMS.ir's v1 (``/v1/send/bulk``, ``/v1/send/likeToLike``, ``/v1/send/{messageId}``, the key in X-API-KEY;
+  message ids, numeric statuses, cost, lookup by our local ids (comma-separated, as the official SDKs send
+  them), a repeated local id not sent twice), and
+* SMS.ir's v1 (``/v1/send/bulk``, ``/v1/send/likeToLike``, ``/v1/send/{messageId}``, today's report
+  ``/v1/send/live`` and the earlier days' ``/v1/send/archive``, paged; the key in X-API-KEY;
   ``{"status", "message", "data"}`` answers, status 1 for success).
 
 It can be told to fail, slow down, go down (per API), refuse or fail to deliver to given mobiles, and post
 delivery receipts to a callback URL in each API's shape; it shows what it received as JSON (each message says
 which API it came through, "api": "kavenegar" or "smsir") and as a page.
+
+It can also be ambiguous, as a real operator sometimes is (`POST /api/control`):
+* `accept_then` ("hang", "drop" or "error", or a dict by API) for the next `accept_then_times` send requests
+  (default 1): it takes the messages (of a bulk request only the first `accept_first`, when given; 0 takes
+  none), then holds the answer past any client's timeout (until reset, or HOLD_SECONDS), drops the connection
+  without an answer, or answers a 500;
+* `status_mode` ("ok", "unknown" or "error", or a dict by API): its status endpoints answer that they know
+  no such message ("unknown"), or every read endpoint (status, lookup by local id, reports) fails with a 500.
 
     python -m fakes.sms_operator --port 8025
 """
@@ -22,11 +32,15 @@ import math
 import re
 import threading
 import time
+import socket
+import struct
 import uuid
 from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import requests
-from flask import Flask, jsonify, render_template_string, request
+from flask import Flask, Response, jsonify, render_template_string, request
 
 APIS = ("kavenegar", "smsir")
 STATUS_TEXT = {1: "در صف ارسال", 6: "ارسال به مخابرات ناموفق", 10: "رسیده به گیرنده", 11: "نرسیده به گیرنده",
@@ -34,7 +48,9 @@ STATUS_TEXT = {1: "در صف ارسال", 6: "ارسال به مخابرات ن�
 MOBILE = re.compile(r"^(?:\+98|98|0)?9\d{9}$")
 SENDARRAY_LIMIT = 200  # Kavenegar: records per sendarray call
 SMSIR_LIMIT = 100  # SMS.ir: mobiles per bulk or likeToLike call
-HOLD_SECONDS = 30.0  # how long a "down" API in timeout mode holds a request at most
+HOLD_SECONDS = 30.0  # how long a "down" API in timeout mode, or a held answer, holds a request at most
+REPORT_PAGE_LIMIT = 100  # SMS.ir: records per report page
+TEHRAN = ZoneInfo("Asia/Tehran")  # SMS.ir's live report is today's, in Tehran
 
 _log = logging.getLogger(__name__)
 
@@ -52,10 +68,12 @@ small{color:#555}</style>
 
 
 def default_control() -> dict:
-    """What the operator is told to do. `latency_ms`, `fail_next`, `mode` and `callback_url` take one value
-    for both APIs or a dict by API ({"kavenegar": 2}); `down` lists the APIs that are down."""
+    """What the operator is told to do. `latency_ms`, `fail_next`, `mode`, `callback_url`, `accept_then`,
+    `accept_then_times`, `accept_first` and `status_mode` take one value for both APIs or a dict by API
+    ({"kavenegar": 2}); `down` lists the APIs that are down."""
     return {"latency_ms": 0, "fail_next": 0, "fail_status": 500, "mode": "ok",
-            "down": [], "down_mode": "error", "reject": [], "undeliverable": [], "callback_url": None}
+            "down": [], "down_mode": "error", "reject": [], "undeliverable": [], "callback_url": None,
+            "accept_then": None, "accept_then_times": 1, "accept_first": None, "status_mode": "ok"}
 
 
 class Operator:
@@ -75,6 +93,8 @@ class Operator:
         self.requests: Counter = Counter()  # API calls by API name
         self.calls: list[tuple[str, str]] = []  # (api, endpoint), in order
         self.receipts: list[dict] = []  # the delivery receipts posted to callback URLs, and how they went
+        self.releases = 0  # held answers wait until this changes (reset, or {"release": true})
+        self.held = 0  # answers being held now
 
     def reset(self):
         with self.changed:
@@ -87,6 +107,7 @@ class Operator:
             self.control.clear()
             self.control.update(default_control())
             self.delivery_after = self.initial_delivery_after
+            self.releases += 1
             self.changed.notify_all()
 
     # what the operator has been told
@@ -113,6 +134,42 @@ class Operator:
                 self.control["fail_next"] = int(pending) - 1
                 return True
             return False
+
+    def after_accept(self, api: str) -> tuple[str | None, int | None]:
+        """What to do after taking this send request's messages ("hang", "drop", "error" or None), and how
+        many of them to take first (None: all). Each misbehaving request uses up one of accept_then_times."""
+        with self.changed:
+            what = self.setting("accept_then", api, None)
+            if what not in ("hang", "drop", "error"):
+                return None, None
+            times = self.control.get("accept_then_times", 1)
+            left = int(times.get(api, 1) if isinstance(times, dict) else times)
+            if left <= 1:  # this is the last: the operator behaves again afterwards
+                if isinstance(self.control.get("accept_then"), dict):
+                    self.control["accept_then"].pop(api, None)
+                else:
+                    self.control["accept_then"] = None
+            elif isinstance(times, dict):
+                times[api] = left - 1
+            else:
+                self.control["accept_then_times"] = left - 1
+            first = self.setting("accept_first", api, None)
+            return what, None if first is None else int(first)
+
+    def status_mode(self, api: str) -> str:
+        return self.setting("status_mode", api, "ok") or "ok"
+
+    def hold(self) -> None:
+        """Hold an answer as a hung server would, until released (reset or {"release": true}) or HOLD_SECONDS."""
+        with self.changed:
+            generation = self.releases
+            self.held += 1
+            self.changed.notify_all()
+            try:
+                self.changed.wait_for(lambda: self.releases != generation, timeout=HOLD_SECONDS)
+            finally:
+                self.held -= 1
+                self.changed.notify_all()
 
     def count(self, api: str, endpoint: str) -> None:
         with self.changed:
@@ -180,6 +237,29 @@ class Operator:
             self.receipts.append(outcome)
 
 
+def today_start() -> float:
+    """The start of today in Tehran, in Unix seconds."""
+    return datetime.now(TEHRAN).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def drop_connection() -> Response:
+    """An answer that never comes: the client's connection is reset before a byte of it is written, as by an
+    operator's server that crashed mid-request (werkzeug takes the ConnectionResetError as a dropped connection)."""
+    sock = request.environ.get("werkzeug.socket")
+
+    def reset():
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        raise ConnectionResetError("the fake SMS operator dropped the connection, as told")
+        yield b""  # a generator: werkzeug runs it after Flask has returned
+
+    return Response(reset())
+
+
 def public(m: dict) -> dict:
     return {k: v for k, v in m.items() if not k.startswith("_")}
 
@@ -205,7 +285,9 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
             if op.control.get("down_mode") == "timeout":  # hold the request as a hung server would
                 with op.changed:
                     op.changed.wait_for(lambda: not op.is_down(api), timeout=HOLD_SECONDS)
-            return "<html><body><h1>502 Bad Gateway</h1></body></html>", 502, {"Content-Type": "text/html"}
+            # the operator's front with no server behind it: a 503, which says the request was not handled
+            return ("<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>", 503,
+                    {"Content-Type": "text/html"})
         if not key_ok:
             return refuse("key")
         latency = float(op.setting("latency_ms", api)) / 1000
@@ -215,6 +297,20 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
             return refuse("fail")
         return None
 
+    def after_taking(what: str | None, answer_now, refuse):
+        """The answer to a send request whose messages were taken, or the misbehaviour asked for instead."""
+        if what == "hang":  # the answer comes after the client has given up
+            op.hold()
+        elif what == "drop":
+            return drop_connection()
+        elif what == "error":
+            return refuse("error")
+        return answer_now()
+
+    def read_refused(api: str, refuse):
+        """A read endpoint (status, lookup, report) told to fail: the refusal; else None."""
+        return refuse("error") if op.status_mode(api) == "error" else None
+
     # Kavenegar
 
     def answer(status: int, message: str, entries=None, http_status: int = 200):
@@ -223,6 +319,8 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
     def kavenegar_refusal(kind: str):
         if kind == "key":
             return answer(401, "حساب کاربری غیرفعال شده است", http_status=401)
+        if kind == "error":
+            return answer(500, "خطای داخلی سرویس", http_status=500)
         status = int(op.control.get("fail_status", 500))
         return answer(status, "خطای داخلی سرویس", http_status=status if status >= 500 else 200)
 
@@ -240,11 +338,15 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
         if op.refused(receptor):
             return answer(411, "دریافت کننده نامعتبر است")
         local_id = form.get("localid")
+        what, first = op.after_accept("kavenegar")
         with op.changed:
             if local_id and local_id in op.by_local_id:  # the operator never sends a local id twice
-                return answer(200, "تایید شد", [op.status_of(op.by_local_id[local_id])])
-            entry = op.record("kavenegar", receptor, text, form.get("sender", "10001482"), local_id)
-        return answer(200, "تایید شد", [public(entry)])
+                entry = op.status_of(op.by_local_id[local_id])
+            elif first == 0:  # told to take nothing
+                entry = None
+            else:
+                entry = public(op.record("kavenegar", receptor, text, form.get("sender", "10001482"), local_id))
+        return after_taking(what, lambda: answer(200, "تایید شد", [entry]), kavenegar_refusal)
 
     @app.post("/v1/<key>/sms/sendarray.json")
     def send_array(key):
@@ -268,8 +370,11 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
         if all(op.refused(r) for r in receptors):
             return answer(411, "دریافت کننده نامعتبر است")
         entries = []
+        what, first = op.after_accept("kavenegar")
         with op.changed:
             for i, receptor in enumerate(receptors):
+                if first is not None and i >= first:
+                    break  # told to take only the first ones
                 text, sender = texts[i % len(texts)], senders[i % len(senders)]
                 local_id = str(local_ids[i]) if local_ids else None
                 if local_id and local_id in op.by_local_id:
@@ -280,28 +385,35 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
                                     "status": 6, "statustext": STATUS_TEXT[6]})
                 else:
                     entries.append(public(op.record("kavenegar", receptor, text, sender, local_id)))
-        return answer(200, "تایید شد", entries)
+        return after_taking(what, lambda: answer(200, "تایید شد", entries), kavenegar_refusal)
 
     @app.route("/v1/<key>/sms/statuslocalmessageid.json", methods=["GET", "POST"])
     def status_by_local_id(key):
         if (refused := kavenegar_guard(key, "statuslocalmessageid")) is not None:
             return refused
-        local_id = request.values.get("localid", "")
-        entry = op.by_local_id.get(local_id)
-        if entry is None:
-            return answer(200, "تایید شد", [{"localid": local_id, "messageid": 0, "status": 100,
-                                              "statustext": STATUS_TEXT[100]}])
-        e = op.status_of(entry)
-        return answer(200, "تایید شد", [{k: e[k] for k in ("messageid", "localid", "status", "statustext")}])
+        if (refused := read_refused("kavenegar", kavenegar_refusal)) is not None:
+            return refused
+        entries = []
+        for local_id in [i.strip() for i in request.values.get("localid", "").split(",")] or [""]:
+            entry = op.by_local_id.get(local_id)
+            if entry is None:
+                entries.append({"localid": local_id, "messageid": 0, "status": 100, "statustext": STATUS_TEXT[100]})
+            else:
+                e = op.status_of(entry)
+                entries.append({k: e[k] for k in ("messageid", "localid", "status", "statustext")})
+        return answer(200, "تایید شد", entries)
 
     @app.route("/v1/<key>/sms/status.json", methods=["GET", "POST"])
     def status(key):
         if (refused := kavenegar_guard(key, "status")) is not None:
             return refused
+        if (refused := read_refused("kavenegar", kavenegar_refusal)) is not None:
+            return refused
+        unknown = op.status_mode("kavenegar") == "unknown"
         entries = []
         for wanted in filter(None, (i.strip() for i in request.values.get("messageid", "").split(","))):
             m = op.by_id.get(int(wanted)) if wanted.isdigit() else None
-            if m is None or m["api"] != "kavenegar":
+            if m is None or m["api"] != "kavenegar" or unknown:
                 entries.append({"messageid": _number(wanted), "status": 100, "statustext": STATUS_TEXT[100]})
             else:
                 e = op.status_of(m)
@@ -316,6 +428,8 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
     def smsir_refusal(kind: str):
         if kind == "key":
             return smsir_answer(10, "کلید وب سرویس نامعتبر است", http_status=401)
+        if kind == "error":
+            return smsir_answer(0, "مشکلی در سامانه رخ داده است، لطفا با پشتیبانی تماس بگیرید", http_status=500)
         status = int(op.control.get("fail_status", 500))
         if status == 429:
             return smsir_answer(20, "تعداد درخواست بیش از حد مجاز است", http_status=429)
@@ -357,8 +471,11 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
             return smsir_answer(104, "شماره موبایل نامعتبر است", http_status=400)
         pack_id = str(uuid.uuid4())
         ids, cost = [], 0
+        what, first = op.after_accept("smsir")
         with op.changed:
-            for mobile, text in zip(mobiles, texts, strict=True):
+            for i, (mobile, text) in enumerate(zip(mobiles, texts, strict=True)):
+                if first is not None and i >= first:
+                    break  # told to take only the first ones
                 if not MOBILE.match(mobile):
                     ids.append(None)  # an invalid number
                 elif op.refused(mobile):
@@ -367,16 +484,56 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
                     entry = op.record("smsir", mobile, text, str(line), packid=pack_id)
                     ids.append(entry["messageid"])
                     cost += entry["cost"]
-        return smsir_answer(1, "موفق", {"packId": pack_id, "messageIds": ids, "cost": cost})
+        return after_taking(what, lambda: smsir_answer(1, "موفق", {"packId": pack_id, "messageIds": ids, "cost": cost}),
+                            smsir_refusal)
 
     @app.get("/v1/send/<int:message_id>")
     def smsir_report(message_id):
         if (refused := smsir_guard("report")) is not None:
             return refused
+        if (refused := read_refused("smsir", smsir_refusal)) is not None:
+            return refused
         m = op.by_id.get(message_id)
-        if m is None or m["api"] != "smsir":
+        if m is None or m["api"] != "smsir" or op.status_mode("smsir") == "unknown":
             return smsir_answer(111, "ارسالی با این شناسه یافت نشد", http_status=400)
         return smsir_answer(1, "موفق", op.smsir_report(m))
+
+    def smsir_report_page(endpoint: str, wanted):
+        """One page of the reports of the messages `wanted(m)` picks, oldest first or newest first."""
+        if (refused := smsir_guard(endpoint)) is not None:
+            return refused
+        if (refused := read_refused("smsir", smsir_refusal)) is not None:
+            return refused
+        try:
+            number = max(1, int(request.args.get("pageNumber", 1)))
+            size = int(request.args.get("pageSize", REPORT_PAGE_LIMIT))
+        except ValueError:
+            return smsir_answer(0, "پارامترهای صفحه نامعتبر است", http_status=400)
+        if not 1 <= size <= REPORT_PAGE_LIMIT:
+            return smsir_answer(0, f"اندازه صفحه حداکثر {REPORT_PAGE_LIMIT} است", http_status=400)
+        with op.changed:
+            picked = [m for m in op.messages if m["api"] == "smsir" and wanted(m)]
+        if str(request.args.get("sortByNewest", "")).lower() in ("true", "1"):
+            picked.reverse()
+        page = picked[(number - 1) * size:number * size]
+        return smsir_answer(1, "موفق", [op.smsir_report(m) for m in page])
+
+    @app.get("/v1/send/live")
+    def smsir_live_report():
+        """Today's sent messages (Tehran's day), paged: pageNumber, pageSize (at most 100), sortByNewest."""
+        today = today_start()
+        return smsir_report_page("live", lambda m: m["date"] >= today)
+
+    @app.get("/v1/send/archive")
+    def smsir_archive_report():
+        """Sent messages of earlier days, paged, between fromDate and toDate (Unix seconds) when given."""
+        today = today_start()
+        try:
+            since = float(request.args.get("fromDate") or 0)
+            until = float(request.args.get("toDate") or today)
+        except ValueError:
+            return smsir_answer(0, "تاریخ نامعتبر است", http_status=400)
+        return smsir_report_page("archive", lambda m: since <= m["date"] <= until and m["date"] < today)
 
     # the fake's own API
 
@@ -418,8 +575,10 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
     def control():
         """Tell the operator to misbehave: {"mode": "fail"|"ok", "fail_next": n, "fail_status": 500,
         "latency_ms": 200, "down": ["kavenegar"], "down_mode": "error"|"timeout", "reject": [mobiles],
-        "undeliverable": [mobiles], "callback_url": url, "delivery_after": seconds}. latency_ms, fail_next,
-        mode and callback_url may also be given by API: {"fail_next": {"smsir": 2}}."""
+        "undeliverable": [mobiles], "callback_url": url, "delivery_after": seconds, "accept_then": "hang"|"drop"|
+        "error"|null, "accept_then_times": 1, "accept_first": n|null, "status_mode": "ok"|"unknown"|"error",
+        "release": true}. latency_ms, fail_next, mode, callback_url, accept_then, accept_then_times, accept_first
+        and status_mode may also be given by API: {"fail_next": {"smsir": 2}}. "release" lets held answers go."""
         body = (request.get_json(force=True, silent=True) or {}) if request.method == "POST" else {}
         with op.changed:
             for key in ("latency_ms", "fail_next"):
@@ -440,10 +599,21 @@ def create_app(api_key: str = "demo-api-key", smsir_api_key: str = "demo-smsir-k
                     op.control[key] = [str(m) for m in body[key] or []]
             if "callback_url" in body:
                 op.control["callback_url"] = body["callback_url"] or None
+            for key in ("accept_then", "status_mode"):
+                if key in body:
+                    value = body[key]
+                    op.control[key] = dict(value) if isinstance(value, dict) else value
+            for key in ("accept_then_times", "accept_first"):
+                if key in body:
+                    value = body[key]
+                    op.control[key] = ({k: int(v) for k, v in value.items()} if isinstance(value, dict)
+                                       else None if value is None else int(value))
+            if body.get("release"):
+                op.releases += 1
             if "delivery_after" in body:
                 op.delivery_after = float(body["delivery_after"])
             op.changed.notify_all()
-            return jsonify({**copy.deepcopy(op.control), "delivery_after": op.delivery_after})
+            return jsonify({**copy.deepcopy(op.control), "delivery_after": op.delivery_after, "held": op.held})
 
     @app.get("/")
     def page():

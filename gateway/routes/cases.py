@@ -52,8 +52,11 @@ def add_evidence(path: TrackingCodePath, header: CaseSecretHeader, form: UploadF
 @bp.post("/<tracking_code>/report-again", responses={200: CaseView, 400: Problem, 404: Problem, 409: Problem,
                                                      429: Problem, 503: Problem, 504: Problem})
 def report_again(path: TrackingCodePath, header: CaseSecretHeader, body: ReportAgain):
-    """Report that a step was not followed up (SPEC C10): the case moves one level up and the
-    managers there are told. After the answer, within 7 days."""
+    """Report that a step was not followed up (SPEC C10): the case moves to the unit above the one
+    holding it and the managers there are told. Possible once the result the citizen was promised
+    (SPEC C7: urgent 3 hours, normal 1 day from registration or the last report again) is late, or
+    within 7 days after the answer; never at the top of the path. `report_again_from` in the case
+    says when; too early is a 409 `report_again_too_early` that says until when."""
     return jsonify(current_app.extensions["rpc"].call("complaints", "report_again", path.tracking_code,
                                                       header.case_secret, body.model_dump(exclude_none=True)))
 

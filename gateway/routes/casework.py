@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import base64
 
+from typing import Literal
+
 from flask import Response, current_app, g, jsonify
 from flask_openapi3 import APIBlueprint, Tag
+from pydantic import Field
 
 from gateway.auth import ALL_STAFF, BEARER, accepts_upload, requires
 from gateway.protection import idempotency
 from gateway.schemas import CaseFilePath, IdempotencyHeader, PageQuery, Problem, TrackingCodePath, UploadForm
+from common.validation import FreeText
 from services.complaints import org
 from services.complaints.schemas import (
-    Answer, CartablePage, CaseIntake, FileView, Note, Referral, RegisteredCase, RequiredNote, StaffCaseView,
+    Answer, CartablePage, Category, Kind, Urgency, CaseIntake, FileView, Note, Referral, RegisteredCase, RequiredNote, StaffCaseView,
 )
 
 bp = APIBlueprint("casework", __name__, url_prefix="/api/v1/staff",
@@ -29,12 +33,25 @@ def rpc(method: str, *args):
     return current_app.extensions["rpc"].call("complaints", method, g.principal, *args)
 
 
+class CartableQuery(PageQuery):
+    q: FreeText(1, 100) | None = Field(None, description="a tracking code (or 4 or more of its digits), the reporter's "
+                                                         "mobile (inspection only, SPEC C17) or words of the text")
+    kind: Kind | None = None
+    urgency: Urgency | None = None
+    category: Category | None = None
+    due: Literal["overdue", "today", "later"] | None = Field(None, description="the deadline: passed, later today "
+                                                                               "(Tehran), or after today")
+    order: Literal["deadline", "newest"] = Field("deadline", description="nearest deadline first, or newest first")
+
+
 @bp.get("/cartable", responses={200: CartablePage, 400: Problem, 401: Problem, 403: Problem})
 @requires(*ACTING)
-def cartable(query: PageQuery):
-    """The cases waiting on the caller's unit, nearest deadline first (SPEC C14). Opening it keeps
-    the account alive: 48 hours without it and access is revoked (SPEC C12)."""
-    return jsonify(rpc("cartable", query.limit, query.after))
+def cartable(query: CartableQuery):
+    """The cases waiting on the caller's unit, nearest deadline first (SPEC C14), a keyset page at a
+    time (follow `next` with the same filters), searched and filtered. Opening it keeps the account
+    alive: 48 hours without it and access is revoked (SPEC C12)."""
+    filters = query.model_dump(include={"q", "kind", "urgency", "category", "due", "order"}, exclude_none=True)
+    return jsonify(rpc("cartable", query.limit, query.after, filters))
 
 
 @bp.post("/cases", responses={201: RegisteredCase, 422: Problem, **ACTION_ERRORS})

@@ -1,5 +1,6 @@
-"""Staff work: a case in the cartable (within the unit's scope), and the administrator's revocation
-and restoration of access (SPEC C12)."""
+"""Staff work: a case in the cartable (within the unit's scope), the administrator's revocation and
+restoration of access (SPEC C12), the platform's recorded outages (which deadlines and inactivity do not
+count) and the rows the sweeps set aside."""
 from __future__ import annotations
 
 from flask import current_app, g, jsonify, url_for
@@ -9,9 +10,13 @@ from gateway.auth import ALL_STAFF, BEARER, BEARER_OR_KEY, requires
 from gateway.protection import idempotency
 from gateway.schemas import (
     AccountsQuery, ApiKeyBody, ApiKeyPath, ApiKeyView, CaseListQuery, DeadlinePolicies, IdempotencyHeader, IssuedApiKey,
-    Principal, StaffAccountList, Problem, RestoreBody, RevokeBody, StaffAccountPath, TrackingCodePath,
+    Principal, StaffAccountList, Problem, RestoreBody, RevokeBody, StaffAccountPath, SweepFailurePath,
+    TrackingCodePath,
 )
-from services.complaints.schemas import StaffCasePage, StaffCaseView
+from services.complaints import org
+from services.complaints.schemas import (
+    OutageIntake, OutageList, OutageView, StaffCasePage, StaffCaseView, SweepFailureList, SweepFailureView,
+)
 
 bp = APIBlueprint("staff", __name__, url_prefix="/api/v1/staff",
                   abp_tags=[Tag(name="staff", description="the cartable and staff administration")],
@@ -100,3 +105,42 @@ def issue_api_key(body: ApiKeyBody, header: IdempotencyHeader):
 def revoke_api_key(path: ApiKeyPath):
     """Revoke an API key: refused from the next request on."""
     return jsonify(current_app.extensions["rpc"].call("complaints", "revoke_api_key", g.principal, path.key_id))
+
+
+@bp.get("/outages", responses={200: OutageList, 401: Problem, 403: Problem})
+@requires(*sorted(org.SEES_REPORTS))
+def outages():
+    """The windows in which the platform was unavailable, newest first: recorded by an administrator, or
+    detected by the platform (its deadline sweep's pulse was silent). Deadlines and the 48 hours of
+    inactivity that ran through a window are extended by it (SPEC C8, C12, C13)."""
+    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "list_outages", g.principal)})
+
+
+@bp.post("/outages", responses={201: OutageView, 400: Problem, 401: Problem, 403: Problem, 422: Problem})
+@requires("admin")
+def record_outage(body: OutageIntake, header: IdempotencyHeader):
+    """Record a time the platform was unavailable, after it ended (at most 14 days): who, when and why are
+    kept, and a window is never changed or deleted. Deadlines not yet acted on that ran through it are
+    extended; escalations and revocations already made stand."""
+    response = jsonify(current_app.extensions["rpc"].call("complaints", "record_outage", g.principal,
+                                                          body.model_dump(mode="json"), idempotency(header)))
+    response.status_code = 201
+    return response
+
+
+@bp.get("/sweeps/failures", responses={200: SweepFailureList, 401: Problem, 403: Problem})
+@requires("admin")
+def sweep_failures():
+    """Rows a sweep could not act on (a case it could not escalate, warn about or close; a staff member it
+    could not revoke), set aside with their error while the rest went on; each is tried again alone at its
+    `retry_at` (an hour after it failed, doubling up to a day)."""
+    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "list_sweep_failures", g.principal)})
+
+
+@bp.post("/sweeps/failures/<sweep>/<subject_id>/retry", responses={200: SweepFailureView, 401: Problem,
+                                                                  403: Problem, 404: Problem})
+@requires("admin")
+def retry_sweep_failure(path: SweepFailurePath):
+    """The cause is fixed: try the row again, alone, at the sweep's next run."""
+    return jsonify(current_app.extensions["rpc"].call("complaints", "retry_sweep_failure", g.principal, path.sweep,
+                                                      path.subject_id))

@@ -17,7 +17,8 @@ from common.events.catalog import CASE_REGISTERED
 from common.events.envelope import new_event
 from common.jalali import iso, stamp
 from common.pagination import MAX_LIMIT, decode_cursor, page
-from services.complaints import domain, org, workflow
+from services.complaints import cartable as cartable_search
+from services.complaints import domain, org, timeline, workflow
 from services.complaints.models import Case, CaseFile, CaseHistory, Staff
 from services.complaints.models import outbox as outbox_table
 from services.complaints.schemas import CaseIntake
@@ -133,11 +134,16 @@ def public_view(case: Case) -> dict:
         "status": case.status, "status_fa": domain.STATUSES_FA.get(case.status, case.status),
         "registered_at": stamp(case.registered_at),
         "anonymous": case.secret_hash is not None,
-        "timeline": [_public_step(h) for h in case.history if h.action in domain.PUBLIC_STEPS],
+        "timeline": [_public_step(h) for h in timeline.public_steps(case.history)],
     }
     if case.status in ("answered", "closed") and case.answer_text:
         view["answer"] = {"text": case.answer_text, "at": stamp(case.answered_at)}
-        view["report_again_until"] = stamp(case.answered_at + workflow.REPORT_AGAIN_WINDOW)
+    terms = report_again_terms(case)
+    if terms.refusal is None:
+        view["report_again_from"] = stamp(terms.opens_at)
+        view["report_again_to_fa"] = unit_names().get(terms.to, terms.to)
+        if terms.until:
+            view["report_again_until"] = stamp(terms.until)
     if case.rating:
         view["rating"] = case.rating
     return view
@@ -205,20 +211,13 @@ def list_for_staff(session: Session, actor: dict, limit: int, after: str | None,
     return {"items": [summary(c) for c in items], "next": next_cursor}
 
 
-def cartable(session: Session, actor: dict, limit: int, after: str | None) -> dict:
-    """SPEC C14: the cases waiting on the caller's unit, nearest deadline first. Opening it is what
-    keeps an account alive (SPEC C12)."""
+def cartable(session: Session, actor: dict, limit: int, after: str | None, filters: dict | None = None) -> dict:
+    """SPEC C14: the cases waiting on the caller's unit, nearest deadline first (or newest first), searched
+    and filtered (services/complaints/cartable.py). Opening it is what keeps an account alive (SPEC C12)."""
     now = now_utc()
     session.execute(update(Staff).where(Staff.id == actor["id"]).values(last_cartable_at=now))
-    limit = max(1, min(limit, MAX_LIMIT))
-    query = (select(Case).where(Case.holder_unit_id == actor["unit"], Case.deadline_at.is_not(None))
-             .order_by(Case.deadline_at, Case.id))
-    cursor = decode_cursor(after, 2)
-    if cursor:
-        query = query.where(tuple_(Case.deadline_at, Case.id) > tuple_(datetime.fromisoformat(cursor[0]), cursor[1]))
-    rows = list(session.scalars(query.limit(limit + 1)))
-    items, next_cursor = page(rows, limit, lambda c: (c.deadline_at.isoformat(), c.id))
-    return {"items": [{**summary(c), "overdue": c.deadline_at <= now,
+    items, next_cursor = cartable_search.cartable_page(session, actor, limit, after, filters or {}, now)
+    return {"items": [{**summary(c), "excerpt": cartable_search.excerpt(c.text), "overdue": c.deadline_at <= now,
                        "seconds_left": int((c.deadline_at - now).total_seconds())} for c in items],
             "next": next_cursor}
 
@@ -302,12 +301,20 @@ def report_again(session: Session, tracking_code: str, secret: str | None, note:
     """SPEC C10: one level up; the managers of every unit left on the path are told."""
     case = find_for_citizen(session, tracking_code, secret)
     row = lock(session, case)
-    step = workflow.report_again(state_of(row), now_utc())
+    step = workflow.report_again(state_of(row), now_utc(), report_again_terms(case, state_of(row)))
     managers = _manager_recipients(session, step.state.path)
     record(session, [Change(row, step, {"kind": "citizen", "id": None, "name": None}, public_note=note,
                             event_data={"managers_told": list(step.state.path),
                                         **({"staff_recipients": managers} if managers else {})})], now_utc())
     return public_view(find(session, tracking_code))
+
+
+def report_again_terms(case: Case, state: workflow.CaseState | None = None) -> workflow.ReportAgainTerms:
+    """SPEC C10 for this case: the time it waits since its registration or the citizen's last report again."""
+    reports = [h.at for h in case.history if h.action == "reopened"]
+    state = state or workflow.CaseState(case.status, case.kind, tuple(case.path), case.holder_unit_id,
+                                        case.approver_pos, case.center_id, case.answered_at)
+    return workflow.report_again_terms(state, case.urgency, max([case.registered_at, *reports]))
 
 
 def rate(session: Session, tracking_code: str, secret: str | None, score: int) -> dict:

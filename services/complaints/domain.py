@@ -111,8 +111,17 @@ def case_secret(seed: str | None, key: str) -> str:
     return base64.b32encode(derived_secret(seed, key, "case", 10)).decode().rstrip("=")
 
 
+# A secret as people type or read it: in groups (HKDC-TG6V-…, with spaces), in lower case, with Persian digits;
+# 0, 1 and 8 are not in its alphabet (base32: A-Z, 2-7), so they are read as the letters they look like.
+_LOOKALIKES = str.maketrans({"0": "O", "1": "I", "8": "B"})
+
+
+def normalise_secret(secret: str) -> str:
+    return re.sub(r"[^A-Z2-7]", "", normalise_digits(secret).upper().translate(_LOOKALIKES))
+
+
 def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.strip().upper().encode()).hexdigest()
+    return hashlib.sha256(normalise_secret(secret).encode()).hexdigest()
 
 
 def secret_matches(stored_hash: str, given: str | None) -> bool:

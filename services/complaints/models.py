@@ -79,6 +79,10 @@ class CaseHop(Base):
     warned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str | None] = mapped_column(Text)
+    # set when an outage extended this hop's deadline (due_at is then the extended one): the deadline and
+    # the warning as first given, from which every extension is computed again (deadlines.extended_deadline)
+    given_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    given_warn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class CaseHistory(Base):
@@ -209,3 +213,43 @@ class ApiKey(Base):
     created_by: Mapped[str] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OutageWindow(Base):
+    """A time the platform was unavailable (services/complaints/outages.py): recorded by an administrator
+    (who, when and why are kept; rows are never changed or deleted, a trigger refuses it), or detected by
+    the deadline sweep when its own pulse was silent. Deadlines and inactivity do not count it."""
+
+    __tablename__ = "outage_windows"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(Text)  # operator | detected
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))  # the administrator; None: detected
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SweepPulse(Base):
+    """The last time a sweep's timer reached the database, by the database's clock (one row per pulse)."""
+
+    __tablename__ = "sweep_pulses"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SweepFailure(Base):
+    """A row a sweep could not act on, set aside with its error (services/complaints/sweeps.py): the
+    sweep's claims skip it, so the rest go on; it is tried again at retry_at, alone."""
+
+    __tablename__ = "sweep_failures"
+
+    sweep: Mapped[str] = mapped_column(Text, primary_key=True)
+    subject_id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)  # a case's or staff's id
+    error: Mapped[str] = mapped_column(Text)
+    first_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer)
+    retry_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator, model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from common.text import normalise
@@ -151,7 +153,12 @@ class CaseView(BaseModel):
     anonymous: bool = Field(description="an anonymous report: followed with its code and its secret")
     timeline: list[TimelineStep]
     answer: Answered | None = Field(None, description="the approved answer, once it reached the citizen")
-    report_again_until: Stamp | None = Field(None, description="until when the citizen may report again (SPEC C10)")
+    report_again_from: Stamp | None = Field(None, description="from when the citizen may report again (SPEC C10): "
+                                                              "once the result promised (C7) is late, or at once "
+                                                              "after the answer; absent when it would mean nothing")
+    report_again_until: Stamp | None = Field(None, description="until when, after the answer (SPEC C10)")
+    report_again_to_fa: str | None = Field(None, description="the unit above the one holding the case, where a "
+                                                             "report again would take it")
     rating: int | None = None
 
 
@@ -246,14 +253,90 @@ class StaffCasePage(BaseModel):
 
 
 class CartableItem(StaffCaseSummary):
-    model_config = ConfigDict(json_schema_extra={"examples": [{**SUMMARY_EXAMPLE, "overdue": False, "seconds_left": 5400}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{**SUMMARY_EXAMPLE, "excerpt": "مستمری این ماه واریز نشده است.", "overdue": False, "seconds_left": 5400}]})
 
+    excerpt: str = Field(description="the start of the case's text, on one line")
     overdue: bool
     seconds_left: int = Field(description="until the deadline; negative when overdue")
 
 
 class CartablePage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{**SUMMARY_EXAMPLE, "overdue": False, "seconds_left": 5400}], "next": None}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{**SUMMARY_EXAMPLE, "excerpt": "مستمری این ماه واریز نشده است.", "overdue": False, "seconds_left": 5400}], "next": None}]})
 
     items: list[CartableItem]
     next: str | None = None
+
+
+# outages and the sweeps' set-aside rows (services/complaints/outages.py, sweeps.py) -----------------------------
+class OutageIntake(BaseModel):
+    """A time the platform was unavailable, recorded after it ended: deadlines and the 48 hours of
+    inactivity that ran through it are extended by it (SPEC C8, C12, C13)."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "starts_at": "2026-11-26T06:30:00Z", "ends_at": "2026-11-26T08:10:00Z",
+        "reason": "قطع سراسری اینترنت استان تهران؛ کارشناسان به سامانه دسترسی نداشتند."}]})
+
+    starts_at: AwareDatetime = Field(description="ISO 8601 with a time zone")
+    ends_at: AwareDatetime = Field(description="ISO 8601 with a time zone; not in the future, at most 14 days "
+                                               "after starts_at")
+    reason: FreeText(5, 1000)
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self):
+        if self.ends_at <= self.starts_at:
+            raise PydanticCustomError("ends_before_start", "ends_at must come after starts_at",
+                                      {"message_fa": "پایان بازه باید پس از آغاز آن باشد.",
+                                       "detail": "ends_at must come after starts_at"})
+        return self
+
+
+OUTAGE_EXAMPLE = {"id": 3, "starts_at": {"iso": "2026-11-26T06:30:00Z", "jalali": "۱۴۰۵/۰۹/۰۵ ۱۰:۰۰"},
+                  "ends_at": {"iso": "2026-11-26T08:10:00Z", "jalali": "۱۴۰۵/۰۹/۰۵ ۱۱:۴۰"}, "minutes": 100.0,
+                  "source": "operator", "reason": "قطع سراسری اینترنت استان تهران؛ کارشناسان به سامانه دسترسی نداشتند.",
+                  "recorded_by": "admin", "recorded_at": {"iso": "2026-11-26T09:00:00Z", "jalali": "۱۴۰۵/۰۹/۰۵ ۱۲:۳۰"}}
+
+
+class OutageView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [OUTAGE_EXAMPLE]})
+
+    id: int
+    starts_at: Stamp
+    ends_at: Stamp
+    minutes: float
+    source: Literal["operator", "detected"] = Field(
+        description="operator: recorded by an administrator; detected: the deadline sweep found its own pulse silent")
+    reason: str
+    recorded_by: str | None = Field(None, description="the administrator's username; null when detected")
+    recorded_at: Stamp
+
+
+class OutageList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [OUTAGE_EXAMPLE]}]})
+
+    items: list[OutageView]
+
+
+SWEEP_FAILURE_EXAMPLE = {
+    "sweep": "escalate_overdue", "subject_id": "9f1c2a9e-8d5b-4c3a-9e7f-1b2d3c4e5f60", "subject": "4203917755102846",
+    "error": "Conflict: wrong_stage: cannot escalate a case that is answered", "attempts": 1,
+    "first_failed_at": {"iso": "2026-11-26T09:00:00Z", "jalali": "۱۴۰۵/۰۹/۰۵ ۱۲:۳۰"},
+    "last_failed_at": {"iso": "2026-11-26T09:00:00Z", "jalali": "۱۴۰۵/۰۹/۰۵ ۱۲:۳۰"},
+    "retry_at": {"iso": "2026-11-26T10:00:00Z", "jalali": "۱۴۰۵/۰۹/۰۵ ۱۳:۳۰"}}
+
+
+class SweepFailureView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SWEEP_FAILURE_EXAMPLE]})
+
+    sweep: Literal["warn_due", "escalate_overdue", "close_answered", "revoke_inactive"]
+    subject_id: str = Field(description="the case's id, or the staff member's for revoke_inactive")
+    subject: str | None = Field(None, description="the case's tracking code, or the staff member's username")
+    error: str = Field(description="the last error, as the database or the rule gave it")
+    attempts: int
+    first_failed_at: Stamp
+    last_failed_at: Stamp
+    retry_at: Stamp = Field(description="when the sweep tries it again, alone")
+
+
+class SweepFailureList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [SWEEP_FAILURE_EXAMPLE]}]})
+
+    items: list[SweepFailureView]

@@ -2,6 +2,8 @@
 org.py and domain.py."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from nameko.timer import timer
 
 from common.config import get_settings
@@ -12,9 +14,11 @@ from common.idempotency import once
 from common.observability import Observability
 from common.rpc import rpc
 from common.validation import parse
-from services.complaints import api_keys, cases, domain, evidence, org, reports, staff, steps, sweeps
+from services.complaints import api_keys, cases, domain, evidence, org, outages, reports, staff, steps, sweeps
 from services.complaints.models import idempotency_keys
-from services.complaints.schemas import Answer, CaseIntake, Note, Rating, Referral, ReportAgain, RequiredNote
+from services.complaints.schemas import (
+    Answer, CaseIntake, Note, OutageIntake, Rating, Referral, ReportAgain, RequiredNote,
+)
 
 
 class ComplaintsService(HealthRpc):
@@ -59,10 +63,10 @@ class ComplaintsService(HealthRpc):
             return cases.list_for_staff(self.db, actor, limit, after, mobile)
 
     @rpc
-    def cartable(self, actor: dict, limit: int = 20, after: str | None = None) -> dict:
+    def cartable(self, actor: dict, limit: int = 20, after: str | None = None, filters: dict | None = None) -> dict:
         staff.require_role(actor, *org.ACTS_ON_CASES)
         with self.db.begin():
-            return cases.cartable(self.db, actor, limit, after)
+            return cases.cartable(self.db, actor, limit, after, filters)
 
     # the case's way through the organization (SPEC C4-C6) --------------------------------------------
     @rpc
@@ -145,13 +149,54 @@ class ComplaintsService(HealthRpc):
     # timers: safe in every replica (SKIP LOCKED, or a row per period) -------------------------------
     @timer(interval=get_settings().deadline_sweep_seconds)
     def sweep_deadlines(self) -> dict:
-        return {"warned": sweeps.run_until_done(sweeps.warn_due, self.db),
-                "escalated": sweeps.run_until_done(sweeps.escalate_overdue, self.db),
-                "closed": sweeps.run_until_done(sweeps.close_answered, self.db)}
+        """First the pulse (a silence since the last one long enough is recorded as an outage, which the
+        sweeps then count out of every deadline), and again after each batch (outages.py)."""
+        interval = timedelta(seconds=get_settings().deadline_sweep_seconds)
+
+        def beat():
+            outages.pulse(self.db, outages.DEADLINE_PULSE, interval)
+
+        beat()
+        done = {"warned": sweeps.run_until_done(sweeps.warn_due, self.db, between=beat),
+                "escalated": sweeps.run_until_done(sweeps.escalate_overdue, self.db, between=beat),
+                "closed": sweeps.run_until_done(sweeps.close_answered, self.db, between=beat)}
+        sweeps.refresh_set_aside_gauge(self.db)
+        return done
 
     @timer(interval=300)
     def sweep_inactive_staff(self) -> int:
-        return sweeps.revoke_inactive(self.db)
+        revoked = sweeps.revoke_inactive(self.db)
+        sweeps.refresh_set_aside_gauge(self.db)
+        return revoked
+
+    # outages and the sweeps' set-aside rows (issue 17: outages do not count against people; one bad row
+    # never stops a sweep) --------------------------------------------------------------------------------
+    @rpc
+    def record_outage(self, actor: dict, payload: dict, idempotency: dict | None = None) -> dict:
+        staff.require_role(actor, "admin")
+        window = parse(OutageIntake, payload)
+        with self.db.begin():
+            return once(self.db, idempotency_keys, idempotency, "record_outage", window.model_dump(mode="json"),
+                        lambda: outages.record_by_operator(self.db, actor, window.starts_at, window.ends_at,
+                                                           window.reason))
+
+    @rpc
+    def list_outages(self, actor: dict) -> list:
+        staff.require_role(actor, *org.SEES_REPORTS)
+        with self.db.begin():
+            return outages.listing(self.db)
+
+    @rpc
+    def list_sweep_failures(self, actor: dict) -> list:
+        staff.require_role(actor, "admin")
+        with self.db.begin():
+            return sweeps.failures(self.db)
+
+    @rpc
+    def retry_sweep_failure(self, actor: dict, sweep: str, subject_id: str) -> dict:
+        staff.require_role(actor, "admin")
+        with self.db.begin():
+            return sweeps.retry_now(self.db, actor, sweep, subject_id)
 
     @timer(interval=600)
     def publish_statistics(self) -> list:

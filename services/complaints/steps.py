@@ -100,6 +100,19 @@ def record(session: Session, changes: list[Change], now: datetime, policy: deadl
     outbox.add_many(session, outbox_table, [e for e in events if e])
 
 
+def extend_hops(session: Session, hops: list[dict]) -> None:
+    """An outage moved these hops' deadlines ({"id", "due_at", "given_due_at", "given_warn_at"}): due_at
+    becomes the extended deadline, on which the hop is judged on time or missed (SPEC C13); the deadline
+    and warning first given are kept, once, so that a later extension is computed from them again."""
+    if hops:
+        session.execute(text(
+            "UPDATE case_hops h SET due_at = v.due_at, given_due_at = coalesce(h.given_due_at, v.given_due_at), "
+            "given_warn_at = coalesce(h.given_warn_at, v.given_warn_at) "
+            "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+            "AS v(id bigint, due_at timestamptz, given_due_at timestamptz, given_warn_at timestamptz) WHERE h.id = v.id"),
+            {"rows": json.dumps(hops, default=_json)})
+
+
 def _hop_columns(case: dict, step: workflow.Step, hop: dict | None) -> dict:
     if hop:
         return {"current_hop_id": hop["id"], "deadline_at": iso(hop["due_at"]), "warn_at": iso(hop["warn_at"]),

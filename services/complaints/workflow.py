@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from common.errors import Conflict, Forbidden
+from common.jalali import to_jalali
 from services.complaints import org
 
 # Being handled by the holder (it refers, answers or asks for evidence).
@@ -128,18 +129,74 @@ def warn(state: CaseState) -> Step:
     return Step("deadline_warning", state)
 
 
-def report_again(state: CaseState, now: datetime) -> Step:
-    """SPEC C10: the citizen reports that a step was not followed up: the case moves one level up,
-    where the managers are told. After the answer, only within REPORT_AGAIN_WINDOW."""
+def extend_deadline(state: CaseState) -> Step:
+    """The platform was down while the hop's time ran (outage windows): its deadline moves by the time
+    lost (deadlines.extended_deadline). The case stays where it is; the hop stays open."""
+    _require(state, OPEN, "extend the deadline of")
+    return Step("deadline_extended", state)
+
+
+# SPEC C10 "if a step is not followed up": the citizen may report again once the time C7 promises them a
+# result in has passed without an answer (from registration, or from their last report again), or, after
+# the answer reached them, within REPORT_AGAIN_WINDOW when the answer did not settle it. Either way the case
+# goes to the unit above the one holding it on its path; at the top there is no one above, so it is not offered.
+RESULT_PROMISED_WITHIN = {"urgent": timedelta(hours=3), "normal": timedelta(days=1)}  # SPEC C7
+
+
+@dataclass(frozen=True)
+class ReportAgainTerms:
+    """When and where a report again would go: possible from `opens_at` (until `until`, after an answer) to
+    `to`; or not at all, and `refusal` says why."""
+
+    opens_at: datetime | None = None
+    until: datetime | None = None
+    to: str | None = None
+    refusal: Conflict | None = None
+
+    def possible_at(self, now: datetime) -> bool:
+        return self.refusal is None and self.opens_at <= now and (self.until is None or now <= self.until)
+
+
+def unit_above_holder(state: CaseState) -> str | None:
+    """The unit above the holder on the case's path: the one that referred the case to it."""
+    position = state.path.index(state.holder) if state.holder in state.path else len(state.path) - 1
+    return state.path[position - 1] if position > 0 else None
+
+
+def report_again_terms(state: CaseState, urgency: str, waiting_since: datetime) -> ReportAgainTerms:
+    """`waiting_since`: the registration, or the citizen's last report again."""
     if state.status == "reopened":
-        raise conflict("already_reported_again", "گزارش دوبارهٔ شما پیش‌تر ثبت شده و در دست رسیدگی است.",
-                        "the case was reported again and no one has acted since")
-    if state.status in ("answered", "closed") and (state.answered_at is None
-                                                   or now - state.answered_at > REPORT_AGAIN_WINDOW):
+        return ReportAgainTerms(refusal=conflict(
+            "already_reported_again", "گزارش دوبارهٔ شما پیش‌تر ثبت شده و در دست رسیدگی است.",
+            "the case was reported again and no one has acted since"))
+    above = unit_above_holder(state)
+    if above is None:
+        return ReportAgainTerms(refusal=conflict(
+            "report_again_at_top", "پرونده هم‌اکنون در بالاترین سطح رسیدگی، دفتر مدیریت عملکرد و بازرسی ستاد، است؛ "
+            "گزارش دوباره آن را به سطح بالاتری نمی‌برد.", "the case is held at the top of its path: no unit above"))
+    if state.status in ("answered", "closed"):
+        if state.answered_at is None:
+            return ReportAgainTerms(refusal=conflict("wrong_stage", "این کار در مرحلهٔ کنونی پرونده ممکن نیست.",
+                                                     "a closed case without an answer"))
+        return ReportAgainTerms(state.answered_at, state.answered_at + REPORT_AGAIN_WINDOW, above)
+    return ReportAgainTerms(waiting_since + RESULT_PROMISED_WITHIN[urgency], None, above)
+
+
+def report_again(state: CaseState, now: datetime, terms: ReportAgainTerms) -> Step:
+    """SPEC C10: the citizen reports that a step was not followed up: the case moves to the unit above its
+    holder, where the managers are told."""
+    if terms.refusal is not None:
+        raise terms.refusal
+    if terms.until is not None and now > terms.until:
         raise conflict("report_again_window_passed", "مهلت گزارش دوباره برای این پرونده گذشته است.",
-                        f"a case can be reported again up to {REPORT_AGAIN_WINDOW.days} days after its answer")
-    path = state.path[:-1] or state.path
-    new = replace(state, status="reopened", path=path, holder=path[-1], approver_pos=None)
+                       f"a case can be reported again up to {REPORT_AGAIN_WINDOW.days} days after its answer")
+    if now < terms.opens_at:
+        raise conflict("report_again_too_early",
+                       f"هنوز زود است: رسیدگی به درخواست شما تا {to_jalali(terms.opens_at)} زمان دارد. اگر تا آن "
+                       "زمان پاسخی نرسید، از همان هنگام می‌توانید گزارش دوباره بدهید.",
+                       f"a case can be reported again from {terms.opens_at.isoformat()}")
+    path = state.path[:state.path.index(terms.to) + 1]
+    new = replace(state, status="reopened", path=path, holder=terms.to, approver_pos=None)
     return Step("reopened", new, closes_hop_as="reopened" if state.status in OPEN else None, opens_hop=True)
 
 

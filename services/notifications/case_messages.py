@@ -1,8 +1,10 @@
 """Who hears what of a case's steps and of a revoked access (SPEC C9, N2): pure functions from an event
 to the messages it causes. dispatch.queue_all makes each one at most once.
 
-- The reporter, when they gave a mobile, hears of every step on their timeline (every step but the
-  deadline warning): each approval on the way up, and the last one (`final`) as "your answer is ready".
+- The reporter, when they gave a mobile, hears of each step they can recognise: registered (queued apart),
+  handed to a unit (triaged, referred, moved up), the answer ready (the last approval, `final`), a missed
+  deadline that moved the case, their report again, a request for evidence, closed. Not of the organization's
+  review of an answer: the answer written and waiting for approval, each approval on the way up, a return.
 - The staff the event names (`staff_recipients`, the people of the unit now holding the case) hear of
   a case arriving in their cartable with its deadline, and of a deadline about to be missed.
 - A person whose access was revoked hears of it on their own mobile.
@@ -32,14 +34,12 @@ class Outgoing:
 
 
 CITIZEN = {  # the case step → what the reporter reads; "approved" only when final, see _citizen_template
-    "triaged": t.CASE_TRIAGED_CITIZEN,
-    "referred": t.CASE_REFERRED_CITIZEN,
-    "answered": t.CASE_ANSWERED_CITIZEN,
+    "triaged": t.CASE_HANDED_CITIZEN,
+    "referred": t.CASE_HANDED_CITIZEN,
+    "moved_up": t.CASE_HANDED_CITIZEN,
     "approved": t.CASE_ANSWER_READY_CITIZEN,
-    "returned": t.CASE_RETURNED_CITIZEN,
     "deadline_missed": t.CASE_DEADLINE_MISSED_CITIZEN,
     "reopened": t.CASE_REOPENED_CITIZEN,
-    "moved_up": t.CASE_MOVED_UP_CITIZEN,
     "evidence_requested": t.CASE_EVIDENCE_REQUESTED_CITIZEN,
     "closed": t.CASE_CLOSED_CITIZEN,
 }
@@ -80,7 +80,7 @@ def for_case_step(step: str, event: dict, public_base_url: str) -> list[Outgoing
 
 def _citizen_template(step: str, data: dict) -> Template | None:
     if step == "approved" and not data.get("final"):
-        return t.CASE_APPROVED_CITIZEN  # approved at one level, on its way to the next
+        return None  # approved at one level, on its way to the next: the organization's own review
     return CITIZEN.get(step)
 
 

@@ -2,12 +2,26 @@
 
 A message moves queued → sending → sent → delivered, in short transactions around each operator
 call, so no database transaction waits on the network:
-- a failed send goes back to `queued` with back-off, until its attempts run out;
-- an `undelivered` or `expired` receipt (or no receipt in DELIVERY_TIMEOUT) is sent again, under a
-  new send key (the operator keeps one message per key), until its attempts run out;
+- a send that surely failed (the operator refused, or the request never reached it) goes back to `queued`
+  with back-off, until its attempts run out;
+- an operator's own final state, `undelivered`, `expired` or `failed` (by receipt or by polling), is sent
+  again, under a new send key (the operator keeps one message per key), until its attempts run out;
 - a message whose attempts ran out is dead-lettered: listed for staff, who can replay it.
-A message left in `sending` by a crash is picked up by the sweep, which first asks the operator
-whether it already holds it under its send key: nothing is sent twice.
+
+Exactly once under ambiguity: a message is never sent again while an operator may hold it.
+- An attempt that ended without a sure answer (a timeout, a dropped connection, a 5xx: routing.py asks the
+  operator at once) leaves the message `queued` but held by that operator (`held_by`, since
+  `in_doubt_since`): the sweep asks it again (by our send key, in bulk) once SETTLE has passed, and sends the
+  message only when it says it does not hold it; while it cannot be asked, the message waits (back-off), and
+  is never sent elsewhere.
+- A message or a bulk chunk left in `sending` by a crash is held by every operator ("*"): the sweep asks them
+  all, in bulk, and sends only what none of them holds.
+- A sent message without a final state stays `sent` and its operator is asked again, less often as it ages
+  (`next_attempt_at`); it is never sent again for want of an answer. One whose state has been unknown, or
+  that has been in doubt, for UNRESOLVED_AFTER shows in the sms_messages_by_state{state="unresolved"} gauge
+  and its alert (docs/operations.md, SmsOutcomeUnknown).
+- No request to an operator starts later than SEND_BUDGET after its messages were claimed, so a claim is
+  taken for a crash's (STALE_SENDING) only when its worker is surely gone.
 Non-urgent messages made in quiet hours wait until they end (quiet_hours.py).
 """
 from __future__ import annotations
@@ -18,7 +32,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, or_, select, text, tuple_, update
+from sqlalchemy import case, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -34,15 +48,24 @@ from services.notifications import quiet_hours
 from services.notifications.models import SmsMessage
 from services.notifications.models import outbox as outbox_table
 from services.notifications.case_messages import Outgoing
-from services.notifications.providers.base import Accepted, PartialSend, ProviderError, SmsProvider
+from services.notifications.providers.base import FINAL_STATES, Accepted, ProviderError, SmsProvider
 from services.notifications.providers.base import Outgoing as ToOperator
+from services.notifications.routing import ProviderRouter
 from services.notifications.templates import CASE_REGISTERED_CITIZEN, Template, segments
 
 _log = logging.getLogger(__name__)
 
-STALE_SENDING = timedelta(seconds=60)  # well past the provider timeout
-DELIVERY_TIMEOUT = timedelta(minutes=10)  # no receipt by then: the message counts as expired
+STALE_SENDING = timedelta(seconds=60)  # a claim this old was cut short by a crash (see SEND_BUDGET)
+# seconds after a claim (or its renewal) past which no request to an operator starts; the last one, with the
+# lookup after an ambiguous failure (routing.ASK_BUDGET) and the operators' timeouts, ends well within
+# STALE_SENDING
+SEND_BUDGET = 20.0
+ASK_BUDGET = 20.0  # seconds the sweep spends asking operators about messages in doubt
+SETTLE = timedelta(seconds=30)  # an operator that timed out may act on the request meanwhile: "not held" counts after
+ASK_BACKOFF_MAX = timedelta(minutes=10)  # an operator that cannot be asked is asked again at most this far apart
 RECEIPT_GRACE = timedelta(seconds=3)  # give the operator's callback a chance before polling
+POLL_BACKOFF_MAX = timedelta(hours=1)  # a sent message's state is asked at most this far apart
+UNRESOLVED_AFTER = timedelta(hours=1)  # in doubt, or its state unknown, this long: the unresolved gauge counts it
 BULK_CHUNK = 500  # claimed and recorded together; the adapters split to their API's limit
 RETRY_STATES = {"undelivered", "expired", "failed"}
 
@@ -97,28 +120,39 @@ def queue_case_registered(session: Session, event: dict, public_base_url: str) -
 
 # sending ------------------------------------------------------------------------------------------------
 _RETURNING = ("id", "recipient", "body", "attempts", "template", "segments", "cause_source", "cause_id",
-              "cause_type", "send_key")
+              "cause_type", "send_key", "held_by", "in_doubt_since", "claimed_at")
 
 
 def _claim(session: Session, condition, limit: int) -> list:
-    """Mark due messages `sending` and return them as plain rows (they outlive the transaction)."""
+    """Mark due messages `sending` and return them as plain rows (they outlive the transaction). A message
+    still `sending` (a claim a crash cut short) is held by every operator from its claim on: where its attempt
+    went, nobody knows. Asking about a message in doubt is not a new attempt."""
     due = (select(SmsMessage.id).where(condition).order_by(SmsMessage.next_attempt_at)
            .limit(limit).with_for_update(skip_locked=True))
     m = SmsMessage.__table__.c
+    crashed = m.status == "sending"
     stmt = (update(SmsMessage.__table__).where(m.id.in_(due.scalar_subquery()))
-            .values(status="sending", claimed_at=datetime.now(timezone.utc), attempts=m.attempts + 1)
+            .values(status="sending", claimed_at=func.now(),
+                    attempts=case((crashed | m.held_by.is_not(None), m.attempts), else_=m.attempts + 1),
+                    held_by=case((crashed, func.coalesce(m.held_by, "*")), else_=m.held_by),
+                    in_doubt_since=case((crashed, func.coalesce(m.in_doubt_since, m.claimed_at)),
+                                        else_=m.in_doubt_since))
             .returning(*[m[c] for c in _RETURNING]))
     return list(session.execute(stmt))
 
 
 def _queued_and_due(now: datetime):
-    return (SmsMessage.status == "queued") & (SmsMessage.next_attempt_at <= now)
+    return (SmsMessage.status == "queued") & (SmsMessage.next_attempt_at <= now) & SmsMessage.held_by.is_(None)
 
 
 def _due_now():
-    now = datetime.now(timezone.utc)
-    return or_(_queued_and_due(now),
-               (SmsMessage.status == "sending") & (SmsMessage.claimed_at < now - STALE_SENDING))
+    return or_((SmsMessage.status == "queued") & (SmsMessage.next_attempt_at <= func.now()),
+               (SmsMessage.status == "sending") & (SmsMessage.claimed_at < func.now() - STALE_SENDING))
+
+
+def _router(provider) -> ProviderRouter:
+    """The router the dispatcher sends through (a single operator's adapter gets one of its own)."""
+    return provider if isinstance(provider, ProviderRouter) else ProviderRouter([provider], rate_per_second=0)
 
 
 def deliver(session: Session, provider: SmsProvider, message_id: str, max_attempts: int) -> None:
@@ -131,80 +165,179 @@ def deliver_all(session: Session, provider: SmsProvider, message_ids: list[str],
     message waiting out quiet hours is not due, and stays for the sweep."""
     if not message_ids:
         return
+    router = _router(provider)
     with session.begin():
         claimed = _claim(session, SmsMessage.id.in_(message_ids) & _queued_and_due(datetime.now(timezone.utc)),
                          len(message_ids))
+    deadline = time.monotonic() + SEND_BUDGET
     for message in claimed:
-        _attempt(session, provider, message, max_attempts)
+        _send(session, router, [message], max_attempts, deadline, "single")
 
 
 def deliver_bulk(session: Session, provider: SmsProvider, message_ids: list[str], max_attempts: int,
                  chunk: int = BULK_CHUNK) -> int:
     """Send many messages through the operators' bulk endpoints, `chunk` at a time; returns how
-    many were sent. What an operator did not take is retried by the sweep."""
+    many were sent. What an operator did not take is retried by the sweep; what one may have taken is
+    asked about by the sweep before anything is sent again."""
+    router = _router(provider)
     sent = 0
     for start in range(0, len(message_ids), chunk):
         ids = message_ids[start:start + chunk]
         with session.begin():
             claimed = _claim(session, SmsMessage.id.in_(ids) & _queued_and_due(datetime.now(timezone.utc)), len(ids))
-        if not claimed:
-            continue
-        started = time.perf_counter()
-        try:
-            accepted, failure = provider.send_bulk([ToOperator(m.recipient, m.body, m.send_key) for m in claimed]), None
-        except PartialSend as exc:
-            accepted, failure = exc.accepted, exc
-        except ProviderError as exc:
-            accepted, failure = [], exc
-        failure = failure or ProviderError("the operator did not take every message of the batch")
-        SMS_SEND_LATENCY.labels(_provider_of(accepted, provider), "bulk").observe(time.perf_counter() - started)
-        with session.begin():
-            _record_sent(session, provider, list(zip(claimed, accepted, strict=False)))
-            for message in claimed[len(accepted):]:
-                _record_failure(session, provider, message, failure, max_attempts)
-        sent += len(accepted)
+        if claimed:
+            sent += _send(session, router, claimed, max_attempts, time.monotonic() + SEND_BUDGET, "bulk")
     return sent
 
 
-def sweep(session: Session, provider: SmsProvider, max_attempts: int, limit: int = 100) -> int:
-    """Send what is due: retries whose back-off has passed, messages whose quiet hours ended, and
-    messages a crash left in `sending`. Safe in every replica at once (SKIP LOCKED)."""
+def sweep(session: Session, provider: SmsProvider, max_attempts: int, limit: int = BULK_CHUNK) -> int:
+    """Send what is due: retries whose back-off has passed, messages whose quiet hours ended; and resolve
+    messages in doubt (held after an ambiguous attempt, or left in `sending` by a crash) by asking the
+    operators that may hold them, in bulk, then sending only what none holds. Safe in every replica at once
+    (SKIP LOCKED). Returns how many messages it took up."""
+    router = _router(provider)
     with session.begin():
         claimed = _claim(session, _due_now(), limit)
-    for message in claimed:
-        _attempt(session, provider, message, max_attempts)
+    if not claimed:
+        return 0
+    fresh = [m for m in claimed if not m.held_by]
+    cleared = _ask_holders(session, router, [m for m in claimed if m.held_by], max_attempts)
+    if cleared:
+        with session.begin():
+            cleared = _renew(session, cleared)
+    to_send = fresh + cleared
+    if to_send:
+        _send(session, router, to_send, max_attempts, time.monotonic() + SEND_BUDGET,
+              "single" if len(to_send) == 1 else "bulk")
     return len(claimed)
 
 
-def _attempt(session: Session, provider: SmsProvider, message, max_attempts: int) -> None:
+def _send(session: Session, router: ProviderRouter, claimed: list, max_attempts: int, deadline: float,
+          kind: str) -> int:
+    """Send claimed messages that no operator may hold (one request for one, the bulk endpoints for more), and
+    record what came of each in one transaction; returns how many an operator took."""
     started = time.perf_counter()
-    try:
-        accepted = provider.find_by_local_id(message.send_key) if message.attempts > 1 else None
-        accepted = accepted or provider.send(message.recipient, message.body, message.send_key)
-    except ProviderError as exc:
-        with session.begin():
-            _record_failure(session, provider, message, exc, max_attempts)
-        return
-    SMS_SEND_LATENCY.labels(_provider_of([accepted], provider), "single").observe(time.perf_counter() - started)
+    outcome = router.deliver([ToOperator(m.recipient, m.body, m.send_key) for m in claimed],
+                             budget=max(0.0, deadline - time.monotonic()))
+    if outcome.accepted:
+        SMS_SEND_LATENCY.labels(_provider_of(list(outcome.accepted.values()), router), kind).observe(
+            time.perf_counter() - started)
+    by_key = {m.send_key: m for m in claimed}
     with session.begin():
-        _record_sent(session, provider, [(message, accepted)])
+        _record_sent(session, router, [(by_key[k], a) for k, a in outcome.accepted.items()])
+        _record_in_doubt(session, [(by_key[k], name) for k, name in outcome.in_doubt.items()])
+        _release(session, [by_key[k] for k in outcome.untried])
+        for key, exc in outcome.failed.items():
+            _record_failure(session, router, by_key[key], exc, max_attempts)
+    return len(outcome.accepted)
+
+
+def _ask_holders(session: Session, router: ProviderRouter, held: list, max_attempts: int) -> list:
+    """Ask the operators that may hold these messages (`held_by`) whether they do, in bulk. What one holds is
+    recorded as sent; what none could be asked about, or what an operator may still be taking (SETTLE has not
+    passed), stays queued and held, to be asked again later; the rest, which no operator holds, is returned,
+    cleared to be sent."""
+    if not held:
+        return []
+    now = held[0].claimed_at  # the database's clock, as in_doubt_since
+    deadline = time.monotonic() + ASK_BUDGET
+    found: dict[str, Accepted] = {}
+    keep: list[dict] = []
+    cleared = []
+    groups: dict[str, list] = {}
+    for message in held:
+        groups.setdefault(message.held_by, []).append(message)
+    for held_by, messages in groups.items():
+        at = None if held_by == "*" else [n for n in held_by.split(",") if n]
+        since = min(m.in_doubt_since or m.claimed_at for m in messages).timestamp()
+        got, unasked = router.find_sent([ToOperator(m.recipient, m.body, m.send_key) for m in messages], since,
+                                        at=at, deadline=deadline)
+        found.update({m.send_key: got[m.send_key] for m in messages if m.send_key in got})
+        for message in messages:
+            if message.send_key in got:
+                continue
+            doubt = now - (message.in_doubt_since or message.claimed_at)
+            if doubt < SETTLE:  # the operator may still be taking it: its "not here" is not final yet
+                keep.append({"id": message.id, "held_by": held_by, "next": iso(now + SETTLE - doubt),
+                             "why": f"in doubt with {held_by}: asked again once it has settled"})
+            elif unasked:
+                keep.append({"id": message.id, "held_by": ",".join(sorted(unasked)),
+                             "next": iso(now + ask_backoff(doubt)),
+                             "why": f"cannot tell whether {', '.join(sorted(unasked))} took it: asked again later"})
+            else:
+                cleared.append(message)
+    with session.begin():
+        _record_sent(session, router, [(m, found[m.send_key]) for m in held if m.send_key in found], found=True)
+        if keep:
+            session.execute(text(
+                "UPDATE sms_messages m SET status = 'queued', held_by = v.held_by, next_attempt_at = v.next, "
+                "last_error = v.why FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id uuid, held_by text, "
+                "next timestamptz, why text) WHERE m.id = v.id"), {"rows": json.dumps(keep)})
+    if found:
+        _log.info("SMS: %d messages in doubt were found at their operator, not sent again", len(found))
+    return cleared
+
+
+def _renew(session: Session, messages: list) -> list:
+    """Renew the claim of messages cleared to be sent (those still ours: claimed at the same instant) and
+    forget whom they were held by: a crash from here on leaves them held by every operator again."""
+    m = SmsMessage.__table__.c
+    ours = set(session.scalars(
+        update(SmsMessage.__table__)
+        .where(m.id.in_([x.id for x in messages]), m.status == "sending", m.claimed_at == messages[0].claimed_at)
+        .values(claimed_at=func.now(), held_by=None, in_doubt_since=None).returning(m.id)))
+    return [x for x in messages if x.id in {str(i) for i in ours}]
+
+
+def _record_in_doubt(session: Session, pairs: list) -> None:
+    """Messages an operator may hold after an attempt without a sure answer: queued again, held by it, asked
+    again once SETTLE has passed; never sent elsewhere before it answers."""
+    if not pairs:
+        return
+    rows = [{"id": message.id, "held_by": name} for message, name in pairs]
+    session.execute(text(
+        "UPDATE sms_messages m SET status = 'queued', held_by = v.held_by, "
+        "in_doubt_since = coalesce(m.in_doubt_since, m.claimed_at), "
+        "next_attempt_at = coalesce(m.in_doubt_since, m.claimed_at) + make_interval(secs => :settle), "
+        "last_error = 'in doubt with ' || v.held_by || ': asked before it is sent anywhere again' "
+        "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id uuid, held_by text) WHERE m.id = v.id"),
+        {"rows": json.dumps(rows), "settle": SETTLE.total_seconds()})
+    for _, name in pairs:
+        SMS_MESSAGES.labels(name, "in_doubt").inc()
+    _log.warning("SMS: %d messages may have been taken by %s without a sure answer; they wait to ask it",
+                 len(pairs), ", ".join(sorted({name for _, name in pairs})))
+
+
+def _release(session: Session, messages: list) -> None:
+    """Messages the time budget left unsent: queued again, due now."""
+    if messages:
+        session.execute(update(SmsMessage).where(SmsMessage.id.in_([m.id for m in messages]))
+                        .values(status="queued", next_attempt_at=func.now()))
+
+
+def ask_backoff(in_doubt: timedelta) -> timedelta:
+    """How long until an operator that could not be asked is asked again: a quarter of the time in doubt."""
+    return min(max(SETTLE, in_doubt / 4), ASK_BACKOFF_MAX)
 
 
 def _provider_of(accepted: list[Accepted], provider: SmsProvider) -> str:
     return (accepted[0].provider if accepted and accepted[0].provider else None) or provider.name
 
 
-def _record_sent(session: Session, provider: SmsProvider, pairs: list) -> None:
+def _record_sent(session: Session, provider: SmsProvider, pairs: list, found: bool = False) -> None:
+    """Messages an operator took (or, `found`, was found holding). One it refused within a batch is `failed`;
+    the others are `sent`, their state asked after RECEIPT_GRACE (at once when already known)."""
     if not pairs:
         return
     now = datetime.now(timezone.utc)
     rows, events = [], []
     for message, accepted in pairs:
         name = accepted.provider or provider.name
-        state = "sent" if accepted.status in ("queued", "sent") else accepted.status
+        state = "failed" if accepted.status == "failed" and not found else "sent"
+        ask_at = now if accepted.status in FINAL_STATES else now + RECEIPT_GRACE
         rows.append({"id": message.id, "status": state, "provider": name,
                      "provider_message_id": accepted.provider_message_id, "provider_status": accepted.status,
-                     "cost_rials": accepted.cost_rials, "sent_at": iso(now)})
+                     "cost_rials": accepted.cost_rials, "sent_at": iso(now), "next": iso(ask_at)})
         data = {"message_id": message.id, "template": message.template,
                 "recipient_masked": mask_mobile(message.recipient), "provider": name,
                 "provider_message_id": accepted.provider_message_id, "segments": message.segments,
@@ -217,9 +350,11 @@ def _record_sent(session: Session, provider: SmsProvider, pairs: list) -> None:
     session.execute(text(
         "UPDATE sms_messages m SET status = v.status, provider = v.provider, "
         "provider_message_id = v.provider_message_id, provider_status = v.provider_status, "
-        "cost_rials = v.cost_rials, sent_at = v.sent_at, last_error = NULL "
+        "cost_rials = v.cost_rials, sent_at = v.sent_at, last_error = NULL, next_attempt_at = v.next, "
+        "held_by = NULL, in_doubt_since = NULL "
         "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id uuid, status text, provider text, "
-        "provider_message_id text, provider_status text, cost_rials int, sent_at timestamptz) WHERE m.id = v.id"),
+        "provider_message_id text, provider_status text, cost_rials int, sent_at timestamptz, next timestamptz) "
+        "WHERE m.id = v.id"),
         {"rows": json.dumps(rows)})
     outbox.add_many(session, outbox_table, events)
 
@@ -288,34 +423,47 @@ def _settle(session: Session, message: SmsMessage, state: str, now: datetime, ma
 
 
 def poll_receipts(session: Session, router, max_attempts: int, limit: int = 500) -> int:
-    """Ask the operators about messages sent a while ago with no receipt yet; a message with none
-    after DELIVERY_TIMEOUT counts as expired."""
-    now = datetime.now(timezone.utc)
+    """Ask the operators for the state of sent messages whose receipt has not come, each when it is due
+    (`next_attempt_at`, further apart as it ages). Only an operator's own final state changes a message
+    (apply_receipts). One still in transit, or whose state cannot be had (the operator errs, its circuit is
+    open, or it does not know the message), stays `sent` and is asked again later; it is never sent again for
+    want of an answer. One whose state has stayed unknown for UNRESOLVED_AFTER shows in the unresolved gauge."""
     with session.begin():
+        now = session.scalar(select(func.now()))
         waiting = session.execute(
-            select(SmsMessage.provider, SmsMessage.provider_message_id, SmsMessage.sent_at)
-            .where(SmsMessage.status == "sent", SmsMessage.sent_at < now - RECEIPT_GRACE)
-            .order_by(SmsMessage.sent_at).limit(limit)).all()
+            select(SmsMessage.id, SmsMessage.provider, SmsMessage.provider_message_id, SmsMessage.sent_at)
+            .where(SmsMessage.status == "sent", SmsMessage.next_attempt_at <= now)
+            .order_by(SmsMessage.next_attempt_at).limit(limit)).all()
     by_provider: dict[str, list] = {}
-    for provider, pid, sent_at in waiting:
-        by_provider.setdefault(provider, []).append((pid, sent_at))
+    for message_id, provider, pid, sent_at in waiting:
+        by_provider.setdefault(provider, []).append((message_id, pid, sent_at))
     changed = 0
+    later = []
     for provider, items in by_provider.items():
         try:
-            states = router.statuses_for(provider, [pid for pid, _ in items])
-        except (ProviderError, KeyError) as exc:
-            _log.warning("could not poll %s for receipts: %s", provider, exc)
+            states = router.statuses_for(provider, [pid for _, pid, _ in items if pid])
+        except (ProviderError, ValueError) as exc:
+            _log.warning("could not poll %s for receipts (asked again later): %s", provider, exc)
             states = {}
-        receipts = [(pid, _or_expired(states.get(pid), sent_at, now)) for pid, sent_at in items]
-        changed += apply_receipts(session, provider, receipts, max_attempts)
+        changed += apply_receipts(session, provider, [(pid, state) for pid, state in states.items()
+                                                      if state in FINAL_STATES], max_attempts)
+        for message_id, pid, sent_at in items:
+            state = states.get(pid)
+            if state not in FINAL_STATES:
+                later.append({"id": message_id, "state": state or "unknown",
+                              "next": iso(now + poll_backoff(now - (sent_at or now)))})
+    if later:
+        with session.begin():
+            session.execute(text(
+                "UPDATE sms_messages m SET provider_status = v.state, next_attempt_at = v.next "
+                "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id uuid, state text, next timestamptz) "
+                "WHERE m.id = v.id AND m.status = 'sent'"), {"rows": json.dumps(later)})
     return changed
 
 
-def _or_expired(state: str | None, sent_at: datetime, now: datetime) -> str:
-    """Still in flight (or unknown to the operator) after DELIVERY_TIMEOUT counts as expired."""
-    if state in (None, "queued", "sent"):
-        return "expired" if sent_at < now - DELIVERY_TIMEOUT else "sent"
-    return state
+def poll_backoff(age: timedelta) -> timedelta:
+    """How long until a sent message's state is asked again: a quarter of its age, from 10 s to an hour."""
+    return min(max(timedelta(seconds=10), age / 4), POLL_BACKOFF_MAX)
 
 
 # the dead-letter list ----------------------------------------------------------------------------------------
@@ -343,18 +491,31 @@ def replay(session: Session, message_ids: list[str]) -> list[str]:
     m = SmsMessage.__table__.c
     stmt = (update(SmsMessage.__table__)
             .where(m.id.in_(message_ids), m.dead_lettered_at.is_not(None))
-            .values(status="queued", attempts=0, dead_lettered_at=None, replays=m.replays + 1,
+            .values(status="queued", attempts=0, dead_lettered_at=None, replays=m.replays + 1, held_by=None,
+                    in_doubt_since=None,
                     send_key=func.concat(m.id, ".r", m.replays + 1), next_attempt_at=func.now())
             .returning(m.id))
     return [str(i) for i in session.scalars(stmt)]
 
 
 def refresh_gauges(session: Session) -> None:
+    """The messages by state; "in_doubt": held until an operator says whether it took them; "unresolved": in
+    doubt, or sent with a state their operator could not give, for longer than UNRESOLVED_AFTER (alert
+    SmsOutcomeUnknown)."""
     with session.begin():
         counts = dict(session.execute(
             select(SmsMessage.status, func.count()).where(SmsMessage.status.in_(("queued", "sending", "sent")))
             .group_by(SmsMessage.status)).all())
         dead = session.scalar(select(func.count()).where(SmsMessage.dead_lettered_at.is_not(None)))
+        in_doubt = session.scalar(select(func.count()).where(SmsMessage.held_by.is_not(None)))
+        before = func.now() - UNRESOLVED_AFTER
+        unresolved = (session.scalar(select(func.count()).where(SmsMessage.held_by.is_not(None),
+                                                                 SmsMessage.in_doubt_since < before))
+                      + session.scalar(select(func.count()).where(SmsMessage.status == "sent",
+                                                                   SmsMessage.provider_status == "unknown",
+                                                                   SmsMessage.sent_at < before)))
     for state in ("queued", "sending", "sent"):
         SMS_BY_STATE.labels(state).set(counts.get(state, 0))
+    SMS_BY_STATE.labels("in_doubt").set(in_doubt or 0)
+    SMS_BY_STATE.labels("unresolved").set(unresolved or 0)
     SMS_DEAD_LETTERS.set(dead or 0)

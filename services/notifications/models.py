@@ -35,7 +35,8 @@ class SmsMessage(Base):
     template_version: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
     segments: Mapped[int] = mapped_column(Integer)
-    # queued → sending → sent | failed; a failed attempt goes back to queued until attempts run out
+    # queued → sending → sent → delivered | failed; a failed attempt goes back to queued until attempts run out;
+    # a sent message's final state at the operator (undelivered, expired, failed) sends it again
     status: Mapped[str] = mapped_column(Text, default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -56,6 +57,10 @@ class SmsMessage(Base):
     # given up on: on the dead-letter list that staff see and can replay
     dead_lettered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     replays: Mapped[int] = mapped_column(Integer, default=0)
+    # the operator(s) that may hold send_key after an attempt without a sure answer ("*": any), and since when:
+    # they are asked before the message is sent anywhere (migration 0004, dispatch.py)
+    held_by: Mapped[str | None] = mapped_column(Text)
+    in_doubt_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OneTimeCode(Base):

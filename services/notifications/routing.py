@@ -17,16 +17,24 @@ Which operator took a message is in `Accepted.provider`; its cost, as the operat
 `Accepted.cost_rials`. Delivery states are asked of, and receipts read by, the operator that sent the message:
 `statuses_for(name, ids)` and `parse_receipt_for(name, payload)`.
 
-A timeout is ambiguous (the operator may have taken the message): failing over after one may send the message
-twice, the price of not leaving it unsent while an operator hangs. Likewise `find_by_local_id` does not ask an
-operator whose circuit is open.
+Exactly once under ambiguity. A failure that is sure (the operator answered that it did not take the message, or the
+request never reached it: connection refused, a name that does not resolve, a connect timeout, a circuit open or a
+bucket empty before sending) fails over at once. After an ambiguous one (a timeout waiting for the answer, a
+connection reset after the request went, a 5xx: providers/base.py) the operator may have taken the message, so the
+router never sends it elsewhere straight away: it asks that operator (`find_sent`, by our local ids, in bulk). What
+the operator holds is the answer. What it says it does not hold fails over, when its own server answered the
+failed request (`settled`, it has finished with it); after a timeout or a dropped connection the operator may still
+be working on the request, and what it cannot or does not yet show stays with it: `deliver` says those messages
+are `in_doubt` with that operator, and the dispatcher asks it again later (services/notifications/dispatch.py).
+`find_sent` answers which operators could not be asked (circuit open, no answer): nobody can tell whether they
+hold the messages, so the messages are sent nowhere until they answer.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import pybreaker
@@ -36,6 +44,7 @@ from services.notifications.providers.base import Accepted, Outgoing, PartialSen
 _log = logging.getLogger(__name__)
 
 CLOSED, OPEN, HALF_OPEN = pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN
+ASK_BUDGET = 10.0  # seconds spent asking an operator what it took, right after an ambiguous failure
 
 
 class TokenBucket:
@@ -147,6 +156,44 @@ def _outcome(failure: BaseException | None) -> None:
         raise failure
 
 
+@dataclass
+class Outcome:
+    """What came of each message of a `deliver`, by local id."""
+
+    accepted: dict[str, Accepted] = field(default_factory=dict)  # taken (or found taken); .provider says by whom
+    in_doubt: dict[str, str] = field(default_factory=dict)  # may have been taken by this operator: ask it later
+    failed: dict[str, ProviderError] = field(default_factory=dict)  # surely not taken, and why
+    untried: list[str] = field(default_factory=list)  # sent nowhere: the time budget ran out before them
+
+    def take(self, messages: list[Outgoing], accepted: list[Accepted], provider: str) -> None:
+        for message, taken in zip(messages, accepted, strict=False):
+            self.accepted[message.local_id] = taken if taken.provider else replace(taken, provider=provider)
+
+    def doubt(self, messages: list[Outgoing], provider: str) -> None:
+        self.in_doubt.update({m.local_id: provider for m in messages})
+
+    def fail(self, messages: list[Outgoing], error: ProviderError) -> None:
+        self.failed.update({m.local_id: error for m in messages})
+
+    def one(self, local_id: str) -> Accepted:
+        """The one message's Accepted, or the error that says why there is none."""
+        if local_id in self.accepted:
+            return self.accepted[local_id]
+        if local_id in self.in_doubt:
+            raise InDoubt(self.in_doubt[local_id], local_id)
+        if local_id in self.failed:
+            raise self.failed[local_id]
+        raise ProviderError(f"{local_id}: not sent, out of time")
+
+
+class InDoubt(ProviderError):
+    """The operator `provider` may hold the message: ask it before sending the message anywhere again."""
+
+    def __init__(self, provider: str, local_id: str):
+        super().__init__(f"{provider} may hold {local_id}: it cannot tell yet", ambiguous=True)
+        self.provider = provider
+
+
 class ProviderRouter:
     """The `SmsProvider` interface over several operators, in priority order (see the module's docstring)."""
 
@@ -179,38 +226,60 @@ class ProviderRouter:
 
     # sending
 
+    def deliver(self, messages: list[Outgoing], budget: float | None = None) -> Outcome:
+        """Send the messages, one request for one message and the operators' bulk endpoints (in batches of
+        `batch_size`) for more, and say what came of each. No request to an operator starts more than
+        `budget` seconds from now: the messages not sent by then are `untried`. When a batch finds no operator
+        that takes it, the batches after it are not tried either (they fail with the same error)."""
+        outcome = Outcome()
+        deadline = None if budget is None else self.clock() + budget
+        single = len(messages) == 1
+        stopped: ProviderError | None = None
+        for start in range(0, len(messages), self.batch_size):
+            batch = messages[start:start + self.batch_size]
+            if stopped is not None:
+                outcome.fail(batch, stopped)
+                continue
+            stopped = self._route(batch, single, deadline, outcome)
+        return outcome
+
     def send(self, recipient: str, body: str, local_id: str) -> Accepted:
-        return self._route([Outgoing(recipient, body, local_id)], single=True)[0]
+        """One message; raises ProviderError when no operator took it, InDoubt when one may have."""
+        return self.deliver([Outgoing(recipient, body, local_id)]).one(local_id)
 
     def send_bulk(self, messages: list[Outgoing]) -> list[Accepted]:
-        """Batches of `batch_size`, each routed on its own. When a batch finds no operator after earlier ones
-        were taken, PartialSend says which were."""
+        """`deliver` as an `SmsProvider` answers: every Accepted in order, or a PartialSend with those taken
+        before the first message that was not (prefer `deliver`, which says what came of each)."""
+        outcome = self.deliver(messages)
         accepted: list[Accepted] = []
-        for start in range(0, len(messages), self.batch_size):
+        for message in messages:
             try:
-                accepted.extend(self._route(messages[start:start + self.batch_size], single=False))
-            except PartialSend as exc:
-                raise PartialSend(str(exc), accepted + exc.accepted, exc.retryable,
-                                  provider_fault=exc.provider_fault, code=exc.code) from exc
+                accepted.append(outcome.one(message.local_id))
             except ProviderError as exc:
                 if not accepted:
                     raise
-                raise PartialSend(str(exc), accepted, exc.retryable, provider_fault=exc.provider_fault,
-                                  code=exc.code) from exc
+                raise PartialSend.after(accepted, exc) from exc
         return accepted
 
-    def _route(self, batch: list[Outgoing], single: bool) -> list[Accepted]:
-        done: list[Accepted] = []
+    def _route(self, batch: list[Outgoing], single: bool, deadline: float | None,
+               outcome: Outcome) -> ProviderError | None:
+        """Route one batch, writing what came of each message in `outcome`; the error when no operator took
+        (or may have taken) some of them, so that the batches after it need not be tried."""
         remaining = list(batch)
         tried: set[str] = set()
         reasons: dict[str, str] = {}
         retryable = False
-        deadline = self.clock() + self.max_wait
-        while True:
+        wait_until = self.clock() + self.max_wait
+        while remaining:
             waits = []
             for slot in self.slots:
+                if not remaining:
+                    return None
                 if slot.name in tried:
                     continue
+                if deadline is not None and self.clock() > deadline:
+                    outcome.untried.extend(m.local_id for m in remaining)
+                    return None
                 if not slot.available():
                     reasons[slot.name] = "circuit open"
                     retryable = True
@@ -228,6 +297,7 @@ class ProviderRouter:
                     retryable = True
                     continue
                 tried.add(slot.name)
+                started = time.time()
                 try:
                     if single:
                         m = remaining[0]
@@ -237,39 +307,106 @@ class ProviderRouter:
                 except ProviderError as exc:
                     taken = exc.accepted if isinstance(exc, PartialSend) else []
                     slot.bucket.give_back(count - len(taken))
-                    done.extend(_tagged(taken, slot.name))
+                    outcome.take(remaining, taken, slot.name)
                     remaining = remaining[len(taken):]
+                    carried = len(remaining) if exc.carried is None else min(exc.carried, len(remaining))
                     if exc.about_the_message:
-                        slot.record(None)  # the operator answered; the message is what it refused
-                        raise _with(done, exc) from exc
+                        slot.record(None)  # the operator answered; the messages are what it refused
+                        outcome.fail(remaining[:carried], exc)
+                        outcome.fail(remaining[carried:], ProviderError(
+                            f"{slot.name}: not sent, after the request before them was refused: {exc}"))
+                        return None
                     slot.record(exc)
                     reasons[slot.name] = str(exc)
                     retryable = retryable or exc.retryable or exc.provider_fault
-                    _log.warning("SMS operator %s failed, trying the next: %s", slot.name, exc)
+                    if exc.ambiguous:
+                        doubtful, remaining = remaining[:carried], remaining[carried:]
+                        remaining = self._ask_after(slot, doubtful, started, exc, outcome) + remaining
+                    _log.warning("SMS operator %s failed%s: %s", slot.name,
+                                 ", asked it what it took" if exc.ambiguous else ", trying the next", exc)
                     continue
-                except Exception as exc:
+                except Exception as exc:  # a bug, or an error nobody foresaw, maybe after the request went
                     slot.bucket.give_back(count)
                     slot.record(exc)
-                    _log.exception("SMS operator %s: unexpected error", slot.name)
-                    raise _with(done, ProviderError(f"{slot.name}: {type(exc).__name__}: {exc}")) from exc
+                    _log.exception("SMS operator %s: unexpected error; its %d messages wait to be asked about",
+                                   slot.name, len(remaining))
+                    outcome.doubt(remaining, slot.name)
+                    return None
                 slot.record(None)
-                return done + _tagged(got, slot.name)
+                outcome.take(remaining, got, slot.name)
+                return None
+            if not remaining:
+                return None
             now = self.clock()
-            if not waits or now + min(waits) > deadline:
+            if not waits or now + min(waits) > wait_until or (deadline is not None and now + min(waits) > deadline):
                 break
             self.sleep(min(waits))
+        if not remaining:
+            return None
         summary = "; ".join(f"{name}: {reason}" for name, reason in reasons.items())
-        raise _with(done, ProviderError(f"no SMS operator took the message ({summary})", retryable=retryable))
+        error = ProviderError(f"no SMS operator took the message ({summary})", retryable=retryable)
+        outcome.fail(remaining, error)
+        return error
+
+    def _ask_after(self, slot: _Slot, doubtful: list[Outgoing], started: float, exc: ProviderError,
+                   outcome: Outcome) -> list[Outgoing]:
+        """After an ambiguous failure at `slot`: ask it which of the messages it took. Those it holds are
+        taken; the rest stay in doubt with it, unless its own server answered the failed request (it has
+        finished with it), when they are returned to be sent by the next operator."""
+        try:
+            found = slot.provider.find_sent(doubtful, started, time.monotonic() + ASK_BUDGET)
+        except Exception as ask_exc:  # noqa: BLE001 - whatever it is, nobody can tell what the operator took
+            _log.warning("SMS operator %s: cannot tell whether it took %d messages (%s); they wait for it",
+                         slot.name, len(doubtful), ask_exc)
+            outcome.doubt(doubtful, slot.name)
+            return []
+        outcome.take([m for m in doubtful if m.local_id in found],
+                     [found[m.local_id] for m in doubtful if m.local_id in found], slot.name)
+        rest = [m for m in doubtful if m.local_id not in found]
+        if exc.settled:
+            return rest
+        outcome.doubt(rest, slot.name)
+        return []
 
     # what the operators know
 
-    def find_by_local_id(self, local_id: str) -> Accepted | None:
-        """Ask each operator that keeps our ids (skipping those whose circuit is open). An operator that
-        cannot answer makes this raise (retryable) until its circuit opens: until then nobody can tell
-        whether it holds the message."""
+    def find_sent(self, messages: list[Outgoing], since: float, at: list[str] | None = None,
+                  deadline: float | None = None) -> tuple[dict[str, Accepted], set[str]]:
+        """Ask the operators named in `at` (None: every one) which of these messages they hold (each operator in
+        as few requests as its API allows); `since` (Unix seconds) is when the attempt in doubt began. Answers
+        what was found, by local id, and the operators that could not be asked (circuit open, no answer, or no
+        longer configured): until they answer, nobody can tell whether they hold the rest."""
+        found: dict[str, Accepted] = {}
+        unasked = {name for name in (at or []) if name not in self.by_name}
         for slot in self.slots:
-            if not slot.supports_local_id or not slot.admit():
+            if at is not None and slot.name not in at:
                 continue
+            wanted = [m for m in messages if m.local_id not in found]
+            if not wanted:
+                break
+            if not slot.admit():
+                unasked.add(slot.name)
+                continue
+            try:
+                got = slot.provider.find_sent(wanted, since, deadline)
+            except Exception as exc:  # noqa: BLE001 - an operator that cannot answer is one not asked
+                slot.record(None if isinstance(exc, ProviderError) and exc.about_the_message else exc)
+                unasked.add(slot.name)
+                _log.warning("SMS operator %s: cannot tell whether it holds %d messages: %s", slot.name,
+                             len(wanted), exc)
+                continue
+            slot.record(None)
+            found.update({k: v if v.provider else replace(v, provider=slot.name) for k, v in got.items()})
+        return found, unasked
+
+    def find_by_local_id(self, local_id: str) -> Accepted | None:
+        """Ask each operator that keeps our ids. One that cannot answer (its circuit open, or no answer) makes
+        this raise: nobody can tell whether it holds the message."""
+        for slot in self.slots:
+            if not slot.supports_local_id:
+                continue
+            if not slot.admit():
+                raise ProviderError(f"{slot.name}: circuit open: cannot tell whether it holds {local_id}")
             try:
                 found = slot.provider.find_by_local_id(local_id)
             except ProviderError as exc:
@@ -277,8 +414,6 @@ class ProviderRouter:
                     slot.record(None)
                     continue
                 slot.record(exc)
-                if slot.breaker.current_state == OPEN:
-                    continue
                 raise ProviderError(f"{slot.name}: cannot tell whether it holds {local_id}: {exc}") from exc
             slot.record(None)
             if found is not None:
@@ -328,14 +463,3 @@ class ProviderRouter:
             return self.by_name[provider_name]
         except KeyError:
             raise ValueError(f"no SMS operator named {provider_name!r} (have {', '.join(self.by_name)})") from None
-
-
-def _tagged(accepted: list[Accepted], provider_name: str) -> list[Accepted]:
-    return [a if a.provider else replace(a, provider=provider_name) for a in accepted]
-
-
-def _with(done: list[Accepted], exc: ProviderError) -> ProviderError:
-    """The error as it is, or a PartialSend when part of the batch was taken before it."""
-    if not done:
-        return exc
-    return PartialSend(str(exc), done, exc.retryable, provider_fault=exc.provider_fault, code=exc.code)

@@ -173,7 +173,7 @@ class DeadLetter(BaseModel):
 class DeadLetterPage(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
         "id": "0b5e1c9e-8f3a-4a59-9d1e-3c2f1b7a6d10", "recipient_masked": "0912***4567",
-        "template": "case_referred.citizen", "template_version": 1, "status": "undelivered", "attempts": 5,
+        "template": "case_handed.citizen", "template_version": 1, "status": "undelivered", "attempts": 5,
         "replays": 0, "provider": "kavenegar", "last_error": "undelivered after 5 attempts",
         "cause_type": "ir.behzisti.complaints.case.referred.v1", "created_at": "2026-11-26T09:00:00Z",
         "dead_lettered_at": "2026-11-26T10:00:00Z"}], "next": None}]})
@@ -205,8 +205,8 @@ class TemplateInfo(BaseModel):
 
 class TemplateList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
-        "name": "case_triaged.citizen", "version": 1, "audience": "citizen", "variables": ["tracking_code"],
-        "text": "بهزیستی: درخواست شما بررسی شد و برای رسیدگی ارجاع شد.\nکد رهگیری: {tracking_code}"}]}]})
+        "name": "case_closed.citizen", "version": 2, "audience": "citizen", "variables": ["tracking_code"],
+        "text": "بهزیستی: درخواست {tracking_code} بسته شد. سپاس از همراهی شما."}]}]})
 
     items: list[TemplateInfo]
 
@@ -223,8 +223,8 @@ class PreviewBody(BaseModel):
 
 class Preview(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "name": "case_triaged.citizen", "version": 1, "text": "بهزیستی: درخواست شما بررسی شد و برای رسیدگی ارجاع شد.\nکد رهگیری: 4203917755102846",
-        "characters": 78, "segments": 2, "encoding": "UCS-2"}]})
+        "name": "case_closed.citizen", "version": 2, "text": "بهزیستی: درخواست 4203917755102846 بسته شد. سپاس از همراهی شما.",
+        "characters": 62, "segments": 1, "encoding": "UCS-2"}]})
 
     name: str
     version: int

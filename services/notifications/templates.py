@@ -39,95 +39,50 @@ class Template:
         return body
 
 
+# What a citizen hears of their case (SPEC C9): the steps they can recognise, each in one SMS part (70
+# UCS-2 characters) where the content allows. The tracking code stays in ASCII digits so it can be copied into
+# the tracking form; a message that links to the case carries the code in its link, and takes two parts.
 CASE_REGISTERED_CITIZEN = Template(
     name="case_registered.citizen",
-    version=1,
+    version=2,
     audience="citizen",
-    text=("بهزیستی: درخواست شما در سامانهٔ دیده‌بان ثبت شد.\n"
-          "کد رهگیری: {tracking_code}\n"
-          "پیگیری: {track_url}"),
+    text="بهزیستی: درخواست شما ثبت شد؛ کد رهگیری {tracking_code}\n{track_url}",
 )
-
-
-# Every later step of a case (SPEC C9: an SMS at every step of referral and follow-up). The tracking
-# code stays in ASCII digits, as in CASE_REGISTERED_CITIZEN, so it can be copied into the tracking form.
-CASE_TRIAGED_CITIZEN = Template(
-    name="case_triaged.citizen",
+CASE_HANDED_CITIZEN = Template(  # triaged, referred, moved up: one part for a unit name of up to 31 characters
+    name="case_handed.citizen",
     version=1,
     audience="citizen",
-    text=("بهزیستی: درخواست شما بررسی شد و برای رسیدگی ارجاع شد.\n"
-          "کد رهگیری: {tracking_code}"),
-)
-CASE_REFERRED_CITIZEN = Template(
-    name="case_referred.citizen",
-    version=1,
-    audience="citizen",
-    text=("بهزیستی: درخواست شما برای رسیدگی به {holder_unit_fa} ارجاع شد.\n"
-          "کد رهگیری: {tracking_code}"),
-)
-CASE_ANSWERED_CITIZEN = Template(
-    name="case_answered.citizen",
-    version=1,
-    audience="citizen",
-    text=("بهزیستی: پاسخ درخواست شما آماده شد و در دست تأیید است.\n"
-          "کد رهگیری: {tracking_code}"),
-)
-CASE_APPROVED_CITIZEN = Template(  # one approval on the way up; the answer goes on to the next level
-    name="case_approved.citizen",
-    version=1,
-    audience="citizen",
-    text=("بهزیستی: پاسخ درخواست شما در {holder_unit_fa} بررسی می‌شود.\n"
-          "کد رهگیری: {tracking_code}"),
+    text="بهزیستی: {tracking_code} به {holder_unit_fa} ارجاع شد.",
 )
 CASE_ANSWER_READY_CITIZEN = Template(  # the last approval (`final`): the answer reached the citizen
     name="case_answer_ready.citizen",
-    version=1,
+    version=2,
     audience="citizen",
-    text=("بهزیستی: پاسخ درخواست شما آماده است.\n"
-          "کد رهگیری: {tracking_code}\n"
-          "مشاهده: {track_url}"),
-)
-CASE_RETURNED_CITIZEN = Template(
-    name="case_returned.citizen",
-    version=1,
-    audience="citizen",
-    text=("بهزیستی: پاسخ درخواست شما در دست بررسی دوباره است.\n"
-          "کد رهگیری: {tracking_code}"),
+    text="بهزیستی: پاسخ درخواست شما آماده است:\n{track_url}",
 )
 CASE_DEADLINE_MISSED_CITIZEN = Template(
     name="case_deadline_missed.citizen",
-    version=1,
+    version=2,
     audience="citizen",
-    text=("بهزیستی: مهلت رسیدگی به درخواست شما گذشت و پرونده برای پیگیری به ستاد بازگشت.\n"
-          "کد رهگیری: {tracking_code}"),
+    text="بهزیستی: مهلت گذشت؛ درخواست {tracking_code} به ستاد بازگشت.",
 )
 CASE_REOPENED_CITIZEN = Template(
     name="case_reopened.citizen",
-    version=1,
+    version=2,
     audience="citizen",
-    text=("بهزیستی: گزارش دوبارهٔ شما ثبت شد و درخواست به سطح بالاتر فرستاده شد.\n"
-          "کد رهگیری: {tracking_code}"),
-)
-CASE_MOVED_UP_CITIZEN = Template(
-    name="case_moved_up.citizen",
-    version=1,
-    audience="citizen",
-    text=("بهزیستی: رسیدگی به درخواست شما به سطح بالاتر سپرده شد.\n"
-          "کد رهگیری: {tracking_code}"),
+    text="بهزیستی: گزارش دوبارهٔ {tracking_code} ثبت شد و به سطح بالاتر رفت.",
 )
 CASE_EVIDENCE_REQUESTED_CITIZEN = Template(
     name="case_evidence_requested.citizen",
-    version=1,
+    version=2,
     audience="citizen",
-    text=("بهزیستی: لطفاً مدارک خود را با کد رهگیری {tracking_code} بفرستید.\n"
-          "ارسال: {track_url}"),
+    text="بهزیستی: برای درخواست شما مدرک خواسته شد:\n{track_url}",
 )
 CASE_CLOSED_CITIZEN = Template(
     name="case_closed.citizen",
-    version=1,
+    version=2,
     audience="citizen",
-    text=("بهزیستی: پروندهٔ درخواست شما بسته شد. از همراهی شما سپاسگزاریم.\n"
-          "کد رهگیری: {tracking_code}"),
+    text="بهزیستی: درخواست {tracking_code} بسته شد. سپاس از همراهی شما.",
 )
 
 # Staff (SPEC N2): a case in their cartable, a deadline about to be missed, their access revoked. The

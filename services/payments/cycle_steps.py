@@ -6,6 +6,8 @@ once, and every event goes through the outbox with an id derived from what it re
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +17,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from common import outbox
 from common.config import get_settings
@@ -23,7 +26,7 @@ from common.events.catalog import CYCLE_APPROVED, CYCLE_OPENED, CYCLE_SETTLED, D
 from common.events.envelope import new_event
 from common.jalali import iso, month_fa
 from services.payments import cycles, ledger
-from services.payments.bank import BatchRejected, iso20022
+from services.payments.bank import BankError, BatchRejected, iso20022
 from services.payments.ledger_store import balance, post
 from services.payments.models import BankBatch, BudgetLine, Cycle, PaymentOrder
 from services.payments.models import outbox as outbox_table
@@ -47,8 +50,18 @@ def _cycle(session: Session, cycle_id: str, lock: bool = True) -> Cycle:
     return cycle
 
 
-def _advance(cycle: Cycle, stage: str) -> None:
-    cycle.stage, cycle.updated_at = stage, now_utc()
+def _advance(session: Session, cycle: Cycle, stage: str) -> None:
+    """Only forward (cycles.check_forward), and only from the stage this worker read: a worker that read an
+    older stage than the row now has moves nothing (wrong_cycle_stage), even without a lock on the row."""
+    cycles.check_forward(cycle.stage, stage)
+    at = now_utc()
+    moved = session.execute(update(Cycle).where(Cycle.id == cycle.id, Cycle.stage == cycle.stage)
+                            .values(stage=stage, updated_at=at).execution_options(synchronize_session=False)).rowcount
+    if not moved:
+        raise Conflict("wrong_cycle_stage", "مرحلهٔ دورهٔ پرداخت در این میان تغییر کرد.",
+                       f"cycle {cycle.id} is no longer {cycle.stage}: another worker moved it")
+    set_committed_value(cycle, "stage", stage)
+    set_committed_value(cycle, "updated_at", at)
 
 
 def _cycle_event(session: Session, event_type, cycle: Cycle, **more) -> None:
@@ -108,11 +121,11 @@ def compute_entitlements(session: Session, cycle_id: str) -> Cycle:
     if not cycles.covers(remaining, cycle.total_rials):
         cycle.stopped_reason = (f"اعتبار باقی‌ماندهٔ ردیف ({remaining:,} ریال) برای این دوره "
                                 f"({cycle.total_rials:,} ریال) کافی نیست.")
-        _advance(cycle, "stopped")
+        _advance(session, cycle, "stopped")
         _cycle_event(session, CYCLE_OPENED, cycle, stopped_reason=cycle.stopped_reason)
         _log.warning("cycle %s stopped: %d rials left, %d needed", cycle.id, remaining, cycle.total_rials)
         return cycle
-    _advance(cycle, "entitlements_computed")
+    _advance(session, cycle, "entitlements_computed")
     _cycle_event(session, CYCLE_OPENED, cycle)
     return cycle
 
@@ -122,7 +135,7 @@ def approve(session: Session, cycle_id: str, actor: str) -> Cycle:
     cycles.require(cycle.stage, "entitlements_computed", "approve")
     cycles.check_approver(cycle.prepared_by, actor)
     cycle.approved_by = actor
-    _advance(cycle, "approved")
+    _advance(session, cycle, "approved")
     _cycle_event(session, CYCLE_APPROVED, cycle)
     return cycle
 
@@ -141,7 +154,7 @@ def issue_orders(session: Session, cycle_id: str) -> Cycle:
         INSERT INTO bank_batches (id, cycle_id, orders, total_rials, status)
         SELECT batch_id, :cycle, count(*), sum(amount_rials), 'built' FROM payment_orders
         WHERE cycle_id = :cycle GROUP BY batch_id ON CONFLICT (id) DO NOTHING"""), {"cycle": cycle.id})
-    _advance(cycle, "orders_issued")
+    _advance(session, cycle, "orders_issued")
     return cycle
 
 
@@ -152,41 +165,75 @@ def issue_orders(session: Session, cycle_id: str) -> Cycle:
 # transaction, so a crash anywhere leaves every batch either recorded, or still to send (the bank takes a batch id
 # once), or still to settle (a statement is settled once).
 IN_FLIGHT = max(1, get_settings().bank_in_flight)
+# How long a worker's claim on a file lasts: past the longest it may hold one (answers of the files before it,
+# then its own, each within the bank's timeout). A claim past its time is a crashed worker's: another takes the
+# file over and sends it again with the same batch id, which the bank answers without booking it twice.
+CLAIM_SECONDS = get_settings().bank_claim_seconds or max(120.0, (IN_FLIGHT + 2) * get_settings().bank_timeout)
 
 
 def send_batches(session: Session, cycle_id: str, bank, in_flight: int | None = None) -> Cycle:
-    """Each batch as a pain.001 file, once: the bank takes a batch id once, and the ledger posts its `send`
-    once. A crash between the bank's answer and our commit is healed by sending again. Up to `in_flight`
-    files are at the bank at once (sent from threads); the next file is built while the bank reads them, and
-    the answers are recorded in the order the files were built."""
+    """Each batch as a pain.001 file, once: a worker claims a file before it builds it (one UPDATE per file),
+    so replicas running the cycle at once each send other files; the bank takes a batch id once, and the
+    ledger posts its `send` once. A crash between the bank's answer and our commit is healed by sending again
+    when the claim runs out. Up to `in_flight` files are at the bank at once (sent from threads); the next file
+    is built while the bank reads them, and the answers are recorded in the order the files were built."""
     with session.begin():
         cycle = _cycle(session, cycle_id, lock=False)
         cycles.require(cycle.stage, "orders_issued", "send the files of")
         pending = list(session.scalars(select(BankBatch.id).where(BankBatch.cycle_id == cycle_id,
                                                                   BankBatch.status == "built").order_by(BankBatch.id)))
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    claimed: set[str] = set()  # claimed by this call and not yet recorded
     in_flight = max(1, in_flight or IN_FLIGHT)
     at_bank: deque = deque()  # (batch id, its orders, the bank's answer to come), oldest first
     to_bank = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="bank")
     try:
         for batch_id in pending:
             if len(at_bank) >= in_flight:  # the oldest file is answered and recorded before another is built
-                _record_answer(session, cycle_id, *at_bank.popleft())
+                claimed.discard(_record_answer(session, cycle_id, *at_bank.popleft()))
             with session.begin():
+                if not _claim(session, batch_id, worker):
+                    continue  # another worker sends it (or sent it)
+                claimed.add(batch_id)
                 orders = _orders(session, batch_id)
             xml = iso20022.pain001(batch_id, now_utc(), DEBTOR, [
                 {"end_to_end_id": o.id, "amount_rials": o.amount_rials, "creditor_name": o.national_id,
                  "creditor_iban": o.iban, "national_id": o.national_id} for o in orders])
             at_bank.append((batch_id, orders, to_bank.submit(_submit, bank, xml)))
         while at_bank:
-            _record_answer(session, cycle_id, *at_bank.popleft())
+            claimed.discard(_record_answer(session, cycle_id, *at_bank.popleft()))
     finally:
         to_bank.shutdown(wait=True, cancel_futures=True)  # a failure: the files in flight are sent again later
+        if claimed:
+            _release(session, claimed, worker)
     with session.begin():
         cycle = _cycle(session, cycle_id)
-        if not session.scalar(select(BankBatch.id).where(BankBatch.cycle_id == cycle_id, BankBatch.status == "built")
-                              .limit(1)):
-            _advance(cycle, "bank_file_sent")
+        if cycle.stage == "orders_issued" and not session.scalar(
+                select(BankBatch.id).where(BankBatch.cycle_id == cycle_id, BankBatch.status == "built").limit(1)):
+            _advance(session, cycle, "bank_file_sent")
     return cycle
+
+
+def _claim(session: Session, batch_id: str, worker: str) -> bool:
+    """The file is this worker's to send until its claim runs out: unless it is sent, or another worker's
+    claim on it still runs."""
+    return session.execute(text("""
+        UPDATE bank_batches SET claimed_by = :worker, claimed_until = now() + make_interval(secs => :lease)
+        WHERE id = :batch AND status = 'built' AND (claimed_until IS NULL OR claimed_until < now())
+        RETURNING id"""), {"worker": worker, "lease": CLAIM_SECONDS, "batch": batch_id}).first() is not None
+
+
+def _release(session: Session, batch_ids: set[str], worker: str) -> None:
+    """After a failure, the files this worker claimed and did not record are free at once (their outcome may
+    be unknown: whoever sends one again sends the same batch id). If the database is gone, the claims run out."""
+    try:
+        with session.begin():
+            session.execute(text("UPDATE bank_batches SET claimed_until = NULL WHERE id = ANY(:ids) "
+                                 "AND claimed_by = :worker AND status = 'built'"),
+                            {"ids": list(batch_ids), "worker": worker})
+    except Exception:  # noqa: BLE001 - the failure that brought us here is the one to report
+        _log.warning("could not release the claims on %d bank files; they run out in %ss", len(batch_ids),
+                     CLAIM_SECONDS, exc_info=True)
 
 
 def _submit(bank, xml: bytes) -> dict:
@@ -196,10 +243,11 @@ def _submit(bank, xml: bytes) -> dict:
         return {**exc.report, "group_status": "RJCT"}
 
 
-def _record_answer(session: Session, cycle_id: str, batch_id: str, orders, answer) -> None:
+def _record_answer(session: Session, cycle_id: str, batch_id: str, orders, answer) -> str:
     report = answer.result()  # the bank's error, if any, is raised here
     with session.begin():
         _record_report(session, session.get(Cycle, cycle_id), batch_id, orders, report)
+    return batch_id
 
 
 def _orders(session: Session, batch_id: str, *status: str) -> list:
@@ -247,8 +295,9 @@ def _record_report(session: Session, cycle: Cycle, batch_id: str, orders, report
 
 
 def receive_statements(session: Session, cycle_id: str, bank, in_flight: int | None = None) -> Cycle:
-    """The bank's statement for each accepted batch: orders paid or returned, the ledger settled, and
-    the batch's disbursements published, all in one transaction per batch. Up to `in_flight` statements are
+    """The bank's statement for each accepted batch (a batch a statement left orders of out is asked again, on
+    every run, until each has an outcome): orders paid or returned, the ledger settled, and the batch's
+    disbursements published, all in one transaction per batch. Up to `in_flight` statements are
     fetched and read (in threads) while one is settled; they are settled in order."""
     with session.begin():
         cycle = _cycle(session, cycle_id, lock=False)
@@ -272,17 +321,19 @@ def receive_statements(session: Session, cycle_id: str, bank, in_flight: int | N
         from_bank.shutdown(wait=True, cancel_futures=True)
     with session.begin():
         cycle = _cycle(session, cycle_id)
-        if not session.scalar(select(BankBatch.id).where(BankBatch.cycle_id == cycle_id,
-                                                         BankBatch.status == "accepted").limit(1)):
-            _advance(cycle, "statement_received")
+        if cycle.stage == "bank_file_sent" and not session.scalar(
+                select(BankBatch.id).where(BankBatch.cycle_id == cycle_id, BankBatch.status == "accepted").limit(1)):
+            _advance(session, cycle, "statement_received")
     return cycle
 
 
 def settle_batch(session: Session, cycle_id: str, batch_id: str, statement: dict, batches: int) -> bool:
-    """One statement, once: a statement seen before (by its id) or for a batch already settled
-    changes nothing. False then."""
+    """A statement of the batch: the orders it covers paid or returned, the ledger settled by what it
+    covers, the paid ones published. Orders it leaves out stay sent (`left_out` counts them) and the next
+    run asks for the batch's statement again; the batch is settled only when every order has an outcome.
+    A statement seen before, or one for a batch already settled, changes nothing: False then."""
     batch = session.get(BankBatch, batch_id, with_for_update=True)
-    if batch is None or batch.status != "accepted":
+    if batch is None or batch.status != "accepted" or batch.statement_id == statement["statement_id"]:
         return False
     cycle = session.get(Cycle, cycle_id)
     entries = {e["end_to_end_id"]: e for e in statement["entries"]}
@@ -305,12 +356,25 @@ def settle_batch(session: Session, cycle_id: str, batch_id: str, statement: dict
                         {"ids": [o.id for o in paid]})
     _set_status(session, batch_id, "returned", back)
     returned = _failed(returned, "returned", back)
-    post(session, ledger.settle(statement["statement_id"], cycle.line, sum(o.amount_rials for o in paid),
-                                sum(o.amount_rials for o in returned)))
-    batch.status, batch.statement_id, batch.settled_at = "settled", statement["statement_id"], now_utc()
+    if (paid or returned) and not post(session, ledger.settle(statement["statement_id"], cycle.line,
+                                                               sum(o.amount_rials for o in paid),
+                                                               sum(o.amount_rials for o in returned))):
+        # the same statement id with other payments (one for another batch, or the bank's mistake): nothing is
+        # taken from it (the transaction rolls back) and the cycle's failure says why
+        raise BankError(f"statement {statement['statement_id']} of batch {batch_id} was settled before with "
+                        "other payments", retryable=False)
+    left_out = len(sent) - len(paid) - len(returned)
+    first = batch.statements == 0
+    batch.statement_id, batch.statements, batch.left_out = statement["statement_id"], batch.statements + 1, left_out
+    if not left_out:
+        batch.status, batch.settled_at = "settled", now_utc()
+    else:
+        _log.warning("the statement %s of batch %s left out %d of its %d orders still at the bank: asked for again",
+                     statement["statement_id"], batch_id, left_out, len(sent))
     _publish_failures(session, cycle, returned)
-    if paid:
-        publish_disbursements(session, cycle, batch_id, paid, batches)
+    if paid:  # a later statement's payments are their own event (the first keeps the batch's usual id)
+        publish_disbursements(session, cycle, batch_id, paid, batches,
+                              part=None if first else statement["statement_id"])
     return True
 
 
@@ -348,9 +412,11 @@ def mask_account(iban: str) -> str:
     return f"IR** **** **** **** **** **{iban[-4:-2]} {iban[-2:]}"
 
 
-def publish_disbursements(session: Session, cycle: Cycle, batch_id: str, paid: list, batches: int) -> None:
-    """The batch's paid orders as one event. Each order (a row of _orders_to_settle) carries the beneficiary's
-    mobile and province; the account is the one paid, masked."""
+def publish_disbursements(session: Session, cycle: Cycle, batch_id: str, paid: list, batches: int,
+                          part: str | None = None) -> None:
+    """The batch's paid orders as one event, or those a later statement of the batch (`part`) paid. Each order
+    (a row of _orders_to_settle) carries the beneficiary's mobile and province; the account is the one paid,
+    masked."""
     budget = session.get(BudgetLine, cycle.line)
     items = []
     for o in paid:
@@ -360,7 +426,8 @@ def publish_disbursements(session: Session, cycle: Cycle, batch_id: str, paid: l
             item["mobile"] = o.mobile
         items.append(item)
     number = int(batch_id.rsplit(".", 1)[1])
-    event_id = str(uuid.uuid5(EVENT_NAMESPACE, f"disbursements:{batch_id}"))  # the same batch, the same id
+    cause = f"disbursements:{batch_id}" + (f":{part}" if part else "")
+    event_id = str(uuid.uuid5(EVENT_NAMESPACE, cause))  # the same batch (and statement), the same id
     outbox.add(session, outbox_table, new_event(DISBURSEMENTS_PUBLISHED, {
         "cycle_id": cycle.id, "budget_line": cycle.line, "budget_line_fa": budget.title_fa, "month": cycle.month,
         "month_fa": month_fa(cycle.month), "batch": number, "batches": batches, "paid_at": iso(now_utc()),
@@ -379,8 +446,8 @@ def reconcile(session: Session, cycle_id: str) -> Cycle:
     if open_orders or problems:
         raise Conflict("not_reconciled", "دورهٔ پرداخت با دفتر کل تطبیق نمی‌کند.",
                        f"{open_orders} orders still open; {'; '.join(problems)}")
-    _advance(cycle, "reconciled")
-    _advance(cycle, "settled")
+    _advance(session, cycle, "reconciled")
+    _advance(session, cycle, "settled")
     counts = dict(session.execute(text("SELECT status = 'paid', count(*) FROM payment_orders WHERE cycle_id = :c "
                                        "GROUP BY 1"), {"c": cycle_id}).all())
     _cycle_event(session, CYCLE_SETTLED, cycle, paid=counts.get(True, 0), failed=counts.get(False, 0))
@@ -406,21 +473,29 @@ AUTOMATIC = {"open": compute_entitlements, "approved": issue_orders, "statement_
 WITH_BANK = {"orders_issued": send_batches, "bank_file_sent": receive_statements}
 
 
+MOVED_ON = ("wrong_cycle_stage", "stage_backwards")  # another worker moved the cycle on: read its stage again
+
+
 def advance(session: Session, cycle_id: str, bank) -> str:
     """Run the cycle's steps from wherever it is (after a crash too) until it waits for a person
-    (approval) or ends (settled, stopped). Returns the stage it reached. Safe beside another replica
-    doing the same: each step re-reads the stage under a lock and a step already taken is skipped."""
+    (approval), for the bank (a statement that left orders out) or for another replica (files it claimed),
+    or ends (settled, stopped). Returns the stage it reached. Safe beside another replica doing the same:
+    each step re-reads the stage under a lock, a stage is written only from the one read, and a step
+    already taken is skipped."""
+    tried = None  # the stage whose step just ran without moving the cycle
     while True:
         with session.begin():
             stage = _cycle(session, cycle_id, lock=False).stage
+        if stage == tried or (stage not in AUTOMATIC and stage not in WITH_BANK):
+            return stage
+        tried = stage
         try:
             if stage in AUTOMATIC:
                 with session.begin():
                     AUTOMATIC[stage](session, cycle_id)
-            elif stage in WITH_BANK:
-                WITH_BANK[stage](session, cycle_id, bank)
             else:
-                return stage
+                WITH_BANK[stage](session, cycle_id, bank)
         except Conflict as exc:
-            if exc.code != "wrong_cycle_stage":
-                raise  # another replica moved it on: read the stage again
+            if exc.code not in MOVED_ON:
+                raise
+            tried = None

@@ -2,11 +2,13 @@
 
 open → entitlements_computed → approved → orders_issued → bank_file_sent → statement_received →
 reconciled → settled; or `stopped`, with its reason, when the line's remaining allocation does not
-cover the cycle. Every step can be run again: it finds its work done and changes nothing.
+cover the cycle. Every step can be run again: it finds its work done and changes nothing. A stage only
+moves forward (check_forward): two workers racing cannot write one back.
 """
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 from common.errors import Conflict, Forbidden
 
@@ -35,6 +37,16 @@ def next_stage(stage: str) -> str:
     return STAGES[STAGES.index(stage) + 1]
 
 
+FINAL = ("settled", "stopped")
+
+
+def check_forward(current: str, new: str) -> None:
+    """A cycle moves only forward along STAGES, or to `stopped`; nothing leaves settled or stopped."""
+    if current in FINAL or (new != "stopped" and STAGES.index(new) <= STAGES.index(current)):
+        raise Conflict("stage_backwards", "مرحلهٔ دورهٔ پرداخت به عقب برنمی‌گردد.",
+                       f"a cycle that is {current} cannot become {new}")
+
+
 def require(stage: str, expected: str, doing: str) -> None:
     if stage != expected:
         raise Conflict("wrong_cycle_stage", "این کار در مرحلهٔ کنونی دورهٔ پرداخت ممکن نیست.",
@@ -56,3 +68,14 @@ def entitlement(per_capita_rials: int, status: str) -> int:
 
 def covers(remaining_rials: int, total_rials: int) -> bool:
     return total_rials <= remaining_rials
+
+
+RETRY_FIRST = timedelta(seconds=30)
+RETRY_MAX = timedelta(hours=1)
+
+
+def retry_delay(failures: int) -> timedelta:
+    """How long a cycle that failed on its own `failures` times in a row waits before it is tried again:
+    30 s, doubling, at most an hour (a bank that refuses for a day is not asked every 5 seconds)."""
+    return min(RETRY_FIRST * 2 ** min(max(failures - 1, 0), 12), RETRY_MAX)
+

@@ -7,12 +7,18 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from common.text import normalise_digits
+from common.text import normalise_digits, persian_digits
 from common.validation import FreeText, Mobile
 from services.complaints.org_data import PROVINCES
 from services.payments.budget_data import LINES_BY_CODE
 
 MAX_DONATION_RIALS = 1_000_000_000_000  # beyond any gateway's single payment
+# Less than 10,000 rials (1,000 toman) costs more in the gateway's fee than it gives, and 1-rial payments are how
+# stolen card numbers are tested: refused, as the page refuses them (web/assets/js/checks.js MIN_DONATION_RIALS).
+MIN_DONATION_RIALS = 10_000
+AMOUNT_FA = (f"مبلغ کمک را به ریال و با عددی صحیح بنویسید: دست‌کم {persian_digits(f'{MIN_DONATION_RIALS:,}')} ریال "
+             f"({persian_digits(f'{MIN_DONATION_RIALS // 10:,}')} تومان) و حداکثر "
+             f"{persian_digits(f'{MAX_DONATION_RIALS:,}')} ریال.").replace(",", "٬")
 COMPANY_ID_WEIGHTS = (29, 27, 23, 19, 17, 29, 27, 23, 19, 17)
 
 Province = Literal[tuple(PROVINCES)]
@@ -30,14 +36,15 @@ def is_valid_company_id(value: str) -> bool:
 
 
 def _whole_rials(value):
-    """A donation is a positive whole number of rials: 1500, not 1500.5, "1500", true or -1."""
+    """A donation is a whole number of rials from the minimum to the maximum: 15000, not 15000.5, "15000", true,
+    -1 or 1."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DONATION_RIALS:
+    if not isinstance(value, int) or isinstance(value, bool) or not MIN_DONATION_RIALS <= value <= MAX_DONATION_RIALS:
         raise PydanticCustomError(
-            "invalid_amount", "amount_rials must be a positive whole number of rials",
-            {"message_fa": f"مبلغ کمک باید عددی صحیح و مثبت به ریال باشد (حداکثر {MAX_DONATION_RIALS:,} ریال).",
-             "detail": f"amount_rials must be a whole number of rials from 1 to {MAX_DONATION_RIALS}, not {value!r}"})
+            "invalid_amount", "amount_rials must be a whole number of rials in the allowed range",
+            {"message_fa": AMOUNT_FA, "detail": f"amount_rials must be a whole number of rials from "
+                                                f"{MIN_DONATION_RIALS} to {MAX_DONATION_RIALS}, not {value!r}"})
     return value
 
 
@@ -54,7 +61,7 @@ def _company_id(value):
 
 
 Rials = Annotated[int, BeforeValidator(_whole_rials),
-                  WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_DONATION_RIALS,
+                  WithJsonSchema({"type": "integer", "minimum": MIN_DONATION_RIALS, "maximum": MAX_DONATION_RIALS,
                                   "examples": [5_000_000]})]
 CompanyNationalId = Annotated[str | None, BeforeValidator(_company_id),
                               # an OpenAPI format of our own, as ir-national-id: a check digit is more than a pattern

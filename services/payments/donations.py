@@ -21,9 +21,10 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from common import outbox
@@ -231,9 +232,14 @@ def settle(session: Session, donation: Donation, ipg) -> bool:
 
 
 def settle_pending(session: Session, ipg, limit: int = 100) -> int:
-    waiting = session.scalars(select(Donation).where(Donation.status == "paid", Donation.settled_at.is_(None))
-                              .order_by(Donation.paid_at).limit(limit).with_for_update(skip_locked=True)).all()
-    return sum(settle(session, d, ipg) for d in waiting)
+    """Verified donations not yet settled, settled now (an operator's button; the timer does it too). Runs
+    its own short transactions: no call to the gateway inside one (see _settle_claimed)."""
+    with session.begin():
+        waiting = list(session.scalars(select(Donation.id).where(Donation.status == "paid",
+                                                                 Donation.settled_at.is_(None))
+                                       .order_by(Donation.paid_at).limit(limit)))
+    with _claims(session) as claims:
+        return sum(_settle_claimed(session, ipg, claims, donation_id) for donation_id in waiting)
 
 
 # What the timer of every replica retries (service.retry_donations): donations left behind past a few minutes.
@@ -242,8 +248,8 @@ VERIFY_WITHIN = timedelta(hours=1)  # a gateway reverses a payment never verifie
 
 
 def retry_pending(session: Session, ipg, now: datetime | None = None, limit: int = 50) -> dict:
-    """Donations left behind, tried again; safe in every replica at once (rows claimed with SKIP LOCKED, each by
-    one replica; the ledger posts each cause once):
+    """Donations left behind, tried again; safe in every replica at once (each donation claimed by one replica
+    with an advisory lock; the ledger posts each cause once):
 
     * paid (verified) for more than STALE_AFTER but not settled (the gateway could not settle then): settled now;
     * started more than STALE_AFTER ago and never paid here (the donor's browser never came back from the gateway,
@@ -251,34 +257,113 @@ def retry_pending(session: Session, ipg, now: datetime | None = None, limit: int
       a callback would have. Verified: recorded, announced and settled as the callback does (a late callback is
       then a replay and records nothing). Not paid at the gateway: left as it is, and no longer asked after
       VERIFY_WITHIN.
+
+    No call to the gateway is made inside a transaction: each donation is read, asked about with no lock or
+    transaction held (its claim is a session-level advisory lock), and its answer recorded in a short transaction
+    that re-reads the row under its lock first (a donor's callback that got there in between wins). Runs its own
+    transactions: call it outside one.
     """
     now = now or now_utc()
     stale = now - STALE_AFTER
-    unsettled = session.scalars(
-        select(Donation).where(Donation.status == "paid", Donation.settled_at.is_(None), Donation.paid_at <= stale)
-        .order_by(Donation.paid_at).limit(limit).with_for_update(skip_locked=True)).all()
-    settled = sum(settle(session, d, ipg) for d in unsettled)
-    unverified = session.scalars(
-        select(Donation).where(Donation.status == "started", Donation.token.is_not(None),
-                               Donation.created_at <= stale, Donation.created_at > now - VERIFY_WITHIN)
-        .order_by(Donation.created_at).limit(limit).with_for_update(skip_locked=True)).all()
-    verified = 0
-    for donation in unverified:
-        try:
-            answer = ipg.verify(donation.token, donation.amount_rials)
-        except PspError as exc:  # not paid (yet), or the gateway cannot say now: asked again on the next tick
-            _log.info("donation %s not verified: %s", donation.id, exc.message)
-            continue
-        if session.scalar(select(Donation.id).where(Donation.psp_reference == answer["reference"])):
-            _log.error("donation %s: the gateway verified reference %s, which another donation has", donation.id,
-                       answer["reference"])
-            continue
-        _record_paid(session, donation, answer["reference"], answer.get("card_masked"))
-        settled += settle(session, donation, ipg)
-        verified += 1
+    with session.begin():
+        unsettled = list(session.scalars(
+            select(Donation.id).where(Donation.status == "paid", Donation.settled_at.is_(None),
+                                      Donation.paid_at <= stale)
+            .order_by(Donation.paid_at).limit(limit).with_for_update(skip_locked=True)))
+        unverified = session.execute(
+            select(Donation.id, Donation.token, Donation.amount_rials)
+            .where(Donation.status == "started", Donation.token.is_not(None),
+                   Donation.created_at <= stale, Donation.created_at > now - VERIFY_WITHIN)
+            .order_by(Donation.created_at).limit(limit).with_for_update(skip_locked=True)).all()
+    verified = settled = 0
+    with _claims(session) as claims:
+        settled += sum(_settle_claimed(session, ipg, claims, donation_id) for donation_id in unsettled)
+        for donation_id, token, amount in unverified:
+            if not _claim(claims, donation_id):
+                continue  # another replica has it now
+            try:
+                if _verify_and_record(session, ipg, donation_id, token, amount):
+                    verified += 1
+                    settled += _settle(session, ipg, donation_id)
+            finally:
+                _release(claims, donation_id)
     if settled or verified:
         _log.info("donations retried: %d verified, %d settled", verified, settled)
     return {"verified": verified, "settled": settled}
+
+
+def _verify_and_record(session: Session, ipg, donation_id: str, token: str, amount: int) -> bool:
+    try:
+        answer = ipg.verify(token, amount)  # outside any transaction
+    except PspError as exc:  # not paid (yet), or the gateway cannot say now: asked again on the next tick
+        _log.info("donation %s not verified: %s", donation_id, exc.message)
+        return False
+    with session.begin():
+        donation = session.get(Donation, donation_id, with_for_update=True, populate_existing=True)
+        if donation.status != "started":
+            return False  # the donor's callback recorded it meanwhile
+        if session.scalar(select(Donation.id).where(Donation.psp_reference == answer["reference"])):
+            _log.error("donation %s: the gateway verified reference %s, which another donation has", donation_id,
+                       answer["reference"])
+            return False
+        _record_paid(session, donation, answer["reference"], answer.get("card_masked"))
+    return True
+
+
+def _settle_claimed(session: Session, ipg, claims, donation_id: str) -> bool:
+    if not _claim(claims, donation_id):
+        return False
+    try:
+        return _settle(session, ipg, donation_id)
+    finally:
+        _release(claims, donation_id)
+
+
+def _settle(session: Session, ipg, donation_id: str) -> bool:
+    """Settle a verified donation at the gateway (no transaction open during the call), then record it once."""
+    with session.begin():
+        donation = session.get(Donation, donation_id, populate_existing=True)
+        if donation is None or donation.status != "paid" or donation.settled_at is not None:
+            return False
+        reference = donation.psp_reference
+    try:
+        ipg.settle(reference)  # the gateway settles a reference once; asking again is harmless
+    except PspError as exc:
+        _log.warning("donation %s not settled yet: %s", donation_id, exc.message)
+        return False
+    with session.begin():
+        donation = session.get(Donation, donation_id, with_for_update=True, populate_existing=True)
+        if donation.settled_at is not None:
+            return False  # settled meanwhile by the donor's callback or an operator
+        post(session, settled(donation.id, donation.amount_rials))
+        donation.settled_at = now_utc()
+    return True
+
+
+# A claim on a donation while the gateway is asked about it: a session-level advisory lock on a connection of
+# its own (no transaction, no row lock held across the call), released when the work on it is done.
+_CLAIM = "SELECT pg_try_advisory_lock(hashtext('donations.retry'), hashtext(:id))"
+_RELEASE = "SELECT pg_advisory_unlock(hashtext('donations.retry'), hashtext(:id))"
+
+
+@contextmanager
+def _claims(session: Session):
+    conn = session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        yield conn
+    finally:
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock_all()"))
+        finally:
+            conn.close()
+
+
+def _claim(claims, donation_id: str) -> bool:
+    return bool(claims.execute(text(_CLAIM), {"id": donation_id}).scalar())
+
+
+def _release(claims, donation_id: str) -> None:
+    claims.execute(text(_RELEASE), {"id": donation_id})
 
 
 def _announce(session: Session, donation: Donation) -> None:

@@ -89,6 +89,11 @@ class Cycle(Base):
     total_rials: Mapped[int] = mapped_column(BigInteger, default=0)
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # its own failures in a row (not the infrastructure's), the last one's error, and when it is tried again
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class PaymentOrder(Base):
@@ -140,6 +145,11 @@ class BankBatch(Base):
     statement_id: Mapped[str | None] = mapped_column(Text, unique=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the worker sending it, until when (a lease: a crashed worker's file is taken over after it)
+    claimed_by: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    statements: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # statements read of it
+    left_out: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # orders the last one left out
 
 
 class Campaign(Base):

@@ -37,7 +37,9 @@ class StatusChange(BaseModel):
 CYCLE_EXAMPLE = {"id": "1405-09.pension_disability", "month": "1405-09", "line": "pension_disability",
                  "stage": "settled", "stage_fa": "تسویه شد", "stopped_reason": None, "prepared_by": "finance.expert",
                  "approved_by": "finance.approver", "beneficiaries": 640000, "total_rials": 23040000000000,
-                 "orders": {"paid": 639990, "returned": 10}, "batches": {"settled": 128}}
+                 "failures": 0, "last_error": None, "failed_at": None, "retry_at": None,
+                 "orders": {"paid": 639990, "returned": 10}, "batches": {"settled": 128},
+                 "left_out_of_statements": {"batches": 0, "orders": 0}}
 
 
 class CycleSummary(BaseModel):
@@ -52,19 +54,25 @@ class CycleSummary(BaseModel):
     approved_by: str | None = None
     beneficiaries: int
     total_rials: int
+    failures: int = 0  # the cycle's own failures in a row; 0 once a run does not fail
+    last_error: str | None = None
+    failed_at: str | None = None
+    retry_at: str | None = None  # when the worker tries the failed cycle again
 
 
 class CycleView(CycleSummary):
-    """A cycle with its progress: orders and bank files by state."""
+    """A cycle with its progress: orders and bank files by state, and the files whose last statement left
+    orders out (still at the bank; their statement is asked for again)."""
     model_config = ConfigDict(json_schema_extra={"examples": [CYCLE_EXAMPLE]})
 
     orders: dict[str, int]
     batches: dict[str, int]
+    left_out_of_statements: dict[str, int] = {"batches": 0, "orders": 0}
 
 
 class CycleList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
-        {k: v for k, v in CYCLE_EXAMPLE.items() if k not in ("orders", "batches")}]}]})
+        {k: v for k, v in CYCLE_EXAMPLE.items() if k not in ("orders", "batches", "left_out_of_statements")}]}]})
 
     items: list[CycleSummary]
 

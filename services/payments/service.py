@@ -11,12 +11,12 @@ from common.config import get_settings
 from common.db import Database
 from common.errors import Forbidden
 from common.health import HealthRpc
-from common.metrics import record_payment_cycles
+from common.metrics import PAYMENT_CYCLES_FAILING, record_payment_cycles
 from common.observability import Observability
 from common.rpc import rpc
 from common.validation import parse
 from common.idempotency import once
-from services.payments import cycle_steps, cycles, donations, ledger_store, registry
+from services.payments import cycle_steps, cycle_worker, cycles, donations, ledger_store, registry
 from services.payments.donation_schemas import DonationIn
 from services.payments.dependencies import BankDependency, IpgDependency
 from services.payments.models import BudgetLine, Cycle, idempotency_keys
@@ -156,26 +156,23 @@ class PaymentsService(HealthRpc):
     @rpc
     def settle_donations(self, actor: dict) -> dict:
         _require(actor, PREPARES)
-        with self.db.begin():
-            return {"settled": donations.settle_pending(self.db, self.ipg)}
+        return {"settled": donations.settle_pending(self.db, self.ipg)}  # its own short transactions
 
     # in every replica: donations left behind past a few minutes (claimed with SKIP LOCKED) ------------------
     @timer(interval=get_settings().donation_retry_seconds)
     def retry_donations(self) -> dict:
-        with self.db.begin():
-            return donations.retry_pending(self.db, self.ipg)
+        return donations.retry_pending(self.db, self.ipg)  # its own short transactions, none around a call
 
-    # the cycle worker: in every replica; each step re-reads its stage under a lock ------------------------
+    # the cycle worker: in every replica; each cycle alone (cycle_worker.py), each step re-reads its stage ----
     @timer(interval=get_settings().cycle_run_seconds)
     def run_cycles(self) -> dict:
-        with self.db.begin():
-            moving = list(self.db.scalars(select(Cycle.id).where(Cycle.stage.in_(
-                set(cycle_steps.AUTOMATIC) | set(cycle_steps.WITH_BANK)))))
-        moved = {cycle_id: cycle_steps.advance(self.db, cycle_id, self.bank) for cycle_id in moving}
-        with self.db.begin():  # for the PaymentCycleStuck alert: how long each unfinished cycle has not moved
+        moved = cycle_worker.run(self.db, self.bank)
+        with self.db.begin():  # for PaymentCycleStuck (how long each unfinished cycle has not moved), PaymentCycleFailing
             now = datetime.now(timezone.utc)
-            record_payment_cycles([(stage, (now - updated).total_seconds()) for stage, updated in self.db.execute(
-                select(Cycle.stage, Cycle.updated_at).where(Cycle.stage.not_in(("settled", "stopped"))))])
+            unfinished = self.db.execute(select(Cycle.stage, Cycle.updated_at, Cycle.failures)
+                                         .where(Cycle.stage.not_in(cycles.FINAL))).all()
+        record_payment_cycles([(stage, (now - updated).total_seconds()) for stage, updated, _ in unfinished])
+        PAYMENT_CYCLES_FAILING.set(sum(1 for *_, failures in unfinished if failures))
         return moved
 
 

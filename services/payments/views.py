@@ -5,6 +5,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from common.errors import NotFound
+from common.jalali import iso
 from services.payments.cycles import STAGES_FA
 from services.payments.ledger_store import balance
 from services.payments.models import BudgetLine, Cycle, PaymentOrder
@@ -26,14 +27,22 @@ def cycle_view(session: Session, cycle_id: str) -> dict:
                                        "GROUP BY status"), {"c": cycle_id}).all())
     batches = dict(session.execute(text("SELECT status, count(*) FROM bank_batches WHERE cycle_id = :c "
                                         "GROUP BY status"), {"c": cycle_id}).all())
-    return {**cycle_summary(cycle), "orders": orders, "batches": batches}
+    left_out = session.execute(text("SELECT count(*), coalesce(sum(left_out), 0) FROM bank_batches WHERE cycle_id = :c "
+                                    "AND status = 'accepted' AND left_out > 0"), {"c": cycle_id}).one()
+    return {**cycle_summary(cycle), "orders": orders, "batches": batches,
+            # files whose last statement left orders out: those orders are still at the bank, asked for again
+            "left_out_of_statements": {"batches": left_out[0], "orders": int(left_out[1])}}
 
 
 def cycle_summary(cycle: Cycle) -> dict:
     return {"id": cycle.id, "month": cycle.month, "line": cycle.line, "stage": cycle.stage,
             "stage_fa": STAGES_FA[cycle.stage], "stopped_reason": cycle.stopped_reason,
             "prepared_by": cycle.prepared_by, "approved_by": cycle.approved_by,
-            "beneficiaries": cycle.beneficiaries, "total_rials": cycle.total_rials}
+            "beneficiaries": cycle.beneficiaries, "total_rials": cycle.total_rials,
+            # its own failures in a row and the last one's error, waiting for its retry (cycle_worker.py)
+            "failures": cycle.failures or 0, "last_error": cycle.last_error,
+            "failed_at": iso(cycle.failed_at) if cycle.failed_at else None,
+            "retry_at": iso(cycle.retry_at) if cycle.retry_at else None}
 
 
 def cycle_list(session: Session, month: str | None, line: str | None, limit: int = 100) -> list[dict]:

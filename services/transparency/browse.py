@@ -15,6 +15,8 @@ from services.transparency.catalog import CATALOG, Dataset
 from services.transparency.models import dataset_rows, dataset_versions
 
 DUMP_PAGE = 2000  # rows per RPC when a download is streamed
+MAX_CHOICES = 300  # a filter with more distinct values than this stays a text box
+_choices_cache: dict[str, tuple[str, dict]] = {}  # slug -> (content_sha256, choices): a version never changes
 
 
 def dataset_or_404(slug: str) -> Dataset:
@@ -113,3 +115,36 @@ def _checked(cursor: list | None) -> list | None:
 
 def _names(dataset: Dataset, flag: str) -> str:
     return ", ".join(c.name for c in dataset.columns if getattr(c, flag)) or "none"
+
+
+def label_column(dataset: Dataset, name: str) -> str | None:
+    """The Persian name beside a code column: `province` → `province_fa`, `purpose_code` → `purpose_fa`."""
+    names = set(dataset.column_names)
+    for candidate in (f"{name}_fa", f"{name[:-5]}_fa" if name.endswith("_code") else None):
+        if candidate and candidate in names:
+            return candidate
+    return None
+
+
+def choices(session: Session, dataset: Dataset, record: dict) -> dict[str, list[dict]]:
+    """For each filterable code column that has its Persian name beside it: every value the version (`record`)
+    holds, with that name ({value, title_fa}), so that a reader picks «تهران» and the filter sends `tehran`.
+    Computed once per version's content (a version is never edited)."""
+    version = record["version"]
+    cached = _choices_cache.get(dataset.slug)
+    if cached and cached[0] == record["content_sha256"]:
+        return cached[1]
+    found = {}
+    for column in dataset.columns:
+        label = label_column(dataset, column.name) if column.filterable and column.type == "string" else None
+        if label is None:
+            continue
+        value, title = dataset_rows.c.data[column.name].astext, dataset_rows.c.data[label].astext
+        pairs = session.execute(select(value, func.min(title))
+                                .where(dataset_rows.c.slug == dataset.slug, dataset_rows.c.version == version,
+                                       value.is_not(None))
+                                .group_by(value).limit(MAX_CHOICES + 1)).all()
+        if pairs and len(pairs) <= MAX_CHOICES:
+            found[column.name] = [{"value": v, "title_fa": t or v} for v, t in pairs]
+    _choices_cache[dataset.slug] = (record["content_sha256"], found)
+    return found

@@ -88,8 +88,18 @@ def summary(dataset: Dataset, latest: dict | None) -> dict:
     }
 
 
-def detail(dataset: Dataset, versions: list[dict]) -> dict:
+def detail(dataset: Dataset, versions: list[dict], choices: dict[str, list[dict]] | None = None) -> dict:
+    """A dataset with its columns and versions; a filterable code column also lists its `choices` (each value
+    of the latest version with its Persian name: browse.choices), for pickers of Persian names."""
+    choices = choices or {}
+
+    def column(c) -> dict:
+        described = {"name": c.name, "title_fa": c.title_fa, "type": c.type, "searchable": c.searchable,
+                     "filterable": c.filterable, "sortable": c.sortable}
+        if c.name in choices:
+            described["choices"] = choices[c.name]
+        return described
+
     return {**summary(dataset, versions[-1] if versions else None), "key": dataset.key,
-            "columns": [{"name": c.name, "title_fa": c.title_fa, "type": c.type, "searchable": c.searchable,
-                         "filterable": c.filterable, "sortable": c.sortable} for c in dataset.columns],
+            "columns": [column(c) for c in dataset.columns],
             "versions": [publication.record_view(v) for v in versions]}

@@ -83,6 +83,11 @@ class MyPayments(BaseModel):
     next: str | None
 
 
+class Choice(BaseModel):
+    value: str = Field(description="the code the filter sends (`tehran`)")
+    title_fa: str = Field(description="its Persian name, as the rows name it (تهران)")
+
+
 class Column(BaseModel):
     name: str
     title_fa: str
@@ -90,6 +95,8 @@ class Column(BaseModel):
     searchable: bool
     filterable: bool
     sortable: bool
+    choices: list[Choice] | None = Field(None, description="a filterable code column: every value of the latest "
+                                                            "version with its Persian name")
 
 
 class VersionRecord(BaseModel):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from common import inbox
@@ -18,7 +17,7 @@ from common.events.catalog import DISBURSEMENTS_PUBLISHED, DONATION_RECEIVED, PA
 from common.events.handler import reliable_event_handler
 from common.health import HealthRpc
 from common.observability import Observability
-from common.rpc import rpc
+from common.rpc import RpcProxy, rpc
 from common.validation import parse
 from services.transparency import browse, feeds, payment_history, publication, publisher
 from services.transparency.catalog import CATALOG
@@ -106,7 +105,8 @@ class TransparencyService(HealthRpc):
         dataset = browse.dataset_or_404(slug)
         with self.db.begin():
             versions = publication.versions_of(self.db, slug)
-        return publisher.detail(dataset, versions)
+            picks = browse.choices(self.db, dataset, versions[-1]) if versions else {}
+        return publisher.detail(dataset, versions, picks)
 
     @rpc
     def rows(self, slug: str, query: dict) -> dict:

@@ -4,6 +4,7 @@ outside the OpenAPI document. Also: every page names only this origin's scripts,
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -89,3 +90,38 @@ def test_static_files_are_not_rate_limited_but_the_api_still_is(client):
 def test_the_pages_are_not_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert not [p for p in paths if p == "/" or p.startswith("/web")]
+
+
+def _sms_link(step: str = "evidence_requested", code: str = "4203917755102846") -> str:
+    """The link a case SMS carries, as the notifications service makes it (read, not changed, here)."""
+    from services.notifications.case_messages import for_case_step
+
+    data = {"tracking_code": code, "reporter_mobile": "09121234567", "holder_unit_fa": "اداره"}
+    body = for_case_step(step, {"type": "t", "id": "i", "data": data}, "https://behzisti.example")[0].render()
+    return re.search(r"https://\S+", body).group(0)
+
+
+def test_the_link_in_a_case_sms_opens_the_case_following_page_for_its_code(client):
+    link = _sms_link()
+    assert link == "https://behzisti.example/track/4203917755102846"
+    answer = client.get(urlsplit(link).path)
+    assert answer.status_code == 302
+    assert answer.headers["Location"].endswith("/web/citizen/track.html?code=4203917755102846")
+    typed = client.get("/track/۴۲۰۳-۹۱۷۷-۵۵۱۰-۲۸۴۶")  # as a person might type it from the SMS
+    assert typed.headers["Location"].endswith("/web/citizen/track.html?code=4203917755102846")
+    assert client.get("/track/").headers["Location"].endswith("/web/citizen/track.html")
+    assert client.get("/track/<script>").headers["Location"].endswith("/web/citizen/track.html")
+    for _ in range(8):  # a page's address, not the API: no rate limit
+        assert client.get("/track/4203917755102846").status_code == 302
+
+
+def test_an_unknown_address_is_the_persian_page_and_the_api_keeps_problem_json(client):
+    for path in ("/track-case/1", "/web/citizen/nothing", "/citizen/track.html", "/favicon.ico/x"):
+        missing = client.get(path)
+        assert missing.status_code == 404 and missing.mimetype == "text/html", path
+        assert "این صفحه پیدا نشد" in missing.get_data(as_text=True), path
+        assert "default-src 'self'" in missing.headers["Content-Security-Policy"]
+    for path in ("/api/v1/nothing", "/api/nothing", "/api"):
+        missing = client.get(path)
+        assert missing.status_code == 404 and missing.mimetype == "application/problem+json", path
+        assert missing.get_json()["code"] == "not_found"

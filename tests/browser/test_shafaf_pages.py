@@ -35,10 +35,10 @@ def test_anyone_finds_a_dataset_searches_its_rows_downloads_it_and_verifies_its_
     assert page.locator("#rows tbody tr").count() == 20
     first_page = page.locator("#rows tbody").inner_text()
     page.get_by_role("button", name="صفحهٔ بعد").click()
-    page.get_by_text("صفحهٔ ۲:").wait_for()
+    page.get_by_text("صفحهٔ ۲ از").wait_for()
     assert page.locator("#rows tbody").inner_text() != first_page
     page.get_by_role("button", name="صفحهٔ قبل").click()
-    page.get_by_text("صفحهٔ ۱:").wait_for()
+    page.get_by_text("صفحهٔ ۱ از").wait_for()
 
     page.get_by_role("button", name="بررسی امضای همهٔ نسخه‌ها").click()
     page.locator("#verify-result[data-ok='true']").wait_for()
@@ -95,3 +95,65 @@ def test_a_transparency_api_that_is_not_there_is_a_clear_persian_message(web):
     page.get_by_role("button", name="دریافت کد یک‌بارمصرف").click()
     page.get_by_text("سامانهٔ شفاف هنوز راه‌اندازی نشده است").wait_for()
     assert page.errors == []
+
+
+GREGORIAN = re.compile(r"(?<![0-9])(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}|(?<![۰-۹])[۱۲][۹۰][۰-۹]{2}-[۰-۹]{2}-[۰-۹]{2}")
+JALALI = re.compile(r"۱[۳۴][۰-۹]{2}/[۰-۹]{2}/[۰-۹]{2}")
+ID_WITH_PERSIAN_DIGITS = re.compile(r"[A-Za-z][A-Za-z_:.\-]*[۰-۹]")  # emergency_۱۲۳, C۱۳۹۸-۰۰۰۰۱
+
+
+def test_a_visitor_reads_jalali_dates_and_picks_persian_names_with_no_internal_codes_or_types(web, funded):  # noqa: F811
+    """Issue 22: every dataset with dates shows them Jalali (the downloads keep ISO 8601); a province or a center
+    type is picked by its Persian name (provinces in the order of their Persian names) and the filter still sends
+    the code; no `python -m` instruction, no `string`/`integer` column types, internal ids keep their Latin digits."""
+    api = f"{web.base}/api/v1/transparency"
+    items = _until(lambda: requests.get(f"{api}/datasets", timeout=10).json()["items"],
+                   lambda found: all(i["version"] for i in found), "every dataset published")
+    details = {i["slug"]: requests.get(f"{api}/datasets/{i['slug']}", timeout=30).json() for i in items}
+    dated = [slug for slug, d in details.items() if any(c["type"] == "date" for c in d["columns"])]
+    assert {"contracts", "transactions", "managers", "licenses", "hiring", "research"} <= set(dated)
+
+    for slug in dated:
+        page = web.page(f"/web/shafaf/dataset.html?slug={slug}")
+        page.locator("#rows-status").wait_for()
+        shown = page.locator("#rows-out").inner_text()
+        assert not GREGORIAN.search(shown), f"{slug}: a Gregorian date on the page"
+        assert "(میلادی)" not in shown and not ID_WITH_PERSIAN_DIGITS.search(shown), slug
+        if details[slug]["row_count"]:
+            assert JALALI.search(shown), f"{slug}: no Jalali date"
+        content = page.content()
+        assert "python -m" not in content, slug
+        types = set(page.locator("#columns tbody td:nth-child(2)").all_text_contents())
+        assert types and types <= {"متن", "عدد صحیح", "عدد", "تاریخ", "بله یا خیر"}, (slug, types)
+        if slug == "contracts":
+            start = page.locator("#rows td[data-column='start_date']").first.inner_text()
+            assert JALALI.fullmatch(start), start  # «تاریخ شروع»: Gregorian before, without saying so
+            ids = page.locator("#rows td[data-column='contract_number']").first.inner_text()
+            assert re.fullmatch(r"C[0-9]{4}-[0-9]{5}", ids), ids
+            web.check(page, "shafaf-dataset-jalali")
+        page.context.close()
+        web.contexts.remove(page.context)
+
+    csv = requests.get(f"{api}/datasets/contracts/download.csv", timeout=60).text
+    assert re.search(r",(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2},", csv), "the download keeps ISO 8601"
+
+    centers = web.page("/web/shafaf/dataset.html?slug=centers")
+    centers.locator("#rows tbody tr").first.wait_for()
+    province = centers.get_by_label("استان", exact=True)
+    names = province.locator("option").all_inner_texts()[1:]
+    assert len(names) == 31 and "tehran" not in " ".join(names)
+    assert names == centers.evaluate("names => [...names].sort(new Intl.Collator('fa').compare)", names)
+    assert names.index("آذربایجان شرقی") < names.index("اصفهان") < names.index("البرز") < names.index("تهران")
+    province.select_option(label="تهران")
+    centers.get_by_label("نوع مرکز", exact=True).select_option(label="مهدکودک")
+    asked: list[str] = []
+    centers.on("request", lambda r: asked.append(r.url) if "/rows?" in r.url else None)
+    centers.get_by_role("button", name="جست‌وجو", exact=True).click()
+    centers.locator("#rows-out[aria-busy='false']").wait_for()
+    centers.wait_for_function("""() => [...document.querySelectorAll("#rows td[data-column='province_fa']")]
+        .every((td) => td.textContent === "تهران")""")
+    assert "province=tehran" in asked[-1] and "center_type=nursery" in asked[-1]  # the codes are sent
+    places = centers.locator("#rows td[data-column='province_fa']").all_inner_texts()
+    kinds = centers.locator("#rows td[data-column='center_type_fa']").all_inner_texts()
+    assert places and set(places) == {"تهران"} and set(kinds) == {"مهدکودک"}
+    web.check(centers, "shafaf-filter-persian-pickers")

@@ -17,11 +17,11 @@ def test_templates_are_listed_and_previewed_with_their_parts(api):  # noqa: F811
     listed = api.call("GET", "/api/v1/staff/sms/templates", "operator")
     assert listed.status_code == 200
     names = {t["name"]: t for t in listed.json()["items"]}
-    assert names["case_referred.citizen"]["variables"] == ["holder_unit_fa", "tracking_code"]
-    preview = api.call("POST", "/api/v1/staff/sms/templates/case_referred.citizen/preview", "operator",
+    assert names["case_handed.citizen"]["variables"] == ["holder_unit_fa", "tracking_code"]
+    preview = api.call("POST", "/api/v1/staff/sms/templates/case_handed.citizen/preview", "operator",
                        json={"values": {"tracking_code": "1111222233334444"}})
     assert preview.status_code == 200 and "1111222233334444" in preview.json()["text"]
-    assert preview.json()["encoding"] == "UCS-2" and preview.json()["segments"] == 2
+    assert preview.json()["encoding"] == "UCS-2" and preview.json()["segments"] == 1
     assert api.call("POST", "/api/v1/staff/sms/templates/nope.citizen/preview", "operator", json={}).status_code == 404
     assert api.call("GET", "/api/v1/staff/sms/templates", "rey.expert").status_code == 403
 

@@ -229,3 +229,33 @@ def test_an_open311_request_retried_with_its_idempotency_key_is_one_request(api,
     retry = requests.post(f"{platform['base']}/open311/v2/requests.json", data=form, headers=headers, timeout=10)
     assert first.status_code == retry.status_code == 201
     assert first.json()[0]["service_request_id"] == retry.json()[0]["service_request_id"]
+
+
+def test_administrators_record_outages_and_see_the_rows_the_sweeps_set_aside(api, platform):  # noqa: F811
+    from datetime import datetime, timedelta, timezone
+
+    admin, county = api.token("admin")["access_token"], api.token("rey.head")["access_token"]
+    ended = datetime.now(timezone.utc) - timedelta(minutes=5)
+    body = {"starts_at": (ended - timedelta(hours=2)).isoformat(), "ends_at": ended.isoformat(),
+            "reason": "قطع سراسری اینترنت؛ کارشناسان به سامانه دسترسی نداشتند"}
+    assert api.post("/api/v1/staff/outages", body).status_code == 401
+    assert api.post("/api/v1/staff/outages", body, county).status_code == 403
+
+    def record():
+        return requests.post(f"{platform['base']}/api/v1/staff/outages", json=body, timeout=10,
+                             headers={"Authorization": f"Bearer {admin}", "Idempotency-Key": "outage-2b7e41d0"})
+
+    first, retry = record(), record()
+    assert first.status_code == retry.status_code == 201 and retry.json() == first.json()
+    assert first.json()["minutes"] == 120 and first.json()["recorded_by"] == "admin"
+    future = api.post("/api/v1/staff/outages", {**body, "ends_at": (ended + timedelta(hours=1)).isoformat()}, admin)
+    assert future.status_code == 400 and future.json()["errors"][0]["code"] == "in_future"
+    listed = api.get("/api/v1/staff/outages", county)  # managers see why their deadlines moved
+    assert listed.status_code == 200 and [w["id"] for w in listed.json()["items"]].count(first.json()["id"]) == 1
+
+    assert api.get("/api/v1/staff/sweeps/failures", county).status_code == 403
+    failures = api.get("/api/v1/staff/sweeps/failures", admin)
+    assert failures.status_code == 200 and failures.json()["items"] == []
+    missing = api.post("/api/v1/staff/sweeps/failures/escalate_overdue/00000000-0000-0000-0000-000000000000/retry",
+                       {}, admin)
+    assert missing.status_code == 404 and missing.json()["code"] == "sweep_failure_not_found"

@@ -75,3 +75,23 @@ def test_a_clients_mistake_does_not_open_the_circuit(container_factory, service_
         assert client.get("/api/v1/cases/4203917755102846").status_code == 404
     assert rpc.breaker("complaints").current_state == "closed"
     rpc.close()
+
+
+def test_a_service_whose_database_is_down_answers_503_with_the_outcome_unknown(
+        container_factory, service_config, caplog):
+    from services.complaints.service import ComplaintsService
+
+    down = {**service_config, "DB_URIS": {**service_config.get("DB_URIS", {}),
+                                          "complaints": "postgresql://postgres@127.0.0.1:1/gone?connect_timeout=2"}}
+    container_factory(ComplaintsService, down).start()
+    rpc = RpcClient({**get_settings().nameko_config(), **down}, timeout=5, fail_max=50)
+    client = create_app(rpc).test_client()
+    for _ in range(3):
+        response = client.post("/api/v1/cases", json=CASE, headers={"Idempotency-Key": "db-down-1"})
+        body = assert_problem(response, 503, "service_unavailable")
+        assert response.headers["Retry-After"] and body["outcome"] == "unknown"
+        assert body["idempotency_key"] == "db-down-1" and "database" in body["detail"]
+    rpc.close()
+    said = [r.getMessage() for r in caplog.records if r.name == "common.rpc" and "unreachable" in r.getMessage()]
+    assert len(said) == 1, said  # the service says it once per outage, not per request
+    assert not [r for r in caplog.records if r.name == "nameko.containers" and r.levelno >= 40]

@@ -230,8 +230,7 @@ class SettleFails:
 
 
 def retry(session, ipg, after=LATER):
-    with session.begin():
-        return donations.retry_pending(session, ipg, now=donations.now_utc() + after)
+    return donations.retry_pending(session, ipg, now=donations.now_utc() + after)  # its own transactions
 
 
 def test_a_donation_the_gateway_could_not_settle_is_settled_by_the_timer_once(session, ipg, ipg_server):
@@ -289,6 +288,39 @@ def test_replicas_retrying_at_once_never_take_the_same_donation(session, ipg, ip
     finally:
         other_replica.dispose()
     assert ipg_server.gateway.transactions[token_of(session, started["id"])]["verifications"] == 1
+
+
+def test_no_call_to_the_gateway_is_made_inside_a_transaction_and_a_claimed_donation_is_left_alone(
+        session, ipg, ipg_server, db_urls):
+    started = start(session, ipg)
+    pay(ipg_server, token_of(session, started["id"]))
+    seen = []
+
+    class Watching:  # the gateway adapter, noting whether the caller's session had a transaction open
+        def __getattr__(self, name):
+            return getattr(ipg, name)
+
+        def verify(self, token, amount):
+            seen.append(("verify", session.in_transaction()))
+            return ipg.verify(token, amount)
+
+        def settle(self, reference):
+            seen.append(("settle", session.in_transaction()))
+            return ipg.settle(reference)
+
+    other_replica = sa.create_engine(db_urls["payments"])
+    try:
+        with other_replica.connect() as conn:  # another replica is asking the gateway about it right now
+            conn.execute(sa.text(donations._CLAIM), {"id": started["id"]})
+            assert retry(session, Watching()) == {"verified": 0, "settled": 0} and seen == []
+            conn.execute(sa.text(donations._RELEASE), {"id": started["id"]})
+            conn.commit()
+    finally:
+        other_replica.dispose()
+    assert retry(session, Watching()) == {"verified": 1, "settled": 1}
+    assert seen == [("verify", False), ("settle", False)]
+    with session.begin():
+        assert ledger_store.check(session) == []
 
 
 def test_the_service_timer_runs_the_retry(session, ipg, ipg_server):

@@ -80,7 +80,7 @@ def test_a_referral_texts_the_reporter_and_each_staff_member_once(handle, sms_op
         rows = conn.execute(sa.text("SELECT template, status FROM sms_messages ORDER BY template")).all()
         sent_events = conn.execute(sa.text("SELECT envelope FROM outbox")).scalars().all()
         assert conn.execute(sa.text("SELECT count(*) FROM inbox")).scalar() == 1
-    assert rows == [("case_in_cartable.staff", "sent")] * 2 + [("case_referred.citizen", "sent")]
+    assert rows == [("case_handed.citizen", "sent")] + [("case_in_cartable.staff", "sent")] * 2
     assert len(sent_events) == 3 and all(schemas.errors_of(e) == [] for e in sent_events)
     assert {e["data"]["cause"]["id"] for e in sent_events} == {event["id"]}
 
@@ -98,17 +98,16 @@ def test_a_deadline_warning_goes_to_staff_only(handle, sms_operator):
     assert all("رو به پایان" in m[0] and CODE in m[0] for m in messages.values())
 
 
-def test_the_reporter_hears_of_each_approval_and_of_the_final_one_as_the_answer_ready(handle, sms_operator):
+def test_the_reporter_hears_only_of_the_final_approval_as_the_answer_ready(handle, sms_operator):
     going_up = case_step("approved", "awaiting_approval", staff=STAFF[:1], final=False)
-    assert len(handle(going_up, "on_case_approved")) == 2
+    assert len(handle(going_up, "on_case_approved")) == 1
     messages = received(sms_operator)
-    assert set(messages) == {STAFF[0], REPORTER} and "منتظر تأیید" in messages[STAFF[0]][0]
-    assert "آماده است" not in messages[REPORTER][0] and CODE in messages[REPORTER][0]
+    assert set(messages) == {STAFF[0]} and "منتظر تأیید" in messages[STAFF[0]][0]  # the review is not the citizen's
 
     final = case_step("approved", "answered", final=True)
     del final["data"]["deadline_at"]
     handle(final, "on_case_approved")
-    ready = received(sms_operator)[REPORTER][-1]
+    [ready] = received(sms_operator)[REPORTER]
     assert "پاسخ درخواست شما آماده است" in ready and f"/track/{CODE}" in ready
 
 

@@ -101,7 +101,8 @@ def test_a_message_that_keeps_failing_ends_failed_with_an_event(db, sms_operator
 
     engine = db
     provider = KavenegarProvider(sms_operator.url, "demo-api-key", "10001482")
-    sms_operator.operator.control["mode"] = "fail"
+    # a 503 says the operator did not handle the request (a 500 would leave it in doubt: it may have taken it)
+    sms_operator.operator.control.update(mode="fail", fail_status=503)
     with Session(engine) as session:
         with session.begin():
             message_id = dispatch.queue_case_registered(session, case_registered(), "http://localhost:8000")

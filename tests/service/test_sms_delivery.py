@@ -16,7 +16,7 @@ from common.events.catalog import DISBURSEMENTS_PUBLISHED
 from common.events.envelope import new_event
 from services.notifications import dispatch
 from services.notifications.dependencies import build_router
-from services.notifications.templates import CASE_TRIAGED_CITIZEN
+from services.notifications.templates import CASE_CLOSED_CITIZEN
 from tests.helpers import publish
 
 MAX = 3
@@ -41,7 +41,7 @@ def cause():
 
 def queue(session, mobile="09121234567", urgent=True):
     with session.begin():
-        return dispatch.queue(session, cause(), mobile, CASE_TRIAGED_CITIZEN, urgent=urgent,
+        return dispatch.queue(session, cause(), mobile, CASE_CLOSED_CITIZEN, urgent=urgent,
                               tracking_code="4203917755102846")
 
 
@@ -51,9 +51,11 @@ def row(session, message_id):
 
 
 def as_if_sent_long_ago(session, message_id, seconds=5):
+    """As if the message had been sent `seconds` earlier, and its state were due to be asked."""
     with session.begin():
-        session.execute(sa.text("UPDATE sms_messages SET sent_at = sent_at - make_interval(secs => :s) WHERE id = :i"),
-                        {"s": seconds, "i": message_id})
+        session.execute(sa.text("UPDATE sms_messages SET sent_at = sent_at - make_interval(secs => :s), "
+                                "next_attempt_at = least(next_attempt_at, now()) - make_interval(secs => :s) "
+                                "WHERE id = :i"), {"s": seconds, "i": message_id})
 
 
 def test_polling_maps_a_delivery_receipt_to_delivered(session, router, sms_operator):
@@ -111,14 +113,16 @@ def test_a_receipt_posted_by_the_operator_settles_the_message(session, router, s
     assert dispatch.apply_receipts(session, sent["provider"], receipts, MAX) == 0  # a repeated receipt: nothing
 
 
-def test_a_silent_operator_s_message_expires_and_is_sent_again(session, router, sms_operator):
-    sms_operator.operator.delivery_after = 3600  # never a receipt
+def test_an_operator_s_own_expired_state_sends_the_message_again(session, router, sms_operator):
+    """Only the operator's own final state sends a message again: Kavenegar's 13 (cancelled) and SMS.ir's 4
+    (did not reach the telecom) read as failed, an expired receipt as expired."""
     message_id = queue(session)
     dispatch.deliver(session, router, message_id, MAX)
-    as_if_sent_long_ago(session, message_id, seconds=int(dispatch.DELIVERY_TIMEOUT.total_seconds()) + 1)
-    dispatch.poll_receipts(session, router, MAX)
+    sent = row(session, message_id)
+    assert dispatch.apply_receipts(session, sent["provider"], [(sent["provider_message_id"], "expired")], MAX) == 1
     expired = row(session, message_id)
     assert expired["status"] == "queued" and expired["provider_status"] == "expired"
+    assert expired["send_key"] != sent["send_key"]  # sent again under a new key
 
 
 def test_non_urgent_messages_wait_out_quiet_hours_and_urgent_ones_do_not(session, router, sms_operator, monkeypatch):

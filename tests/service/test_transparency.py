@@ -216,3 +216,28 @@ def test_a_beneficiary_gets_a_code_and_an_unknown_national_id_gets_the_same_answ
             "verified"] is False
         assert rpc.check_code({"national_id": PLANTED_ID, "code": code}) == {"verified": True, "national_id": PLANTED_ID}
     assert {m["receptor"] for m in sms_operator.operator.messages} == {PLANTED_MOBILE}  # none for the unknown ID
+
+
+def test_a_code_filter_offers_each_value_with_its_persian_name(db):
+    """Shafaf's pickers (issue 22): a filterable code column lists the latest version's values with the Persian
+    name beside them, so that a reader picks «تهران» and the filter still sends `tehran`."""
+    from services.transparency import browse
+    from services.transparency.catalog import CATALOG
+
+    rows = [{"manager_id": f"m{i}", "full_name": f"مدیر {i}", "level": level, "level_fa": level_fa,
+             "province": province, "province_fa": province_fa}
+            for i, (level, level_fa, province, province_fa) in enumerate([
+                ("province", "استان", "tehran", "تهران"), ("county", "شهرستان", "tehran", "تهران"),
+                ("province", "استان", "alborz", "البرز")])]
+    with Session(db) as session:
+        record = _publish_small(session, rows)
+        with session.begin():
+            versions = publication.versions_of(session, "managers")
+            picks = browse.choices(session, CATALOG["managers"], versions[-1])
+        detail = publisher.detail(CATALOG["managers"], versions, picks)
+    assert versions[-1]["version"] == record["version"]
+    columns = {c["name"]: c for c in detail["columns"]}
+    assert sorted(columns["province"]["choices"], key=lambda c: c["value"]) == [
+        {"value": "alborz", "title_fa": "البرز"}, {"value": "tehran", "title_fa": "تهران"}]
+    assert {c["value"]: c["title_fa"] for c in columns["level"]["choices"]} == {"province": "استان", "county": "شهرستان"}
+    assert "choices" not in columns["full_name"] and "choices" not in columns["province_fa"]

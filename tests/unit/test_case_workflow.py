@@ -80,20 +80,52 @@ def test_a_missed_deadline_pulls_the_case_back_to_the_top_and_out_of_the_county_
     assert REY not in org.visible_to(step.state.path) and REY in org.visible_to(state.path)
 
 
-def test_reporting_again_moves_one_level_up_once_and_only_within_the_window():
+def again(state: CaseState, now: datetime, since: datetime = T0, urgency: str = "normal") -> workflow.Step:
+    return workflow.report_again(state, now, workflow.report_again_terms(state, urgency, since))
+
+
+def test_reporting_again_is_too_early_until_the_result_promised_is_late_and_says_until_when():
     state = down_to_rey(CaseState.registered("complaint"))
-    step = workflow.report_again(state, T0)
+    with pytest.raises(Conflict) as error:
+        again(state, T0 + timedelta(minutes=1))
+    assert error.value.code == "report_again_too_early"
+    assert "۱۴۰۵/۰۹/۰۶ ۰۹:۳۰" in error.value.message  # a day after T0, Tehran time, Persian digits
+    with pytest.raises(Conflict):
+        again(state, T0 + timedelta(hours=4), urgency="normal")
+    assert again(state, T0 + timedelta(hours=3), urgency="urgent").state.holder == "prov.tehran"
+    step = again(state, T0 + timedelta(days=1))
     assert step.state.holder == "prov.tehran" and step.state.status == "reopened"
+    assert step.state.path == ("hq.inspection", "hq.rehabilitation", "prov.tehran")
     with pytest.raises(Conflict) as error:
-        workflow.report_again(step.state, T0)
+        again(step.state, T0 + timedelta(days=2))
     assert error.value.code == "already_reported_again"
-    answered = workflow.answer(step.state, "prov.tehran").state
-    for approver in ("hq.rehabilitation", "hq.inspection"):
+
+
+def test_reporting_again_goes_to_the_unit_above_the_one_holding_the_case_never_the_same():
+    at_province = workflow.answer(down_to_rey(CaseState.registered("complaint")), REY).state
+    assert at_province.holder == "prov.tehran" and at_province.status == "awaiting_approval"
+    step = again(at_province, T0 + timedelta(days=1))
+    assert step.state.holder == "hq.rehabilitation" and step.closes_hop_as == "reopened"
+    at_the_top = [CaseState.registered("complaint"), workflow.miss_deadline(down_to_rey(CaseState.registered("complaint"))).state]
+    for state in at_the_top:
+        assert workflow.unit_above_holder(state) is None
+        with pytest.raises(Conflict) as error:
+            again(state, T0 + timedelta(days=3))
+        assert error.value.code == "report_again_at_top" and "بالاترین سطح" in error.value.message
+
+
+def test_after_the_answer_the_citizen_may_report_again_at_once_within_the_window():
+    answered = workflow.answer(down_to_rey(CaseState.registered("complaint")), REY).state
+    for approver in ("prov.tehran", "hq.rehabilitation", "hq.inspection"):
         answered = workflow.approve(answered, approver).state
-    answered = workflow.CaseState(**{**answered.__dict__, "answered_at": T0})
-    assert workflow.report_again(answered, T0 + timedelta(days=6)).state.holder == "hq.rehabilitation"
+    answered = CaseState(**{**answered.__dict__, "answered_at": T0 + timedelta(days=2)})
+    assert answered.holder == REY
+    step = again(answered, T0 + timedelta(days=2, minutes=1))  # the answer did not settle it
+    assert step.state.holder == "prov.tehran" and step.closes_hop_as is None and step.opens_hop
+    closed = workflow.close(answered).state
+    assert again(closed, T0 + timedelta(days=8)).state.holder == "prov.tehran"
     with pytest.raises(Conflict) as error:
-        workflow.report_again(answered, T0 + workflow.REPORT_AGAIN_WINDOW + timedelta(seconds=1))
+        again(answered, T0 + timedelta(days=2) + workflow.REPORT_AGAIN_WINDOW + timedelta(seconds=1))
     assert error.value.code == "report_again_window_passed"
 
 
@@ -157,7 +189,9 @@ def _apply(state, action, pick):
     if action == "miss":
         return workflow.miss_deadline(state)
     if action == "report_again":
-        return workflow.report_again(CaseState(**{**state.__dict__, "answered_at": T0}), T0)
+        step = again(CaseState(**{**state.__dict__, "answered_at": T0}), T0 + timedelta(days=1))
+        assert step.state.holder != state.holder  # always a unit above, never the same
+        return step
     if action == "move_up":
         return workflow.move_up(state)
     if action == "warn":

@@ -27,6 +27,8 @@ def test_registration_is_rate_limited_per_client_with_retry_after(client):
     assert response.headers["Content-Type"] == "application/problem+json"
     assert int(response.headers["Retry-After"]) > 0
     assert response.get_json()["code"] == "rate_limited" and response.get_json()["message"]
+    wait = response.headers["Retry-After"].translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    assert f"{wait} ثانیه" in response.get_json()["message"]  # how long to wait, in Persian digits
     other = client.post("/api/v1/cases", json={"kind": "nope"}, environ_base={"REMOTE_ADDR": "10.9.8.7"})
     assert other.status_code == 400  # another client has its own allowance
 
@@ -79,7 +81,7 @@ PUBLIC = {"health.healthz", "health.readyz", "cases.register_case", "cases.get_c
           "open311.services", "open311.service_definition", "open311.get_requests", "open311.get_request",
           "open311.get_token", "notifications.request_code", "notifications.verify_code", "sms.receipt", "payments.budget_lines",
           "donations.purposes", "donations.start", "donations.callback", "donations.receipt", "donations.dataset",
-          "reports.categories", "pages.home", "pages.web_root", "pages.asset",
+          "reports.categories", "pages.home", "pages.web_root", "pages.asset", "pages.track",
           *(f"transparency.{name}" for name in (
               "datasets", "dataset", "rows", "version", "public_key", "spending", "download_csv", "download_json",
               "contracts_ocds", "budget_datapackage", "catalog", "request_code", "open_session"))}

@@ -11,7 +11,7 @@ from services.notifications.providers import kavenegar, smsir
 from services.notifications.providers.base import STATES, Accepted, Outgoing, PartialSend, ProviderError, split_cost
 from services.notifications.providers.kavenegar import KavenegarProvider
 from services.notifications.providers.smsir import SmsIrProvider
-from services.notifications.routing import ProviderRouter, TokenBucket
+from services.notifications.routing import InDoubt, ProviderRouter, TokenBucket
 
 MOBILE = "09121234567"
 OTHER = "09351112233"
@@ -192,6 +192,22 @@ def test_smsir_sends_one_message_through_bulk_with_its_key_in_a_header(sir, op):
     assert sir.find_by_local_id("local-1") is None and not sir.supports_local_id
 
 
+def test_smsir_finds_what_it_sent_by_mobile_and_text_in_its_reports(sir, op):
+    """SMS.ir keeps no id of ours: find_sent reads today's report, newest first, back to the attempt's start."""
+    import time
+
+    since = time.time()
+    twice = [Outgoing(MOBILE, "همان متن", "a"), Outgoing(MOBILE, "همان متن", "b"), Outgoing(MOBILE, "همان متن", "c")]
+    sir.send_bulk(twice[:2])
+    other = [Outgoing(f"0935{i:07d}", f"متن {i}", f"o-{i}") for i in range(250)]
+    sir.send_bulk(other)
+    found = sir.find_sent(twice + [Outgoing(OTHER, "همان متن", "d"), other[0], other[-1]], since)
+    assert set(found) == {"a", "b", "o-0", "o-249"}  # c: only two such were sent; d: another mobile
+    assert {a.provider for a in found.values()} == {"smsir"} and found["a"] != found["b"]
+    assert op.calls.count(("smsir", "live")) == 3  # 254 messages, 100 a page
+    assert sir.find_sent(twice, since + 3600) == {}  # sent before the attempt began (past the clock slack)
+
+
 def test_smsir_sends_one_text_to_many_by_bulk_and_different_texts_like_to_like_in_hundreds(sir, op):
     same = [Outgoing(f"0912{i:07d}", "یک متن برای همه", f"s-{i}") for i in range(150)]
     different = [Outgoing(f"0935{i:07d}", f"متن {i}", f"d-{i}") for i in range(250)]
@@ -334,14 +350,84 @@ def test_when_kavenegar_is_down_smsir_sends(kav, sir, op, clock):
     assert [(m["api"], m["receptor"]) for m in op.messages] == [("smsir", MOBILE)]
 
 
-def test_a_timeout_fails_over_too(sms_operator, sir, op, clock):
+def test_a_timeout_does_not_fail_over_while_the_operator_may_hold_the_message(sms_operator, sir, op, clock):
+    """Kavenegar hangs (its lookups too): it may have taken the message, and cannot be asked; the message stays
+    with it, in doubt, and SMS.ir is not asked to send it."""
     slow = KavenegarProvider(sms_operator.url, "demo-api-key", "10001482", timeout=0.3)
     op.control.update(down=["kavenegar"], down_mode="timeout")
     try:
-        accepted = router(slow, sir, clock).send(MOBILE, "آزمایش", "a")
+        with pytest.raises(InDoubt) as doubt:
+            router(slow, sir, clock).send(MOBILE, "آزمایش", "a")
+        calls, messages = list(op.calls), list(op.messages)
     finally:
-        op.reset()  # lets the held request go
+        op.reset()  # lets the held requests go
+    assert doubt.value.provider == "kavenegar" and doubt.value.ambiguous
+    assert calls == [("kavenegar", "send"), ("kavenegar", "statuslocalmessageid")] and messages == []
+
+
+@pytest.mark.parametrize("then", ["hang", "drop", "error"])
+def test_an_operator_that_took_the_message_and_then_failed_is_asked_and_nobody_sends_it_again(
+        sms_operator, sir, op, clock, then):
+    """Kavenegar takes the message, then times out, drops the connection or answers a 500: the router asks it by
+    our local id, finds the message, and sends it nowhere else."""
+    kav = KavenegarProvider(sms_operator.url, "demo-api-key", "10001482", timeout=0.5)
+    op.control.update(accept_then={"kavenegar": then})
+    try:
+        accepted = router(kav, sir, clock).send(MOBILE, "آزمایش", "a")
+        calls, messages = list(op.calls), list(op.messages)
+    finally:
+        op.reset()  # lets a held answer go
+    assert accepted.provider == "kavenegar" and accepted.provider_message_id == str(messages[0]["messageid"])
+    assert calls == [("kavenegar", "send"), ("kavenegar", "statuslocalmessageid")] and len(messages) == 1
+
+
+def test_a_500_from_an_operator_that_did_not_take_the_message_fails_over_after_asking(kav, sir, op, clock):
+    op.control["fail_next"] = {"kavenegar": 1}  # its own server answers 500 and took nothing: it has finished
+    accepted = router(kav, sir, clock).send(MOBILE, "آزمایش", "a")
     assert accepted.provider == "smsir"
+    assert op.calls == [("kavenegar", "send"), ("kavenegar", "statuslocalmessageid"), ("smsir", "bulk")]
+
+
+def test_a_timeout_without_the_message_taken_is_not_failed_over_at_once(sms_operator, sir, op, clock):
+    """Kavenegar timed out and says right away that it does not hold the message; it may still be working on
+    the request, so the message stays in doubt with it (the dispatcher asks again once that has settled)."""
+    kav = KavenegarProvider(sms_operator.url, "demo-api-key", "10001482", timeout=0.5)
+    op.control.update(accept_then={"kavenegar": "hang"}, accept_first={"kavenegar": 0})
+    try:
+        with pytest.raises(InDoubt):
+            router(kav, sir, clock).send(MOBILE, "آزمایش", "a")
+        messages, smsir_requests = list(op.messages), op.requests["smsir"]
+    finally:
+        op.reset()
+    assert messages == [] and smsir_requests == 0
+
+
+def test_a_request_that_never_reached_the_operator_fails_over_at_once(sms_operator, sir, op, clock):
+    from scripts.processes import free_port
+
+    nowhere = KavenegarProvider(f"http://127.0.0.1:{free_port()}", "demo-api-key", "10001482", timeout=2)
+    with pytest.raises(ProviderError) as refused:
+        nowhere.send(MOBILE, "آزمایش", "a")
+    assert not refused.value.ambiguous  # connection refused: the request never left
+    unresolvable = KavenegarProvider("http://sms-operator.invalid", "demo-api-key", "10001482", timeout=2)
+    with pytest.raises(ProviderError) as unknown_name:
+        unresolvable.send(MOBILE, "آزمایش", "a")
+    assert not unknown_name.value.ambiguous
+    assert router(nowhere, sir, clock).send(MOBILE, "آزمایش", "a").provider == "smsir"
+    assert op.calls == [("smsir", "bulk")]
+
+
+def test_a_bulk_request_cut_short_mid_array_sends_only_what_the_operator_did_not_take(kav, sir, op, clock):
+    """Kavenegar takes 40 of a sendarray of 100 and drops the connection: the router asks it for the 100 in one
+    request, takes the 40 as sent, keeps the 60 in doubt with it, and sends the next batch through it."""
+    messages = [Outgoing(f"0912{i:07d}", f"متن {i}", f"m-{i}") for i in range(200)]
+    op.control.update(accept_then={"kavenegar": "drop"}, accept_first={"kavenegar": 40})
+    outcome = router(kav, sir, clock, batch_size=100, fail_max=5).deliver(messages)
+    assert len(outcome.accepted) == 140 and {a.provider for a in outcome.accepted.values()} == {"kavenegar"}
+    assert set(outcome.in_doubt) == {f"m-{i}" for i in range(40, 100)}
+    assert set(outcome.in_doubt.values()) == {"kavenegar"} and not outcome.failed
+    assert len(op.messages) == 140 and len({m["localid"] for m in op.messages}) == 140
+    assert op.calls.count(("kavenegar", "statuslocalmessageid")) == 1 and op.requests["smsir"] == 0
 
 
 def test_the_circuit_opens_after_fail_max_failures_and_the_down_operator_is_not_asked(kav, sir, op, clock):
@@ -447,9 +533,31 @@ def test_the_router_finds_a_message_by_local_id_where_it_was_sent(kav, sir, op, 
     assert r.find_by_local_id("never-sent") is None
 
     op.control["down"] = ["kavenegar"]
-    with pytest.raises(ProviderError):  # cannot tell yet whether Kavenegar holds it
+    with pytest.raises(ProviderError):  # cannot tell whether Kavenegar holds it
         r.find_by_local_id("unknown")
-    assert r.find_by_local_id("unknown") is None  # its circuit is open now (fail_max 2): not asked
+    with pytest.raises(ProviderError):  # its circuit is open now (fail_max 2): still nobody can tell
+        r.find_by_local_id("unknown")
+
+
+def test_the_router_asks_each_operator_what_it_holds_in_bulk_and_says_whom_it_could_not_ask(kav, sir, op, clock):
+    import time
+
+    r = router(kav, sir, clock)
+    since = time.time()
+    by_kav = [Outgoing(f"0912{i:07d}", f"متن {i}", f"k-{i}") for i in range(3)]
+    by_sir = [Outgoing(f"0935{i:07d}", "یک متن", f"s-{i}") for i in range(2)]
+    kav.send_bulk(by_kav)
+    sir.send_bulk(by_sir[:1])
+    nowhere = Outgoing(MOBILE, "هرگز", "never")
+    found, unasked = r.find_sent(by_kav + by_sir + [nowhere], since)
+    assert {k: v.provider for k, v in found.items()} == {"k-0": "kavenegar", "k-1": "kavenegar", "k-2": "kavenegar",
+                                                         "s-0": "smsir"}
+    assert unasked == set()
+    assert op.calls.count(("kavenegar", "statuslocalmessageid")) == 1 and op.calls.count(("smsir", "live")) == 1
+
+    op.control["status_mode"] = {"smsir": "error"}
+    found, unasked = r.find_sent(by_sir, since, at=["smsir", "magfa"])
+    assert found == {} and unasked == {"smsir", "magfa"}  # magfa: no longer configured, never answers
 
 
 def test_statuses_and_receipts_go_to_the_operator_that_sent(kav, sir, op, clock):

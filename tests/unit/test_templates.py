@@ -52,7 +52,11 @@ def case_step(step: str, mobile: str | None = "09121234567", staff: int = 0, dea
     return event
 
 
-CITIZEN_HEARS = sorted(set(CASE_STEP_EVENTS) - {"deadline_warning"})
+# What the reporter hears of (SPEC C9): the steps they can recognise; not the organization's review of an answer.
+CITIZEN_HEARS = ["closed", "deadline_missed", "evidence_requested", "moved_up", "referred", "reopened", "triaged"]
+INTERNAL_REVIEW = ["answered", "returned"]
+TYPICAL_UNIT = "اداره بهزیستی شهرستان شمیرانات"  # 30 characters: most units' names are as long or shorter
+LINKS = {t.CASE_REGISTERED_CITIZEN, t.CASE_ANSWER_READY_CITIZEN, t.CASE_EVIDENCE_REQUESTED_CITIZEN}
 
 
 def test_segments_as_operators_count_them():
@@ -89,12 +93,32 @@ def test_template_names_are_unique():
 
 
 @pytest.mark.parametrize("step", CITIZEN_HEARS)
-def test_the_reporter_hears_of_every_step_with_the_tracking_code(step):
-    event = case_step(step, **({"final": True} if step == "approved" else {}))
+def test_the_reporter_hears_of_each_step_they_recognise_in_one_part_with_the_tracking_code(step):
+    event = case_step(step)
+    event["data"]["holder_unit_fa"] = TYPICAL_UNIT
     [message] = case_messages.for_case_step(step, event, BASE_URL)
     assert message.recipient == "09121234567" and message.template.audience == "citizen"
     body = message.render()
-    assert CODE in body and segments(body) <= 2
+    assert CODE in body
+    assert segments(body) == (2 if message.template in LINKS else 1), (len(body), body)
+
+
+@pytest.mark.parametrize("step", INTERNAL_REVIEW)
+def test_the_reporter_hears_nothing_of_the_review_of_an_answer(step):
+    assert [m.template.audience for m in case_messages.for_case_step(step, case_step(step, staff=1), BASE_URL)] == ["staff"]
+
+
+def test_messages_with_a_link_take_two_parts_and_carry_the_code_in_it():
+    for template in LINKS:
+        body = template.render(**sample_values())
+        assert f"{BASE_URL}/track/{CODE}" in body and segments(body) == 2, body
+
+
+def test_a_unit_name_too_long_for_one_part_takes_two():
+    event = case_step("referred")
+    event["data"]["holder_unit_fa"] = longest_unit_name()
+    [message] = case_messages.for_case_step("referred", event, BASE_URL)
+    assert segments(message.render()) == 2 and longest_unit_name() in message.render()
 
 
 def test_no_step_texts_an_anonymous_reporter():
@@ -105,7 +129,7 @@ def test_no_step_texts_an_anonymous_reporter():
 def test_a_referral_names_the_unit_and_tells_its_staff_the_deadline_in_jalali():
     event = case_step("referred", staff=2)
     citizen, *staff = case_messages.for_case_step("referred", event, BASE_URL)
-    assert citizen.template is t.CASE_REFERRED_CITIZEN and "اداره کل بهزیستی استان تهران" in citizen.render()
+    assert citizen.template is t.CASE_HANDED_CITIZEN and "اداره کل بهزیستی استان تهران" in citizen.render()
     assert [m.recipient for m in staff] == ["09350000000", "09350000001"]
     assert all(m.template is t.CASE_IN_CARTABLE_STAFF for m in staff)
     assert all(CODE in m.render() and DEADLINE_FA in m.render() for m in staff)
@@ -120,7 +144,7 @@ def test_a_deadline_warning_goes_to_staff_only():
 def test_only_the_final_approval_tells_the_reporter_the_answer_is_ready():
     going_up = case_step("approved", staff=1, status="awaiting_approval", final=False)
     assert [m.template for m in case_messages.for_case_step("approved", going_up, BASE_URL)] == [
-        t.CASE_APPROVED_CITIZEN, t.CASE_AWAITING_APPROVAL_STAFF]
+        t.CASE_AWAITING_APPROVAL_STAFF]
 
     final = case_step("approved", deadline=False, status="answered", final=True)
     [message] = case_messages.for_case_step("approved", final, BASE_URL)
@@ -156,12 +180,12 @@ def test_a_revoked_person_is_told_on_their_own_mobile(by, template):
 
 def test_a_template_refuses_a_missing_variable_an_unknown_name_and_a_text_too_long(monkeypatch):
     with pytest.raises(t.TemplateError, match="needs tracking_code"):
-        t.CASE_TRIAGED_CITIZEN.render(holder_unit_fa="x")
+        t.CASE_HANDED_CITIZEN.render(holder_unit_fa="x")
     with pytest.raises(t.TemplateError, match="no template"):
         t.get("no_such.citizen")
-    assert t.get("case_triaged.citizen") is t.CASE_TRIAGED_CITIZEN
+    assert t.get("case_handed.citizen") is t.CASE_HANDED_CITIZEN
     long = t.Template("long.citizen", 1, "citizen", "{text}")
     assert segments(long.render(text="س" * 201)) == 3
     with pytest.raises(t.TemplateError, match="4 parts"):
         long.render(text="س" * 202)
-    assert t.CASE_TRIAGED_CITIZEN.variables == ["tracking_code"]
+    assert t.CASE_HANDED_CITIZEN.variables == ["holder_unit_fa", "tracking_code"]

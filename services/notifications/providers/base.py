@@ -2,8 +2,14 @@
 
 Every adapter speaks its operator's own request and response shapes and answers in the platform's terms:
 an `Accepted` per message taken (the operator's message id, a state of STATES, the cost in rials when the
-operator says it), a `ProviderError` when nothing was taken, and the platform state of earlier messages, by
-polling (`statuses`) or from the operator's delivery callbacks (`parse_receipt`).
+operator says it), a `ProviderError` when it did not answer that it took them, and the platform state of earlier
+messages, by polling (`statuses`) or from the operator's delivery callbacks (`parse_receipt`).
+
+A failed send is either sure (the operator answered that it did not take the message, or the request never
+reached it: connection refused, a name that does not resolve, a connect timeout; a 503, by which a server says
+it did not handle the request) or ambiguous (a timeout waiting for the answer, a connection reset after the
+request went, another 5xx, an answer that cannot be read): the operator may have taken the message. `ProviderError.ambiguous` says which; whoever sends must then ask the
+operator (`find_sent`) before sending the message anywhere again.
 """
 from __future__ import annotations
 
@@ -31,34 +37,88 @@ class Outgoing:
 
 
 class ProviderError(Exception):
-    """The operator did not take the message. `retryable` says whether trying again may help
+    """The operator did not say that it took the message. `retryable` says whether trying again may help
     (timeouts, 5xx, throttling) or not (a recipient the operator refuses, a key it does not know).
 
     `provider_fault` says that the trouble is the operator account's (wrong key, no credit, a sender line
     not allowed), not the message's: another operator may well send the message, so a router tries the
-    next one even when the error is not retryable with this operator."""
+    next one even when the error is not retryable with this operator.
+
+    `ambiguous` says that the request may have reached the operator and been acted on (see the module's
+    docstring): the messages it carried may have been taken. `carried` is how many messages the request that
+    failed carried (after those already `accepted`, for a PartialSend); None: all that were not accepted. The
+    messages after those were not sent.
+    `settled` says that the operator's own server answered (an error in its API's shape), so it has finished
+    with the request: asking it right away whether it holds the message gets a final answer. After a timeout
+    or a dropped connection it may still be working on the request, and an answer "not here" is not final
+    until some time has passed."""
 
     def __init__(self, message: str, retryable: bool = True, *, provider_fault: bool = False,
-                 code: int | None = None):
+                 code: int | None = None, ambiguous: bool = False, carried: int | None = None,
+                 settled: bool = False):
         super().__init__(message)
         self.retryable = retryable
         self.provider_fault = provider_fault
         self.code = code
+        self.ambiguous = ambiguous
+        self.carried = carried
+        self.settled = settled
 
     @property
     def about_the_message(self) -> bool:
         """No operator will take this message as it is (e.g. a recipient refused): do not try another."""
-        return not self.retryable and not self.provider_fault
+        return not self.retryable and not self.provider_fault and not self.ambiguous
+
+    def carrying(self, count: int) -> "ProviderError":
+        """This error, saying that the failed request carried `count` messages."""
+        if self.carried is None:
+            self.carried = count
+        return self
 
 
 class PartialSend(ProviderError):
-    """A bulk send stopped part way: the operator took `accepted` (the first messages, in order) and not
-    the rest. Whoever sends the rest again must start after them."""
+    """A bulk send stopped part way: the operator took `accepted` (the first messages, in order) and did not
+    say it took the rest. Whoever sends the rest again must start after them; when the error is ambiguous the
+    next `carried` of them may have been taken (ask before sending them again), and the others were not sent."""
 
     def __init__(self, message: str, accepted: list[Accepted], retryable: bool = True, *,
-                 provider_fault: bool = False, code: int | None = None):
-        super().__init__(message, retryable, provider_fault=provider_fault, code=code)
+                 provider_fault: bool = False, code: int | None = None, ambiguous: bool = False,
+                 carried: int | None = None, settled: bool = False):
+        super().__init__(message, retryable, provider_fault=provider_fault, code=code, ambiguous=ambiguous,
+                         carried=carried, settled=settled)
         self.accepted = list(accepted)
+
+    @classmethod
+    def after(cls, accepted: list[Accepted], exc: ProviderError) -> "PartialSend":
+        """`exc`, which stopped a bulk send after `accepted` were taken, as a PartialSend."""
+        return cls(str(exc), accepted, exc.retryable, provider_fault=exc.provider_fault, code=exc.code,
+                   ambiguous=exc.ambiguous, carried=exc.carried, settled=exc.settled)
+
+
+def may_have_acted(http_status: int) -> bool:
+    """Whether an operator that answered a request with this HTTP status (and no readable refusal) may have
+    acted on it: after a 2xx or 3xx whose answer cannot be read, or a 5xx, yes; a 4xx page (a proxy's) or a
+    503 ("unable to handle the request", RFC 9110) says that it did not."""
+    return not (400 <= http_status < 500 or http_status == 503)
+
+
+def request_error(provider: str, exc: Exception) -> ProviderError:
+    """A ProviderError for a request that got no answer (requests' exception `exc`): sure when the request
+    cannot have reached the operator (connection refused, a name that does not resolve, a connect timeout, a
+    malformed URL), ambiguous otherwise (a read timeout, a connection reset or closed after the request went)."""
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    reached = True
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.InvalidURL,
+                        requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+                        requests.exceptions.InvalidHeader)):
+        reached = False
+    elif isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(exc, requests.exceptions.ProxyError):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError holds the cause
+        reached = not isinstance(reason, NewConnectionError)  # NameResolutionError is one too
+    return ProviderError(f"{provider}: {type(exc).__name__}: {exc}", ambiguous=reached)
 
 
 def split_cost(total_rials: int, count: int) -> list[int]:
@@ -80,8 +140,16 @@ class SmsProvider(Protocol):
         request that fails after earlier ones were taken raises PartialSend."""
 
     def find_by_local_id(self, local_id: str) -> Accepted | None:
-        """The message the operator already holds under our id, if any: asked before sending again
-        a message whose first attempt ended without an answer."""
+        """The message the operator already holds under our id, if any (None also when the operator keeps
+        no ids of ours: see supports_local_id)."""
+
+    def find_sent(self, messages: list[Outgoing], since: float,
+                  deadline: float | None = None) -> dict[str, Accepted]:
+        """Of these messages, those the operator holds, by local id: asked, in as few requests as its API
+        allows, before sending again a message whose attempt ended without a sure answer. `since` (Unix
+        seconds) is when that attempt began; `deadline` (time.monotonic()) when to give up. A message left out
+        is one the operator says it does not hold. Raises ProviderError when it cannot tell (the operator does
+        not answer, or its API cannot tell any more)."""
 
     def statuses(self, provider_message_ids: list[str]) -> dict[str, str]:
         """The platform state (one of STATES) of each message the operator knows, by its id (polling).

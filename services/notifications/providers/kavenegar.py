@@ -22,14 +22,24 @@ What this relies on, and where it comes from:
   set in the panel; ``parse_receipt`` also takes them as JSON and as lists of such entries.
 * Batch limits: at most 200 messages per sendarray request (414 above that) and, as the brief has it, 500 ids
   per status request.
+* ``statuslocalmessageid.json`` takes several local ids comma-separated (the official PHP SDK joins an array
+  so) and answers an entry per id, status 100 for one it does not know; a PHP client documents that it only
+  knows the messages of the last 12 hours. Asked by POST (long lists), 500 ids a request like status.json.
+  After 12 hours "not known" is no answer: ``find_sent`` then says it cannot tell.
+* Which failures are ambiguous (base.py): no answer after the request went (read timeout, connection reset),
+  an HTTP 5xx other than 503, an answer that cannot be read, or one whose entries do not match the messages
+  sent.
 """
 from __future__ import annotations
 
 import json
+import time
 
 import requests
 
-from services.notifications.providers.base import Accepted, Outgoing, PartialSend, ProviderError
+from services.notifications.providers.base import (
+    Accepted, Outgoing, PartialSend, ProviderError, may_have_acted, request_error,
+)
 
 # Entry statuses of the API, mapped to the platform's states.
 ENTRY_STATES = {1: "queued", 2: "queued", 4: "sent", 5: "sent", 6: "failed", 10: "delivered",
@@ -42,6 +52,7 @@ ACCOUNT_ERRORS = {401, 403, 404, 405, 407, 412, 416, 418, 426, 427, 501}
 NOT_RETRYABLE = REQUEST_ERRORS | ACCOUNT_ERRORS
 SENDARRAY_LIMIT = 200
 STATUS_LIMIT = 500
+LOOKUP_WINDOW = 12 * 3600 - 600  # seconds: statuslocalmessageid knows the last 12 hours (less a margin)
 
 
 class KavenegarProvider:
@@ -58,20 +69,29 @@ class KavenegarProvider:
         try:
             response = self.http.request(method, f"{self.base}/{path}", timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
-            raise ProviderError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
+            raise request_error(self.name, exc) from exc
         try:
             body = response.json()
             status = int(body["return"]["status"])
         except (ValueError, KeyError, TypeError):
-            raise ProviderError(f"{self.name}: HTTP {response.status_code}, unreadable answer") from None
+            http = response.status_code
+            raise ProviderError(f"{self.name}: HTTP {http}, unreadable answer", ambiguous=may_have_acted(http)) from None
         if status != 200:
-            raise error_for(status, body["return"].get("message"))
+            raise error_for(status, body["return"].get("message"), response.status_code)
         return body
 
     def send(self, recipient: str, body: str, local_id: str) -> Accepted:
-        answer = self._call("POST", "send.json", data={
-            "receptor": recipient, "sender": self.sender, "message": body, "localid": local_id})
-        return _accepted(answer["entries"][0])
+        try:
+            answer = self._call("POST", "send.json", data={
+                "receptor": recipient, "sender": self.sender, "message": body, "localid": local_id})
+            entries = answer.get("entries") or []
+            if len(entries) != 1 or not isinstance(entries[0], dict):
+                raise ProviderError(f"{self.name}: {len(entries)} entries for 1 message", ambiguous=True,
+                                    settled=True)
+        except ProviderError as exc:
+            exc.carrying(1)
+            raise
+        return _accepted(entries[0])
 
     def send_bulk(self, messages: list[Outgoing]) -> list[Accepted]:
         accepted: list[Accepted] = []
@@ -86,14 +106,37 @@ class KavenegarProvider:
                 })
                 entries = answer.get("entries") or []
                 if len(entries) != len(chunk):
-                    raise ProviderError(f"{self.name}: {len(entries)} entries for {len(chunk)} messages")
+                    raise ProviderError(f"{self.name}: {len(entries)} entries for {len(chunk)} messages",
+                                        ambiguous=True, settled=True)
             except ProviderError as exc:
+                exc.carrying(len(chunk))
                 if not accepted:
                     raise
-                raise PartialSend(str(exc), accepted, exc.retryable, provider_fault=exc.provider_fault,
-                                  code=exc.code) from exc
+                raise PartialSend.after(accepted, exc) from exc
             accepted.extend(_accepted(entry) for entry in entries)
         return accepted
+
+    def find_sent(self, messages: list[Outgoing], since: float,
+                  deadline: float | None = None) -> dict[str, Accepted]:
+        """By our local ids, STATUS_LIMIT a request (statuslocalmessageid.json)."""
+        if time.time() - since > LOOKUP_WINDOW:
+            raise ProviderError(f"{self.name}: cannot tell by local id after {LOOKUP_WINDOW // 3600} hours")
+        found: dict[str, Accepted] = {}
+        ids = list(dict.fromkeys(m.local_id for m in messages))
+        for start in range(0, len(ids), STATUS_LIMIT):
+            if deadline is not None and time.monotonic() > deadline:
+                raise ProviderError(f"{self.name}: out of time asking for {len(ids) - start} local ids")
+            chunk = ids[start:start + STATUS_LIMIT]
+            answer = self._call("POST", "statuslocalmessageid.json", data={"localid": ",".join(chunk)})
+            answered: set[str] = set()
+            for entry in answer.get("entries") or []:
+                local_id = str(entry.get("localid", "")).strip()
+                answered.add(local_id)
+                if int(entry.get("status", UNKNOWN_MESSAGE)) != UNKNOWN_MESSAGE and entry.get("messageid"):
+                    found[local_id] = _accepted(entry)
+            if missing := set(chunk) - answered:
+                raise ProviderError(f"{self.name}: no answer for {len(missing)} of {len(chunk)} local ids")
+        return {k: v for k, v in found.items() if k in set(ids)}
 
     def find_by_local_id(self, local_id: str) -> Accepted | None:
         answer = self._call("GET", "statuslocalmessageid.json", params={"localid": local_id})
@@ -132,9 +175,13 @@ def state_of(entry_status: int) -> str:
     return ENTRY_STATES.get(int(entry_status), "sent")
 
 
-def error_for(status: int, message: str | None) -> ProviderError:
+def error_for(status: int, message: str | None, http_status: int | None = None) -> ProviderError:
+    """The error for a `return.status` other than 200; with an HTTP 5xx the request may have been acted on
+    (ambiguous), but Kavenegar's own server answered it (settled)."""
+    server_error = (http_status or 0) >= 500 and may_have_acted(http_status)
     return ProviderError(f"kavenegar: status {status}: {message}", retryable=status not in NOT_RETRYABLE,
-                         provider_fault=status in ACCOUNT_ERRORS, code=status)
+                         provider_fault=status in ACCOUNT_ERRORS, code=status, ambiguous=server_error,
+                         settled=server_error)
 
 
 def _accepted(entry: dict) -> Accepted:

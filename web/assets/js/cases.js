@@ -1,17 +1,18 @@
 // What the case pages share: kinds, categories, the intake form, the case's timeline and the unit pickers.
 import { get } from "./api.js";
-import { fa, jalali, latin, trackingCode } from "./fa.js";
+import { mobileProblem, nationalIdProblem, textProblem } from "./checks.js";
+import { fa, jalali, latin, trackingCode } from "./format.js";
+import { NAMES } from "./names-fa.js";
 import { clear, field, h, select } from "./ui.js";
 
-// SPEC C2: the kinds, most asked first
-export const KINDS = [
-  ["complaint", "شکایت"], ["violation_report", "گزارش تخلف"], ["question", "پرسش یا درخواست راهنمایی"],
-  ["suggestion", "پیشنهاد"], ["criticism", "انتقاد"], ["opinion", "نظر"], ["idea", "ایده"],
-  ["recommendation", "توصیه"], ["other", "سایر درخواست‌ها"],
-];
+// SPEC C2: the kinds, most asked first, with their Persian names (names-fa.js)
+export const KINDS = Object.entries(NAMES.case_kind);
 
+// services/complaints/domain.py: TEXT_MIN, TEXT_MAX, NAME_MAX
 export const TEXT_MIN = 10;
 export const TEXT_MAX = 4000;
+export const NAME_MAX = 100;
+export const NOTE_MAX = 2000;
 
 export function kindChoices(name = "kind", checked = "complaint") {
   return h("fieldset", { class: "group" },
@@ -116,6 +117,22 @@ export function intakeBody(form, { anonymous = false } = {}) {
     if (nationalId) body.national_id = nationalId;
   }
   return body;
+}
+
+/**
+ * What an intake body (intakeBody) would be refused for, checked here before it is sent: the text's length,
+ * the name's, the mobile and the national ID with its check digit. [{field, message}] (empty: send it).
+ */
+export function intakeProblems(form, { anonymous = false } = {}) {
+  const data = new FormData(form);
+  const problems = [{ field: "text", message: textProblem(data.get("text"), { min: TEXT_MIN, max: TEXT_MAX }) }];
+  if (!anonymous) {
+    problems.push(
+      { field: "name", message: textProblem(data.get("name"), { max: NAME_MAX, required: false }) },
+      { field: "mobile", message: mobileProblem(data.get("mobile") || "") },
+      { field: "national_id", message: nationalIdProblem(data.get("national_id") || "") });
+  }
+  return problems.filter((p) => p.message);
 }
 
 /** A case's timeline as an ordered list (SPEC C3). */

@@ -1,6 +1,6 @@
 // Bar charts as HTML lists: each bar has its label and its value as text (what a screen reader reads);
 // the bar itself is decoration. Drawn right to left like the page.
-import { num } from "./fa.js";
+import { num } from "./format.js";
 import { h } from "./ui.js";
 
 /**

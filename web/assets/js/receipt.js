@@ -1,5 +1,5 @@
 // A donation's receipt (SPEC P5): number, amount, province, purpose, the gateway's reference, the Jalali date.
-import { fa, jalali, rialsAndToman } from "./fa.js";
+import { fa, jalali, rialsAndToman } from "./format.js";
 import { copyButton, h, message } from "./ui.js";
 
 export function receiptCard(receipt) {

@@ -1,24 +1,28 @@
 // What the Shafaf pages share: the API's base, download addresses, Persian-aware search, a clear
 // message when the transparency API is not there, and the signature check (WebCrypto Ed25519).
 import { ApiError } from "./api.js";
+import { latin, nameOf } from "./format.js";
 import { h, message, problemBox } from "./ui.js";
 
 export const T = "/api/v1/transparency";
-
-export const FORMATS_FA = { csv: "CSV", json: "JSON", ocds: "OCDS (قراردادها)", fdp: "Fiscal Data Package (بودجه)" };
 
 /** Where each format of a dataset (a version of it) is downloaded. */
 export function downloads(slug, formats, version = null) {
   const v = version ? `?version=${version}` : "";
   const href = { csv: `${T}/datasets/${slug}/download.csv${v}`, json: `${T}/datasets/${slug}/download.json${v}`,
     ocds: `${T}/datasets/contracts/ocds.json${v}`, fdp: `${T}/datasets/budget/datapackage.json${v}` };
-  return (formats || ["csv", "json"]).filter((f) => href[f]).map((f) => ({ format: f, label: FORMATS_FA[f] || f, href: href[f] }));
+  return (formats || ["csv", "json"]).filter((f) => href[f]).map((f) => ({ format: f, label: nameOf("download_format", f), href: href[f] }));
+}
+
+/** An internal id or a code in Latin letters, as it is (its Latin digits), isolated left to right inside Persian
+ * text; it wraps anywhere on a phone, and its row keeps the page's right-to-left alignment. */
+export function latinId(value) {
+  return h("bdi", { dir: "ltr", class: "id" }, String(value));
 }
 
 /** Letters and digits as the API compares them: ي→ی, ك→ک, Persian and Arabic digits → Latin. */
 export function normalise(text) {
-  return String(text ?? "").replace(/ي/g, "ی").replace(/ى/g, "ی").replace(/ك/g, "ک")
-    .replace(/[۰-۹]/g, (d) => String("۰۱۲۳۴۵۶۷۸۹".indexOf(d))).replace(/[٠-٩]/g, (d) => String("٠١٢٣٤٥٦٧٨٩".indexOf(d)))
+  return latin(String(text ?? "").replace(/ي/g, "ی").replace(/ى/g, "ی").replace(/ك/g, "ک"))
     .replace(/\u200c/g, " ").toLowerCase();
 }
 

@@ -1,24 +1,10 @@
 // The staff side's shell: login, who is logged in, logout, and which pages each role may use.
 import { ApiError, get, post, staffSession } from "./api.js";
-import { $, $$, announce, busy, clear, field, h, markCurrentNav, message, problemBox, showProblem } from "./ui.js";
+import { localProblem, textProblem } from "./checks.js";
+import { NAMES } from "./names-fa.js";
+import { $, $$, announce, busy, clear, clearErrors, field, h, markCurrentNav, message, problemBox, showProblem } from "./ui.js";
 
-export const ROLES_FA = {
-  hotline_operator: "کارشناس مرکز تماس ۱۴۸۲",
-  hq_operator: "اپراتور ستاد",
-  hq_head: "مدیر واحد ستادی",
-  hq_expert: "کارشناس واحد ستادی",
-  province_head: "مدیرکل استان",
-  province_expert: "کارشناس استان",
-  county_head: "رئیس اداره شهرستان",
-  county_expert: "کارشناس شهرستان",
-  center_head: "مدیر مرکز",
-  center_staff: "کارشناس مرکز",
-  inspector: "بازرس",
-  finance_expert: "کارشناس مالی (آماده‌سازی پرداخت)",
-  finance_approver: "تأییدکنندهٔ پرداخت",
-  auditor: "حسابرس (فقط خواندن)",
-  admin: "مدیر سامانه",
-};
+export const ROLES_FA = NAMES.role;  // the Persian name of each role (names-fa.js)
 
 export const ACTING = ["hq_operator", "hq_head", "hq_expert", "province_head", "province_expert", "county_head",
   "county_expert", "center_head", "center_staff"];
@@ -43,6 +29,12 @@ async function currentPrincipal() {
   }
 }
 
+const LOGIN_HINT = {
+  lock: "پس از ۵ بار گذرواژهٔ نادرست، حساب ۱۵ دقیقه قفل می‌شود.",
+  busy: "حساب شما قفل نشده است: از این شبکه در یک دقیقه ورودهای زیادی انجام شده (برای نمونه همکاران یک اداره) "
+    + "و ورود تازه چند ثانیه پذیرفته نمی‌شود؛ این تلاش نادرست هم شمرده نشده است.",
+};
+
 function loginForm(onDone, purpose) {
   const username = h("input", { type: "text", autocomplete: "username", required: true, class: "ltr",
     autocapitalize: "off", spellcheck: "false" });
@@ -52,11 +44,20 @@ function loginForm(onDone, purpose) {
     h("h2", { id: "login-title" }, "ورود کارکنان"),
     h("p", { class: "hint" }, purpose),
     field({ label: "نام کاربری", name: "username", control: username }),
-    field({ label: "گذرواژه", name: "password", control: password,
-      hint: "پس از ۵ بار ورود نادرست، حساب ۱۵ دقیقه قفل می‌شود." }),
+    field({ label: "گذرواژه", name: "password", control: password, hint: LOGIN_HINT.lock }),
     h("div", { class: "actions" }, submit));
+  const hint = form.querySelector(`#${CSS.escape(password.id)}-hint`);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    clearErrors(form);
+    hint.textContent = LOGIN_HINT.lock;
+    const empty = localProblem([
+      { field: "username", message: textProblem(username.value) },
+      { field: "password", message: password.value ? null : textProblem("") }]);
+    if (empty) {  // nothing to send: no login attempt is spent
+      showProblem(form, empty, { title: "ورود انجام نشد" });
+      return;
+    }
     await busy(submit, async () => {
       try {
         const tokens = await post("/auth/login", { username: username.value.trim(), password: password.value });
@@ -64,6 +65,7 @@ function loginForm(onDone, purpose) {
         announce("وارد شدید.");
         onDone();
       } catch (error) {
+        if (error instanceof ApiError && error.rateLimited) hint.textContent = LOGIN_HINT.busy;
         showProblem(form, error, { title: "ورود انجام نشد" });
         if (!(error instanceof ApiError) || !error.fieldErrors.length) password.focus();
       }

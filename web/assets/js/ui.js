@@ -1,6 +1,6 @@
 // Small DOM helpers. Text goes in as text (never as HTML), so nothing the API returns can run.
 import { ApiError, MESSAGES } from "./api.js";
-import { fa } from "./fa.js";
+import { fa, seconds } from "./format.js";
 
 /** h("p", {class: "x", onclick: fn}, "text", child) */
 export function h(tag, attrs = {}, ...children) {
@@ -57,14 +57,84 @@ export function messageOf(error) {
   return MESSAGES.generic;
 }
 
-/** A problem shown where it belongs: an error box, the request id to quote to support. */
+/**
+ * The message of a 429, counting down the seconds Retry-After gave (in Persian digits), then saying that
+ * trying again is fine now. The count stops when the message leaves the page.
+ */
+export function waitMessage(error) {
+  const node = h("p", { class: "wait-message" }, messageOf(error));
+  const total = error?.waitSeconds;
+  if (!total) return node;
+  node.dataset.seconds = String(total);
+  const until = Date.now() + total * 1000;
+  const timer = setInterval(() => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (!node.isConnected && left < total) { clearInterval(timer); return; }
+    if (left > 0) {
+      node.textContent = MESSAGES.rateLimited(left);
+    } else {
+      clearInterval(timer);
+      node.textContent = "اکنون می‌توانید دوباره تلاش کنید.";
+      delete node.dataset.seconds;
+    }
+  }, 1000);
+  return node;
+}
+
+/** The first paragraph of an error box: the countdown of a 429, else the Persian message. */
+function reason(error) {
+  return error instanceof ApiError && error.rateLimited ? waitMessage(error) : h("p", {}, messageOf(error));
+}
+
+/** A problem shown where it belongs: an error box, the request id to quote to support. A creating request
+ * whose outcome is unknown (its automatic retries ran out) says so, and that pressing again is safe. A 429
+ * says how long to wait. */
 export function problemBox(error, title = "کار انجام نشد") {
   const requestId = error?.problem?.request_id;
-  return message("error", title, h("p", {}, messageOf(error)),
+  const unknown = error instanceof ApiError && error.unknownOutcome;
+  const limited = error instanceof ApiError && error.rateLimited;
+  return message("error", unknown ? MESSAGES.unknownTitle : limited ? MESSAGES.rateLimitedTitle : title, reason(error),
+    unknown ? keyHint(error) : null,
     requestId ? h("p", { class: "hint" }, "شناسهٔ پیگیری خطا برای پشتیبانی: ", h("span", { class: "ltr" }, requestId)) : null);
 }
 
+function keyHint(error) {
+  return error.idempotencyKey
+    ? h("p", { class: "hint" }, "شناسهٔ این درخواست: ", h("span", { class: "ltr", dir: "ltr" }, error.idempotencyKey)) : null;
+}
+
+/**
+ * request(…, {onRetry: retryNotice(form)}): while a creating request is sent again automatically (its
+ * outcome unknown), a notice at the top of `container` says so in Persian; it goes when the request settles.
+ */
+export function retryNotice(container) {
+  let note = null;
+  return (info) => {
+    if (info?.state === "retrying") {
+      const text = MESSAGES.retrying(info.attempt, info.of, info.seconds);
+      if (!note) {
+        note = message("warn", MESSAGES.unknownTitle, h("p", {}, text));
+        note.classList.add("retry-note");
+        container.prepend(note);
+      } else {
+        note.querySelector("p:last-child").textContent = text;
+      }
+      announce(text);
+    } else if (note) {
+      note.remove();
+      note = null;
+    }
+  };
+}
+
 // --- forms: the API's errors next to the fields they name ----------------------------------------------
+/** What a control is called on the page: its label, or its group's legend (without «(الزامی)»). */
+function labelOf(form, control) {
+  const label = control.id ? form.querySelector(`label[for="${CSS.escape(control.id)}"]`) : null;
+  const text = label?.textContent || control.closest("fieldset")?.querySelector("legend")?.textContent || "";
+  return text.replace(/\((الزامی|اختیاری)\)/g, "").replace(/\s+/g, " ").trim();
+}
+
 function controlFor(form, field, fieldMap) {
   const names = [fieldMap[field], field, field.replace(/\[\d+\]/g, ""), field.split(".").pop()].filter(Boolean);
   for (const name of names) {
@@ -75,7 +145,7 @@ function controlFor(form, field, fieldMap) {
 }
 
 export function clearErrors(form) {
-  for (const node of form.querySelectorAll(".field-error, .form-errors")) node.remove();
+  for (const node of form.querySelectorAll(".field-error, .form-errors, .retry-note")) node.remove();
   for (const node of form.querySelectorAll("[aria-invalid]")) {
     node.removeAttribute("aria-invalid");
     const described = (node.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && !id.startsWith("err-"));
@@ -123,15 +193,21 @@ export function showProblem(form, error, { fieldMap = {}, title = "لطفاً م
       fieldError(form, control, text);
       firstControl ||= control;
       if (!control.id) control.id = `f-${control.name}-${errorSeq}`;
-      items.push(h("li", {}, h("a", { href: `#${control.id}` }, text)));
+      const name = labelOf(form, control);  // each item names its field: two fields, two different lines
+      items.push(h("li", {}, h("a", { href: `#${control.id}` }, name ? `${name}: ${text}` : text)));
     } else {
       items.push(h("li", {}, text));
     }
   }
+  const unknown = error instanceof ApiError && error.unknownOutcome;
+  const limited = error instanceof ApiError && error.rateLimited;
+  const heading = unknown ? MESSAGES.unknownTitle : limited ? MESSAGES.rateLimitedTitle
+    : errors.length ? title : "کار انجام نشد";
   const summary = h("div", { class: "alert error form-errors", role: "alert", tabindex: "-1" },
-    h("p", {}, h("strong", {}, errors.length ? title : "کار انجام نشد")),
-    h("p", {}, messageOf(error)),
+    h("p", {}, h("strong", {}, heading)),
+    reason(error),
     items.length ? h("ul", {}, items) : null,
+    unknown ? keyHint(error) : null,
     error?.problem?.request_id
       ? h("p", { class: "hint" }, "شناسهٔ پیگیری خطا: ", h("span", { class: "ltr" }, error.problem.request_id)) : null);
   summary.addEventListener("click", (event) => {

@@ -1,13 +1,14 @@
 // A citizen registers a complaint, a request or a violation report (anonymous allowed), attaches
 // evidence, and keeps the tracking code (and an anonymous report's secret).
-import { ApiError, newKey, request } from "../api.js";
-import { categorySelect, centerPicker, intakeBody, kindChoices, textArea, urgencyChoices } from "../cases.js";
-import { fa, jalali, trackingCode } from "../fa.js";
-import { $, announce, busy, clear, clearErrors, copyButton, field, h, markCurrentNav, message, problemBox, showProblem } from "../ui.js";
+import { ApiError, actionKey, request } from "../api.js";
+import { categorySelect, centerPicker, intakeBody, intakeProblems, kindChoices, textArea, urgencyChoices } from "../cases.js";
+import { localProblem, secretGroups } from "../checks.js";
+import { fa, jalali, trackingCode } from "../format.js";
+import { $, announce, busy, clear, clearErrors, copyButton, field, h, markCurrentNav, message, problemBox, retryNotice, showProblem } from "../ui.js";
 
 const MAX_FILES = 10;
 const MAX_BYTES = 10 * 1024 * 1024;
-let idempotency = { key: newKey(), body: null };
+const registration = actionKey();  // one key per registration: its retries and a re-press of the unchanged form
 
 function form() {
   const anonymous = h("input", { type: "checkbox", name: "anonymous", id: "f-anonymous" });
@@ -64,20 +65,21 @@ function checkFiles(form) {
 async function send(node, submit) {
   clearErrors(node);
   const { chosen, problems } = checkFiles(node);
-  if (problems.length) {
-    showProblem(node, new ApiError(400, { message: problems.join(" "),
-      errors: problems.map((text) => ({ field: "files", message: text })) }));
+  const anonymous = node.querySelector("[name=anonymous]").checked;
+  // a mistake is shown here, beside its field, before anything is sent: it spends none of the registrations
+  // a client may send a minute
+  const found = localProblem([...intakeProblems(node, { anonymous }),
+    ...problems.map((text) => ({ field: "files", message: text }))]);
+  if (found) {
+    showProblem(node, found);
     return;
   }
-  const anonymous = node.querySelector("[name=anonymous]").checked;
   const body = intakeBody(node, { anonymous });
-  const serial = JSON.stringify(body);
-  if (idempotency.body !== serial) idempotency = { key: newKey(), body: serial };  // a retry keeps its key
   await busy(submit, async () => {
     let registered;
     try {
-      registered = await request("/cases", { method: "POST", json: body,
-        headers: { "Idempotency-Key": idempotency.key } });
+      registered = await request("/cases", { method: "POST", json: body, idempotency: registration,
+        onRetry: retryNotice(node) });
     } catch (error) {
       showProblem(node, error, { fieldMap: { center: "center" } });
       return;
@@ -116,7 +118,7 @@ function remember(registered) {
 function keepAsText(registered) {
   const lines = ["سازمان بهزیستی کشور — سامانهٔ دیده‌بان", `نوع: ${registered.kind_fa}`,
     `کد رهگیری: ${registered.tracking_code}`];
-  if (registered.secret) lines.push(`رمز پیگیری: ${registered.secret}`);
+  if (registered.secret) lines.push(`رمز پیگیری: ${secretGroups(registered.secret)}`);
   lines.push(`تاریخ ثبت: ${registered.registered_at.jalali}`,
     `پیگیری: ${location.origin}/web/citizen/track.html`);
   const blob = new Blob([lines.join("\r\n") + "\r\n"], { type: "text/plain;charset=utf-8" });
@@ -137,7 +139,7 @@ function showResult(registered, uploads) {
       registered.secret ? [
         h("dt", {}, "رمز پیگیری (فقط همین یک بار نشان داده می‌شود)"),
         h("dd", {}, h("span", { class: "big-code", id: "case-secret", "data-secret": registered.secret },
-          registered.secret), copyButton(registered.secret, "کپی رمز پیگیری")),
+          secretGroups(registered.secret)), copyButton(registered.secret, "کپی رمز پیگیری")),
       ] : null,
       h("dt", {}, "نوع"), h("dd", {}, registered.kind_fa),
       h("dt", {}, "تاریخ ثبت"), h("dd", {}, jalali(registered.registered_at)),

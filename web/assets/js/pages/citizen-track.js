@@ -2,15 +2,30 @@
 // the answer; rates it, reports again, sends more evidence (SPEC C3, C4, C10).
 import { ApiError, request } from "../api.js";
 import { codeText, timeline } from "../cases.js";
-import { digitsOnly, fa, jalali } from "../fa.js";
-import { $, announce, busy, clear, clearErrors, field, fieldError, h, markCurrentNav, message, problemBox, showProblem } from "../ui.js";
+import { normaliseSecret, secretGroups } from "../checks.js";
+import { digitsOnly, fa, jalali, nameOf } from "../format.js";
+import { reportAgainCard } from "../report-again.js";
+import { $, busy, clear, clearErrors, field, fieldError, h, markCurrentNav, message, problemBox, showProblem } from "../ui.js";
 
-const OPEN = new Set(["registered", "referred", "returned", "escalated", "reopened", "awaiting_approval"]);
 const SCORES = [[5, "کاملاً راضی‌ام"], [4, "راضی‌ام"], [3, "تا اندازه‌ای"], [2, "ناراضی‌ام"], [1, "اصلاً راضی نیستم"]];
 let current = { code: null, secret: null };
 
+// An anonymous report's secret is kept for this tab only (sessionStorage), so that a reload of this page still
+// opens the report. Never in the address (it would stay in the browser's history, in logs and in what is shared
+// or screenshotted) and never in localStorage (it would outlive the tab: the next person at a shared or family
+// device could open the report). citizen-new.js keeps it here too, at registration.
+const KEPT = "behzisti.cases";
+
 function keptSecret(code) {
-  try { return JSON.parse(sessionStorage.getItem("behzisti.cases") || "{}")[code] || ""; } catch { return ""; }
+  try { return JSON.parse(sessionStorage.getItem(KEPT) || "{}")[code] || ""; } catch { return ""; }
+}
+
+function keepSecret(code, secret) {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(KEPT) || "{}");
+    if (secret) kept[code] = secret; else delete kept[code];
+    sessionStorage.setItem(KEPT, JSON.stringify(kept));
+  } catch { /* private mode: the secret is typed again after a reload */ }
 }
 
 function headersFor() {
@@ -21,15 +36,15 @@ function lookupForm() {
   const params = new URLSearchParams(location.search);
   const code = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", class: "ltr code-input",
     dir: "ltr", required: true, value: params.get("code") || "" });
-  const secret = h("input", { type: "text", autocomplete: "off", class: "ltr", dir: "ltr",
-    value: params.get("code") ? keptSecret(digitsOnly(params.get("code"))) : "" });
+  const secret = h("input", { type: "text", autocomplete: "off", class: "ltr code-input", dir: "ltr", spellcheck: "false",
+    autocapitalize: "characters", value: params.get("code") ? secretGroups(keptSecret(digitsOnly(params.get("code")))) : "" });
   const submit = h("button", { type: "submit" }, "پیگیری");
   const form = h("form", { class: "card no-print", id: "lookup", novalidate: true, role: "search",
     "aria-label": "پیگیری با کد رهگیری" },
     field({ label: "کد رهگیری (الزامی)", name: "tracking_code", control: code,
       hint: "کد ۱۶ رقمی که هنگام ثبت یا با پیامک گرفتید؛ با یا بدون خط تیره." }),
     field({ label: "رمز پیگیری", name: "case_secret", control: secret,
-      hint: "فقط برای گزارش تخلف بی‌نام: رمزی که هنگام ثبت نشان داده شد." }),
+      hint: "فقط برای گزارش تخلف بی‌نام: رمز ۱۶ نویسه‌ای که هنگام ثبت نشان داده شد؛ با یا بدون خط تیره و فاصله، با حروف کوچک یا بزرگ." }),
     h("div", { class: "actions" }, submit));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -40,7 +55,7 @@ function lookupForm() {
       code.focus();
       return;
     }
-    current = { code: digits, secret: secret.value.trim() || null };
+    current = { code: digits, secret: normaliseSecret(secret.value) || null };
     await busy(submit, () => load(form), "در حال جست‌وجو…");
   });
   return form;
@@ -50,12 +65,14 @@ async function load(form) {
   const result = $("#result");
   try {
     const found = await request(`/cases/${current.code}`, { headers: headersFor() });
-    history.replaceState(null, "", `?code=${current.code}`);
+    history.replaceState(null, "", `?code=${current.code}`);  // the code only: the secret stays out of the address
+    if (found.anonymous) keepSecret(current.code, current.secret);
     show(found);
     $("#case-title").focus();
   } catch (error) {
     clear(result);
     if (error instanceof ApiError && error.status === 404 && error.code === "case_not_found") {
+      keepSecret(current.code, null);
       fieldError(form, form.querySelector("[name=tracking_code]"),
         "پرونده‌ای با این کد پیدا نشد. کد را دوباره بررسی کنید؛ برای گزارش بی‌نام، رمز پیگیری را هم وارد کنید.");
       form.querySelector("[name=tracking_code]").focus();
@@ -65,17 +82,17 @@ async function load(form) {
   }
 }
 
-function show(found) {
+/** The case; `done` (after the citizen's own action) is said in a box at the top, which takes the focus. */
+function show(found, done = null) {
   const result = $("#result");
-  const reportAgainOpen = found.status !== "reopened" && (OPEN.has(found.status)
-    || (found.report_again_until && new Date(found.report_again_until.iso) > new Date()));
   clear(result,
+    done ? message("ok", done.title, h("p", {}, done.text)) : null,
     h("section", { class: "card", "aria-labelledby": "case-title" },
       h("h2", { id: "case-title", tabindex: "-1" }, `${found.kind_fa} — `, codeText(found.tracking_code)),
       h("dl", { class: "facts" },
         h("dt", {}, "وضعیت"), h("dd", { id: "case-status", "data-status": found.status }, h("strong", {}, found.status_fa)),
         h("dt", {}, "تاریخ ثبت"), h("dd", {}, jalali(found.registered_at)),
-        h("dt", {}, "فوریت"), h("dd", {}, found.urgency === "urgent" ? "فوری" : "عادی"),
+        h("dt", {}, "فوریت"), h("dd", {}, nameOf("urgency", found.urgency)),
         found.rating ? [h("dt", {}, "امتیاز شما"), h("dd", {}, `${fa(found.rating)} از ${fa(5)}`)] : null,
         found.report_again_until
           ? [h("dt", {}, "مهلت گزارش دوباره"), h("dd", {}, jalali(found.report_again_until))] : null)),
@@ -87,8 +104,17 @@ function show(found) {
       h("h2", { id: "timeline-title" }, "مراحل رسیدگی"),
       timeline(found.timeline)),
     found.status === "answered" && !found.rating ? ratingForm() : null,
-    reportAgainOpen ? reportAgainForm(found) : null,
+    reportAgainCard(found, sendReportAgain),
     found.status !== "closed" ? evidenceForm(found) : null);
+}
+
+/** After the citizen's own action: the case again, with what was done said on the page (not only to a screen reader). */
+function confirmDone(updated, title, text) {
+  show(updated, { title, text });
+  const box = $("#result > .alert.ok");
+  box.id = "done";
+  box.focus();
+  box.scrollIntoView({ block: "start" });  // focus alone may leave it under a phone's on-screen keyboard
 }
 
 function ratingForm() {
@@ -113,9 +139,7 @@ function ratingForm() {
       try {
         const updated = await request(`/cases/${current.code}/rating`, { method: "POST",
           json: { score: Number(chosen.value) }, headers: headersFor() });
-        show(updated);
-        announce("امتیاز شما ثبت شد و پرونده بسته شد. سپاسگزاریم.");
-        $("#case-title").focus();
+        confirmDone(updated, "امتیاز شما ثبت شد", `امتیاز ${fa(chosen.value)} از ${fa(5)} ثبت شد و پرونده بسته شد. سپاسگزاریم.`);
       } catch (error) {
         showProblem(form, error);
       }
@@ -124,32 +148,10 @@ function ratingForm() {
   return form;
 }
 
-function reportAgainForm(found) {
-  const text = h("textarea", { rows: "4", maxlength: "2000" });
-  const submit = h("button", { type: "submit", class: "secondary" }, "گزارش دوباره");
-  const form = h("form", { class: "card no-print", id: "report-again", novalidate: true, "aria-labelledby": "again-title" },
-    h("h2", { id: "again-title" }, "پیگیری نشده است؟"),
-    h("p", { class: "hint" }, "اگر مرحله‌ای از رسیدگی انجام نشده، دوباره گزارش دهید: پرونده به سطح بالاتر می‌رود و مدیران آن سطح باخبر می‌شوند."
-      + (found.report_again_until ? ` تا ${jalali(found.report_again_until)}.` : "")),
-    field({ label: "توضیح (اختیاری)", name: "text", control: text }),
-    h("div", { class: "actions" }, submit));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearErrors(form);
-    const body = text.value.trim() ? { text: text.value.trim() } : {};
-    await busy(submit, async () => {
-      try {
-        const updated = await request(`/cases/${current.code}/report-again`, { method: "POST", json: body,
-          headers: headersFor() });
-        show(updated);
-        announce("گزارش دوبارهٔ شما ثبت شد.");
-        $("#case-title").focus();
-      } catch (error) {
-        showProblem(form, error);
-      }
-    });
-  });
-  return form;
+async function sendReportAgain(body) {
+  const updated = await request(`/cases/${current.code}/report-again`, { method: "POST", json: body, headers: headersFor() });
+  confirmDone(updated, "گزارش دوبارهٔ شما ثبت شد", `وضعیت پرونده: ${updated.status_fa}. `
+    + "مراحل بعدی در «مراحل رسیدگی» همین صفحه دیده می‌شود.");
 }
 
 function evidenceForm(found) {
@@ -176,11 +178,10 @@ function evidenceForm(found) {
     body.append("file", file.files[0], file.files[0].name);
     await busy(submit, async () => {
       try {
+        const name = file.files[0].name;
         await request(`/cases/${current.code}/evidence`, { method: "POST", form: body, headers: headersFor() });
         const updated = await request(`/cases/${current.code}`, { headers: headersFor() });
-        show(updated);
-        announce("مدرک فرستاده شد.");
-        $("#evidence-title")?.focus();
+        confirmDone(updated, "مدرک فرستاده شد", `فایل «${name}» به پرونده افزوده شد و رسیدگی‌کنندگان آن را می‌بینند.`);
       } catch (error) {
         showProblem(form, error);
       }

@@ -1,14 +1,15 @@
 // The participation portal (SPEC P5, P6): choose a province and a purpose, pay at the bank's payment
 // gateway (in a window of its own), come back to the receipt.
-import { ApiError, get, newKey, request } from "../api.js";
-import { digitsOnly, fa, latin, num, rialsAndToman } from "../fa.js";
+import { actionKey, get, request } from "../api.js";
+import { amountProblem, companyIdProblem, localProblem, mobileProblem, rialsOf, textProblem } from "../checks.js";
+import { byPersianName, fa, latin, num, rialsAndToman } from "../format.js";
 import { receiptCard } from "../receipt.js";
-import { $, announce, busy, clear, clearErrors, field, h, markCurrentNav, message, problemBox, select, showProblem } from "../ui.js";
+import { $, announce, busy, clear, clearErrors, field, h, markCurrentNav, message, problemBox, retryNotice, select, showProblem } from "../ui.js";
 
 const PENDING = "behzisti.donation";
 const PRESETS_TOMAN = [100_000, 500_000, 1_000_000, 5_000_000];
 let purposes = null;
-let key = { value: newKey(), body: null };
+const donation = actionKey();  // one key per donation: its retries and a re-press of the unchanged form
 let gatewayWindow = null;
 
 function purposeChoices(province) {
@@ -25,8 +26,7 @@ function purposeChoices(province) {
 }
 
 function form() {
-  const provinces = Object.entries(purposes.provinces).map(([value, label]) => ({ value, label }))
-    .sort((a, b) => a.label.localeCompare(b.label, "fa"));
+  const provinces = byPersianName(Object.entries(purposes.provinces).map(([value, label]) => ({ value, label })));
   const province = select(provinces, { empty: "— استان را انتخاب کنید —", required: true });
   const amount = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", class: "ltr", dir: "ltr", required: true });
   const amountText = h("span", { class: "hint", id: "amount-words" });
@@ -63,7 +63,7 @@ function form() {
   amount.name = "amount_rials";
   amount.setAttribute("aria-describedby", "amount-hint amount-words");
   const words = () => {
-    const value = Number(digitsOnly(amount.value));
+    const value = rialsOf(amount.value);
     amountText.textContent = value ? `= ${rialsAndToman(value)}` : "";
   };
   amount.addEventListener("input", words);
@@ -91,14 +91,14 @@ function bodyOf(node) {
   const data = new FormData(node);
   const [kind, code] = String(data.get("purpose") || ":").split(":");
   const body = { province: data.get("province") || undefined, donor_kind: data.get("donor_kind"),
-    amount_rials: Number(digitsOnly(data.get("amount_rials"))) || undefined };
+    amount_rials: rialsOf(data.get("amount_rials")) || undefined };
   if (kind) body.purpose = { kind, code };
   const mobile = latin(data.get("mobile") || "").replace(/[\s-]/g, "");
   if (mobile) body.mobile = mobile;
   if (body.donor_kind === "company") {
     const name = String(data.get("company_name") || "").trim();
     if (name) body.donor_name = name;
-    const id = digitsOnly(data.get("company_national_id"));
+    const id = latin(data.get("company_national_id") || "").replace(/[\s-]/g, "");
     if (id) body.company_national_id = id;
   } else {
     const name = String(data.get("donor_name") || "").trim();
@@ -110,23 +110,30 @@ function bodyOf(node) {
 async function start(node, submit) {
   clearErrors(node);
   const body = bodyOf(node);
-  const missing = [];
-  if (!body.province) missing.push({ field: "province", message: "استان را انتخاب کنید." });
-  if (!body.purpose) missing.push({ field: "purpose", message: "هدف کمک را انتخاب کنید." });
-  if (!body.amount_rials) missing.push({ field: "amount_rials", message: "مبلغ را به ریال بنویسید." });
-  if (missing.length) {
-    showProblem(node, new ApiError(400, { message: "چند مورد کامل نیست.", errors: missing }));
+  const data = new FormData(node);
+  const company = body.donor_kind === "company";
+  // everything the gateway would refuse, told here first: no request, no payment window, no rate limit spent
+  const problem = localProblem([
+    { field: "province", message: body.province ? null : "استان را انتخاب کنید." },
+    { field: "purpose", message: body.purpose ? null : "هدف کمک را انتخاب کنید." },
+    { field: "amount_rials", message: amountProblem(data.get("amount_rials") || "") },
+    { field: "mobile", message: mobileProblem(data.get("mobile") || "") },
+    company ? { field: "company_name", message: textProblem(data.get("company_name"), { min: 2, max: 100 }) }
+      : { field: "donor_name", message: textProblem(data.get("donor_name"), { min: 2, max: 100, required: false }) },
+    company ? { field: "company_national_id", message: companyIdProblem(data.get("company_national_id") || "",
+      { required: true }) } : null]);
+  if (problem) {
+    showProblem(node, problem);
     return;
   }
-  const serial = JSON.stringify(body);
-  if (key.body !== serial) key = { value: newKey(), body: serial };
   // the gateway's window is opened now, while the click counts as the donor's: a window opened after an
   // answer from the server would be blocked
   gatewayWindow = window.open("", "behzisti-ipg");
   await busy(submit, async () => {
     let started;
     try {
-      started = await request("/donations", { method: "POST", json: body, headers: { "Idempotency-Key": key.value } });
+      started = await request("/donations", { method: "POST", json: body, idempotency: donation,
+        onRetry: retryNotice(node) });
     } catch (error) {
       gatewayWindow?.close();
       showProblem(node, error, { fieldMap: { "purpose.code": "purpose", "purpose.kind": "purpose", purpose: "purpose",
@@ -143,32 +150,81 @@ async function start(node, submit) {
   }, "در حال اتصال به درگاه…");
 }
 
+// An abandoned gateway window (closed, or left open) leaves the donation "started": the page waits at most a minute
+// (at once when the window is closed), then the donor chooses: check again, go back to the gateway, or start over.
+const WAIT_MS = 60_000;
+const POLL_MS = 1500;
+let watching = 0;  // the current wait: an earlier one (before "check again" or a reopened window) stops
+
+function watch(started, checked = false) {
+  const run = ++watching;
+  return poll(started, Date.now(), checked, run);
+}
+
 function waitFor(started) {
   const content = $("#content");
-  const again = h("a", { href: started.redirect_url, target: "behzisti-ipg", class: "button secondary" }, "بازکردن دوبارهٔ درگاه");
+  const again = h("a", { href: started.redirect_url, target: "behzisti-ipg", class: "button secondary", id: "reopen-gateway" },
+    "بازکردن دوبارهٔ درگاه");
+  again.addEventListener("click", (event) => {  // the window is kept, to see when it is closed again
+    event.preventDefault();
+    gatewayWindow = window.open(started.redirect_url, "behzisti-ipg");
+    if (!gatewayWindow) { location.assign(started.redirect_url); return; }
+    clear($("#waiting-out"), h("p", { role: "status", id: "waiting-status" }, "منتظر پاسخ درگاه…"));
+    watch(started);
+  });
   clear(content, h("section", { class: "card", id: "waiting", "aria-labelledby": "waiting-title" },
     h("h2", { id: "waiting-title", tabindex: "-1" }, "پرداخت را در درگاه بانک انجام دهید"),
     h("p", {}, `مبلغ ${rialsAndToman(started.amount_rials)} — شمارهٔ رسید ${fa(started.receipt_number)}`),
-    h("p", { role: "status", id: "waiting-status" }, "منتظر پاسخ درگاه…"),
+    h("div", { id: "waiting-out" }, h("p", { role: "status", id: "waiting-status" }, "منتظر پاسخ درگاه…")),
     h("div", { class: "actions" }, again)));
   $("#waiting-title").focus();
-  poll(started.id);
+  watch(started);
 }
 
-async function poll(id, tries = 0) {
-  let receipt;
+async function poll(started, since, checked, run) {
+  let receipt = null;
   try {
-    receipt = await get(`/donations/${id}/receipt`);
-  } catch (error) {
-    if (tries > 400) { clear($("#content"), problemBox(error, "رسید باز نشد")); return; }
-    setTimeout(() => poll(id, tries + 1), 2000);
+    receipt = await get(`/donations/${started.id}/receipt`);
+  } catch { /* no answer this time: asked again below, within the minute */ }
+  if (run !== watching || !$("#waiting")) return;  // a newer wait, or the donor started over
+  if (receipt && receipt.status !== "started") {
+    showReceipt(receipt);
     return;
   }
-  if (receipt.status === "started") {
-    if (tries > 400) return;  // ten minutes: the donor can come back with the receipt's address
-    setTimeout(() => poll(id, tries + 1), 1500);
+  const closed = Boolean(gatewayWindow?.closed);
+  if (closed || Date.now() - since >= WAIT_MS) {
+    stalled(started, closed, checked);
     return;
   }
+  setTimeout(() => poll(started, since, false, run), POLL_MS);
+}
+
+function stalled(started, closed, checked) {
+  const check = h("button", { type: "button", id: "check-again" }, "دوباره بررسی کن");
+  const restart = h("button", { type: "button", class: "secondary", id: "start-over" }, "شروع دوباره");
+  check.addEventListener("click", () => busy(check, async () => {
+    clear($("#waiting-out"), h("p", { role: "status", id: "waiting-status" }, "منتظر پاسخ درگاه…"));
+    await watch(started, true);
+  }, "در حال بررسی…"));
+  restart.addEventListener("click", () => {
+    localStorage.removeItem(PENDING);
+    donation.forget();  // a new donation, with a key of its own
+    try { gatewayWindow?.close(); } catch { /* closed already */ }
+    clear($("#content"), form());
+    $("#donation-title").setAttribute("tabindex", "-1");
+    $("#donation-title").focus();
+  });
+  clear($("#waiting-out"), message("warn", closed ? "پنجرهٔ درگاه بسته شد و پرداختی ثبت نشد" : "پاسخی از درگاه نرسید",
+    checked ? h("p", {}, "همین حالا دوباره بررسی شد: درگاه هنوز پرداختی گزارش نکرده است.") : null,
+    h("p", {}, closed
+      ? "اگر پرداخت را کامل کرده‌اید، «دوباره بررسی کن» را بزنید؛ وگرنه درگاه را دوباره باز کنید یا از نو شروع کنید."
+      : `${fa(WAIT_MS / 60_000)} دقیقه گذشت و درگاه هنوز پرداختی گزارش نکرده است. اگر پرداخت را کامل کرده‌اید، «دوباره بررسی کن» را بزنید؛ `
+        + "وگرنه درگاه را دوباره باز کنید یا از نو شروع کنید."),
+    h("div", { class: "actions" }, check, restart)));
+  $("#waiting-out .alert").focus();
+}
+
+function showReceipt(receipt) {
   localStorage.removeItem(PENDING);
   try { gatewayWindow?.close(); } catch { /* closed already */ }
   clear($("#content"), receiptCard(receipt),

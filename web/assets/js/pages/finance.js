@@ -1,27 +1,33 @@
 // Finance staff prepare, approve and follow a month's payment cycle (SPEC P1–P4): four eyes, then the
 // files to the bank, statements and settlement, with the progress shown as it moves.
-import { ApiError, get, newKey, request } from "../api.js";
-import { fa, jalaliMonth, jalaliToday, JALALI_MONTHS, num, rials } from "../fa.js";
-import { $, announce, busy, clear, clearErrors, field, h, message, problemBox, scroller, select, showProblem } from "../ui.js";
+import { ApiError, actionKey, get, request } from "../api.js";
+import { fa, jalaliMonth, jalaliToday, JALALI_MONTHS, num, rials } from "../format.js";
+import { NAMES } from "../names-fa.js";
+import { $, announce, busy, clear, clearErrors, field, h, message, problemBox, retryNotice, scroller, select, showProblem } from "../ui.js";
 import { FINANCE, staffPage } from "../staff.js";
 
 const STAGES = ["open", "entitlements_computed", "approved", "orders_issued", "bank_file_sent", "statement_received",
   "reconciled", "settled"];
-const STAGES_FA = { open: "باز", entitlements_computed: "استحقاق محاسبه شد", approved: "تأیید شد",
-  orders_issued: "دستور پرداخت صادر شد", bank_file_sent: "فایل به بانک رفت", statement_received: "صورت‌حساب بانک رسید",
-  reconciled: "تطبیق شد", settled: "تسویه شد", stopped: "متوقف شد" };
-const ORDERS_FA = { issued: "صادرشده", built: "در فایل بانک", sent: "فرستاده به بانک", paid: "پرداخت‌شده",
-  rejected: "ردشده از بانک", returned: "برگشتی", carried: "منتقل به دورهٔ بعد", cancelled: "لغوشده" };
-const BATCHES_FA = { built: "ساخته‌شده", sent: "فرستاده", accepted: "پذیرفته‌شده", rejected: "ردشده", settled: "تسویه‌شده" };
+const STAGES_FA = NAMES.cycle_stage;  // the Persian names (names-fa.js)
+const ORDERS_FA = NAMES.order_state;
+const BATCHES_FA = NAMES.batch_state;
 const PREPARE = ["finance_expert", "admin"];
 const APPROVE = ["finance_approver"];
 let lines = [];
 let poller = null;
 let principal = null;
 let lastStage = null;
+const approval = actionKey();  // a re-press approving the same cycle keeps its key
 
 function lineTitle(code) {
   return lines.find((l) => l.code === code)?.title_fa || code;
+}
+
+/** A colleague as the cycle names them (by username): the logged-in person by name, another by username, said so. */
+function person(username) {
+  if (!username) return "—";
+  if (username === principal.username) return `${principal.full_name} (شما)`;
+  return h("span", {}, "همکار با نام کاربری ", h("bdi", { dir: "ltr", class: "ltr id" }, username));
 }
 
 function stepsList(stage) {
@@ -61,8 +67,8 @@ function showCycle(cycle, done = null) {
         h("dt", {}, "شمار مددجویان"), h("dd", { id: "cycle-beneficiaries" }, num(cycle.beneficiaries)),
         h("dt", {}, "جمع مبلغ"), h("dd", {}, rials(cycle.total_rials)),
         h("dt", {}, "پرداخت‌شده"), h("dd", { id: "cycle-paid" }, `${num(paid)} از ${num(cycle.beneficiaries)}`),
-        h("dt", {}, "آماده‌کننده"), h("dd", { class: "ltr" }, cycle.prepared_by || "—"),
-        h("dt", {}, "تأییدکننده"), h("dd", { class: "ltr" }, cycle.approved_by || "—")),
+        h("dt", {}, "آماده‌کننده"), h("dd", { id: "cycle-prepared-by" }, person(cycle.prepared_by)),
+        h("dt", {}, "تأییدکننده"), h("dd", { id: "cycle-approved-by" }, person(cycle.approved_by))),
       h("div", { class: "grid two" },
         countsTable("cycle-orders", "دستورهای پرداخت", cycle.orders, ORDERS_FA),
         countsTable("cycle-batches", "فایل‌های بانکی", cycle.batches, BATCHES_FA)),
@@ -102,8 +108,9 @@ async function follow(cycleId, { quiet = false, done = null } = {}) {
 async function approveCycle(cycleId) {
   try {
     await request(`/staff/payments/cycles/${encodeURIComponent(cycleId)}/approve`, { method: "POST", auth: "staff",
-      headers: { "Idempotency-Key": `approve-${cycleId}-${newKey()}`.slice(0, 128) } });
+      idempotency: approval, onRetry: retryNotice($("#cycle")) });  // per cycle: the key follows the path
     await follow(cycleId, { done: "دوره تأیید شد؛ دستورهای پرداخت به بانک می‌رود." });
+    loadWaiting();
   } catch (error) {
     $("#cycle").prepend(problemBox(error, "تأیید انجام نشد"));
     $("#cycle .alert").focus();
@@ -136,6 +143,46 @@ async function ledger() {
   }
 }
 
+// --- the cycles waiting for approval (GET /staff/payments/cycles: the newest 100, read-only) -------------------
+function waitingSection() {
+  return h("section", { class: "card", id: "waiting-section", "aria-labelledby": "waiting-title" },
+    h("h2", { id: "waiting-title" }, "دوره‌های منتظر تأیید"),
+    h("p", { class: "hint" }, APPROVE.includes(principal.role)
+      ? "دوره‌هایی که آماده شده‌اند و تأیید شما را می‌خواهند؛ دوره‌ای را که خودتان آماده کرده‌اید، شخص دیگری باید تأیید کند."
+      : "دوره‌هایی که آماده شده‌اند و منتظر «تأییدکنندهٔ پرداخت» هستند."),
+    h("div", { id: "waiting-out", "aria-busy": "true" }, h("p", {}, "در حال بارگذاری…")));
+}
+
+async function loadWaiting() {
+  const out = $("#waiting-out");
+  if (!out) return;
+  try {
+    const waiting = (await get("/staff/payments/cycles", { auth: "staff" })).items
+      .filter((c) => c.stage === "entitlements_computed");
+    clear(out, waiting.length ? scroller(h("table", { class: "responsive-table", id: "waiting-cycles" },
+      h("caption", {}, `${fa(waiting.length)} دوره منتظر تأیید`),
+      h("thead", {}, h("tr", {}, ["دوره", "ردیف بودجه", "مددجویان", "جمع مبلغ", "آماده‌کننده", ""].map((t) =>
+        h("th", { scope: "col" }, t || h("span", { class: "visually-hidden" }, "کار"))))),
+      h("tbody", {}, waiting.map((c) => {
+        const open = h("button", { type: "button", class: "secondary small", "data-cycle": c.id,
+          "aria-label": `باز کردن دورهٔ ${jalaliMonth(c.month)} — ${lineTitle(c.line)}` }, "باز کردن");
+        open.addEventListener("click", () => busy(open, () => follow(c.id)));
+        return h("tr", { "data-cycle": c.id },
+          h("th", { scope: "row", "data-label": "دوره" }, jalaliMonth(c.month)),
+          h("td", { "data-label": "ردیف بودجه" }, lineTitle(c.line)),
+          h("td", { "data-label": "مددجویان", class: "num" }, num(c.beneficiaries)),
+          h("td", { "data-label": "جمع مبلغ", class: "num" }, rials(c.total_rials)),
+          h("td", { "data-label": "آماده‌کننده" }, person(c.prepared_by)),
+          h("td", { "data-label": "کار" }, open));
+      }))))
+      : h("p", { id: "waiting-none" }, "دوره‌ای منتظر تأیید نیست."));
+  } catch (error) {
+    clear(out, problemBox(error, "فهرست دوره‌ها باز نشد"));
+  } finally {
+    out.setAttribute("aria-busy", "false");
+  }
+}
+
 function cycleForm() {
   const today = jalaliToday();
   const year = select([today.year - 1, today.year, today.year + 1].map((y) => ({ value: String(y), label: fa(y) })),
@@ -154,7 +201,7 @@ function cycleForm() {
       field({ label: "ماه", name: "month", control: month }),
       field({ label: "ردیف بودجه", name: "line", control: line })),
     h("div", { class: "actions" }, prepare, show));
-  let key = { value: newKey(), body: null };
+  const opening = actionKey();  // one key per cycle opened: its retries and a re-press for the same month and line
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
@@ -178,12 +225,12 @@ function cycleForm() {
       return;
     }
     const body = { month: chosen, line: line.value };
-    if (key.body !== JSON.stringify(body)) key = { value: newKey(), body: JSON.stringify(body) };
     await busy(button, async () => {
       try {
         const cycle = await request("/staff/payments/cycles", { method: "POST", auth: "staff", json: body,
-          headers: { "Idempotency-Key": key.value } });
+          idempotency: opening, onRetry: retryNotice(form) });
         await follow(cycle.id, { done: cycle.stage === "stopped" ? "دوره متوقف شد." : "دوره آماده شد؛ اکنون شخص دیگری باید آن را تأیید کند." });
+        loadWaiting();
       } catch (error) {
         showProblem(form, error, { fieldMap: { month: "month" } });
       }
@@ -224,6 +271,7 @@ staffPage({
       clear(main, problemBox(error, "ردیف‌های بودجه باز نشد"));
       return;
     }
-    clear(main, cycleForm(), h("div", { id: "cycle" }), budgetTable());
+    clear(main, waitingSection(), cycleForm(), h("div", { id: "cycle" }), budgetTable());
+    loadWaiting();
   },
 });

@@ -1,12 +1,13 @@
 // The 1482 hotline console (SPEC C1, C17): register a case on a caller's behalf quickly, from the keyboard,
 // and find a caller's cases by tracking code or mobile.
-import { ApiError, newKey, request } from "../api.js";
-import { KINDS, TEXT_MAX, categoryControl, codeText, intakeBody, timeline } from "../cases.js";
-import { digitsOnly, fa, jalali, latin, trackingCode } from "../fa.js";
-import { $, announce, busy, clear, clearErrors, copyButton, field, fieldError, h, scroller, select, showProblem } from "../ui.js";
+import { ApiError, actionKey, request } from "../api.js";
+import { KINDS, TEXT_MAX, categoryControl, codeText, intakeBody, intakeProblems, timeline } from "../cases.js";
+import { localProblem, secretGroups } from "../checks.js";
+import { choicesOf, digitsOnly, fa, jalali, latin, spelled, trackingCode } from "../format.js";
+import { $, announce, busy, clear, clearErrors, copyButton, field, fieldError, h, retryNotice, scroller, select, showProblem } from "../ui.js";
 import { ACTING, FINDS_BY_MOBILE, REGISTERS, staffPage } from "../staff.js";
 
-let key = { value: newKey(), body: null };
+const registration = actionKey();  // one key per call registered: its retries and a re-press
 
 function registerForm() {
   const mobile = h("input", { type: "tel", inputmode: "tel", autocomplete: "off", class: "ltr", dir: "ltr" });
@@ -21,8 +22,7 @@ function registerForm() {
         control: h("input", { type: "text", inputmode: "numeric", autocomplete: "off", class: "ltr", dir: "ltr" }) }),
       field({ label: "نوع (الزامی)", name: "kind",
         control: select(KINDS.map(([value, label]) => ({ value, label })), { value: "complaint" }) }),
-      field({ label: "فوریت", name: "urgency",
-        control: select([{ value: "normal", label: "عادی" }, { value: "urgent", label: "فوری (زیر ۳ ساعت)" }]) }),
+      field({ label: "فوریت", name: "urgency", hint: "فوری: زیر ۳ ساعت.", control: select(choicesOf("urgency")) }),
       field({ label: "موضوع", name: "category", control: categoryControl() })),
     field({ label: "شرح تماس (الزامی)", name: "text",
       control: h("textarea", { rows: "5", maxlength: String(TEXT_MAX), required: true }),
@@ -40,13 +40,16 @@ function registerForm() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
+    const problem = localProblem(intakeProblems(form));  // checked here: the caller's mistakes cost no request
+    if (problem) {
+      showProblem(form, problem);
+      return;
+    }
     const body = { ...intakeBody(form), channel: "hotline" };
-    const serial = JSON.stringify(body);
-    if (key.body !== serial) key = { value: newKey(), body: serial };
     await busy(submit, async () => {
       try {
         const made = await request("/staff/cases", { method: "POST", auth: "staff", json: body,
-          headers: { "Idempotency-Key": key.value } });
+          idempotency: registration, onRetry: retryNotice(form) });
         showRegistered(made);
       } catch (error) {
         showProblem(form, error);
@@ -65,7 +68,10 @@ function showRegistered(made) {
       h("dd", {}, h("span", { class: "big-code", id: "made-code", "data-code": made.tracking_code },
         trackingCode(made.tracking_code)), copyButton(made.tracking_code, "کپی کد رهگیری")),
       made.secret ? [h("dt", {}, "رمز پیگیری گزارش بی‌نام (فقط همین یک بار)"),
-        h("dd", {}, h("span", { class: "big-code", id: "made-secret" }, made.secret), copyButton(made.secret, "کپی رمز"))] : null,
+        h("dd", {}, h("span", { class: "big-code", id: "made-secret", "data-secret": made.secret }, secretGroups(made.secret)),
+          copyButton(made.secret, "کپی رمز")),
+        h("dd", { class: "hint", id: "made-secret-spelled" }, "برای خواندن، چهار نویسه چهار نویسه: ",
+          spelled(secretGroups(made.secret)), ". به تماس‌گیرنده بگویید خط تیره و فاصله و حروف کوچک یا بزرگ فرقی ندارد.")] : null,
       h("dt", {}, "وضعیت"), h("dd", {}, made.status_fa)),
     h("p", {}, "برای تماس بعدی ", h("span", { dir: "ltr" }, h("kbd", {}, "Alt"), "+", h("kbd", {}, "Shift"), "+", h("kbd", {}, "N")),
       " را بزنید.")));
@@ -88,6 +94,7 @@ function findForm(principal) {
     clearErrors(form);
     const digits = digitsOnly(query.value);
     const found = $("#found");
+    clear(found);  // a new search: the last one's results go, whatever this one brings (an error included)
     await busy(submit, async () => {
       try {
         if (digits.length === 16) {

@@ -1,8 +1,9 @@
 // One dataset: its description, columns and rows (search, filter, sort, pages), downloads of each version,
 // and a check of every version's signature and chain, here in the browser (WebCrypto Ed25519).
 import { ApiError, get } from "../api.js";
-import { fa, jalali, num } from "../fa.js";
-import { T, cryptoAvailable, downloads, importPublicKey, shafafProblem, verifyVersions } from "../shafaf.js";
+import { byPersianName, fa, faText, isLatinId, jalali, jalaliDate, jalaliMonth, latin, nameOf, num } from "../format.js";
+import { NAMES } from "../names-fa.js";
+import { T, cryptoAvailable, downloads, importPublicKey, latinId, shafafProblem, verifyVersions } from "../shafaf.js";
 import { $, announce, busy, clear, field, h, markCurrentNav, message, problemBox, scroller, select } from "../ui.js";
 
 const slug = new URLSearchParams(location.search).get("slug") || "";
@@ -10,51 +11,112 @@ let detail = null;
 let cursors = [null];  // the `after` of each page seen, for "previous"
 const FRACTIONS = new Intl.NumberFormat("fa-IR", { maximumFractionDigits: 4 });
 
-function cell(column, value) {
+const MONTH = /^\d{4}-\d{2}$/;
+const PAGE = 20;
+
+/** A column's title for people: «تاریخ امضا (میلادی)» is shown in Jalali, so without «(میلادی)»; no «(کد)». */
+function titleOf(column) {
+  const title = column.type === "date" ? column.title_fa.replace(/\s*\(میلادی\)/, "") : column.title_fa;
+  return title.replace(/\s*\(کد(؛[^)]*)?\)/, "").trim();
+}
+
+/** The column that names a code column in Persian (services/transparency/browse.py label_column). */
+function labelColumn(name, names) {
+  if (names.has(`${name}_fa`)) return `${name}_fa`;
+  if (name.endsWith("_code") && names.has(`${name.slice(0, -5)}_fa`)) return `${name.slice(0, -5)}_fa`;
+  return null;
+}
+
+/**
+ * The columns a person reads: a code is left out where its Persian name is beside it (the download has both),
+ * and a date's `_jalali` text where the date itself is shown (in Jalali).
+ */
+function shownColumns(columns) {
+  const names = new Set(columns.map((c) => c.name));
+  const dates = new Set(columns.filter((c) => c.type === "date").map((c) => c.name));
+  return columns.filter((c) => !labelColumn(c.name, names)
+    && !(c.name === "period" && names.has("label_fa"))  // `monthly:1405-08`: its Persian name «آذر ۱۴۰۵» is beside it
+    && !(c.name.endsWith("_jalali") && dates.has(c.name.slice(0, -"_jalali".length))));
+}
+
+/** One cell as people read it: Jalali dates, Persian digits in Persian text and numbers, Persian names for
+ * codes; an internal id in Latin letters stays as it is (left to right), as it is copied and searched. */
+function cell(column, value, row) {
   if (value === null || value === undefined || value === "") return "—";
+  if (column.type === "date") return row[`${column.name}_jalali`] ? fa(row[`${column.name}_jalali`]) : jalaliDate(value);
   if (typeof value === "number") {
     if (column.type === "integer") return /year/.test(column.name) ? fa(value) : num(value);
     return FRACTIONS.format(value);
   }
-  if (typeof value === "boolean") return value ? "بله" : "خیر";
+  if (typeof value === "boolean") return nameOf("boolean", String(value));
   if (Array.isArray(value) || typeof value === "object") return JSON.stringify(value);
-  return fa(value);
+  if (NAMES[column.name]) return nameOf(column.name, value);
+  if (/month$/.test(column.name) && MONTH.test(value)) return jalaliMonth(value);
+  return isLatinId(value) ? latinId(value) : faText(value);
+}
+
+/** A filter: a picker of Persian names where the values are codes, else a box for the exact value. */
+function filterField(column) {
+  const label = titleOf(column);
+  const options = column.choices?.length ? byPersianName(column.choices.map((c) => ({ value: c.value, label: c.title_fa })))
+    : column.type === "boolean" ? [{ value: "true", label: nameOf("boolean", "true") }, { value: "false", label: nameOf("boolean", "false") }]
+      : NAMES[column.name] ? Object.entries(NAMES[column.name]).map(([value, name]) => ({ value, label: name })) : null;
+  if (options) return field({ label, name: column.name, control: select(options, { empty: "— همه —" }) });
+  return field({ label: `${label} (دقیقاً)`, name: column.name,
+    control: h("input", { type: "text", autocomplete: "off", inputmode: column.type === "integer" ? "numeric" : null }) });
 }
 
 function rowsQuery(after) {
   const form = $("#rows-form");
   const params = new URLSearchParams();
   const data = new FormData(form);
-  for (const [key, value] of data.entries()) if (String(value).trim()) params.set(key, String(value).trim());
-  params.set("limit", "20");
+  for (const [key, value] of data.entries()) if (String(value).trim()) params.set(key, key === "q" ? String(value).trim() : latin(value));
+  params.set("limit", String(PAGE));
   if (after) params.set("after", after);
   return params.toString();
 }
 
-async function loadRows(page = 0) {
+/** Which rows these are, of how many: the version's count when nothing narrows them, else what is known so far. */
+function rowsLine(page, data, narrowed) {
+  const first = page * PAGE + 1;
+  const last = page * PAGE + data.items.length;
+  const range = `ردیف‌های ${num(first)} تا ${num(last)}`;
+  if (!narrowed) return `صفحهٔ ${fa(page + 1)} از ${num(Math.max(1, Math.ceil(detail.row_count / PAGE)))}: ${range} از ${num(detail.row_count)} ردیف`;
+  return data.next ? `صفحهٔ ${fa(page + 1)}: ${range} از ردیف‌های یافته (همهٔ مجموعه ${num(detail.row_count)} ردیف)`
+    : `صفحهٔ ${fa(page + 1)}، آخرین صفحه: ${range}؛ ${num(last)} ردیف یافته شد از ${num(detail.row_count)} ردیف مجموعه`;
+}
+
+function narrowed() {
+  return [...new FormData($("#rows-form")).entries()].some(([key, value]) => !["sort", "order"].includes(key) && String(value).trim());
+}
+
+/** A page of rows; `moved` (the previous or next page): the focus and the scroll go to the top of the new rows. */
+async function loadRows(page = 0, { moved = false } = {}) {
   const out = $("#rows-out");
   out.setAttribute("aria-busy", "true");
   try {
     const data = await get(`${T}/datasets/${encodeURIComponent(slug)}/rows?${rowsQuery(cursors[page])}`);
     cursors = cursors.slice(0, page + 1);
     if (data.next) cursors.push(data.next);
-    // a code beside its Persian name (kind, kind_fa): people read the name; the download has both
-    const names = new Set(detail.columns.map((c) => c.name));
-    const columns = detail.columns.filter((c) => !names.has(`${c.name}_fa`));
+    const columns = shownColumns(detail.columns);
     const previous = h("button", { type: "button", class: "secondary small", disabled: page === 0 }, "صفحهٔ قبل");
     const next = h("button", { type: "button", class: "secondary small", disabled: !data.next }, "صفحهٔ بعد");
-    previous.addEventListener("click", () => loadRows(page - 1));
-    next.addEventListener("click", () => loadRows(page + 1));
+    previous.addEventListener("click", () => busy(previous, () => loadRows(page - 1, { moved: true })));
+    next.addEventListener("click", () => busy(next, () => loadRows(page + 1, { moved: true })));
     clear(out,
       h("p", { role: "status", id: "rows-status" }, data.items.length
-        ? `صفحهٔ ${fa(page + 1)}: ${fa(data.items.length)} ردیف (نسخهٔ ${fa(data.version ?? detail.version)})`
+        ? `${rowsLine(page, data, narrowed())} (نسخهٔ ${fa(data.version ?? detail.version)})`
         : "ردیفی با این جست‌وجو نیست."),
       data.items.length ? scroller(h("table", { class: "responsive-table wide", id: "rows" },
         h("caption", { class: "visually-hidden" }, `ردیف‌های ${detail.title_fa}`),
-        h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c.title_fa)))),
+        h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, titleOf(c))))),
         h("tbody", {}, data.items.map((row) => h("tr", {}, columns.map((c) =>
-          h("td", { "data-label": c.title_fa }, cell(c, row[c.name])))))))) : null,
+          h("td", { "data-label": titleOf(c), "data-column": c.name }, cell(c, row[c.name], row)))))))) : null,
       h("div", { class: "actions" }, previous, next));
+    if (moved) {
+      $("#rows-title").scrollIntoView({ block: "start" });
+      (out.querySelector(".table-wrap") || $("#rows-status")).focus({ preventScroll: true });
+    }
   } catch (error) {
     clear(out, error instanceof ApiError && error.status === 400 ? problemBox(error, "جست‌وجو پذیرفته نشد") : shafafProblem(error));
   } finally {
@@ -72,11 +134,10 @@ function rowsSection() {
       field({ label: "جست‌وجو", name: "q", control: h("input", { type: "search", autocomplete: "off" }),
         hint: "با حروف فارسی یا عربی و هر نوع رقم." }),
       sortable.length ? field({ label: "مرتب‌سازی", name: "sort",
-        control: select(sortable.map((c) => ({ value: c.name, label: c.title_fa })), { empty: "— پیش‌فرض —" }) }) : null,
+        control: select(sortable.map((c) => ({ value: c.name, label: titleOf(c) })), { empty: "— پیش‌فرض —" }) }) : null,
       sortable.length ? field({ label: "ترتیب", name: "order",
         control: select([{ value: "asc", label: "صعودی" }, { value: "desc", label: "نزولی" }]) }) : null,
-      filterable.map((c) => field({ label: `${c.title_fa} (دقیقاً)`, name: c.name,
-        control: h("input", { type: "text", autocomplete: "off" }) }))),
+      filterable.map(filterField)),
     h("div", { class: "actions" }, submit, h("button", { type: "reset", class: "secondary" }, "پاک کردن")));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -93,7 +154,8 @@ function versionsSection() {
   const section = h("section", { class: "card", "aria-labelledby": "versions-title" },
     h("h2", { id: "versions-title" }, "نسخه‌ها و امضا"),
     h("p", { class: "hint" }, "هر انتشار نسخه‌ای تازه است و هیچ نسخه‌ای ویرایش نمی‌شود. هر نسخه با کلید سازمان امضا شده و به نسخهٔ پیش از خود زنجیر شده است؛ "
-      + "این بررسی در همین مرورگر انجام می‌شود. برای بررسی ردیف‌ها هم: python -m services.transparency.verify --api <نشانی>"),
+      + "این بررسی در همین مرورگر انجام می‌شود. ردیف‌های هر نسخه را هم می‌توان با فایل JSON همان نسخه سنجید؛ "
+      + "روش آن در مستندات API آمده است."),
     scroller(h("table", { id: "versions" },
       h("caption", {}, `${fa(detail.versions.length)} نسخه`),
       h("thead", {}, h("tr", {}, ["نسخه", "انتشار", "ردیف‌ها", "یادداشت", "دریافت", "امضا"].map((t) => h("th", { scope: "col" }, t)))),
@@ -176,16 +238,17 @@ async function main() {
       h("p", {}, detail.description_fa),
       h("dl", { class: "facts" },
         h("dt", {}, "ناشر"), h("dd", {}, detail.publisher_fa || "سازمان بهزیستی کشور"),
-        h("dt", {}, "پروانه"), h("dd", { class: "ltr" }, detail.licence || "—"),
+        h("dt", {}, "پروانه"), h("dd", { id: "licence" }, detail.licence
+          ? [nameOf("licence", detail.licence), " (", latinId(detail.licence), ")"] : "—"),
         h("dt", {}, "نسخهٔ کنونی"), h("dd", {}, detail.version ? `${fa(detail.version)} — ${detail.published_at_fa || jalali(detail.published_at)}` : "منتشر نشده"),
         h("dt", {}, "ردیف‌ها"), h("dd", {}, num(detail.row_count)),
         h("dt", {}, "دریافت"), h("dd", {}, downloads(slug, detail.formats).map((link, i) => [i ? "، " : "",
           h("a", { href: link.href, download: "" }, link.label)]))),
       h("details", { class: "data-table" }, h("summary", {}, `ستون‌ها (${fa(detail.columns.length)})`),
-        h("table", {}, h("caption", { class: "visually-hidden" }, "ستون‌ها"),
-          h("thead", {}, h("tr", {}, ["نام", "عنوان", "نوع"].map((t) => h("th", { scope: "col" }, t)))),
-          h("tbody", {}, detail.columns.map((c) => h("tr", {}, h("td", { class: "ltr" }, c.name), h("td", {}, c.title_fa),
-            h("td", { class: "ltr" }, c.type))))))),
+        scroller(h("table", { id: "columns" }, h("caption", { class: "visually-hidden" }, "ستون‌ها"),
+          h("thead", {}, h("tr", {}, ["عنوان", "نوع", "نام در فایل‌های دریافتی"].map((t) => h("th", { scope: "col" }, t)))),
+          h("tbody", {}, detail.columns.map((c) => h("tr", {}, h("td", {}, c.title_fa), h("td", {}, nameOf("column_type", c.type)),
+            h("td", {}, latinId(c.name))))))))),
     rowsSection(),
     versionsSection());
   loadRows(0);

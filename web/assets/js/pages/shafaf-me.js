@@ -1,13 +1,38 @@
 // A beneficiary sees every payment made to them since 1391 (SPEC T1): national ID, a one-time code by SMS to
 // the mobile on record, then their own payments. The session token stays in this page's memory only.
 import { ApiError, request } from "../api.js";
-import { digitsOnly, fa, jalaliMonth, num, rials } from "../fa.js";
-import { T, shafafProblem } from "../shafaf.js";
+import { ONE_TIME_CODE, codeRequestWait, nationalIdProblem, normaliseNationalId } from "../checks.js";
+import { clock, digitsOnly, fa, jalaliMonth, num, rials } from "../format.js";
+import { T, latinId, shafafProblem } from "../shafaf.js";
 import { $, announce, busy, clear, clearErrors, field, fieldError, h, markCurrentNav, message, scroller, showProblem } from "../ui.js";
 
 let token = null;
 let nationalId = null;
 let payments = [];
+// when this page asked a code for nationalId (ms), and until when the gateway said to wait (a 429): a request
+// the server would drop (three a mobile in ten minutes) is not sent, and the page does not say "sent"
+let asked = [];
+let blockedUntil = 0;
+let ticker = null;
+
+function waitSeconds() {
+  return Math.max(codeRequestWait(asked), Math.ceil((blockedUntil - Date.now()) / 1000), 0);
+}
+
+/** Ask for a code (or say why not yet): true when the API took the request. */
+async function askCode(form, value) {
+  if (value !== nationalId) { asked = []; blockedUntil = 0; }
+  nationalId = value;
+  if (waitSeconds() > 0) return false;
+  try {
+    await request(`${T}/me/code`, { method: "POST", json: { national_id: value } });
+    asked.push(Date.now());
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && error.rateLimited) blockedUntil = Date.now() + (error.waitSeconds || 60) * 1000;
+    throw error;
+  }
+}
 
 function idForm() {
   const input = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", class: "ltr", dir: "ltr",
@@ -15,22 +40,21 @@ function idForm() {
   const submit = h("button", { type: "submit" }, "دریافت کد یک‌بارمصرف");
   const form = h("form", { class: "card", id: "me-id", novalidate: true, "aria-labelledby": "me-id-title" },
     h("h2", { id: "me-id-title" }, "۱. کد ملی"),
-    field({ label: "کد ملی (الزامی)", name: "national_id", control: input, hint: "۱۰ رقم، بدون خط تیره." }),
+    field({ label: "کد ملی (الزامی)", name: "national_id", control: input, hint: "۱۰ رقم روی کارت ملی." }),
     h("div", { class: "actions" }, submit));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
-    const value = digitsOnly(input.value);
-    if (value.length !== 10) {
-      fieldError(form, input, "کد ملی ۱۰ رقم است.");
+    const wrong = nationalIdProblem(input.value, { required: true });  // checked here: no code request is spent
+    if (wrong) {
+      fieldError(form, input, wrong);
       input.focus();
       return;
     }
+    const value = normaliseNationalId(input.value);
     await busy(submit, async () => {
       try {
-        const sent = await request(`${T}/me/code`, { method: "POST", json: { national_id: value } });
-        nationalId = value;
-        showCodeStep(sent?.message_fa);
+        showCodeStep(await askCode(form, value) ? "sent" : "waiting");
       } catch (error) {
         if (error instanceof ApiError && error.routeMissing) clear($("#content"), shafafProblem(error));
         else showProblem(form, error);
@@ -40,16 +64,66 @@ function idForm() {
   return form;
 }
 
-function showCodeStep(note) {
+const SENT = "اگر این کد ملی پرداختی از بهزیستی دارد، کد یک‌بارمصرف به شمارهٔ همراه ثبت‌شده در پرونده پیامک شد.";
+const RESENT = "کد تازه‌ای خواسته شد و اگر این کد ملی پرداختی دارد، پیامک می‌شود؛ کد پیشین دیگر کار نمی‌کند.";
+
+/** What the page says of the codes: sent, or why another cannot be asked for yet and for how long. */
+function codeNote(state) {
+  if (state === "waiting") {
+    return message("warn", "کد تازه‌ای فرستاده نشد",
+      h("p", {}, `برای هر شمارهٔ همراه در ${fa(ONE_TIME_CODE.windowSeconds / 60)} دقیقه بیش از ${fa(ONE_TIME_CODE.perMobile)} کد `
+        + "فرستاده نمی‌شود. اگر کد پیشین را دارید وارد کنید؛ وگرنه پس از پایان شمارش، کد تازه بخواهید."));
+  }
+  return state === "resent" ? message("ok", "کد تازه خواسته شد", h("p", {}, RESENT)) : message("info", null, h("p", {}, SENT));
+}
+
+function resendLine(resend, status) {
+  const tick = () => {
+    if (!resend.isConnected) { clearInterval(ticker); return; }
+    const wait = waitSeconds();
+    const full = asked.filter((at) => Date.now() - at < ONE_TIME_CODE.windowSeconds * 1000).length >= ONE_TIME_CODE.perMobile;
+    // aria-disabled, not disabled: the button keeps the focus of the person who just pressed it
+    if (wait > 0) resend.setAttribute("aria-disabled", "true");
+    else resend.removeAttribute("aria-disabled");
+    status.dataset.seconds = String(wait);
+    status.textContent = wait > 0
+      ? `${full ? `سقف ${fa(ONE_TIME_CODE.perMobile)} کد در ${fa(ONE_TIME_CODE.windowSeconds / 60)} دقیقه پر شده است؛ ` : ""}`
+        + `کد تازه را ${clock(wait)} دیگر می‌توانید بخواهید.`
+      : "پیامک نرسید؟ اکنون می‌توانید کد تازه بخواهید.";
+  };
+  clearInterval(ticker);
+  tick();
+  ticker = setInterval(tick, 1000);
+}
+
+function showCodeStep(state) {
   const input = h("input", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", class: "ltr code-input",
     dir: "ltr", maxlength: "8", required: true });
   const submit = h("button", { type: "submit" }, "دیدن پرداخت‌ها");
+  const resend = h("button", { type: "button", class: "secondary", id: "resend-code" }, "فرستادن دوبارهٔ کد");
+  const status = h("p", { id: "resend-status", class: "countdown-line" });
+  const note = h("div", { id: "code-note" }, codeNote(state));
   const form = h("form", { class: "card", id: "me-code", novalidate: true, "aria-labelledby": "me-code-title" },
     h("h2", { id: "me-code-title", tabindex: "-1" }, "۲. کد پیامک‌شده"),
-    message("info", null, h("p", {}, note || "اگر این کد ملی پرداختی از بهزیستی دارد، کد یک‌بارمصرف به شمارهٔ همراه ثبت‌شده در پرونده پیامک شد.")),
-    field({ label: "کد یک‌بارمصرف (الزامی)", name: "code", control: input, hint: "۶ رقم؛ تا ۲ دقیقه معتبر است." }),
+    note,
+    field({ label: "کد یک‌بارمصرف (الزامی)", name: "code", control: input,
+      hint: `۶ رقم؛ تا ${fa(ONE_TIME_CODE.lifetimeSeconds / 60)} دقیقه معتبر است.` }),
     h("div", { class: "actions" }, submit,
-      h("button", { type: "button", class: "secondary", onclick: () => start() }, "کد ملی دیگر")));
+      h("button", { type: "button", class: "secondary", onclick: () => start() }, "کد ملی دیگر")),
+    h("div", { class: "actions" }, resend), status);
+  resend.addEventListener("click", () => resend.getAttribute("aria-disabled") !== "true" && busy(resend, async () => {
+    clearErrors(form);
+    try {
+      const sent = await askCode(form, nationalId);
+      clear(note, codeNote(sent ? "resent" : "waiting"));
+      announce(sent ? RESENT : "کد تازه‌ای فرستاده نشد.");
+    } catch (error) {
+      clear(note);
+      showProblem(form, error);
+    } finally {
+      setTimeout(() => resendLine(resend, status), 0);  // after busy() gives the button back
+    }
+  }, "در حال فرستادن…"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
@@ -71,6 +145,7 @@ function showCodeStep(note) {
     }, "در حال بررسی…");
   });
   clear($("#content"), form);
+  resendLine(resend, status);
   $("#me-code-title").focus();
 }
 
@@ -113,7 +188,7 @@ async function showPayments(next = null) {
           h("td", { "data-label": "بابت" }, p.budget_line_fa || p.budget_line),
           h("td", { "data-label": "ماه" }, p.month ? jalaliMonth(p.month) : "—"),
           h("td", { "data-label": "مبلغ", class: "num" }, num(p.amount_rials), " ریال"),
-          h("td", { "data-label": "حساب", class: "ltr" }, fa(p.account_masked || "")),
+          h("td", { "data-label": "حساب" }, p.account_masked ? latinId(p.account_masked) : "—"),
           h("td", { "data-label": "وضعیت" }, p.status_fa || p.status))))))]
       : h("p", { id: "no-payments" }, "پرداختی برای شما ثبت نشده است."),
     h("div", { class: "actions" }, more, logout)));

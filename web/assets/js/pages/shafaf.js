@@ -2,7 +2,7 @@
 // what was spent, as charts.
 import { get } from "../api.js";
 import { barChart, sizeBars } from "../charts.js";
-import { fa, jalali, num, percent } from "../fa.js";
+import { byPersianName, choicesOf, fa, jalali, nameOf, num, percent } from "../format.js";
 import { T, downloads, normalise, shafafProblem } from "../shafaf.js";
 import { $, clear, field, h, markCurrentNav, problemBox, scroller, select } from "../ui.js";
 
@@ -67,7 +67,7 @@ async function budgetCharts(out) {
           text: `${num(Math.round(l.yearly_allocation_rials / 1e9))} (${percent(l.yearly_allocation_rials / total)})` })) }),
       barChart({ id: "budget-spent", title: "هزینه‌شده از اعتبار هر ردیف", max: 1,
         items: lines.map((l) => ({ label: l.title_fa, value: l.yearly_allocation_rials ? l.spent_rials / l.yearly_allocation_rials : 0,
-          text: `${percent(l.yearly_allocation_rials ? l.spent_rials / l.yearly_allocation_rials : 0)} — ${num(Math.round(l.spent_rials / 10))} تومان` })) }),
+          text: `${percent(l.yearly_allocation_rials ? l.spent_rials / l.yearly_allocation_rials : 0)} — ${num(l.spent_rials)} ریال` })) }),
       h("details", { class: "data-table card" }, h("summary", {}, "جدول ردیف‌ها: سرانه، هدف و مبنای قانونی"),
         scroller(h("table", { class: "responsive-table" },
           h("caption", {}, "ردیف‌های بودجه"),
@@ -83,18 +83,18 @@ async function budgetCharts(out) {
   }
 }
 
-const BY_FA = { line: "ردیف بودجه", province: "استان", month: "ماه" };
-
 async function spendingChart(by, out) {
   try {
     const data = await get(`${T}/spending?by=${by}`);
+    // provinces in the order of their Persian names (البرز، اردبیل، …), not of their English codes; months in time
+    const cells = by === "province" ? byPersianName(data.cells || [], (c) => c.title_fa || c.key) : data.cells || [];
     clear(out,
-      h("p", {}, `جمع پرداخت به مددجویان: ${data.amount_rials === null ? "—" : `${num(Math.round(data.amount_rials / 10))} تومان`}`
+      h("p", {}, `جمع پرداخت به مددجویان: ${data.amount_rials === null ? "—" : `${num(data.amount_rials)} ریال`}`
         + (data.households === null ? "" : ` به ${num(data.households)} خانوار`)),
-      barChart({ id: "spending", title: `پرداخت‌ها به تفکیک ${BY_FA[by]} (تومان)`,
+      barChart({ id: "spending", title: `پرداخت‌ها به تفکیک ${nameOf("spending_by", by)} (ریال)`,
         note: `خانه‌ای با کمتر از ${fa(data.threshold ?? 5)} خانوار برای حفظ حریم افراد منتشر نمی‌شود (—).`,
-        items: (data.cells || []).map((c) => ({ label: c.title_fa || c.key, value: c.amount_rials ?? 0,
-          text: c.amount_rials === null ? "—" : `${num(Math.round(c.amount_rials / 10))}` })) }));
+        items: cells.map((c) => ({ label: c.title_fa || c.key, value: c.amount_rials ?? 0,
+          text: c.amount_rials === null ? "—" : num(c.amount_rials) })) }));
     sizeBars(out);
   } catch (error) {
     clear(out, shafafProblem(error, "آمار هزینه‌کرد باز نشد"));
@@ -102,12 +102,13 @@ async function spendingChart(by, out) {
 }
 
 function budgetSection() {
-  const by = select(Object.entries(BY_FA).map(([value, label]) => ({ value, label })), { value: "line" });
+  const by = select(choicesOf("spending_by"), { value: "line" });
   const spending = h("div", { id: "spending-out" });
   by.addEventListener("change", () => spendingChart(by.value, spending));
   const lines = h("div", { id: "budget-out" });
   const section = h("section", { "aria-labelledby": "budget" },
     h("h2", { id: "budget", tabindex: "-1" }, "بودجه و هزینه‌کرد"),
+    h("p", { class: "hint", id: "money-unit" }, "همهٔ مبلغ‌های این بخش به ریال است."),
     lines,
     h("h3", {}, "پرداخت‌های انجام‌شده"),
     h("div", { class: "toolbar" }, field({ label: "تفکیک بر اساس", name: "by", control: by })),

@@ -1,7 +1,7 @@
 // Administrators restore revoked access with a new password, or revoke it (SPEC C12).
 import { request } from "../api.js";
 import { unitNames } from "../cases.js";
-import { jalali } from "../fa.js";
+import { jalali } from "../format.js";
 import { $, announce, busy, clear, clearErrors, copyButton, field, h, message, problemBox, showProblem } from "../ui.js";
 import { ROLES_FA, staffPage } from "../staff.js";
 

@@ -1,19 +1,13 @@
 // One case as staff see it: its text, path, deadline and history; and the work on it (SPEC C4–C6):
 // refer one level down, answer, ask for evidence; approve or return an answer on its way up.
 import { ApiError, request } from "../api.js";
-import { categoryNames, codeText, referralTargets, unitNames } from "../cases.js";
-import { clock, digitsOnly, fa, jalali } from "../fa.js";
-import { $, announce, busy, clear, clearErrors, field, fieldError, h, message, problemBox, scroller, select, showProblem } from "../ui.js";
+import { NOTE_MAX, TEXT_MAX, TEXT_MIN, categoryNames, codeText, referralTargets, unitNames } from "../cases.js";
+import { localProblem, textProblem } from "../checks.js";
+import { clock, digitsOnly, fa, jalali, nameOf } from "../format.js";
+import { $, announce, busy, clear, clearErrors, field, h, message, problemBox, scroller, select, showProblem } from "../ui.js";
 import { ACTING, ALL, MANAGERS, staffPage } from "../staff.js";
 
 const HANDLING = new Set(["registered", "referred", "returned", "escalated", "reopened"]);
-const ACTIONS_FA = {
-  registered: "ثبت", triaged: "ارجاع از بازرسی", referred: "ارجاع", answered: "پاسخ", approved: "تأیید پاسخ",
-  returned: "برگشت پاسخ", deadline_missed: "گذشت مهلت", reopened: "گزارش دوباره", moved_up: "سپردن به مقام بالاتر",
-  evidence_requested: "درخواست مدارک", evidence_added: "افزودن مدارک", closed: "بسته شدن", deadline_warning: "هشدار مهلت",
-  attachment_added: "پیوست پاسخ",
-};
-const CHANNELS_FA = { web: "وب", mobile_web: "وب همراه", hotline: "تلفن ۱۴۸۲", staff: "کارکنان", partner_app: "برنامهٔ همکار" };
 let code = null;
 let principal = null;
 let countdown = null;
@@ -53,9 +47,9 @@ function facts(found) {
   return h("dl", { class: "facts" },
     h("dt", {}, "وضعیت"), h("dd", { id: "case-status", "data-status": found.status }, h("strong", {}, found.status_fa)),
     h("dt", {}, "در کارتابل"), h("dd", { id: "holder", "data-unit": found.holder_unit }, found.holder_unit_fa || found.holder_unit),
-    h("dt", {}, "فوریت"), h("dd", {}, found.urgency === "urgent" ? h("span", { class: "pill urgent" }, "فوری") : "عادی"),
+    h("dt", {}, "فوریت"), h("dd", {}, found.urgency === "urgent" ? h("span", { class: "pill urgent" }, nameOf("urgency", "urgent")) : nameOf("urgency", found.urgency)),
     h("dt", {}, "مهلت"), h("dd", {}, found.deadline_at ? [jalali(found.deadline_at), " ", deadline] : "—"),
-    h("dt", {}, "ثبت"), h("dd", {}, jalali(found.registered_at), " — ", CHANNELS_FA[found.channel] || found.channel),
+    h("dt", {}, "ثبت"), h("dd", {}, jalali(found.registered_at), " — ", nameOf("channel", found.channel)),
     found.category ? [h("dt", {}, "موضوع"), categoryTerm(found.category)] : null,
     found.reporter ? [h("dt", {}, "گزارش‌دهنده"), h("dd", {},
       [found.reporter.name, found.reporter.mobile, found.reporter.national_id].filter(Boolean).map(fa).join(" — ") || "بی‌نام")] : null);
@@ -67,9 +61,9 @@ function historyTable(rows, names) {
     h("thead", {}, h("tr", {}, ["#", "کار", "زمان", "کننده", "واحد", "یادداشت"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows.map((row) => h("tr", {},
       h("td", { "data-label": "#" }, fa(row.n)),
-      h("td", { "data-label": "کار" }, ACTIONS_FA[row.action] || row.action),
+      h("td", { "data-label": "کار" }, nameOf("case_action", row.action)),
       h("td", { "data-label": "زمان" }, jalali(row.at)),
-      h("td", { "data-label": "کننده" }, row.actor === "citizen" ? "شهروند" : row.actor === "system" ? "سامانه" : row.actor),
+      h("td", { "data-label": "کننده" }, nameOf("actor", row.actor)),
       h("td", { "data-label": "واحد" }, row.unit ? names[row.unit] || row.unit : "—"),
       h("td", { "data-label": "یادداشت" },
         row.public_note ? h("div", {}, "برای شهروند: ", row.public_note) : null,
@@ -87,7 +81,16 @@ function files(found) {
 }
 
 /** A form for one action: fields, then POST, then the case again (or a note that it left my sight). */
-function actionForm({ id, title, hint, fields, submitLabel, kind = "", send }) {
+/** A note the API requires (FreeText(2, NOTE_MAX)), or takes when given; checked before sending. */
+function noteProblem(node, required = true) {
+  return { field: "note", message: textProblem(node.elements.note.value, { min: 2, max: NOTE_MAX, required }) };
+}
+
+/**
+ * A form for one action: fields, then POST, then the case again (or a note that it left my sight). `check`
+ * returns the problems found before sending ([{field, message}]): shown beside their fields, nothing sent.
+ */
+function actionForm({ id, title, hint, fields, submitLabel, kind = "", send, check = () => [] }) {
   const submit = h("button", { type: "submit", class: kind }, submitLabel);
   const form = h("form", { class: "card", id, novalidate: true, "aria-labelledby": `${id}-title` },
     h("h3", { id: `${id}-title` }, title), hint ? h("p", { class: "hint" }, hint) : null, ...fields,
@@ -95,6 +98,11 @@ function actionForm({ id, title, hint, fields, submitLabel, kind = "", send }) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
+    const problem = localProblem(check(form));
+    if (problem) {
+      showProblem(form, problem);
+      return;
+    }
     await busy(submit, async () => {
       try {
         const done = await send(form);
@@ -109,7 +117,7 @@ function actionForm({ id, title, hint, fields, submitLabel, kind = "", send }) {
 }
 
 function noteArea(name = "note", required = true) {
-  return h("textarea", { name, rows: "3", maxlength: "2000", required });
+  return h("textarea", { name, rows: "3", maxlength: String(NOTE_MAX), required });
 }
 
 async function referForm(found) {
@@ -118,13 +126,9 @@ async function referForm(found) {
     id: "refer", title: "ارجاع به سطح پایین‌تر", submitLabel: "ارجاع",
     hint: "پرونده یک سطح پایین‌تر می‌رود؛ یادداشت فقط برای کارکنان است و شهروند آن را نمی‌بیند.",
     fields: [field({ label: "واحد مقصد", name: "unit", control: units }),
-      field({ label: "یادداشت ارجاع", name: "note", control: noteArea() })],
+      field({ label: "یادداشت ارجاع (الزامی)", name: "note", control: noteArea() })],
+    check: (node) => [{ field: "unit", message: units.value ? null : "واحد مقصد را انتخاب کنید." }, noteProblem(node)],
     send: async (node) => {
-      if (!units.value) {
-        fieldError(node, units, "واحد مقصد را انتخاب کنید.");
-        units.focus();
-        return false;
-      }
       await request(`/staff/cases/${code}/refer`, { method: "POST", auth: "staff",
         json: { unit: units.value, note: node.elements.note.value.trim() } });
       return `ارجاع شد به «${units.selectedOptions[0].textContent}».`;
@@ -143,10 +147,11 @@ function answerForm() {
   return actionForm({
     id: "answer", title: "پاسخ", submitLabel: "ثبت پاسخ و فرستادن برای تأیید",
     hint: "پاسخ از همان مسیر ارجاع برای تأیید بالا می‌رود و پس از آخرین تأیید به شهروند می‌رسد.",
-    fields: [field({ label: "متن پاسخ برای شهروند", name: "text",
-      control: h("textarea", { rows: "6", maxlength: "4000", required: true }) }),
+    fields: [field({ label: "متن پاسخ برای شهروند (الزامی)", name: "text",
+      control: h("textarea", { rows: "6", maxlength: String(TEXT_MAX), required: true }) }),
     field({ label: "پیوست‌ها (اختیاری)", name: "attachments", control: attachments,
       hint: "PDF، تصویر، صدا یا MP4؛ هر کدام حداکثر ۱۰ مگابایت." })],
+    check: (node) => [{ field: "text", message: textProblem(node.elements.text.value, { min: TEXT_MIN, max: TEXT_MAX }) }],
     send: async (node) => {
       const ids = [];
       for (const file of attachments.files) {
@@ -174,7 +179,8 @@ function evidenceRequestForm() {
   return actionForm({
     id: "evidence-request", title: "درخواست مدارک از گزارش‌دهنده", submitLabel: "درخواست مدارک", kind: "secondary",
     hint: "این یادداشت در مراحل رسیدگی به شهروند نشان داده می‌شود و پیامک هم می‌شود.",
-    fields: [field({ label: "چه مدرکی لازم است؟", name: "note", control: noteArea() })],
+    fields: [field({ label: "چه مدرکی لازم است؟ (الزامی)", name: "note", control: noteArea() })],
+    check: (node) => [noteProblem(node)],
     send: async (node) => {
       await request(`/staff/cases/${code}/evidence-request`, { method: "POST", auth: "staff",
         json: { note: node.elements.note.value.trim() } });
@@ -188,6 +194,7 @@ function approveForm() {
     id: "approve", title: "تأیید پاسخ", submitLabel: "تأیید",
     hint: "با تأیید، پاسخ به سطح بالاتر می‌رود؛ در بالاترین سطح، به شهروند می‌رسد.",
     fields: [field({ label: "یادداشت (اختیاری)", name: "note", control: noteArea("note", false) })],
+    check: (node) => [noteProblem(node, false)],
     send: async (node) => {
       const note = node.elements.note.value.trim();
       await request(`/staff/cases/${code}/approve`, { method: "POST", auth: "staff", json: note ? { note } : {} });
@@ -201,6 +208,7 @@ function returnForm() {
     id: "return", title: "برگرداندن پاسخ برای بازنگری", submitLabel: "برگرداندن", kind: "secondary",
     hint: "پاسخ به واحدی که آن را نوشته برمی‌گردد؛ بنویسید چه چیزی باید تغییر کند.",
     fields: [field({ label: "یادداشت بازنگری (الزامی)", name: "note", control: noteArea() })],
+    check: (node) => [noteProblem(node)],
     send: async (node) => {
       await request(`/staff/cases/${code}/return`, { method: "POST", auth: "staff",
         json: { note: node.elements.note.value.trim() } });

@@ -2,7 +2,7 @@
 // misses, the most frequent problems of the past year; and the managers' scorecards.
 import { get } from "../api.js";
 import { barChart, sizeBars } from "../charts.js";
-import { fa, jalali, num, percent } from "../fa.js";
+import { fa, jalali, num, percent } from "../format.js";
 import { $, busy, clear, field, h, problemBox, scroller, select } from "../ui.js";
 import { REPORTS, ROLES_FA, staffPage } from "../staff.js";
 

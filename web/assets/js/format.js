@@ -1,4 +1,7 @@
-// Persian text helpers: digits, money, Jalali dates (Tehran time), durations.
+// The one formatting module of the pages: Persian digits in Persian text, money, Jalali dates (Tehran time,
+// the browser's own Intl persian calendar: no library), durations, and the Persian names of the codes the
+// API sends (names-fa.js). Every page formats through here; the API keeps ISO dates and codes.
+import { NAMES } from "./names-fa.js";
 
 const PERSIAN = "۰۱۲۳۴۵۶۷۸۹";
 const ARABIC = "٠١٢٣٤٥٦٧٨٩";
@@ -7,6 +10,30 @@ const ARABIC = "٠١٢٣٤٥٦٧٨٩";
 export function fa(value) {
   if (value === null || value === undefined) return "";
   return String(value).replace(/[0-9]/g, (d) => PERSIAN[d]);
+}
+
+const PERSIAN_LETTERS = /[\u0600-\u06FF\uFB50-\uFDFF\uFE70-\uFEFF]/;
+
+/** Does the text hold Persian (Arabic-script) letters? An internal English id («emergency_123») does not. */
+export function isPersianText(value) {
+  return PERSIAN_LETTERS.test(String(value ?? ""));
+}
+
+/**
+ * Text from the API as people read it: Persian text gets Persian digits; an internal id written in Latin
+ * letters (`emergency_123`, `C1398-00001`, `monthly:1405-08`) keeps its Latin digits, as it is copied and
+ * searched. (Numbers alone go through num() or fa().)
+ */
+export function faText(value) {
+  if (value === null || value === undefined || value === "") return "—";
+  const text = String(value);
+  return isPersianText(text) || !/[A-Za-z]/.test(text) ? fa(text) : text;
+}
+
+/** A string to show left to right (an internal id, an address in Latin letters)? */
+export function isLatinId(value) {
+  const text = String(value ?? "");
+  return /[A-Za-z]/.test(text) && !isPersianText(text);
 }
 
 /** Persian or Arabic digits → Latin (for what is sent to the API); trims spaces. */
@@ -78,6 +105,21 @@ export function jalali(value, { time = true } = {}) {
   return persianDigitsOnly(time ? `${day} ${get("hour")}:${get("minute")}` : day);
 }
 
+const JALALI_DATE_UTC = new Intl.DateTimeFormat("fa-IR-u-ca-persian-nu-arabext", {
+  timeZone: "UTC", year: "numeric", month: "2-digit", day: "2-digit",
+});
+
+/** A calendar day, ISO "2019-10-16" (as Shafaf's date columns hold it) → «۱۳۹۸/۰۷/۲۴». */
+export function jalaliDate(isoDay) {
+  if (!isoDay) return "—";
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(isoDay));
+  if (!match) return jalali(isoDay, { time: false });
+  const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]), 12));
+  const parts = JALALI_DATE_UTC.formatToParts(date);
+  const get = (type) => parts.find((p) => p.type === type)?.value ?? "";
+  return persianDigitsOnly(`${get("year")}/${get("month")}/${get("day")}`);
+}
+
 /** The ISO string of a stamp or a string. */
 export function isoOf(value) {
   return value && typeof value === "object" ? value.iso : value;
@@ -114,6 +156,11 @@ export function duration(seconds) {
   return parts.join(" و ");
 }
 
+/** A number of seconds to wait, for a Persian sentence: «۴۵ ثانیه» (at least one). */
+export function seconds(n) {
+  return `${fa(Math.max(1, Math.ceil(Number(n) || 0)))} ثانیه`;
+}
+
 /** A clock for a countdown: «۰۲:۰۵:۰۹» (hours may exceed 24). */
 export function clock(seconds) {
   const s = Math.abs(Math.trunc(seconds));
@@ -125,4 +172,29 @@ export function clock(seconds) {
 export function trackingCode(code) {
   const digits = digitsOnly(code);
   return fa(digits.replace(/(\d{4})(?=\d)/g, "$1-"));
+}
+
+/** A secret spelled for reading out, group by group: "HKDC-TG6V" → «اِچ، کِی، دی، سی — تی، جی، ۶، وی». */
+export function spelled(secret) {
+  return String(secret ?? "").split("-").filter(Boolean)
+    .map((group) => [...group].map((ch) => (/[0-9]/.test(ch) ? fa(ch) : nameOf("latin_letter", ch))).join("، "))
+    .join(" — ");
+}
+
+/** The Persian name of a code (names-fa.js): nameOf("urgency", "urgent") → «فوری»; unknown codes as sent. */
+export function nameOf(group, code) {
+  if (code === null || code === undefined || code === "") return "—";
+  return NAMES[group]?.[String(code)] ?? String(code);
+}
+
+/** A group's codes and names in their order: [{value, label}], for pickers. */
+export function choicesOf(group) {
+  return Object.entries(NAMES[group] || {}).map(([value, label]) => ({ value, label }));
+}
+
+const COLLATOR = new Intl.Collator("fa");
+
+/** Sort by Persian name (البرز, اردبیل, اصفهان …), not by the English code. */
+export function byPersianName(items, label = (item) => item.label) {
+  return [...items].sort((a, b) => COLLATOR.compare(label(a), label(b)));
 }
