@@ -25,6 +25,8 @@ import subprocess
 import threading
 from pathlib import Path
 
+from common.config import get_settings
+
 NS_PREFIX = "wf-"  # namespaces named wf-<pid>-<n>, interfaces wfh<n><pid> / wfn<n><pid>
 CLONE_NEWNET = 0x40000000
 _links = iter(range(1, 10_000))
@@ -276,10 +278,24 @@ class TcpProxy:
         client.setblocking(False)
         server.setblocking(False)
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._keepalive_as_server(client)
         pair = _Pair(client, server)
         with self._lock:
             self._pairs[client] = self._pairs[server] = pair
             self.counts["accepted"] += 1
+
+    @staticmethod
+    def _keepalive_as_server(client: socket.socket) -> None:
+        """The server reached over the unix socket cannot probe the client itself; across a real partition
+        its keepalives and TCP user timeout (common/db.py sends them as its options) would find the client
+        gone and end the session, rolling back what it held. The proxy's client side does it for it, with
+        the same bounds: a client lost in the cut is closed here and so on the server."""
+        s = get_settings()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, s.db_keepalives_idle)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 3)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, s.db_tcp_user_timeout_ms)
 
     def _read(self, pair: _Pair, sock: socket.socket) -> None:
         try:
