@@ -249,7 +249,7 @@ def test_the_bank_keeps_a_batch_on_disk_and_builds_its_statement_when_asked(tmp_
         [record] = bank_state.batches.values()
         assert set(record) <= {"batch_id", "received_at", "group_status", "group_reason", "count", "total",
                                "accepted", "rejected", "returned", "submissions", "fingerprint", "booked_at",
-                               "opening_balance", "file"}  # no file, report or statement in memory
+                               "opening_balance", "file", "statements"}  # no file, report or statement in memory
         assert len(list(tmp_path.iterdir())) == 2
         first = requests.get(f"{server.url}/statements/BATCH-1", timeout=5)
         again = requests.get(f"{server.url}/statements/BATCH-1", timeout=5)
