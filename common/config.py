@@ -2,13 +2,20 @@
 
 Every default makes the local run work on a laptop: RabbitMQ on localhost, an embedded PostgreSQL in
 the project's .data folder when no database URL is given, the fake SMS operator on port 8025.
+
+With ENVIRONMENT=production no process starts while one of its secrets holds its development default
+(SECRETS_OF, Settings.refuse_unsafe_secrets, called by each process's entry point). Secrets come from the
+environment or, when SECRETS_DIR names a folder, from files in it named as the settings (TOKEN_SECRET, ...):
+Kubernetes mounts them so (k8s/overlays/production).
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("complaints", "notifications", "payments", "transparency")
@@ -24,8 +31,33 @@ DEFAULT_METRICS_PORTS = {
 }
 
 
+# The secrets each process holds (k8s/overlays/production mounts each pod only its own). In production a
+# process refuses to start while one of its own holds a development default (Settings.refuse_unsafe_secrets).
+SECRETS_OF = {
+    "gateway": ("amqp_uri", "token_secret", "token_previous_keys", "kavenegar_receipt_secret",
+                "smsir_receipt_secret", "caller_signing_key"),
+    "complaints": ("amqp_uri", "secret_derivation_key", "caller_verify_keys"),
+    "notifications": ("amqp_uri", "secret_derivation_key", "sms_api_key", "smsir_api_key", "caller_verify_keys"),
+    "payments": ("amqp_uri", "secret_derivation_key", "bank_shared_key", "ipg_shared_key", "caller_verify_keys"),
+    "transparency": ("amqp_uri", "transparency_signing_key", "caller_verify_keys"),
+    "relay": ("amqp_uri",),
+}
+SECRET_SETTINGS = tuple(dict.fromkeys(name for names in SECRETS_OF.values() for name in names))
+# The platform's own secrets (not given by an operator or a bank): long enough not to be guessed.
+OWN_SECRETS = ("token_secret", "token_previous_keys", "secret_derivation_key", "kavenegar_receipt_secret",
+               "smsir_receipt_secret", "caller_signing_key")
+MIN_SECRET_LENGTH = 32
+
+
+class UnsafeSettings(RuntimeError):
+    """A production process was given a development secret: it refuses to start."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    # production: every secret must be set (unsafe_secrets) and Swagger UI is off
+    environment: Literal["development", "production"] = "development"
 
     amqp_uri: str = "amqp://guest:guest@localhost:5672/"
     # A PostgreSQL server URL; each service uses its own database on it (see database_url_for).
@@ -64,13 +96,20 @@ class Settings(BaseSettings):
     cors_origins: str = "http://localhost:8000,http://localhost:5173"  # comma-separated
     trusted_proxies: int = 0  # how many proxies in front set X-Forwarded-For (0: none)
     rate_limits_enabled: bool = True
-    rate_limit_storage: str = "memory://"  # per process; a shared store (redis://) across replicas
+    # memory:// counts per process (the local run: one gateway); compose and k8s share redis:// across replicas
+    rate_limit_storage: str = "memory://"
     rate_limit_default: str = "300/minute"
-    rate_limit_register: str = "10/minute;100/hour"
+    rate_limit_register: str = "60/minute;1000/hour"  # per address: a town can be one carrier-grade NAT address
+    rate_limit_register_mobile: str = "10/hour;30/day"  # per mobile in the body: a person's own budget
+    rate_limit_bad_api_keys: str = "30/minute;300/hour"  # refused API keys (each a lookup), per address
     rate_limit_login: str = "5/minute;30/hour"
-    # Signs the gateway's access tokens. The default is for the local run only; every deployment
-    # sets its own (k8s: Secret welfare-secrets).
+    # Signs the gateway's access tokens (HS256), under the key id token_key_id (the tokens' `kid`). The
+    # default is for the local run only. Rotation: the old key goes to token_previous_keys ({"kid": "key"},
+    # still accepted for verification), the new one here under a new id; the old one is removed once the
+    # longest token signed with it has expired (docs/security.md).
     token_secret: str = "local-development-secret-change-me-0123456789"
+    token_key_id: str = "dev"
+    token_previous_keys: dict[str, str] = {}
     access_token_seconds: int = 300
     # Derives, from a request's idempotency key, the secrets a retry must answer again without
     # their being stored (anonymous reports' secrets, integrators' API keys); set per deployment.
@@ -91,8 +130,10 @@ class Settings(BaseSettings):
     sms_rate_per_second: float = 1000.0  # per operator
     sms_breaker_fail_max: int = 3
     sms_breaker_reset_seconds: float = 30.0
-    # the token in the receipt URL given to the operators (POST /api/v1/sms/receipts/<provider>?token=…)
-    sms_callback_token: str = "local-development-callback-token"
+    # Each operator's receipt secret, in the path of the receipt URL set in its panel
+    # (POST /api/v1/sms/receipts/<provider>/<secret>): neither operator signs its receipts or sends a header.
+    kavenegar_receipt_secret: str = "local-development-kavenegar-receipt-secret"
+    smsir_receipt_secret: str = "local-development-smsir-receipt-secret"
     sms_max_segments: int = 3  # a template that renders longer is refused (cost)
     quiet_hours: str = "22:00-07:00"  # Tehran time; non-urgent messages wait until it ends ("" for none)
     public_base_url: str = "http://localhost:8000"
@@ -122,6 +163,11 @@ class Settings(BaseSettings):
     # Transparency (SPEC T): the Ed25519 key that signs every published version (base64 of the 32-byte
     # seed; k8s: Secret welfare-secrets). Empty: the local run's key in <data_dir>/transparency-ed25519.key.
     transparency_signing_key: str = ""
+    # Who a request acts for is vouched for by the gateway alone (common/caller_signature.py): its Ed25519
+    # key (base64 of the 32-byte seed), and the services' verify keys (base64, comma-separated: rotation).
+    # Both empty: the local run's well-known development key (production refuses it).
+    caller_signing_key: str = ""
+    caller_verify_keys: str = ""
     transparency_publish_seconds: float = 30.0  # how often event-fed datasets are published anew when changed
     # publish the generated demo datasets (local run, demo overlay); production publishes the units' own files
     transparency_demo_data: bool = True
@@ -143,6 +189,47 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: str = "json"  # json | text
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        folder = os.environ.get("SECRETS_DIR")
+        files = SecretsSettingsSource(settings_cls, secrets_dir=folder) if folder else file_secret_settings
+        return init_settings, env_settings, dotenv_settings, files
+
+    def refuse_unsafe_secrets(self, process: str) -> None:
+        """At a process's start: in production, raise UnsafeSettings naming every secret of this process (all
+        of them for a process not in SECRETS_OF) that holds a development default, is empty, or is too short."""
+        if self.is_production and (unsafe := self.unsafe_secrets(SECRETS_OF.get(process, SECRET_SETTINGS))):
+            raise UnsafeSettings(f"ENVIRONMENT=production: {process} refuses to start: " + "; ".join(unsafe))
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def unsafe_secrets(self, names=SECRET_SETTINGS) -> list[str]:
+        """What is wrong with these secrets, by setting name (never a value): a development default (any
+        secret's), an empty one, or one of the platform's own secrets shorter than MIN_SECRET_LENGTH."""
+        fields = type(self).model_fields
+        defaults = {fields[n].default for n in SECRET_SETTINGS if isinstance(fields[n].default, str)}
+        problems = []
+        for name in names:
+            value = getattr(self, name)
+            values = list(value.values()) if isinstance(value, dict) else [value]
+            label = name.upper()
+            if any(v in defaults for v in values) or not all(values) or (name == "amqp_uri" and "guest:guest@" in value):
+                problems.append(f"{label} holds a development default or is empty")
+            elif name in OWN_SECRETS and any(len(v) < MIN_SECRET_LENGTH for v in values):
+                problems.append(f"{label} is shorter than {MIN_SECRET_LENGTH} characters")
+        return problems
+
+    def token_keys(self) -> dict[str, str]:
+        """The keys that verify access tokens, by key id: the current one and those still accepted."""
+        return {**self.token_previous_keys, self.token_key_id: self.token_secret}
+
+    def receipt_secret(self, provider: str) -> str | None:
+        return {"kavenegar": self.kavenegar_receipt_secret, "smsir": self.smsir_receipt_secret}.get(provider)
 
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

@@ -52,3 +52,13 @@ class Forbidden(ClientError):
 class Conflict(ClientError):
     """The request is understood but the thing is not in a state that allows it (a case already
     answered, a step not the caller's to take)."""
+
+
+@deserialize_to_instance
+class TooManyRequests(ClientError):
+    """Too many tries or requests for now: HTTP 429, with when to try again."""
+
+    def __init__(self, code: str, message: str, detail: str, retry_after: int | str = 60):
+        super().__init__(code, message, detail)
+        self.retry_after = int(retry_after)  # nameko sends arguments as strings
+        self.args = (code, message, detail, self.retry_after)  # so it crosses RPC whole

@@ -1,6 +1,8 @@
 """Migration steps every service's first revision takes: its outbox and its inbox."""
 from __future__ import annotations
 
+from typing import Callable
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -56,6 +58,48 @@ def create_idempotency_keys() -> None:
 
 def drop_idempotency_keys() -> None:
     op.drop_table("idempotency_keys")
+
+
+def hash_idempotency_keys(keep_answer: Callable[[sa.engine.Connection, str, dict], dict | None] | None = None) -> None:
+    """Issue 18: a record keeps a keyed hash of client and key instead of the two (common/idempotency.py).
+    The records younger than a day are carried over, each answer through `keep_answer(connection,
+    operation, answer)` (None drops the record); the old table is dropped, so its file, addresses and
+    all, is gone at once (no dead rows left for VACUUM)."""
+    from common import idempotency
+
+    conn = op.get_bind()
+    op.create_table(
+        "idempotency_keys_hashed",
+        sa.Column("key_hash", sa.Text, primary_key=True),
+        sa.Column("operation", sa.Text, nullable=False),
+        sa.Column("fingerprint", sa.Text, nullable=False),
+        sa.Column("response", JSONB),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    hashed = sa.table("idempotency_keys_hashed", sa.column("key_hash"), sa.column("operation"),
+                      sa.column("fingerprint"), sa.column("response", JSONB), sa.column("created_at"))
+    old = conn.execute(sa.text("SELECT client, key, operation, fingerprint, response, created_at FROM idempotency_keys "
+                               "WHERE created_at > now() - :age AND response IS NOT NULL"),
+                       {"age": idempotency.RETENTION}).all()
+    for row in old:
+        answer = keep_answer(conn, row.operation, row.response) if keep_answer else row.response
+        if answer is None:
+            continue
+        key_hash = idempotency.record_key(row.client, row.key)
+        # the old fingerprint is the plain digest of [operation, payload]: the new one keys it
+        conn.execute(hashed.insert().values(key_hash=key_hash, operation=row.operation, response=answer,
+                                            fingerprint=idempotency.request_fingerprint(key_hash, row.fingerprint),
+                                            created_at=row.created_at))
+    op.drop_table("idempotency_keys")
+    op.rename_table("idempotency_keys_hashed", "idempotency_keys")
+    op.execute("ALTER INDEX idempotency_keys_hashed_pkey RENAME TO idempotency_keys_pkey")
+    op.create_index("idempotency_keys_by_age", "idempotency_keys", ["created_at"])
+
+
+def unhash_idempotency_keys() -> None:
+    """Back to the old shape, empty: the clients and keys cannot be had back from their hashes."""
+    op.drop_table("idempotency_keys")
+    create_idempotency_keys()
 
 
 def make_append_only(table: str) -> None:

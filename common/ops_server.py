@@ -26,13 +26,17 @@ from common.metrics import DEPENDENCY_UP
 _log = logging.getLogger(__name__)
 
 Check = Callable[[], None]  # raises when the dependency is unreachable
+# Probes publish to amq.topic with a routing key nothing is bound to, never to the default exchange: a
+# process that may write to that one may write to every queue by name (scripts/broker_users.py)
+PROBE_EXCHANGE = "amq.topic"
+PROBE_KEY = "welfare.readiness-probe"
 CHECK_TIMEOUT = 3.0  # seconds; under the probes' timeoutSeconds (k8s/base)
 REFRESH_SECONDS = 15.0  # how often dependency_up is refreshed without a probe
 
 
 def broker_check(amqp_uri: str, timeout: float = CHECK_TIMEOUT) -> Check:
-    """Open an AMQP connection and publish one confirmed message that no queue takes (the default
-    exchange drops it): fails when the broker is unreachable and also when it refuses publishes (a
+    """Open an AMQP connection and publish one confirmed message that no queue takes (PROBE_EXCHANGE
+    drops it): fails when the broker is unreachable and also when it refuses publishes (a
     memory or disk alarm: it says connection.blocked at once, and the confirm never comes). The message
     has a body: under an alarm the broker stops reading at a message's header, so an empty one would be
     taken whole and confirmed. No retries, and the connection is dropped without a closing handshake
@@ -53,8 +57,8 @@ def broker_check(amqp_uri: str, timeout: float = CHECK_TIMEOUT) -> Check:
             channel = conn.channel()
             channel.confirm_select()
             try:
-                channel.basic_publish_confirm(amqp.Message(b"ready?"), exchange="",
-                                              routing_key="welfare.readiness-probe", confirm_timeout=timeout)
+                channel.basic_publish_confirm(amqp.Message(b"ready?"), exchange=PROBE_EXCHANGE,
+                                              routing_key=PROBE_KEY, confirm_timeout=timeout)
             except socket.timeout:
                 raise RuntimeError("the broker refuses publishes (a memory or disk alarm?)") from None
         finally:

@@ -19,6 +19,7 @@ would start a second consumer on the same queue).
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 import uuid
@@ -32,7 +33,10 @@ from nameko.constants import (
 )
 from nameko.exceptions import RpcTimeout, UnknownService
 
+from common import caller_signature
+from common.config import get_settings
 from common.consumers import ResilientQueueConsumer, RpcQueueConsumer
+from common.errors import Forbidden
 from common.transient import DatabaseUnavailable, is_transient, quiet_transient_worker_errors
 
 _log = logging.getLogger(__name__)
@@ -118,7 +122,29 @@ class Rpc(nameko_rpc.Rpc):
                          message.delivery_info.get("routing_key"), time.time() - float(context[DEADLINE_KEY]))
             self.rpc_consumer.queue_consumer.ack_message(message)
             return
+        if self._names_an_actor(body) and not self._signed_by_gateway(context, message):
+            _log.warning("refused %s: it names an actor without the gateway's signature",
+                         message.delivery_info.get("routing_key"))
+            error = Forbidden("unsigned_caller", "درخواست از دروازهٔ سامانه نیامده است.",
+                                   "a request naming an actor must be signed by the gateway")
+            self.rpc_consumer.handle_result(message, None, (Forbidden, error, None))
+            return
         super().handle_message(body, message)
+
+    def _names_an_actor(self, body) -> bool:
+        """Does this request act for someone (a non-empty `actor` argument)?"""
+        if not isinstance(body, dict):
+            return False  # malformed: nameko answers it
+        try:
+            method = getattr(self.container.service_cls, self.method_name)
+            bound = inspect.signature(method).bind(None, *body.get("args", ()), **body.get("kwargs", {}))
+        except (TypeError, AttributeError):
+            return False  # a wrong call: nameko answers it with IncorrectSignature
+        return bool(bound.arguments.get("actor"))
+
+    def _signed_by_gateway(self, context: dict, message) -> bool:
+        return caller_signature.verify(get_settings().caller_verify_keys, message.delivery_info.get("routing_key", ""),
+                                       context.get(DEADLINE_KEY), message.body, context.get(caller_signature.HEADER))
 
 
 rpc = Rpc.decorator

@@ -84,6 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("service", choices=SERVICES)
     args = parser.parse_args(argv)
     configure_logging(args.service)
+    get_settings().refuse_unsafe_secrets(args.service)
     run(service_class(args.service), get_settings().nameko_config(), shutdown_timeout())
     return 0
 

@@ -12,7 +12,7 @@ from nameko.exceptions import RemoteError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common.config import Settings, get_settings
-from common.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from common.errors import Conflict, Forbidden, InvalidRequest, NotFound, TooManyRequests, Unauthenticated
 from common.idempotency import IdempotencyConflict
 from common.logs import request_id_var
 from common.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -32,7 +32,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -> GatewayOpenAPI:
     settings = settings or get_settings()
-    app = make_app(__name__)
+    app = make_app(__name__, swagger_ui=not settings.is_production)
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions["rpc"] = rpc or RpcClient()
@@ -48,13 +48,14 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
         request_id_var.set(g.request_id)
         g.started = time.perf_counter()
 
+    # the rate limits first: a request over its budget costs no credential lookup, nor the body's checks
+    app.extensions["limiter"] = protect(app, settings)
+
     @app.before_request
     def who():
-        identify(settings)  # before the rate limits, which count per principal when there is one
+        identify(settings)
         if request.routing_exception is None:
             authorize(app.view_functions.get(request.endpoint))
-
-    app.extensions["limiter"] = protect(app, settings)  # its checks run before the body's
     pages.register(app)  # the web pages (web/), outside the OpenAPI document
 
     @app.before_request
@@ -107,6 +108,11 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -
     @app.errorhandler(Conflict)
     def on_state_conflict(exc: Conflict):
         return problems.Problem(409, exc.code, "Conflict", exc.message, exc.detail).response()
+
+    @app.errorhandler(TooManyRequests)
+    def on_too_many(exc: TooManyRequests):
+        return problems.Problem(429, exc.code, "Too many requests", exc.message, exc.detail,
+                                headers={"Retry-After": str(exc.retry_after)}).response()
 
     @app.errorhandler(NotFound)
     def on_not_found(exc: NotFound):

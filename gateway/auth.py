@@ -1,4 +1,5 @@
-"""Who is asking, and may they. Staff present a short-lived signed access token (JWT, HS256); on
+"""Who is asking, and may they. Staff present a short-lived signed access token (JWT, HS256, signed with
+the current key and naming it in `kid`; the previous keys still verify until removed: key rotation); on
 every request the complaints service confirms the account is still active and its credentials
 unchanged, so a revocation or a password change takes effect on the next request, not at expiry.
 Routes declare the roles they allow with @requires; the services check scope again on their data."""
@@ -34,11 +35,26 @@ def unauthenticated(code: str, message: str, detail: str) -> Problem:
                    headers={"WWW-Authenticate": 'Bearer realm="behzisti"'})
 
 
+def sign(claims: dict, settings: Settings) -> str:
+    """A token signed with the current key, which it names in its header."""
+    return jwt.encode(claims, settings.token_secret, algorithm=ALGORITHM, headers={"kid": settings.token_key_id})
+
+
+def verify(token: str, settings: Settings) -> dict:
+    """The claims of a token signed with one of the keys still accepted (the one its `kid` names). Raises
+    jwt.ExpiredSignatureError for an expired token, jwt.InvalidTokenError for any other fault. A token without
+    a kid (signed before tokens named their key) is verified with the current key only."""
+    key = settings.token_keys().get(jwt.get_unverified_header(token).get("kid", settings.token_key_id))
+    if key is None:
+        raise jwt.InvalidTokenError("no accepted key has this kid")
+    return jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "ver"]})
+
+
 def access_token(principal: dict, settings: Settings) -> tuple[str, int]:
     now = int(time.time())
     claims = {"sub": principal["id"], "ver": principal["credentials_version"], "kind": "staff",
               "iat": now, "exp": now + settings.access_token_seconds, "jti": uuid.uuid4().hex}
-    return jwt.encode(claims, settings.token_secret, algorithm=ALGORITHM), settings.access_token_seconds
+    return sign(claims, settings), settings.access_token_seconds
 
 
 def beneficiary_token(national_id: str, settings: Settings) -> tuple[str, int]:
@@ -46,7 +62,7 @@ def beneficiary_token(national_id: str, settings: Settings) -> tuple[str, int]:
     now = int(time.time())
     claims = {"sub": national_id, "ver": 0, "kind": BENEFICIARY, "iat": now,
               "exp": now + settings.beneficiary_token_seconds, "jti": uuid.uuid4().hex}
-    return jwt.encode(claims, settings.token_secret, algorithm=ALGORITHM), settings.beneficiary_token_seconds
+    return sign(claims, settings), settings.beneficiary_token_seconds
 
 
 def identify(settings: Settings) -> None:
@@ -67,13 +83,12 @@ def identify(settings: Settings) -> None:
     if scheme.lower() != "bearer" or not token:
         raise unauthenticated("invalid_token", "توکن دسترسی معتبر نیست.", "expected: Authorization: Bearer <token>")
     try:
-        claims = jwt.decode(token, settings.token_secret, algorithms=[ALGORITHM],
-                            options={"require": ["exp", "sub", "ver"]})
+        claims = verify(token, settings)
     except jwt.ExpiredSignatureError:
         raise unauthenticated("token_expired", "توکن دسترسی منقضی شده است؛ آن را تازه کنید.",
                               "the access token expired; use the refresh token") from None
-    except jwt.InvalidTokenError as exc:
-        raise unauthenticated("invalid_token", "توکن دسترسی معتبر نیست.", f"invalid token: {exc}") from None
+    except jwt.InvalidTokenError:  # the library's text says which check failed: nothing a caller may learn
+        raise unauthenticated("invalid_token", "توکن دسترسی معتبر نیست.", "the access token is not valid") from None
     if claims.get("kind") == BENEFICIARY:  # SPEC T1: a citizen who proved who they are with a one-time code
         # id: for the rate limiter's keys, which must not hold the national ID itself
         g.principal = {"kind": BENEFICIARY, "national_id": claims["sub"],

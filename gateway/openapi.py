@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 document, generated from the routes' pydantic models by flask-openapi3 and
-served at /api/v1/openapi.json with Swagger UI at /api/v1/swagger."""
+served at /api/v1/openapi.json, with Swagger UI at /api/v1/swagger except in production (its page needs
+'unsafe-inline' scripts and styles; the document itself stays public)."""
 from __future__ import annotations
 
+from flask import Blueprint
 from flask_openapi3 import Info, OpenAPI
 
 from gateway.problems import PROBLEM_TYPE
@@ -78,12 +80,12 @@ class GatewayOpenAPI(OpenAPI):
                         response["content"] = {PROBLEM_TYPE: {"schema": PROBLEM_REF}}
 
 
-def make_app(import_name: str) -> GatewayOpenAPI:
+def make_app(import_name: str, swagger_ui: bool = True) -> GatewayOpenAPI:
     from common.validation import field_errors
     from gateway.auth import SECURITY_SCHEMES
     from gateway.problems import invalid
 
-    return GatewayOpenAPI(
+    app = GatewayOpenAPI(
         import_name,
         info=Info(title="Behzisti open platform", version="1.0.0",
                   description="One API for every frontend: citizens, hotline operators, staff, the "
@@ -95,4 +97,10 @@ def make_app(import_name: str) -> GatewayOpenAPI:
         validation_error_model=Problem,
         validation_error_callback=lambda exc: invalid(field_errors(exc)).response(),
         security_schemes=SECURITY_SCHEMES,
+        doc_ui=swagger_ui,
     )
+    if not swagger_ui:  # the document alone, where flask-openapi3 would serve it beside the UI
+        document = Blueprint("openapi", __name__, url_prefix=app.doc_prefix)
+        document.add_url_rule(app.doc_url, endpoint="doc_url", view_func=lambda: app.api_doc)
+        app.register_blueprint(document)
+    return app

@@ -1,16 +1,26 @@
 """What guards the door before any route runs: CORS for configured origins, security headers, rate
-limits per client and per route (429 with Retry-After), and the client address behind proxies."""
+limits per client and per route (429 with Retry-After), and the client address behind proxies.
+
+The limits are checked first, before any credential is looked up (app.py registers them before
+`identify`), in RATE_LIMIT_STORAGE: redis:// shares one budget across the gateway's replicas. A request
+is counted under the credential it presents (a bucket's name only: a forged token is refused in
+process, and refused API keys are counted per address) or else its address: IPv4 per address, IPv6 per
+/64. A registration with a mobile is also counted per mobile, so the per-address budget can be wide
+enough for a town behind one carrier-grade NAT address."""
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import time
 import uuid
 
 from flask import Flask, g, request
 from flask_cors import CORS
-from flask_limiter import HeaderNames, Limiter, RateLimitExceeded
+from flask_limiter import HeaderNames, Limit, Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common.config import Settings
+from common.identifiers import InvalidIdentifier, normalise_mobile
 from common.text import persian_digits
 from gateway import problems
 
@@ -24,8 +34,8 @@ ROUTE_LIMITS = {
     "casework.register_for_caller": "rate_limit_register",
     "open311.create_request": "rate_limit_register",
     "auth.login": "rate_limit_login",
+    "auth.change_password": "rate_limit_login",
     "auth.refresh": "rate_limit_login",
-    "notifications.request_code": "rate_limit_login",
     "transparency.request_code": "rate_limit_login",
     "transparency.open_session": "rate_limit_login",
 }
@@ -42,13 +52,73 @@ API_HEADERS = {
 # The Swagger UI page needs its own scripts and styles (served from this origin, never a CDN).
 DOCS_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
             "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+DOCS_PAGES = {"openapi.openapi", "openapi.static"}  # flask-openapi3's index of the UIs and its files
+
+
+# A silent store must not hold requests: past these, the limits fall back to the process's memory.
+STORE_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+# A citizen's registrations, counted also per mobile (the body's, when it has a valid one).
+PER_MOBILE = {"cases.register_case"}
 
 
 def client_key() -> str:
+    """Who the request is from, once identified: the idempotency records' client."""
     principal = g.get("principal")
     if principal is not None:
         return f"{principal['kind']}:{principal['id']}"
-    return f"ip:{request.remote_addr}"
+    return address_key()
+
+
+def address_key() -> str:
+    """The address as the limits count it: IPv4 per address; IPv6 per /64, one subscriber's network,
+    in which a host takes any address it likes."""
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return f"ip:{request.remote_addr}"
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return f"ip:{address.ipv4_mapped}"
+    if address.version == 6:
+        return f"ip:{ipaddress.IPv6Network((address, 64), strict=False)}"
+    return f"ip:{address}"
+
+
+def presented_api_key() -> str | None:
+    """The API key the request carries, unverified (as `identify` reads it)."""
+    api_key = request.headers.get("X-API-Key", "")
+    if not api_key and request.path.startswith("/open311/") and request.method == "POST":
+        api_key = request.form.get("api_key", "")  # GeoReport v2 sends the key as a form field
+    return api_key or None
+
+
+def presented_credential() -> str | None:
+    """The bearer token (checked in process: a forged one costs no lookup) or else the API key."""
+    return request.headers.get("Authorization") or presented_api_key()
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]  # no token, key or mobile kept in the store
+
+
+def limit_key() -> str:
+    """Whose budget a request spends, known before any lookup: its credential's, or its address's."""
+    credential = presented_credential()
+    return f"credential:{_digest(credential)}" if credential else address_key()
+
+
+def _mobile() -> str | None:
+    body = request.get_json(silent=True) if request.is_json else None
+    mobile = body.get("mobile") if isinstance(body, dict) else None
+    if not isinstance(mobile, str):
+        return None
+    try:
+        return normalise_mobile(mobile)
+    except InvalidIdentifier:
+        return None  # refused by the route's validation, counted per address
+
+
+def mobile_key() -> str:
+    return f"mobile:{_digest(_mobile() or '')}"
 
 
 def idempotency(header) -> dict:
@@ -73,11 +143,22 @@ def protect(app: Flask, settings: Settings) -> Limiter:
     def route_limit() -> str:
         return getattr(settings, ROUTE_LIMITS.get(request.endpoint or "", "rate_limit_default"))
 
+    limits = [
+        Limit(route_limit),
+        # a flood of made-up API keys (each one a lookup) ends here, before the lookup
+        Limit(lambda: settings.rate_limit_bad_api_keys, key_function=address_key, shared=True,
+              scope="bad-api-keys", exempt_when=lambda: presented_api_key() is None,
+              deduct_when=lambda response: response.status_code == 401),
+        Limit(lambda: settings.rate_limit_register_mobile, key_function=mobile_key,
+              exempt_when=lambda: request.endpoint not in PER_MOBILE or _mobile() is None),
+    ]
     # The limiter's own Retry-After would land on every answer (a 503's included); only the 429 says it.
-    limiter = Limiter(client_key, app=app, default_limits=[route_limit], headers_enabled=True,
+    limiter = Limiter(limit_key, app=app, default_limits=limits, headers_enabled=True,
                       header_name_mapping={HeaderNames.RETRY_AFTER: "RateLimit-Retry-After"},
                       storage_uri=settings.rate_limit_storage, strategy="moving-window",
-                      enabled=settings.rate_limits_enabled)
+                      key_prefix="gateway", enabled=settings.rate_limits_enabled,
+                      storage_options=STORE_TIMEOUTS if settings.rate_limit_storage.startswith("redis") else {},
+                      in_memory_fallback_enabled=True)  # the store down: each replica counts alone
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(exc: RateLimitExceeded):
@@ -88,14 +169,13 @@ def protect(app: Flask, settings: Settings) -> Limiter:
             f"تعداد درخواست‌های شما بیش از حد مجاز است؛ {persian_digits(wait)} ثانیهٔ دیگر دوباره تلاش کنید.",
             f"limit {exc.limit.limit} exceeded for this client",
             headers={"Retry-After": str(wait)}).response()
-    for name in ("health.healthz", "health.readyz"):
-        limiter.exempt(app.view_functions[name])
+    limiter.exempt(app.view_functions["health.healthz"])  # /readyz keeps the default budget
 
     @app.after_request
     def security_headers(response):
         for header, value in API_HEADERS.items():
             response.headers.setdefault(header, value)
-        if request.path.startswith("/api/v1/swagger") or request.path.endswith("/api/v1/"):
+        if request.endpoint in DOCS_PAGES or (request.endpoint or "").startswith("swagger."):  # none in production
             response.headers["Content-Security-Policy"] = DOCS_CSP
             response.headers["Cache-Control"] = "public, max-age=300"
         return response

@@ -38,9 +38,11 @@ from kombu import Connection
 from kombu.serialization import dumps, loads
 from nameko.exceptions import deserialize
 
+from common import caller_signature
 from common.config import get_settings
 from common.logs import request_id_var
 from common.metrics import BROKER_BLOCKED
+from common.ops_server import PROBE_EXCHANGE
 from common.rpc import DEADLINE_KEY
 
 _log = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ RPC_EXCHANGE = "nameko-rpc"
 HEADER_PREFIX = "nameko"
 WAIT_SLICE = 0.25  # seconds: a caller waiting for its reply looks at the broker's state this often
 WATCH_INTERVAL = 1.0  # seconds between two publishes of the broker watch
-WATCH_KEY = "welfare.broker-watch"  # no queue has it: the default exchange drops the message
+WATCH_KEY = "welfare.broker-watch"  # nothing is bound with it: PROBE_EXCHANGE drops the message
 
 
 class ServiceUnavailable(Exception):
@@ -248,7 +250,7 @@ class _BrokerWatch:
                 backoff = self.interval
                 while not self._stopped.is_set():
                     if self.alarm is None:
-                        channel.basic_publish_confirm(amqp.Message(b""), exchange="", routing_key=WATCH_KEY,
+                        channel.basic_publish_confirm(amqp.Message(b""), exchange=PROBE_EXCHANGE, routing_key=WATCH_KEY,
                                                       confirm_timeout=self.confirm_timeout)
                     else:
                         self.state.blocked(self.alarm)  # the broker has not said it is over
@@ -329,7 +331,9 @@ class _Line:
     def publish(self, service: str, method: str, args, kwargs, deadline: float, confirm_timeout: float) -> str:
         content_type, encoding, body = dumps({"args": args, "kwargs": kwargs}, serializer="json")
         correlation_id = str(uuid.uuid4())
-        headers = {f"{HEADER_PREFIX}.{DEADLINE_KEY}": deadline}
+        headers = {f"{HEADER_PREFIX}.{DEADLINE_KEY}": deadline,
+                   f"{HEADER_PREFIX}.{caller_signature.HEADER}": caller_signature.sign(
+                       get_settings().caller_signing_key, f"{service}.{method}", deadline, body)}
         request_id = request_id_var.get()
         if request_id:
             headers[f"{HEADER_PREFIX}.request_id"] = request_id

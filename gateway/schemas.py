@@ -98,6 +98,15 @@ class LoginBody(BaseModel):
     password: str = Field(min_length=1, max_length=200)
 
 
+class PasswordChangeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"username": "rey.expert", "password": "the-password-an-admin-gave", "new_password": "a-new-long-password"}]})
+
+    username: Annotated[str, Field(min_length=1, max_length=100), Printable, PrintableInSchema]
+    password: str = Field(min_length=1, max_length=200, description="the current password")
+    new_password: str = Field(min_length=12, max_length=200)
+
+
 class RefreshBody(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"refresh_token": "n3Jk0c8s9dQm2Zb7xYwV4tPq1rLs6uHf"}]})
 
@@ -141,6 +150,36 @@ class RestoreBody(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"new_password": "a-new-long-password"}]})
 
     new_password: str = Field(min_length=12, max_length=200)
+
+
+class PasswordResetPath(RequestPart):
+    reset_id: str = Field(max_length=64)
+
+
+PENDING_RESET_EXAMPLE = {
+    "id": "0b5e1c9e-8f3a-4a59-9d1e-3c2f1b7a6d10", "state": "pending", "staff_id": "6f1c2a9e-8d5b-4c3a-9e7f-1b2d3c4e5f60",
+    "username": "finance.approver", "full_name": "تأییدکنندهٔ پرداخت", "role": "finance_approver",
+    "requested_by": "admin", "requested_at": "2026-12-06T08:00:00+00:00", "expires_at": "2026-12-07T08:00:00+00:00"}
+
+
+class PendingReset(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PENDING_RESET_EXAMPLE]})
+
+    id: str
+    state: Literal["pending", "applied", "replaced"]
+    staff_id: str
+    username: str
+    full_name: str
+    role: str
+    requested_by: str = Field(description="the administrator who asked for it")
+    requested_at: str
+    expires_at: str = Field(description="not approved by then, it lapses")
+
+
+class PendingResetList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [PENDING_RESET_EXAMPLE]}]})
+
+    items: list[PendingReset]
 
 
 class PageQuery(RequestPart):

@@ -60,3 +60,23 @@ def wait_for(condition, what: str, timeout: float = 20):
             raise AssertionError(f"timed out waiting for {what}")
         eventlet.sleep(0.02)
     return value
+
+
+@contextlib.contextmanager
+def gateway_proxy(service: str, config: dict, timeout: float = 30):
+    """A proxy to one service that calls it as the gateway does (gateway.rpc.RpcClient): deadlines and
+    the gateway's signature, which a request naming an actor needs (common/caller_signature.py).
+    `proxy.method(*args)` like nameko's ServiceRpcProxy; remote errors come back as the same exceptions."""
+    from common.config import get_settings
+    from gateway.rpc import RpcClient
+
+    client = RpcClient({**get_settings().nameko_config(), **config}, timeout=timeout, fail_max=1000)
+
+    class Proxy:
+        def __getattr__(self, method):
+            return lambda *args, **kwargs: client.call(service, method, *args, **kwargs)
+
+    try:
+        yield Proxy()
+    finally:
+        client.close()

@@ -247,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging("relay")
+    settings.refuse_unsafe_secrets("relay")
 
     relays = [
         OutboxRelay(s, settings.database_url_for(s), settings.amqp_uri, settings.outbox_batch_size,

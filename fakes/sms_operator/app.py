@@ -8,7 +8,8 @@
   ``{"status", "message", "data"}`` answers, status 1 for success).
 
 It can be told to fail, slow down, go down (per API), refuse or fail to deliver to given mobiles, and post
-delivery receipts to a callback URL in each API's shape; it shows what it received as JSON (each message says
+delivery receipts to a callback URL in each API's shape (per API, as each operator's panel holds one: the
+platform's receipt URL with that operator's own secret in its path, which the fake never logs); it shows what it received as JSON (each message says
 which API it came through, "api": "kavenegar" or "smsir") and as a page.
 
 It can also be ambiguous, as a real operator sometimes is (`POST /api/control`):
@@ -37,6 +38,7 @@ import struct
 import uuid
 from collections import Counter
 from datetime import datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
@@ -231,8 +233,9 @@ class Operator:
         try:
             outcome["http_status"] = requests.post(url, timeout=5, **send).status_code
         except requests.RequestException as exc:
-            outcome["error"] = f"{type(exc).__name__}: {exc}"
-            _log.warning("fake SMS operator: receipt to %s failed: %s", url, exc)
+            outcome["error"] = type(exc).__name__
+            # the receipt URL's path holds the platform's receipt secret: only its host is written down
+            _log.warning("fake SMS operator: a receipt to %s failed: %s", urlsplit(url).netloc, type(exc).__name__)
         with self.changed:
             self.receipts.append(outcome)
 

@@ -1,4 +1,4 @@
-"""Staff sessions: login, refresh (rotating), logout, and who am I."""
+"""Staff sessions: login, a password change, refresh (rotating), logout, and who am I."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,8 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from common.config import get_settings
 from gateway.auth import ALL_STAFF, BEARER_OR_KEY, access_token, requires
-from gateway.schemas import LoginBody, Principal, Problem, RefreshBody, TokenPair
+from gateway.protection import address_key
+from gateway.schemas import LoginBody, PasswordChangeBody, Principal, Problem, RefreshBody, TokenPair
 
 _log = logging.getLogger(__name__)
 bp = APIBlueprint("auth", __name__, url_prefix="/api/v1/auth",
@@ -21,18 +22,35 @@ def _tokens(outcome: dict):
                     "refresh_token": outcome["refresh_token"], "principal": outcome["principal"]})
 
 
-@bp.post("/login", responses={200: TokenPair, 400: Problem, 401: Problem, 429: Problem, 503: Problem})
+@bp.post("/login", responses={200: TokenPair, 400: Problem, 401: Problem, 403: Problem, 429: Problem,
+                               503: Problem})
 def login(body: LoginBody):
-    """Log in with username and password: a short-lived access token and a refresh token."""
-    rpc = current_app.extensions["rpc"]
+    """Log in with username and password: a short-lived access token and a refresh token.
+
+    A wrong password and an unknown username get the same 401 `invalid_credentials`. No account is ever
+    locked: after 5 failures for a username from one address that address waits before its next try is
+    judged (1 s, doubling, at most 15 minutes; 429 `too_many_attempts` with Retry-After), whatever the
+    username; other addresses are not slowed. After an administrator's reset the answer is 403
+    `password_change_required`: choose a new password with POST /api/v1/auth/password."""
+    return _tokens(_logged("login", body.username, body.password))
+
+
+@bp.post("/password", responses={200: TokenPair, 400: Problem, 401: Problem, 429: Problem, 503: Problem})
+def change_password(body: PasswordChangeBody):
+    """Change one's password with the current one (throttled like a login), and log in: every other
+    session of the account ends. Required after an administrator's reset, before anything else."""
+    return _tokens(_logged("change_password", body.username, body.password, body.new_password))
+
+
+def _logged(method: str, username: str, *passwords: str) -> dict:
     try:
-        outcome = rpc.call("complaints", "login", body.username, body.password)
+        outcome = current_app.extensions["rpc"].call("complaints", method, username, *passwords, address_key())
     except Exception as exc:
-        if getattr(exc, "code", None) in ("invalid_credentials", "account_locked", "access_revoked"):
-            _log.warning("failed login for %r from %s: %s", body.username, request.remote_addr, exc.code)
+        if getattr(exc, "code", None) in ("invalid_credentials", "too_many_attempts", "access_revoked"):
+            _log.warning("failed %s for %r from %s: %s", method, username, request.remote_addr, exc.code)
         raise
-    _log.info("staff %s logged in from %s", body.username, request.remote_addr)
-    return _tokens(outcome)
+    _log.info("staff %s: %s from %s", username, method, request.remote_addr)
+    return outcome
 
 
 @bp.post("/refresh", responses={200: TokenPair, 400: Problem, 401: Problem, 429: Problem})

@@ -16,7 +16,7 @@ from gateway.schemas import CaseFilePath, IdempotencyHeader, PageQuery, Problem,
 from common.validation import FreeText
 from services.complaints import org
 from services.complaints.schemas import (
-    Answer, CartablePage, Category, Kind, Urgency, CaseIntake, FileView, Note, Referral, RegisteredCase, RequiredNote, StaffCaseView,
+    Answer, CartablePage, Category, Kind, Urgency, StaffCaseIntake, FileView, Note, Referral, RegisteredCase, RequiredNote, StaffCaseView,
 )
 
 bp = APIBlueprint("casework", __name__, url_prefix="/api/v1/staff",
@@ -56,7 +56,7 @@ def cartable(query: CartableQuery):
 
 @bp.post("/cases", responses={201: RegisteredCase, 422: Problem, **ACTION_ERRORS})
 @requires(*REGISTERING)
-def register_for_caller(body: CaseIntake, header: IdempotencyHeader):
+def register_for_caller(body: StaffCaseIntake, header: IdempotencyHeader):
     """A hotline operator (1482) or a staff member registers a case on a caller's behalf (SPEC C1);
     the channel says which (`hotline` or `staff`), and the history names who registered it."""
     response = jsonify(current_app.extensions["rpc"].call("complaints", "register_case", body.model_dump(exclude_none=True),

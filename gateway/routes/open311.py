@@ -3,11 +3,12 @@ specification for the shapes). Violation reports are never offered nor shown, an
 field is ever returned. Errors take the GeoReport shape: [{"code", "description"}]."""
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import current_app, g, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from common.errors import InvalidRequest, NotFound
+from common.errors import FieldError, InvalidRequest, NotFound
+from common.text import persian_digits
 from common.validation import parse
 from gateway.auth import requires
 from gateway.protection import idempotency
@@ -96,8 +97,11 @@ class TokenPath(RequestPart):
     token: str = Field(max_length=64)
 
 
+MAX_IDS = 5  # each id is a look-up; an app asks again for the next few
+
+
 class RequestsQuery(RequestPart):
-    service_request_id: str = Field(max_length=340, description="one or more ids, comma-separated (at most 20)")
+    service_request_id: str = Field(max_length=120, description=f"one or more ids, comma-separated (at most {MAX_IDS})")
 
 
 class RequestForm(BaseModel):
@@ -147,8 +151,9 @@ def create_request(form: RequestForm, header: IdempotencyHeader):
                                     "channel": "partner_app", "name": name, "mobile": form.phone})
     except InvalidRequest as exc:  # name the fields as the app sent them
         raise InvalidRequest([{**e, "field": OPEN311_FIELDS.get(e["field"], e["field"])} for e in exc.errors]) from None
-    case = current_app.extensions["rpc"].call("complaints", "register_case", intake.model_dump(exclude_none=True),
-                                              idempotency(header))
+    case = current_app.extensions["rpc"].call("complaints", "register_case",
+                                              intake.model_dump(exclude_none=True, exclude={"channel", "urgency"}),
+                                              idempotency(header), g.principal)  # the key's app: partner_app
     code = case["tracking_code"]
     response = jsonify([Created(service_request_id=code, token=code,
                                 service_notice=f"کد رهگیری شما {case['tracking_code_display']} است.").model_dump()])
@@ -177,7 +182,11 @@ def _find(request_id: str) -> dict | None:
 @bp.get("/requests.json", responses={200: Requests, 400: Open311Errors})
 def get_requests(query: RequestsQuery):
     """Requests by id. This jurisdiction does not list requests without ids: they are citizens' matters."""
-    ids = [i.strip() for i in query.service_request_id.split(",") if i.strip()][:20]
+    ids = [i.strip() for i in query.service_request_id.split(",") if i.strip()]
+    if len(ids) > MAX_IDS:
+        raise InvalidRequest([FieldError("service_request_id", "too_many_ids",
+                                         f"در هر درخواست حداکثر {persian_digits(MAX_IDS)} شناسه بفرستید.",
+                                         f"at most {MAX_IDS} comma-separated ids per request, got {len(ids)}")])
     return jsonify([_request(c) for c in (_find(i) for i in ids) if c])
 
 

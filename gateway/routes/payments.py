@@ -18,7 +18,7 @@ from services.payments.schemas import (
 bp = APIBlueprint("payments", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="payments", description="pensions: budget lines, registry, payment cycles")])
 
-PREPARE = ("finance_expert", "admin")
+PREPARE = ("finance_expert",)  # four eyes: the administrator neither prepares nor approves (issue 18)
 APPROVE = ("finance_approver",)
 READ = ("finance_expert", "finance_approver", "auditor", "admin")
 ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem, 422: Problem}

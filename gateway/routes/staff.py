@@ -10,12 +10,12 @@ from gateway.auth import ALL_STAFF, BEARER, BEARER_OR_KEY, requires
 from gateway.protection import idempotency
 from gateway.schemas import (
     AccountsQuery, ApiKeyBody, ApiKeyPath, ApiKeyView, CaseListQuery, DeadlinePolicies, IdempotencyHeader, IssuedApiKey,
-    Principal, StaffAccountList, Problem, RestoreBody, RevokeBody, StaffAccountPath, SweepFailurePath,
-    TrackingCodePath,
+    PasswordResetPath, PendingReset, PendingResetList, Principal, StaffAccountList, Problem, RestoreBody, RevokeBody,
+    StaffAccountPath, SweepFailurePath, TrackingCodePath,
 )
 from services.complaints import org
 from services.complaints.schemas import (
-    OutageIntake, OutageList, OutageView, StaffCasePage, StaffCaseView, SweepFailureList, SweepFailureView,
+    CallerCaseView, OutageIntake, OutageList, OutageView, ReporterIdentityViewList, StaffCasePage, StaffCaseView, SweepFailureList, SweepFailureView,
 )
 
 bp = APIBlueprint("staff", __name__, url_prefix="/api/v1/staff",
@@ -47,6 +47,25 @@ def get_case(path: TrackingCodePath):
     """A case, if it is within the caller's unit (else 404: its existence is not disclosed)."""
     return jsonify(current_app.extensions["rpc"].call("complaints", "get_case_for_staff", g.principal,
                                                       path.tracking_code))
+
+
+@bp.get("/calls/cases/<tracking_code>", responses={200: CallerCaseView, 401: Problem, 403: Problem, 404: Problem})
+@requires(*sorted(org.ANSWERS_CALLERS))
+def get_case_for_caller(path: TrackingCodePath):
+    """For the hotline (1482): what to tell a caller about a case: what the caller could read with the
+    code, and which unit holds it. An anonymous report is unknown here (404): its reporter follows it
+    on the web with the secret."""
+    return jsonify(current_app.extensions["rpc"].call("complaints", "get_case_for_caller", g.principal,
+                                                      path.tracking_code))
+
+
+@bp.get("/reporter-identity-views", responses={200: ReporterIdentityViewList, 401: Problem, 403: Problem})
+@requires("auditor")
+def reporter_identity_views():
+    """For the auditor: who was shown a reporter's identity, or looked cases up by a reporter's
+    mobile, newest first (SPEC C17)."""
+    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "reporter_identity_views",
+                                                                g.principal)})
 
 
 @bp.get("/accounts", responses={200: StaffAccountList, 400: Problem, 401: Problem, 403: Problem})
@@ -81,13 +100,37 @@ def revoke(path: StaffAccountPath, body: RevokeBody):
                                                       path.staff_id, body.reason))
 
 
-@bp.post("/accounts/<staff_id>/restore", responses={200: Principal, 400: Problem, 401: Problem,
+@bp.post("/accounts/<staff_id>/restore", responses={200: Principal, 202: PendingReset, 400: Problem, 401: Problem,
                                                     403: Problem, 404: Problem})
 @requires("admin")
 def restore(path: StaffAccountPath, body: RestoreBody):
-    """Restore access with a new password (only an administrator can)."""
-    return jsonify(current_app.extensions["rpc"].call("complaints", "restore_access", g.principal,
-                                                      path.staff_id, body.new_password))
+    """Give an account a new password and its access back (only an administrator can). Every session of
+    the account ends, and its next login must choose a new password (403 `password_change_required`).
+    A finance or administrator account's reset waits for a second administrator: 202 with the pending
+    reset, which another administrator (not its subject) approves."""
+    outcome = current_app.extensions["rpc"].call("complaints", "restore_access", g.principal, path.staff_id,
+                                                 body.new_password)
+    response = jsonify(outcome)
+    if outcome.get("state") == "pending":
+        response.status_code = 202
+    return response
+
+
+@bp.get("/password-resets", responses={200: PendingResetList, 401: Problem, 403: Problem})
+@requires("admin")
+def password_resets():
+    """Resets waiting for a second administrator (each lapses after 24 hours)."""
+    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "password_resets", g.principal)})
+
+
+@bp.post("/password-resets/<reset_id>/approve", responses={200: Principal, 401: Problem, 403: Problem,
+                                                           404: Problem, 409: Problem})
+@requires("admin")
+def approve_password_reset(path: PasswordResetPath):
+    """Approve another administrator's reset: it is applied now. Neither the administrator who asked for
+    it nor its subject may approve it (403 `second_admin_required`)."""
+    return jsonify(current_app.extensions["rpc"].call("complaints", "approve_password_reset", g.principal,
+                                                      path.reset_id))
 
 
 @bp.post("/api-keys", responses={201: IssuedApiKey, 400: Problem, 401: Problem, 403: Problem, 422: Problem})

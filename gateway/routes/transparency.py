@@ -19,6 +19,7 @@ from gateway.auth import BEARER, BENEFICIARY, beneficiary_token, requires
 from gateway.openapi import file_response
 from gateway.protection import client_key
 from gateway.schemas import Problem, RequestPart
+from services.transparency.browse import MAX_SEARCH_TERMS, MIN_TERM_LETTERS, search_terms
 from services.transparency.catalog import CATALOG, describe
 from services.transparency.formats.csv_stream import csv_chunks
 from services.transparency.formats.dcat import dcat_catalog
@@ -54,7 +55,8 @@ class VersionQuery(RequestPart):
 
 
 class RowsQuery(VersionQuery):
-    q: str | None = Field(None, max_length=200, description="search: Persian or Arabic letters and digits alike")
+    q: str | None = Field(None, max_length=200, description=f"search: Persian or Arabic letters and digits alike; "
+                          f"at most {MAX_SEARCH_TERMS} words of {MIN_TERM_LETTERS} letters or more")
     sort: str | None = Field(None, max_length=60, description="a sortable column")
     order: Literal["asc", "desc"] = "asc"
     after: str | None = Field(None, max_length=400, description="the `next` cursor of the previous page")
@@ -119,6 +121,7 @@ def rows(path: SlugPath, query: RowsQuery):
     parameter (`?province=tehran`): an exact match. `q` finds rows whose searchable columns contain every
     word, whether typed with Persian or Arabic letters and digits. Pages are keyset: follow `next`."""
     filters = {key: value for key, value in request.args.items() if key not in ROW_QUERY_KEYS}
+    search_terms(query.q)  # a search the service would refuse costs no call
     page = _call("rows", path.slug, {**query.model_dump(), "filters": filters})
     record = _call("version", path.slug, page["version"])
     return _json(page, record["published_at"])
@@ -257,7 +260,9 @@ def _known(slug: str) -> None:
                                             504: Problem})
 def request_code(body: NationalIdIn):
     """Ask for a one-time code: it is texted to the mobile the payments registry has for this national ID.
-    The answer is the same whether or not the national ID receives payments."""
+    The answer is the same whether or not the national ID receives payments, and whether or not a code was
+    sent (at most 3 a mobile in 10 minutes; none once the mobile had 10 wrong codes in 24 hours). This is
+    the only route that issues a beneficiary's login code."""
     _call("request_code", body.model_dump(), client_key())
     response = jsonify({"accepted": True, "message_fa": "اگر این کد ملی از بهزیستی مستمری یا کمک دریافت کند، کد "
                                                         "یک‌بار مصرف به شماره همراه ثبت‌شده در پرونده پیامک شد."})

@@ -59,6 +59,12 @@ def search_condition(actor: dict, q: str):
     return Case.text.icontains(typed, autoescape=True)
 
 
+def searches_by_mobile(q: str | None) -> bool:
+    """Does this search box text look a reporter up by mobile? (Each such search is audited.)"""
+    typed = normalise_digits(q or "").strip()
+    return bool(typed) and not domain.normalise_tracking_code(typed) and _mobile(typed) is not None
+
+
 def _mobile(typed: str) -> str | None:
     if not re.fullmatch(r"[+\d\s\-]{10,16}", typed):
         return None

@@ -11,14 +11,14 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from common import outbox
+from common import authorization, outbox
 from common.errors import Forbidden, InvalidRequest, NotFound
 from common.events.catalog import CASE_REGISTERED
 from common.events.envelope import new_event
 from common.jalali import iso, stamp
 from common.pagination import MAX_LIMIT, decode_cursor, page
 from services.complaints import cartable as cartable_search
-from services.complaints import domain, org, timeline, workflow
+from services.complaints import domain, identity_audit, org, timeline, workflow
 from services.complaints.models import Case, CaseFile, CaseHistory, Staff
 from services.complaints.models import outbox as outbox_table
 from services.complaints.schemas import CaseIntake
@@ -99,8 +99,8 @@ def find_for_citizen(session: Session, tracking_code: str, secret: str | None) -
 
 
 def find_for_staff(session: Session, actor: dict, tracking_code: str) -> Case:
-    """Within the caller's sight only (a unit on the case's path, or above one); outside it a case
-    is as unknown as one that does not exist (404, so existence is not leaked)."""
+    """Within the caller's sight only (a role that reads cases, at a unit on the case's path or above
+    one); outside it a case is as unknown as one that does not exist (404, so existence is not leaked)."""
     case = find(session, tracking_code)
     if not may_see(actor, case.visible_to):
         raise _not_found()
@@ -108,6 +108,8 @@ def find_for_staff(session: Session, actor: dict, tracking_code: str) -> Case:
 
 
 def may_see(actor: dict, visible_to: list[str]) -> bool:
+    if actor.get("role") not in org.READS_CASES:
+        return False
     return org.sees_everything(actor["unit"]) or actor["unit"] in visible_to
 
 
@@ -160,7 +162,7 @@ def _public_step(h: CaseHistory) -> dict:
 def staff_view(session: Session, actor: dict, tracking_code: str) -> dict:
     """A case as staff see it: text, path, deadline and the whole history with names and internal
     notes. The reporter's identity only for inspection roles, never for the unit or center concerned
-    (SPEC C17)."""
+    (SPEC C17), and each time it is shown an audit row says who saw it."""
     case = find_for_staff(session, actor, tracking_code)
     view = {**public_view(case), "text": case.text, "holder_unit": case.holder_unit_id,
             "holder_unit_fa": unit_names().get(case.holder_unit_id), "path": list(case.path),
@@ -174,7 +176,19 @@ def staff_view(session: Session, actor: dict, tracking_code: str) -> dict:
     if actor["role"] in org.SEES_REPORTER:
         view["reporter"] = {"name": case.reporter_name, "mobile": case.reporter_mobile,
                             "national_id": case.reporter_national_id}
+        identity_audit.record(session, actor, [case.id], "case_view")
     return view
+
+
+def caller_view(session: Session, tracking_code: str) -> dict:
+    """What the hotline tells a caller about a case: what the caller could read with the code, and
+    which unit holds it. An anonymous report is followed only with its secret, on the web: to the
+    hotline it is as unknown as a code that does not exist."""
+    case = find(session, tracking_code)
+    if case.secret_hash:
+        raise _not_found()
+    return {**public_view(case), "holder_unit": case.holder_unit_id,
+            "holder_unit_fa": unit_names().get(case.holder_unit_id)}
 
 
 def _files(session: Session, case_id: str) -> list[CaseFile]:
@@ -201,6 +215,9 @@ def list_for_staff(session: Session, actor: dict, limit: int, after: str | None,
     query = select(Case).order_by(Case.registered_at.desc(), Case.id.desc())
     if mobile:
         query = query.where(Case.reporter_mobile == mobile)
+    elif actor.get("kind") == "staff" and actor.get("role") not in org.READS_CASES:
+        raise Forbidden("cases_not_in_your_work", "فهرست پرونده‌ها فقط برای کارکنانی است که به پرونده‌ها رسیدگی می‌کنند.",
+                        "this role reads no cases (need to know); the hotline finds a caller's cases by mobile")
     if not org.sees_everything(actor["unit"]):
         query = query.where(Case.visible_to.contains([actor["unit"]]))
     cursor = decode_cursor(after, 2)
@@ -208,6 +225,8 @@ def list_for_staff(session: Session, actor: dict, limit: int, after: str | None,
         query = query.where(tuple_(Case.registered_at, Case.id) < tuple_(datetime.fromisoformat(cursor[0]), cursor[1]))
     rows = list(session.scalars(query.limit(limit + 1)))
     items, next_cursor = page(rows, limit, lambda c: (c.registered_at.isoformat(), c.id))
+    if mobile:
+        identity_audit.record(session, actor, [c.id for c in items], "cases_by_mobile")
     return {"items": [summary(c) for c in items], "next": next_cursor}
 
 
@@ -217,6 +236,8 @@ def cartable(session: Session, actor: dict, limit: int, after: str | None, filte
     now = now_utc()
     session.execute(update(Staff).where(Staff.id == actor["id"]).values(last_cartable_at=now))
     items, next_cursor = cartable_search.cartable_page(session, actor, limit, after, filters or {}, now)
+    if cartable_search.searches_by_mobile((filters or {}).get("q")):
+        identity_audit.record(session, actor, [c.id for c in items], "cartable_search_by_mobile")
     return {"items": [{**summary(c), "excerpt": cartable_search.excerpt(c.text), "overdue": c.deadline_at <= now,
                        "seconds_left": int((c.deadline_at - now).total_seconds())} for c in items],
             "next": next_cursor}
@@ -230,8 +251,7 @@ def _staff_actor(actor: dict) -> dict:
 def _act(session: Session, actor: dict, tracking_code: str, roles: set[str], decide, change_for=None) -> dict:
     """Lock the case, let the workflow decide the step, and record it. `change_for(step, case)`
     gives the notes, column updates and event fields of the Change."""
-    if actor.get("role") not in roles:
-        raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", f"needs one of the roles {', '.join(sorted(roles))}")
+    authorization.require(actor, *roles)
     case = find_for_staff(session, actor, tracking_code)
     row = lock(session, case)
     step = decide(state_of(row), row)

@@ -2,8 +2,9 @@
 kept in the file store, listed on the case, and given back only to those allowed.
 
 Who may download: staff who can see the case; for a violation report, only inspection roles, since
-what a reporter sends can name them (SPEC C17). The bytes are written before the row that points at
-them commits; a crash in between leaves an orphan file, never a row without its file.
+what a reporter sends can name them (SPEC C17); for the same reason an image is kept without its
+metadata (image_metadata.py). Each case has a quota (files.py). The bytes are written before the row
+that points at them commits; a crash in between leaves an orphan file, never a row without its file.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from common.errors import Forbidden, InvalidRequest, NotFound
-from services.complaints import cases, files, org, workflow
-from services.complaints.models import CaseFile
+from common.errors import FieldError, Forbidden, InvalidRequest, NotFound
+from common.text import persian_digits
+from services.complaints import cases, files, image_metadata, org, workflow
+from services.complaints.models import Case, CaseFile
 from services.complaints.steps import Change, record, state_of
 
 _store = None
@@ -37,14 +39,37 @@ def _decode(content_b64: str) -> bytes:
                                "detail": "content is not base64"}]) from None
 
 
+def _room(session: Session, case_id: str, purpose: str, incoming: int = 0) -> dict:
+    """What the case's quota (files.MAX_FILES_PER_CASE, files.MAX_BYTES_PER_CASE, for `purpose`) leaves,
+    after a file of `incoming` bytes; InvalidRequest on field "file" when that file does not fit."""
+    count, used = session.execute(select(func.count(), func.coalesce(func.sum(CaseFile.size), 0))
+                                  .where(CaseFile.case_id == case_id, CaseFile.purpose == purpose)).one()
+    if count >= files.MAX_FILES_PER_CASE:
+        raise InvalidRequest([FieldError(
+            "file", "too_many_files",
+            f"برای هر پرونده بیش از {persian_digits(files.MAX_FILES_PER_CASE)} فایل پذیرفته نمی‌شود.",
+            f"the case holds {count} {purpose} files, at most {files.MAX_FILES_PER_CASE}")])
+    left = files.MAX_BYTES_PER_CASE - used
+    if left <= 0 or incoming > left:
+        megabytes = left // (1024 * 1024)
+        room = f"تنها {persian_digits(megabytes)} مگابایت دیگر جا دارد" if megabytes >= 1 else "جای دیگری ندارد"
+        raise InvalidRequest([FieldError(
+            "file", "case_storage_full",
+            f"فایل‌های هر پرونده روی هم بیش از {persian_digits(files.MAX_BYTES_PER_CASE // (1024 * 1024))} "
+            f"مگابایت نمی‌شوند؛ این پرونده {room}.",
+            f"the case's {purpose} files hold {used} bytes, at most {files.MAX_BYTES_PER_CASE}; "
+            f"this file has {incoming}")])
+    return {"files_left": files.MAX_FILES_PER_CASE - count, "bytes_left": left}
+
+
 def _save(session: Session, case_id: str, purpose: str, filename: str | None, content: bytes,
           uploaded_by: str | None) -> CaseFile:
+    """Checked, stripped of its metadata (an image), within the quota, stored; in the caller's
+    transaction, which holds the case's row locked (so two uploads do not both take the last room)."""
     facts = files.inspect(content, filename)
-    count = session.scalar(select(func.count()).select_from(CaseFile).where(CaseFile.case_id == case_id))
-    if count >= files.MAX_FILES_PER_CASE:
-        raise InvalidRequest([{"field": "file", "code": "too_many_files",
-                               "message": f"بیش از {files.MAX_FILES_PER_CASE} فایل برای یک پرونده پذیرفته نمی‌شود.",
-                               "detail": f"a case holds at most {files.MAX_FILES_PER_CASE} files"}])
+    content = image_metadata.without_metadata(content, facts.content_type)
+    facts = files.facts_of(content, facts.content_type)
+    _room(session, case_id, purpose, facts.size)
     file_id = str(uuid.uuid4())
     key = f"cases/{case_id}/{file_id}"
     store().put(key, content)
@@ -56,14 +81,25 @@ def _save(session: Session, case_id: str, purpose: str, filename: str | None, co
     return row
 
 
-def add_from_reporter(session: Session, tracking_code: str, secret: str | None, filename: str | None,
-                      content_b64: str) -> dict:
-    content = _decode(content_b64)
+def _open_for_evidence(session: Session, tracking_code: str, secret: str | None) -> tuple[Case, dict]:
     case = cases.find_for_citizen(session, tracking_code, secret)
     row = cases.lock(session, case)
     if row["status"] == "closed":
         raise workflow.conflict("case_closed", "این پرونده بسته شده است.", "a closed case takes no more evidence")
-    saved = _save(session, case.id, "evidence", filename, content, None)
+    return case, row
+
+
+def authorise_reporter(session: Session, tracking_code: str, secret: str | None) -> dict:
+    """Whether the holder of this code (and of an anonymous report's secret) may send evidence now:
+    the gateway asks before it reads the upload (issue 18), and add_from_reporter checks it all again."""
+    case, _ = _open_for_evidence(session, tracking_code, secret)
+    return _room(session, case.id, "evidence")
+
+
+def add_from_reporter(session: Session, tracking_code: str, secret: str | None, filename: str | None,
+                      content_b64: str) -> dict:
+    case, row = _open_for_evidence(session, tracking_code, secret)
+    saved = _save(session, case.id, "evidence", filename, _decode(content_b64), None)
     step = workflow.Step("evidence_added", state_of(row))
     record(session, [Change(row, step, {"kind": "citizen", "id": None, "name": None},
                             internal_note=f"{saved.filename} ({saved.content_type}, {saved.size} bytes, "
@@ -72,11 +108,11 @@ def add_from_reporter(session: Session, tracking_code: str, secret: str | None, 
 
 
 def add_from_staff(session: Session, actor: dict, tracking_code: str, filename: str | None, content_b64: str) -> dict:
-    content = _decode(content_b64)
     case = cases.find_for_staff(session, actor, tracking_code)
     if case.holder_unit_id != actor["unit"]:
         raise Forbidden("not_your_case", "این پرونده در کارتابل واحد شما نیست.", f"the case is held by {case.holder_unit_id}")
-    return cases.file_view(_save(session, case.id, "answer", filename, content, actor["id"]))
+    cases.lock(session, case)
+    return cases.file_view(_save(session, case.id, "answer", filename, _decode(content_b64), actor["id"]))
 
 
 def download(session: Session, actor: dict, tracking_code: str, file_id: str) -> dict:

@@ -28,7 +28,10 @@ from common.errors import FieldError, InvalidRequest, NotFound
 from common.text import persian_digits
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
+# A case's quota, for the reporter's evidence and for staff's attachments each (evidence.py): an
+# anonymous sender cannot fill the store, nor leave no room for the answer's files.
 MAX_FILES_PER_CASE = 10
+MAX_BYTES_PER_CASE = 40 * 1024 * 1024
 
 # MIME type, exactly as filetype reports it -> what a person is shown. filetype reports M4A (an
 # MPEG-4 file of brand "M4A ") as audio/mp4, and other MPEG-4 files (brands isom, mp41, mp42, which
@@ -90,7 +93,12 @@ def inspect(content: bytes, filename: str | None) -> FileFacts:
         found = content_type or "an unrecognised type"
         raise _invalid("type_not_allowed", _TYPE_NOT_ALLOWED_FA,
                        f"{shown} is {found} by its content; allowed: {', '.join(ALLOWED_TYPES)}")
-    return FileFacts(content_type=content_type, size=size, sha256=hashlib.sha256(content).hexdigest())
+    return facts_of(content, content_type)
+
+
+def facts_of(content: bytes, content_type: str) -> FileFacts:
+    """The facts of bytes whose type is already known (an image saved again without its metadata)."""
+    return FileFacts(content_type=content_type, size=len(content), sha256=hashlib.sha256(content).hexdigest())
 
 
 def detect_type(content: bytes) -> str | None:

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Identity, Integer, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Identity, Index, Integer, Text, UniqueConstraint, func, text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -181,12 +183,57 @@ class Staff(Base):
     revoked_reason: Mapped[str | None] = mapped_column(Text)
     # bumped by a password change or a revocation: every token issued before stops working at once
     credentials_version: Mapped[int] = mapped_column(Integer, default=1)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # set by an administrator's password reset: the next login must choose a new password first
+    must_change_password: Mapped[bool] = mapped_column(default=False)
     mobile: Mapped[str | None] = mapped_column(Text)
     # SPEC C12: opening the cartable counts; 48 hours without it and access is revoked
     last_cartable_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LoginFailures(Base):
+    """Failed logins of one (address, username) pair, or of one username from every address
+    (services/complaints/login_throttle.py). Keyed by a keyed hash: no address or username is kept, and
+    unknown usernames have rows like known ones."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LoginKnownAddress(Base):
+    """An address (IPv6: its /64) from which a username logged in: exempt from that username's
+    stricter throttle while strangers try it from elsewhere. Keyed hashes only."""
+
+    __tablename__ = "login_known_addresses"
+
+    username_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    address_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    last_login_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class PasswordReset(Base):
+    """An administrator's reset of a finance or administrator account's password, applied only when a
+    second administrator approves it (four eyes, issue 18)."""
+
+    __tablename__ = "password_resets"
+    __table_args__ = (
+        Index("one_pending_reset", "staff_id", unique=True, postgresql_where=text("state = 'pending'")),
+        CheckConstraint("approved_by IS NULL OR (approved_by <> requested_by AND approved_by <> staff_id)",
+                        name="password_reset_four_eyes"),
+    )
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(ForeignKey("staff.id"))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(Text, default="pending")  # pending | applied | replaced
+    approved_by: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RefreshToken(Base):
@@ -253,3 +300,19 @@ class SweepFailure(Base):
     last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer)
     retry_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReporterIdentityView(Base):
+    """Each time staff were shown a reporter's identity or looked cases up by a reporter's mobile
+    (services/complaints/identity_audit.py). Kept as long as the cases are: who saw a whistleblower
+    is itself evidence."""
+
+    __tablename__ = "reporter_identity_views"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))  # None: a look-up that found nothing
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
+    role: Mapped[str] = mapped_column(Text)
+    unit_id: Mapped[str] = mapped_column(Text)
+    how: Mapped[str] = mapped_column(Text)

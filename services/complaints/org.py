@@ -48,6 +48,12 @@ ACTS_ON_CASES = {"hq_operator", "hq_head", "hq_expert", "province_head", "provin
                  "center_head", "center_staff"}
 # Who approves or returns an answer on its way up (SPEC C6) and answers for the unit's deadlines (C13).
 MANAGERS = {"hq_operator", "hq_head", "province_head", "county_head", "center_head"}
+# Who reads a case's contents (text, history with internal notes, files): those who work cases and the
+# inspectors. Finance, audit, administration and the hotline sit at HQ yet have no need to know them:
+# to them a case is as unknown as one that does not exist.
+READS_CASES = ACTS_ON_CASES | {"inspector"}
+# Who answers callers about their cases: told only what the caller could read with the code.
+ANSWERS_CALLERS = {"hotline_operator"}
 # Who may look a reporter's cases up by mobile: the hotline, for a caller asking about their cases.
 FINDS_BY_MOBILE = SEES_REPORTER | {"hotline_operator"}
 # Who reads the dashboards and scorecards of their own subtree (SPEC C13, C15).

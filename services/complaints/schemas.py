@@ -9,10 +9,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from common.errors import Forbidden
 from common.text import normalise
-from common.validation import FreeText, Mobile, NationalId, Printable, PrintableInSchema
+from common.validation import FreeText, Mobile, NationalId, Printable, PrintableInSchema, parse
 from services.complaints import org
-from services.complaints.domain import CHANNELS, KINDS, NAME_MAX, PARTNER_APP_KINDS, TEXT_MAX, TEXT_MIN, URGENCIES
+from services.complaints.domain import (
+    CHANNELS, KINDS, NAME_MAX, PARTNER_APP_KINDS, TEXT_MAX, TEXT_MIN, URGENCIES, channel_of_staff,
+)
 from services.complaints.org_data import CATEGORIES
 
 Kind = Literal[tuple(KINDS)]
@@ -21,15 +24,14 @@ Urgency = Literal[tuple(URGENCIES)]
 Category = Literal[tuple(CATEGORIES)]
 
 
-class CaseIntake(BaseModel):
+class CitizenCaseIntake(BaseModel):
+    """What the public sends. The channel and the urgency are not theirs to choose: a case from the web
+    is `web` and `normal`; staff decide urgency (a request naming either is refused, naming the field)."""
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"kind": "complaint", "text": "مستمری این ماه واریز نشده است.", "channel": "web",
-                      "mobile": "09121234567"}]})
+        "examples": [{"kind": "complaint", "text": "مستمری این ماه واریز نشده است.", "mobile": "09121234567"}]})
 
     kind: Kind = Field(description="SPEC C2")
     text: FreeText(TEXT_MIN, TEXT_MAX)
-    channel: Channel = "web"
-    urgency: Urgency = "normal"
     name: Annotated[str, StringConstraints(max_length=NAME_MAX), Printable, PrintableInSchema] | None = None
     mobile: Mobile = Field(None, description="09xxxxxxxxx; +98 forms and Persian digits accepted")
     national_id: NationalId = Field(None, description="10 digits with a valid check digit")
@@ -47,6 +49,30 @@ class CaseIntake(BaseModel):
                                        "detail": "no center has this id"})
         return value
 
+    @field_validator("name")
+    @classmethod
+    def _normalise_name(cls, value):
+        return normalise(value) or None if value else value
+
+
+class StaffCaseIntake(CitizenCaseIntake):
+    """What a hotline operator or staff member sends for a caller (SPEC C1): they may say how it came and
+    how urgent it is."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"kind": "complaint", "text": "تماس‌گیرنده می‌گوید مستمری این ماه واریز نشده است.",
+                      "channel": "hotline", "urgency": "normal", "mobile": "09121234567"}]})
+
+    channel: Literal["hotline", "staff"] | None = Field(None, description="default: hotline for its operators, "
+                                                                            "else staff")
+    urgency: Urgency = "normal"
+
+
+class CaseIntake(CitizenCaseIntake):
+    """A case as it is registered: the channel and the urgency set by who registers it (register_for), never
+    by the public."""
+    channel: Channel = "web"
+    urgency: Urgency = "normal"
+
     @model_validator(mode="after")
     def _partner_apps_send_no_violation_reports(self):
         if self.channel == "partner_app" and self.kind not in PARTNER_APP_KINDS:
@@ -55,10 +81,20 @@ class CaseIntake(BaseModel):
                                        "detail": "third-party apps cannot send violation reports"})
         return self
 
-    @field_validator("name")
-    @classmethod
-    def _normalise_name(cls, value):
-        return normalise(value) or None if value else value
+
+def register_for(payload: dict, actor: dict | None) -> CaseIntake:
+    """The intake as its caller may send it: the public (actor None: web, normal urgency), an integrator's
+    key with open311:write (partner_app), or staff (StaffCaseIntake: the channel staff or hotline)."""
+    if actor is None:
+        return parse(CaseIntake, {**parse(CitizenCaseIntake, payload).model_dump(exclude_none=True), "channel": "web"})
+    if actor.get("kind") == "integrator" and "open311:write" in actor.get("scopes", ()):
+        return parse(CaseIntake, {**parse(CitizenCaseIntake, payload).model_dump(exclude_none=True),
+                                  "channel": "partner_app"})
+    if actor.get("kind") != "staff" or actor.get("role") not in org.ROLES:
+        raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", "needs a staff role or the open311:write scope")
+    intake = parse(StaffCaseIntake, payload)
+    return parse(CaseIntake, {**intake.model_dump(exclude_none=True),
+                              "channel": channel_of_staff(actor["role"], intake.channel)})
 
 
 NOTE_MAX = 2000
@@ -340,3 +376,30 @@ class SweepFailureList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [SWEEP_FAILURE_EXAMPLE]}]})
 
     items: list[SweepFailureView]
+
+
+class CallerCaseView(CaseView):
+    """What the hotline tells a caller (SPEC C1): what the caller could read with the code, and which
+    unit holds the case; no text, notes, names or files (need to know)."""
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **CASE_VIEW_EXAMPLE, "holder_unit": "prov.tehran.county.rey", "holder_unit_fa": "اداره بهزیستی شهرستان ری"}]})
+
+    holder_unit: str
+    holder_unit_fa: str | None = None
+
+
+class ReporterIdentityViewRow(BaseModel):
+    at: Stamp
+    staff: str = Field(description="the username of who was shown the identity")
+    role: str
+    unit: str
+    how: Literal["case_view", "cases_by_mobile", "cartable_search_by_mobile"]
+    tracking_code: str | None = Field(None, description="none for a look-up by mobile that found nothing")
+
+
+class ReporterIdentityViewList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "at": STAMP_EXAMPLE, "staff": "inspector", "role": "inspector", "unit": "hq.inspection", "how": "case_view",
+        "tracking_code": "4203917755102846"}]}]})
+
+    items: list[ReporterIdentityViewRow]

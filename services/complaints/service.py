@@ -6,18 +6,19 @@ from datetime import timedelta
 
 from nameko.timer import timer
 
+from common import authorization
 from common.config import get_settings
 from common.db import Database
 from common.errors import InvalidRequest
 from common.health import HealthRpc
-from common.idempotency import once
+from common.idempotency import once, purge_idempotency_records
 from common.observability import Observability
 from common.rpc import rpc
 from common.validation import parse
-from services.complaints import api_keys, cases, domain, evidence, org, outages, reports, staff, steps, sweeps
-from services.complaints.models import idempotency_keys
+from services.complaints import api_keys, cases, domain, evidence, identity_audit, org, outages, reports, staff, steps, sweeps
+from services.complaints.models import Case, idempotency_keys
 from services.complaints.schemas import (
-    Answer, CaseIntake, Note, OutageIntake, Rating, Referral, ReportAgain, RequiredNote,
+    Answer, Note, OutageIntake, Rating, Referral, ReportAgain, RequiredNote, register_for,
 )
 
 
@@ -32,15 +33,15 @@ class ComplaintsService(HealthRpc):
     def register_case(self, payload: dict, idempotency: dict | None = None, actor: dict | None = None) -> dict:
         """`idempotency`: {"client", "key"} from the caller's Idempotency-Key header. An anonymous
         report's answer carries its secret, which is never stored (a retry derives it again).
-        `actor`: the hotline operator or staff member registering on a caller's behalf (SPEC C1)."""
-        intake = parse(CaseIntake, payload)
-        if actor is not None:
-            staff.require_role(actor, *org.ROLES)
-            intake = intake.model_copy(update={"channel": domain.channel_of_staff(actor["role"], intake.channel)})
+        `actor`: the hotline operator or staff member registering on a caller's behalf (SPEC C1), or the
+        integrator's key of an Open311 app."""
+        intake = register_for(payload, actor)  # the public sets neither channel nor urgency
         secret = domain.case_secret(_seed(idempotency), get_settings().secret_derivation_key)
         with self.db.begin():
-            view = once(self.db, idempotency_keys, idempotency, "register_case", intake.model_dump(),
-                        lambda: cases.public_view(cases.register(self.db, intake, secret, actor)))
+            case = once(self.db, idempotency_keys, idempotency, "register_case", intake.model_dump(),
+                        lambda: cases.register(self.db, intake, secret, actor),
+                        remember=lambda case: {"case_id": case.id}, replay=lambda kept: self.db.get(Case, kept["case_id"]))
+            view = cases.public_view(case)  # a retry's too: rebuilt, as no tracking code is kept
         return {**view, "secret": secret} if view["anonymous"] else view
 
     @rpc
@@ -50,21 +51,35 @@ class ComplaintsService(HealthRpc):
 
     @rpc
     def get_case_for_staff(self, actor: dict, tracking_code: str) -> dict:
-        staff.require_role(actor, *org.ROLES)  # staff only: an integrator's key never sees the text
+        authorization.require(actor, *org.ROLES)  # staff only: an integrator's key never sees the text
         with self.db.begin():
             return cases.staff_view(self.db, actor, tracking_code)
+
+    @rpc
+    def get_case_for_caller(self, actor: dict, tracking_code: str) -> dict:
+        authorization.require(actor, *org.ANSWERS_CALLERS)
+        with self.db.begin():
+            return cases.caller_view(self.db, tracking_code)
 
     @rpc
     def list_cases_for_staff(self, actor: dict, limit: int = 20, after: str | None = None,
                              mobile: str | None = None) -> dict:
         if mobile is not None:
-            staff.require_role(actor, *org.FINDS_BY_MOBILE)
+            authorization.require(actor, *org.FINDS_BY_MOBILE)
         with self.db.begin():
             return cases.list_for_staff(self.db, actor, limit, after, mobile)
 
     @rpc
+    def reporter_identity_views(self, actor: dict, limit: int = 200) -> list:
+        """Who was shown a reporter's identity (SPEC C17), for the auditor: the inspection roles who
+        see identities cannot be the ones who audit those views."""
+        authorization.require(actor, "auditor")
+        with self.db.begin():
+            return identity_audit.listing(self.db, limit)
+
+    @rpc
     def cartable(self, actor: dict, limit: int = 20, after: str | None = None, filters: dict | None = None) -> dict:
-        staff.require_role(actor, *org.ACTS_ON_CASES)
+        authorization.require(actor, *org.ACTS_ON_CASES)
         with self.db.begin():
             return cases.cartable(self.db, actor, limit, after, filters)
 
@@ -113,32 +128,38 @@ class ComplaintsService(HealthRpc):
             return cases.rate(self.db, tracking_code, secret, rating.score)
 
     @rpc
+    def authorise_evidence(self, tracking_code: str, secret: str | None) -> dict:
+        """Asked by the gateway before it reads an upload: the room the case has left, or the refusal."""
+        with self.db.begin():
+            return evidence.authorise_reporter(self.db, tracking_code, secret)
+
+    @rpc
     def add_evidence(self, tracking_code: str, secret: str | None, filename: str | None, content_b64: str) -> dict:
         with self.db.begin():
             return evidence.add_from_reporter(self.db, tracking_code, secret, filename, content_b64)
 
     @rpc
     def add_attachment(self, actor: dict, tracking_code: str, filename: str | None, content_b64: str) -> dict:
-        staff.require_role(actor, *org.ACTS_ON_CASES)
+        authorization.require(actor, *org.ACTS_ON_CASES)
         with self.db.begin():
             return evidence.add_from_staff(self.db, actor, tracking_code, filename, content_b64)
 
     @rpc
     def get_file(self, actor: dict, tracking_code: str, file_id: str) -> dict:
-        staff.require_role(actor, *org.ROLES)
+        authorization.require(actor, *org.ROLES)
         with self.db.begin():
             return evidence.download(self.db, actor, tracking_code, file_id)
 
     # reports (SPEC C13, C15) ------------------------------------------------------------------------------
     @rpc
     def dashboard(self, actor: dict, start: str, end: str) -> dict:
-        staff.require_role(actor, *org.SEES_REPORTS)
+        authorization.require(actor, *org.SEES_REPORTS)
         with self.db.begin():
             return reports.dashboard(self.db, actor, *_period(start, end))
 
     @rpc
     def scorecards(self, actor: dict, start: str, end: str) -> list:
-        staff.require_role(actor, *org.SEES_REPORTS)
+        authorization.require(actor, *org.SEES_REPORTS)
         with self.db.begin():
             return reports.scorecards(self.db, actor, *_period(start, end))
 
@@ -173,7 +194,7 @@ class ComplaintsService(HealthRpc):
     # never stops a sweep) --------------------------------------------------------------------------------
     @rpc
     def record_outage(self, actor: dict, payload: dict, idempotency: dict | None = None) -> dict:
-        staff.require_role(actor, "admin")
+        authorization.require(actor, "admin")
         window = parse(OutageIntake, payload)
         with self.db.begin():
             return once(self.db, idempotency_keys, idempotency, "record_outage", window.model_dump(mode="json"),
@@ -182,21 +203,25 @@ class ComplaintsService(HealthRpc):
 
     @rpc
     def list_outages(self, actor: dict) -> list:
-        staff.require_role(actor, *org.SEES_REPORTS)
+        authorization.require(actor, *org.SEES_REPORTS)
         with self.db.begin():
             return outages.listing(self.db)
 
     @rpc
     def list_sweep_failures(self, actor: dict) -> list:
-        staff.require_role(actor, "admin")
+        authorization.require(actor, "admin")
         with self.db.begin():
             return sweeps.failures(self.db)
 
     @rpc
     def retry_sweep_failure(self, actor: dict, sweep: str, subject_id: str) -> dict:
-        staff.require_role(actor, "admin")
+        authorization.require(actor, "admin")
         with self.db.begin():
             return sweeps.retry_now(self.db, actor, sweep, subject_id)
+
+    @timer(interval=600)
+    def purge_idempotency(self) -> int:  # every replica: common/retention.py says why that is safe
+        return purge_idempotency_records(self.db, idempotency_keys)
 
     @timer(interval=600)
     def publish_statistics(self) -> list:
@@ -204,11 +229,21 @@ class ComplaintsService(HealthRpc):
 
     # staff sessions (SPEC C11, C12) ----------------------------------------------------------------
     @rpc
-    def login(self, username: str, password: str) -> dict:
+    def login(self, username: str, password: str, address: str | None = None) -> dict:
+        """`address`: the client's, for the login throttle (login_throttle.py)."""
         with self.db.begin():
-            outcome = staff.authenticate(self.db, username, password)
+            outcome = staff.authenticate(self.db, username, password, address)
         if isinstance(outcome, Exception):
             raise outcome  # after the commit, so failed attempts are counted
+        return outcome
+
+    @rpc
+    def change_password(self, username: str, password: str, new_password: str, address: str | None = None) -> dict:
+        """A login that also sets a new password (required after an administrator's reset)."""
+        with self.db.begin():
+            outcome = staff.authenticate(self.db, username, password, address, new_password=new_password)
+        if isinstance(outcome, Exception):
+            raise outcome
         return outcome
 
     @rpc
@@ -231,13 +266,13 @@ class ComplaintsService(HealthRpc):
 
     @rpc
     def revoke_access(self, actor: dict, staff_id: str, reason: str) -> dict:
-        staff.require_role(actor, "admin")
+        authorization.require(actor, "admin")
         with self.db.begin():
             return sweeps.revoke_by_admin(self.db, staff_id, reason)
 
     @rpc
     def list_staff(self, actor: dict, only_revoked: bool = False) -> list:
-        staff.require_role(actor, "admin")
+        authorization.require(actor, "admin")
         with self.db.begin():
             return staff.listing(self.db, only_revoked)
 
@@ -248,30 +283,43 @@ class ComplaintsService(HealthRpc):
 
     @rpc
     def set_deadline_policies(self, actor: dict, rules: list) -> list:
-        staff.require_role(actor, "admin")
+        authorization.require(actor, "admin")
         with self.db.begin():
             steps.set_policy(self.db, rules)
             return steps.policy_rows(self.db)
 
     @rpc
     def restore_access(self, actor: dict, staff_id: str, new_password: str) -> dict:
-        staff.require_role(actor, "admin")
+        authorization.require(actor, "admin")
         with self.db.begin():
-            return staff.restore(self.db, staff_id, new_password)
+            return staff.restore(self.db, actor, staff_id, new_password)
+
+    @rpc
+    def password_resets(self, actor: dict) -> list:
+        authorization.require(actor, "admin")
+        with self.db.begin():
+            return staff.pending_resets(self.db)
+
+    @rpc
+    def approve_password_reset(self, actor: dict, reset_id: str) -> dict:
+        authorization.require(actor, "admin")
+        with self.db.begin():
+            return staff.approve_reset(self.db, actor, reset_id)
 
     # integrators' API keys ---------------------------------------------------------------------------
     @rpc
     def issue_api_key(self, actor: dict, name: str, scopes: list, idempotency: dict | None = None) -> dict:
-        staff.require_role(actor, "admin")
+        authorization.require(actor, "admin")
         secret = api_keys.key_secret(_seed(idempotency), get_settings().secret_derivation_key)
         with self.db.begin():
             issued = once(self.db, idempotency_keys, idempotency, "issue_api_key", [name, sorted(scopes)],
-                          lambda: api_keys.issue(self.db, actor, name, scopes, secret), redact=("key",))
+                          lambda: api_keys.issue(self.db, actor, name, scopes, secret),
+                          remember=lambda issued: {k: v for k, v in issued.items() if k != "key"})
         return {**issued, "key": api_keys.full_key(issued["prefix"], secret)}
 
     @rpc
     def revoke_api_key(self, actor: dict, key_id: str) -> dict:
-        staff.require_role(actor, "admin")
+        authorization.require(actor, "admin")
         with self.db.begin():
             return api_keys.revoke(self.db, key_id)
 

@@ -1,5 +1,5 @@
-"""Staff accounts: login, sessions and their revocation (SPEC C11, C12). On a session the caller
-owns; the caller commits."""
+"""Staff accounts: login, sessions, their revocation and password resets (SPEC C11, C12; issue 18). On a
+session the caller owns; the caller commits."""
 from __future__ import annotations
 
 import hashlib
@@ -14,17 +14,18 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from common.db import get_by_uuid
-from common.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
-from services.complaints import org
-from services.complaints.models import OrgUnit, RefreshToken, Staff
+from common.errors import ClientError, Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from services.complaints import login_throttle, org
+from services.complaints.models import OrgUnit, PasswordReset, RefreshToken, Staff
 
 _log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 REFRESH_LIFETIME = timedelta(hours=12)
-
+# Whose password one administrator alone cannot reset (four eyes): who moves money, and the administrators,
+# or one administrator could reset another's and then approve as them.
+RESET_NEEDS_SECOND_ADMIN = {"finance_expert", "finance_approver", "admin"}
+RESET_PENDING_FOR = timedelta(hours=24)
 
 
 def _wrong_login() -> Unauthenticated:
@@ -34,6 +35,12 @@ def _wrong_login() -> Unauthenticated:
 def _session_ended() -> Unauthenticated:
     return Unauthenticated("session_ended", "نشست شما پایان یافته است؛ دوباره وارد شوید.",
                            "the session was revoked, expired or its credentials changed")
+
+
+def _must_change_password() -> Forbidden:
+    return Forbidden("password_change_required",
+                     "گذرواژهٔ شما را مدیر سامانه تازه کرده است؛ پیش از هر کاری گذرواژهٔ تازه‌ای برگزینید.",
+                     "an administrator reset this password: POST /api/v1/auth/password with a new one first")
 
 
 _DUMMY_HASH = _hasher.hash("timing-equaliser")
@@ -57,39 +64,47 @@ def create(session: Session, username: str, password: str, full_name: str, role:
     return staff
 
 
-def authenticate(session: Session, username: str, password: str) -> dict | Unauthenticated:
-    """{"principal", "refresh_token"} for a right password, else the Unauthenticated to raise once
-    the transaction is committed: failures are counted per account, which is locked for a while
-    after MAX_FAILED_LOGINS."""
+def authenticate(session: Session, username: str, password: str, address: str | None = None,
+                 new_password: str | None = None) -> dict | ClientError:
+    """{"principal", "refresh_token"} for a right password, else the error to raise once the transaction
+    is committed (so failures are counted). Never a lockout: failures slow the (address, username) pair
+    they come from (login_throttle.py). Unknown and known usernames get the same answers in the same
+    time: the password is always checked against a hash, even while throttled. With `new_password` the
+    password is changed too, which an administrator's reset requires before anything else."""
     now = datetime.now(timezone.utc)
-    staff = session.scalars(select(Staff).where(Staff.username == username.lower()).with_for_update()).first()
-    if staff is None:
-        _equalise_time(password)
+    name = username.lower()
+    staff = session.scalars(select(Staff).where(Staff.username == name).with_for_update()).first()
+    wait = login_throttle.wait_seconds(session, name, address, now)
+    right = _password_matches(staff, password)
+    if wait:
+        if right and staff.active:
+            # the person came with the right password and was held back: that is not inactivity (SPEC C12)
+            staff.last_cartable_at = max(staff.last_cartable_at, now)
+        return login_throttle.throttled(wait)
+    if not right:
+        login_throttle.record_failure(session, name, address, now)
         return _wrong_login()
-    if staff.locked_until and staff.locked_until > now:
-        return Unauthenticated("account_locked", "به‌دلیل تلاش‌های ناموفق، حساب موقتاً قفل شده است.",
-                               f"locked until {staff.locked_until.isoformat()}")
-    try:
-        _hasher.verify(staff.password_hash, password)
-    except (VerifyMismatchError, InvalidHashError):
-        staff.failed_logins += 1
-        if staff.failed_logins >= MAX_FAILED_LOGINS:
-            staff.locked_until, staff.failed_logins = now + LOCKOUT, 0
-            _log.warning("staff account %s locked after %d failed logins", staff.username, MAX_FAILED_LOGINS)
-        return _wrong_login()
+    login_throttle.record_success(session, name, address, now)
     if not staff.active:
         return Unauthenticated("access_revoked", "دسترسی شما لغو شده است؛ با مدیر سامانه تماس بگیرید.",
                                staff.revoked_reason or "access revoked")
-    staff.failed_logins, staff.locked_until = 0, None
+    if new_password is not None:
+        if new_password == password:
+            return InvalidRequest([{"field": "new_password", "code": "same_password",
+                                    "message": "گذرواژهٔ تازه باید با گذرواژهٔ کنونی فرق داشته باشد.",
+                                    "detail": "the new password must differ from the current one"}])
+        _set_password(session, staff, _hasher.hash(new_password), must_change=False)
+    elif staff.must_change_password:
+        return _must_change_password()
     return {"principal": principal_of(staff), "refresh_token": _new_refresh_token(session, staff, now)}
 
 
-def _equalise_time(password: str) -> None:
+def _password_matches(staff: Staff | None, password: str) -> bool:
     """An unknown username takes as long as a wrong password, so usernames cannot be probed."""
     try:
-        _hasher.verify(_DUMMY_HASH, password + "x")
-    except VerifyMismatchError:
-        pass
+        return _hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password if staff else password + "x")
+    except (VerifyMismatchError, InvalidHashError):
+        return False
 
 
 def refresh(session: Session, raw: str) -> dict | Unauthenticated:
@@ -134,14 +149,74 @@ def revoke(session: Session, staff_id: str, reason: str) -> dict:
     return principal_of(staff)
 
 
-def restore(session: Session, staff_id: str, new_password: str) -> dict:
+def restore(session: Session, actor: dict, staff_id: str, new_password: str) -> dict:
+    """An administrator gives an account a new password (and its access back, SPEC C12). Every session of
+    the account ends and its next login must choose a password of its own. For RESET_NEEDS_SECOND_ADMIN
+    roles the reset waits for a second administrator ({"state": "pending", …}); else the principal."""
     staff = _get(session, staff_id)
-    staff.active, staff.revoked_reason = True, None
-    staff.password_hash = _hasher.hash(new_password)
-    staff.credentials_version += 1
-    staff.failed_logins, staff.locked_until = 0, None
-    staff.last_cartable_at = datetime.now(timezone.utc)  # or the inactivity sweep would revoke again at once
+    if staff.id == actor["id"]:
+        raise Forbidden("own_password_reset", "گذرواژهٔ خودتان را از این راه نمی‌توانید تازه کنید.",
+                        "an administrator changes their own password with POST /api/v1/auth/password")
+    password_hash = _hasher.hash(new_password)
+    if staff.role not in RESET_NEEDS_SECOND_ADMIN:
+        _reinstate(session, staff, password_hash)
+        return principal_of(staff)
+    now = datetime.now(timezone.utc)
+    session.execute(update(PasswordReset).where(PasswordReset.staff_id == staff.id, PasswordReset.state == "pending")
+                    .values(state="replaced"))
+    reset = PasswordReset(id=str(uuid.uuid4()), staff_id=staff.id, password_hash=password_hash,
+                          requested_by=actor["id"], requested_at=now, expires_at=now + RESET_PENDING_FOR,
+                          state="pending")
+    session.add(reset)
+    session.flush()
+    _log.warning("password reset of %s (%s) requested by %s: waits for a second administrator",
+                 staff.username, staff.role, actor.get("username"))
+    return reset_view(session, reset)
+
+
+def approve_reset(session: Session, actor: dict, reset_id: str) -> dict:
+    """The second administrator applies a pending reset: not the one who asked, nor its subject."""
+    reset = get_by_uuid(session, PasswordReset, reset_id, lock=True, not_found=NotFound(
+        "reset_not_found", "درخواست بازنشانی با این شناسه نیست.", "no password reset has this id"))
+    now = datetime.now(timezone.utc)
+    if reset.state != "pending" or reset.expires_at <= now:
+        raise Conflict("reset_not_pending", "این درخواست بازنشانی دیگر در انتظار تأیید نیست.",
+                       f"the reset is {reset.state if reset.state != 'pending' else 'expired'}")
+    if actor["id"] in (reset.requested_by, reset.staff_id):
+        raise Forbidden("second_admin_required", "بازنشانی را باید مدیر سامانهٔ دیگری تأیید کند.",
+                        "neither the administrator who asked for the reset nor its subject may approve it")
+    reset.state, reset.approved_by, reset.approved_at = "applied", actor["id"], now
+    staff = _get(session, reset.staff_id)
+    _reinstate(session, staff, reset.password_hash)
+    _log.warning("password reset of %s approved by %s", staff.username, actor.get("username"))
     return principal_of(staff)
+
+
+def pending_resets(session: Session) -> list[dict]:
+    now = datetime.now(timezone.utc)
+    return [reset_view(session, r) for r in session.scalars(
+        select(PasswordReset).where(PasswordReset.state == "pending", PasswordReset.expires_at > now)
+        .order_by(PasswordReset.requested_at))]
+
+
+def reset_view(session: Session, reset: PasswordReset) -> dict:
+    subject, asker = session.get(Staff, reset.staff_id), session.get(Staff, reset.requested_by)
+    return {"id": reset.id, "state": reset.state, "staff_id": subject.id, "username": subject.username,
+            "full_name": subject.full_name, "role": subject.role, "requested_by": asker.username,
+            "requested_at": reset.requested_at.isoformat(), "expires_at": reset.expires_at.isoformat()}
+
+
+def _reinstate(session: Session, staff: Staff, password_hash: str) -> None:
+    staff.active, staff.revoked_reason = True, None
+    _set_password(session, staff, password_hash, must_change=True)
+    staff.last_cartable_at = datetime.now(timezone.utc)  # or the inactivity sweep would revoke again at once
+
+
+def _set_password(session: Session, staff: Staff, password_hash: str, must_change: bool) -> None:
+    """Every token issued before stops working, and every refresh session ends."""
+    staff.password_hash, staff.must_change_password = password_hash, must_change
+    staff.credentials_version += 1
+    end_sessions(session, staff.id)
 
 
 def end_sessions(session: Session, staff_id: str) -> None:
@@ -164,12 +239,6 @@ def _new_refresh_token(session: Session, staff: Staff, now: datetime) -> str:
 
 def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def require_role(actor: dict, *roles: str) -> None:
-    """The services check again what the gateway checked: the gateway is not the only guard."""
-    if not actor or actor.get("kind") != "staff" or actor.get("role") not in roles:
-        raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", f"needs one of the roles {', '.join(roles)}")
 
 
 def listing(session: Session, only_revoked: bool) -> list[dict]:

@@ -102,7 +102,7 @@ def for_disbursements(event: dict) -> list[Outgoing]:
     """SPEC P1: each paid beneficiary the registry has a mobile for hears that the money is in."""
     data = event["data"]
     return [Outgoing(item["mobile"], t.PENSION_PAID_CITIZEN, {
-        "budget_line": data["budget_line_fa"], "month": data["month_fa"],
+        "budget_line": data.get("budget_line_short_fa") or data["budget_line_fa"], "month": data["month_fa"],
         "amount": persian_digits(f"{item['amount_rials']:,}").replace(",", "٬")})
         for item in data["items"] if item.get("mobile")]
 

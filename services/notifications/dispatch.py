@@ -44,7 +44,7 @@ from common.identifiers import InvalidIdentifier, mask_mobile, normalise_mobile
 from common.jalali import iso
 from common.metrics import SMS_BY_STATE, SMS_COST, SMS_DEAD_LETTERS, SMS_MESSAGES, SMS_SEND_LATENCY
 from common.pagination import MAX_LIMIT, decode_cursor, page
-from services.notifications import quiet_hours
+from services.notifications import code_text, quiet_hours
 from services.notifications.models import SmsMessage
 from services.notifications.models import outbox as outbox_table
 from services.notifications.case_messages import Outgoing
@@ -217,7 +217,7 @@ def _send(session: Session, router: ProviderRouter, claimed: list, max_attempts:
     """Send claimed messages that no operator may hold (one request for one, the bulk endpoints for more), and
     record what came of each in one transaction; returns how many an operator took."""
     started = time.perf_counter()
-    outcome = router.deliver([ToOperator(m.recipient, m.body, m.send_key) for m in claimed],
+    outcome = router.deliver([ToOperator(m.recipient, code_text.text_to_send(m), m.send_key) for m in claimed],
                              budget=max(0.0, deadline - time.monotonic()))
     if outcome.accepted:
         SMS_SEND_LATENCY.labels(_provider_of(list(outcome.accepted.values()), router), kind).observe(
@@ -250,7 +250,7 @@ def _ask_holders(session: Session, router: ProviderRouter, held: list, max_attem
     for held_by, messages in groups.items():
         at = None if held_by == "*" else [n for n in held_by.split(",") if n]
         since = min(m.in_doubt_since or m.claimed_at for m in messages).timestamp()
-        got, unasked = router.find_sent([ToOperator(m.recipient, m.body, m.send_key) for m in messages], since,
+        got, unasked = router.find_sent([ToOperator(m.recipient, code_text.text_to_send(m), m.send_key) for m in messages], since,
                                         at=at, deadline=deadline)
         found.update({m.send_key: got[m.send_key] for m in messages if m.send_key in got})
         for message in messages:

@@ -64,7 +64,7 @@ class SmsMessage(Base):
 
 
 class OneTimeCode(Base):
-    """A one-time code for a citizen's login (SPEC N1). Only an HMAC of the code is kept. At most one
+    """A one-time code for a beneficiary's login (SPEC N1, T1). Only an HMAC of the code is kept. At most one
     live code per mobile and purpose (a new one replaces it); the rows of the last minutes are what the
     rate limits count."""
 
@@ -74,12 +74,12 @@ class OneTimeCode(Base):
         Index("one_time_codes_by_mobile", "mobile", "created_at"),
         Index("one_time_codes_by_client", "client", "created_at"),
         CheckConstraint("state IN ('live', 'used', 'replaced', 'dead', 'expired')", name="one_time_code_state"),
-        CheckConstraint("purpose IN ('citizen_login', 'beneficiary_login')", name="one_time_code_purpose"),
+        CheckConstraint("purpose IN ('beneficiary_login')", name="one_time_code_purpose"),
     )
 
     id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
     mobile: Mapped[str] = mapped_column(Text)
-    purpose: Mapped[str] = mapped_column(Text)  # citizen_login | beneficiary_login
+    purpose: Mapped[str] = mapped_column(Text)  # beneficiary_login (schemas.PURPOSES)
     client: Mapped[str] = mapped_column(Text)  # who asked (the gateway's client key), for its rate limit
     code_hash: Mapped[str] = mapped_column(Text)  # HMAC-SHA256, never the code
     # live → used | replaced (a newer code) | dead (too many wrong attempts) | expired

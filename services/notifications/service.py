@@ -2,16 +2,16 @@
 who hears what, dispatch.py does the work."""
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from nameko.timer import timer
 
-from common import inbox
+from common import authorization, inbox
 from common.config import get_settings
 from common.db import Database
-from common.errors import Forbidden, InvalidRequest, NotFound
+from common.errors import InvalidRequest, NotFound
 from common.identifiers import mask_mobile
+from common.retention import purge_older_than
 from common.rpc import rpc
 from common.validation import parse
 from common.health import HealthRpc
@@ -24,7 +24,7 @@ from common.events.handler import reliable_event_handler
 from common.observability import Observability
 from services.notifications import case_messages, dispatch, otp, staff_inbox, templates
 from services.notifications.dependencies import SmsProviderDependency
-from services.notifications.models import inbox as inbox_table
+from services.notifications.models import OneTimeCode, inbox as inbox_table
 from services.notifications.schemas import CodeCheck, CodeRequest, MarkRead
 
 
@@ -36,6 +36,9 @@ def _case_step_handler(step: str):
 
     handle.__name__ = f"on_case_{step}"
     return handle
+
+
+SMS_OPERATORS = ("admin", "hq_operator")  # who looks after the messages the platform sends
 
 
 class NotificationsService(HealthRpc):
@@ -111,6 +114,12 @@ class NotificationsService(HealthRpc):
     def send_due(self) -> int:
         return dispatch.sweep(self.db, self.sms, get_settings().sms_max_attempts)
 
+    @timer(interval=600)
+    def purge_one_time_codes(self) -> int:
+        """A code's row keeps the mobile and the requester's address for the rate limits and the daily cap
+        of wrong tries (otp.py), which look back a day at most: so long, no longer (docs/privacy.md)."""
+        return purge_older_than(self.db, OneTimeCode.__table__, "created_at", timedelta(hours=24))
+
     @timer(interval=10)
     def follow_receipts(self) -> int:
         """Poll the operators for messages sent with no receipt yet; expire the silent ones."""
@@ -127,13 +136,13 @@ class NotificationsService(HealthRpc):
 
     @rpc
     def dead_letters(self, actor: dict, limit: int = 20, after: str | None = None) -> dict:
-        _operator(actor)
+        authorization.require(actor, *SMS_OPERATORS)
         with self.db.begin():
             return dispatch.dead_letters(self.db, limit, after)
 
     @rpc
     def replay(self, actor: dict, ids: list) -> dict:
-        _operator(actor)
+        authorization.require(actor, *SMS_OPERATORS)
         with self.db.begin():
             replayed = dispatch.replay(self.db, [str(i) for i in ids])
         dispatch.deliver_all(self.db, self.sms, replayed, get_settings().sms_max_attempts)
@@ -179,20 +188,20 @@ class NotificationsService(HealthRpc):
     @rpc
     def staff_notifications(self, actor: dict, unread_only: bool = False, limit: int = 20,
                             after: str | None = None) -> dict:
-        staff_id = _staff_id(actor)
+        staff_id = authorization.require_staff_id(actor)
         with self.db.begin():
             return staff_inbox.list_for(self.db, staff_id, bool(unread_only), int(limit), after)
 
     @rpc
     def staff_unread_count(self, actor: dict) -> dict:
-        staff_id = _staff_id(actor)
+        staff_id = authorization.require_staff_id(actor)
         with self.db.begin():
             return {"unread": staff_inbox.unread_count(self.db, staff_id)}
 
     @rpc
     def mark_notifications_read(self, actor: dict, ids: list | None = None) -> dict:
         """These notifications (ids) of the caller, or all of them (ids None), marked read."""
-        staff_id = _staff_id(actor)
+        staff_id = authorization.require_staff_id(actor)
         wanted = None if ids is None else parse(MarkRead, {"ids": ids}).ids
         with self.db.begin():
             if wanted is None:
@@ -200,11 +209,6 @@ class NotificationsService(HealthRpc):
             else:
                 marked = staff_inbox.mark_read(self.db, staff_id, wanted)
             return {"marked": marked, "unread": staff_inbox.unread_count(self.db, staff_id)}
-
-
-def _operator(actor: dict | None) -> None:
-    if not actor or actor.get("kind") != "staff" or actor.get("role") not in ("admin", "hq_operator"):
-        raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", "needs the admin or hq_operator role")
 
 
 def _template(name: str):
@@ -218,14 +222,6 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _staff_id(actor: dict | None) -> str:
-    """The services check again what the gateway checked: only staff have notifications."""
-    try:
-        if actor and actor.get("kind") == "staff":
-            return str(uuid.UUID(str(actor["id"])))
-    except (KeyError, ValueError):
-        pass
-    raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", "staff notifications are for staff accounts")
 
 
 SERVICE = NotificationsService

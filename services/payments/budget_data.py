@@ -220,6 +220,14 @@ BUDGET_LINES: list[dict] = [
 ]
 
 LINES_BY_CODE: dict[str, dict] = {line["code"]: line for line in BUDGET_LINES}
+# What the "paid" SMS calls each line paid to people: short enough that the message fits one SMS part with
+# any month and amount (services/notifications/templates.py PENSION_PAID_CITIZEN; at most 12 characters).
+SHORT_NAMES_FA = {
+    "pension_disability": "مستمری", "pension_female_headed": "مستمری", "pension_elderly": "مستمری",
+    "child_support": "کمک کودکان", "home_care_severe_disability": "حق پرستاری", "rehabilitation_aids": "کمک توانبخشی",
+    "housing_aid": "کمک مسکن", "education_aid": "کمک تحصیلی", "marriage_aid": "کمک ازدواج",
+    "empowerment_employment": "کمک اشتغال",
+}
 
 PENSION_LINES = ("pension_disability", "pension_female_headed", "pension_elderly", "child_support")
 SUPPLEMENT_LINES = tuple(line["code"] for line in BUDGET_LINES

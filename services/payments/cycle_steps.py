@@ -27,6 +27,7 @@ from common.events.envelope import new_event
 from common.jalali import iso, month_fa
 from services.payments import cycles, ledger
 from services.payments.bank import BankError, BatchRejected, iso20022
+from services.payments.budget_data import SHORT_NAMES_FA
 from services.payments.ledger_store import balance, post
 from services.payments.models import BankBatch, BudgetLine, Cycle, PaymentOrder
 from services.payments.models import outbox as outbox_table
@@ -428,10 +429,12 @@ def publish_disbursements(session: Session, cycle: Cycle, batch_id: str, paid: l
     number = int(batch_id.rsplit(".", 1)[1])
     cause = f"disbursements:{batch_id}" + (f":{part}" if part else "")
     event_id = str(uuid.uuid5(EVENT_NAMESPACE, cause))  # the same batch (and statement), the same id
-    outbox.add(session, outbox_table, new_event(DISBURSEMENTS_PUBLISHED, {
-        "cycle_id": cycle.id, "budget_line": cycle.line, "budget_line_fa": budget.title_fa, "month": cycle.month,
-        "month_fa": month_fa(cycle.month), "batch": number, "batches": batches, "paid_at": iso(now_utc()),
-        "items": items}, subject=cycle.id, event_id=event_id))
+    data = {"cycle_id": cycle.id, "budget_line": cycle.line, "budget_line_fa": budget.title_fa, "month": cycle.month,
+            "month_fa": month_fa(cycle.month), "batch": number, "batches": batches, "paid_at": iso(now_utc()),
+            "items": items}
+    if cycle.line in SHORT_NAMES_FA:
+        data["budget_line_short_fa"] = SHORT_NAMES_FA[cycle.line]
+    outbox.add(session, outbox_table, new_event(DISBURSEMENTS_PUBLISHED, data, subject=cycle.id, event_id=event_id))
 
 
 def reconcile(session: Session, cycle_id: str) -> Cycle:

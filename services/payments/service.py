@@ -7,15 +7,15 @@ from datetime import datetime, timezone
 from nameko.timer import timer
 from sqlalchemy import select
 
+from common import authorization
 from common.config import get_settings
 from common.db import Database
-from common.errors import Forbidden
 from common.health import HealthRpc
 from common.metrics import PAYMENT_CYCLES_FAILING, record_payment_cycles
 from common.observability import Observability
 from common.rpc import rpc
 from common.validation import parse
-from common.idempotency import once
+from common.idempotency import once, purge_idempotency_records
 from services.payments import cycle_steps, cycle_worker, cycles, donations, ledger_store, registry
 from services.payments.donation_schemas import DonationIn
 from services.payments.dependencies import BankDependency, IpgDependency
@@ -23,15 +23,16 @@ from services.payments.models import BudgetLine, Cycle, idempotency_keys
 from services.payments.schemas import CycleOpen, Resolve, StatusChange
 from services.payments.views import budget_line_view, cycle_list, cycle_view, failed_orders
 
-PREPARES = {"finance_expert", "admin"}
+# Four eyes (SPEC P): one finance expert prepares, another person approves; the administrator, who manages
+# accounts, does neither (issue 18) and only reads.
+PREPARES = {"finance_expert"}
 APPROVES = {"finance_approver"}
-READS = PREPARES | APPROVES | {"auditor"}
+READS = PREPARES | APPROVES | {"auditor", "admin"}
 
 
 def _require(actor: dict | None, roles: set[str]) -> str:
-    if not actor or actor.get("kind") != "staff" or actor.get("role") not in roles:
-        raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", f"needs one of the roles {', '.join(sorted(roles))}")
-    return actor["username"]
+    """common/authorization.py decides; the username is who the ledger names."""
+    return authorization.require(actor, *roles)["username"]
 
 
 class PaymentsService(HealthRpc):
@@ -159,6 +160,10 @@ class PaymentsService(HealthRpc):
         return {"settled": donations.settle_pending(self.db, self.ipg)}  # its own short transactions
 
     # in every replica: donations left behind past a few minutes (claimed with SKIP LOCKED) ------------------
+    @timer(interval=600)
+    def purge_idempotency(self) -> int:  # every replica: common/retention.py says why that is safe
+        return purge_idempotency_records(self.db, idempotency_keys)
+
     @timer(interval=get_settings().donation_retry_seconds)
     def retry_donations(self) -> dict:
         return donations.retry_pending(self.db, self.ipg)  # its own short transactions, none around a call

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import and_, cast, func, literal, or_, select, tuple_
+from psycopg2 import errors as pg_errors
+from sqlalchemy import and_, cast, func, literal, or_, select, text, tuple_
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from common.errors import FieldError, InvalidRequest, NotFound
 from common.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from common.text import normalise
+from common.text import normalise, persian_digits
 from services.transparency.catalog import CATALOG, Dataset
 from services.transparency.models import dataset_rows, dataset_versions
 
 DUMP_PAGE = 2000  # rows per RPC when a download is streamed
 MAX_CHOICES = 300  # a filter with more distinct values than this stays a text box
 _choices_cache: dict[str, tuple[str, dict]] = {}  # slug -> (content_sha256, choices): a version never changes
+# A search is a few words of two letters or more (one letter is in nearly every row), found through the
+# trigram index (migration 0004) and given up after SEARCH_TIMEOUT_MS.
+MAX_SEARCH_TERMS = 5
+MIN_TERM_LETTERS = 2
+SEARCH_TIMEOUT_MS = 3000
 
 
 def dataset_or_404(slug: str) -> Dataset:
@@ -48,6 +55,21 @@ def _typed(dataset: Dataset, name: str, raw: str):
     return normalise(raw) if column.type == "string" else raw
 
 
+def search_terms(q: str | None) -> list[str]:
+    """The words of `q`, normalised, each once; a 400 naming `q` when there are too many or one is too short."""
+    words = list(dict.fromkeys(normalise(q).split(" "))) if q and normalise(q) else []
+    if len(words) > MAX_SEARCH_TERMS:
+        raise InvalidRequest([FieldError("q", "too_many_terms",
+                                         f"حداکثر {persian_digits(MAX_SEARCH_TERMS)} واژه جستجو کنید.",
+                                         f"at most {MAX_SEARCH_TERMS} words, got {len(words)}")])
+    short = [w for w in words if len(w) < MIN_TERM_LETTERS]
+    if short:
+        raise InvalidRequest([FieldError("q", "term_too_short",
+                                         f"هر واژهٔ جستجو دست‌کم {persian_digits(MIN_TERM_LETTERS)} حرف باشد.",
+                                         f"every word at least {MIN_TERM_LETTERS} characters: {' '.join(short)!r}")])
+    return words
+
+
 def rows_page(session: Session, slug: str, version: int | None, q: str | None, filters: dict[str, str],
               sort: str | None, descending: bool, after: str | None, limit: int) -> dict:
     dataset = dataset_or_404(slug)
@@ -60,13 +82,13 @@ def rows_page(session: Session, slug: str, version: int | None, q: str | None, f
     if sort and sort not in {c.name for c in dataset.columns if c.sortable}:
         raise InvalidRequest([FieldError("sort", "not_sortable", "بر پایهٔ این ستون نمی‌توان مرتب کرد.",
                                          f"sortable columns: {_names(dataset, 'sortable')}")])
+    terms = search_terms(q)
     where = [dataset_rows.c.slug == slug, dataset_rows.c.version == record["version"]]
     if filters:
         where.append(dataset_rows.c.data.contains({k: _typed(dataset, k, v) for k, v in filters.items()}))
-    if q and normalise(q):
-        for word in normalise(q).split(" "):
-            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append(dataset_rows.c.search.like(f"%{escaped}%", escape="\\"))
+    for word in terms:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(dataset_rows.c.search.like(f"%{escaped}%", escape="\\"))
     n = dataset_rows.c.n
     cursor = _checked(decode_cursor(after, 2))
     if sort:
@@ -80,14 +102,27 @@ def rows_page(session: Session, slug: str, version: int | None, q: str | None, f
         if cursor:
             where.append(n < cursor[1] if descending else n > cursor[1])
         order = (n.desc(),) if descending else (n,)
-    found = session.execute(select(dataset_rows.c.n, dataset_rows.c.data).where(*where)
-                            .order_by(*order).limit(limit + 1)).all()
+    query = select(dataset_rows.c.n, dataset_rows.c.data).where(*where).order_by(*order).limit(limit + 1)
+    found = _searched(session, query) if terms else session.execute(query).all()
     next_cursor = None
     if len(found) > limit:
         found = found[:limit]
         last_n, last = found[-1]
         next_cursor = encode_cursor(json.dumps(last.get(sort) if sort else 0, ensure_ascii=False), last_n)
     return {"items": [data for _, data in found], "next": next_cursor, "version": record["version"]}
+
+
+def _searched(session: Session, query) -> list:
+    """The rows of a search, given up after SEARCH_TIMEOUT_MS (for this transaction only)."""
+    session.execute(text(f"SET LOCAL statement_timeout = {SEARCH_TIMEOUT_MS}"))
+    try:
+        return session.execute(query).all()
+    except sa_exc.OperationalError as exc:
+        if not isinstance(exc.orig, pg_errors.QueryCanceled):
+            raise
+        raise InvalidRequest([FieldError("q", "search_too_broad",
+                                         "این جستجو بیش از حد طول کشید؛ واژه‌های دقیق‌تری بنویسید.",
+                                         f"the search took longer than {SEARCH_TIMEOUT_MS} ms")]) from None
 
 
 def dump_page(session: Session, slug: str, version: int, after_n: int, limit: int = DUMP_PAGE) -> list[list]:

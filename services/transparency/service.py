@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 
-from common import inbox
+from common import authorization, inbox
 from common.config import get_settings
 from common.db import Database
 from common.errors import Forbidden
@@ -74,20 +74,23 @@ class TransparencyService(HealthRpc):
         """Event-fed datasets that changed get a new version (safe in every replica: SKIP LOCKED); in the
         demo, the demo datasets get their first version."""
         demo = self.config.get("TRANSPARENCY_DEMO_DATA", get_settings().transparency_demo_data)
-        first = publisher.publish_demo(self.db, self.signer, _now()) if demo else []
+        first = publisher.publish_demo(self.db, self.signer, _now()) if demo and not get_settings().is_production else []
         return first + publisher.publish_changed(self.db, self.signer, _now())
 
     # publishing ------------------------------------------------------------------------------------------
     @rpc
     def publish_demo(self) -> list:
-        """The demo datasets' first versions, when they have none (the local run and the tests)."""
+        """The demo datasets' first versions, when they have none (the local run and the tests). Never in
+        production: generated data signed with the production key would be published as the organization's."""
+        if get_settings().is_production:
+            raise Forbidden("no_demo_in_production", "در محیط عملیاتی داده‌های نمایشی منتشر نمی‌شوند.",
+                            "ENVIRONMENT=production: demo datasets are never published")
         return publisher.publish_demo(self.db, self.signer, _now())
 
     @rpc
     def correct(self, actor: dict, slug: str, payload: dict) -> dict:
         """A correction is a new version with the rows changed; what was published stays as it was."""
-        if not actor or actor.get("kind") != "staff" or actor.get("role") != "admin":
-            raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", "needs the admin role")
+        authorization.require(actor, "admin")
         change = parse(Correction, payload)
         browse.dataset_or_404(slug)
         with self.db.begin():
@@ -164,10 +167,9 @@ class TransparencyService(HealthRpc):
 
     @rpc
     def my_payments(self, actor: dict, after: str | None = None, limit: int = 20) -> dict:
-        if not actor or actor.get("kind") != "beneficiary":
-            raise Forbidden("forbidden", "این فهرست فقط برای خود ذی‌نفع است.", "needs a beneficiary session")
+        national_id = authorization.require_beneficiary(actor)
         with self.db.begin():
-            return payment_history.history(self.db, actor["national_id"], after, limit)
+            return payment_history.history(self.db, national_id, after, limit)
 
 
 SERVICE = TransparencyService

@@ -90,7 +90,7 @@ def down_to_rey(api, code):
 
 def test_a_case_goes_down_misses_its_deadline_comes_back_and_is_answered_approved_and_closed(platform, api):  # noqa: F811
     registered = api.call("POST", "/api/v1/cases", json={
-        "kind": "complaint", "urgency": "normal", "mobile": MOBILE, "category": "pension",
+        "kind": "complaint", "mobile": MOBILE, "category": "pension",
         "text": "مستمری سه ماه گذشته به حساب پدرم واریز نشده و اداره پاسخی نمی‌دهد."})
     assert registered.status_code == 201, registered.text
     code = registered.json()["tracking_code"]

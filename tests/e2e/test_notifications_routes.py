@@ -1,6 +1,5 @@
-"""One-time codes and staff notifications through the real gateway and processes (SPEC N1, N2): a
-citizen asks for a code, reads it from the fake operator and verifies it once; a case referred down
-to Rey shows in rey.expert's notifications until read."""
+"""Staff notifications through the real gateway and processes (SPEC N2): a case referred down to Rey
+shows in rey.expert's notifications until read; and no public route texts a one-time code (issue 18)."""
 from __future__ import annotations
 
 import time
@@ -15,7 +14,6 @@ from tests.e2e.test_first_path import platform  # noqa: F401  (the module's runn
 pytestmark = pytest.mark.e2e
 
 MOBILE = "09351239876"
-PERSIAN = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
 
 @pytest.fixture(scope="module")
@@ -24,41 +22,17 @@ def api(platform):  # noqa: F811
     return Api(platform["base"])
 
 
-def codes_sent(platform, mobile, at_least):  # noqa: F811
-    messages = requests.get(f"{platform['sms']}/api/messages",
-                            params={"receptor": mobile, "wait": 20, "min": at_least}, timeout=30).json()
-    assert len(messages) >= at_least, messages
-    return [m["message"].split("کد ورود شما ")[1][:6] for m in messages]
-
-
-def test_a_citizen_gets_a_code_by_sms_and_it_verifies_once(platform, api):  # noqa: F811
-    asked = api.call("POST", "/api/v1/otp", json={"mobile": MOBILE.translate(PERSIAN), "purpose": "citizen_login"})
-    assert asked.status_code == 202, asked.text
-    assert asked.json() == {"expires_in": 120, "sent_to": "0935***9876"}
-    [code] = codes_sent(platform, MOBILE, 1)
-    assert code.isdigit()
-
-    verify = {"mobile": MOBILE, "purpose": "citizen_login", "code": code.translate(PERSIAN)}
-    first = api.call("POST", "/api/v1/otp/verify", json=verify)
-    assert first.status_code == 200 and first.json() == {"verified": True}
-    again = api.call("POST", "/api/v1/otp/verify", json=verify)  # used: refused like a wrong password
-    assert again.status_code == 401 and again.headers["Content-Type"] == "application/problem+json"
-    assert again.json()["code"] == "invalid_code"
-    [error] = again.json()["errors"]
-    assert error["field"] == "code" and error["message"].startswith("کد تأیید")
-
-    bad = api.call("POST", "/api/v1/otp/verify", json={**verify, "code": "12"})
-    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "code"
-
-
-def test_a_fourth_code_in_ten_minutes_is_refused_with_when_to_retry(platform, api):  # noqa: F811
-    mobile = "09351239877"
-    for _ in range(3):
-        assert api.call("POST", "/api/v1/otp", json={"mobile": mobile}).status_code == 202
-    refused = api.call("POST", "/api/v1/otp", json={"mobile": mobile})
-    assert refused.status_code == 429 and refused.json()["code"] == "too_many_codes"
-    assert 0 < int(refused.headers["Retry-After"]) <= 601
-    assert len(codes_sent(platform, mobile, 3)) == 3
+def test_no_public_route_texts_a_code_or_checks_one(platform, api):  # noqa: F811
+    """Each code purpose is asked for through its own route only (a beneficiary's: /transparency/me/code):
+    the old public /otp texted citizen_login codes that nothing used, and took beneficiary_login too, so
+    anyone knowing a mobile could keep replacing its codes (issue 18)."""
+    for purpose in ("beneficiary_login", "citizen_login"):
+        asked = api.call("POST", "/api/v1/otp", json={"mobile": MOBILE, "purpose": purpose})
+        assert asked.status_code == 404 and asked.headers["Content-Type"] == "application/problem+json"
+        checked = api.call("POST", "/api/v1/otp/verify", json={"mobile": MOBILE, "purpose": purpose, "code": "123456"})
+        assert checked.status_code == 404
+    assert requests.get(f"{platform['sms']}/api/messages", params={"receptor": MOBILE}, timeout=10).json() == []
+    assert "/api/v1/otp" not in api.call("GET", "/api/v1/openapi.json").json()["paths"]
 
 
 def unread_of(api, username) -> int:

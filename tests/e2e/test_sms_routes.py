@@ -47,11 +47,11 @@ def test_a_dead_letter_is_listed_and_replayed_and_a_receipt_is_taken(platform, a
                          timeout=30).json()
     assert len(again) == 2  # sent again, under a new key
 
-    token = get_settings().sms_callback_token
-    refused = requests.post(f"{platform['base']}/api/v1/sms/receipts/{provider}?token=wrong-token", timeout=10,
+    secret = get_settings().receipt_secret(provider)
+    refused = requests.post(f"{platform['base']}/api/v1/sms/receipts/{provider}/wrong-secret", timeout=10,
                             data={"messageid": again[1]["messageid"], "status": "10"})
     assert refused.status_code == 401
-    taken = requests.post(f"{platform['base']}/api/v1/sms/receipts/{provider}?token={token}", timeout=10,
+    taken = requests.post(f"{platform['base']}/api/v1/sms/receipts/{provider}/{secret}", timeout=10,
                           data={"messageid": str(again[1]["messageid"]), "status": "10"})
     assert taken.status_code == 200 and taken.json()["receipts"] == 1
     assert provider_id

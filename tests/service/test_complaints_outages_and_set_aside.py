@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
+from tests.helpers import gateway_proxy
 from sqlalchemy.orm import Session
 
 from common.errors import Forbidden, InvalidRequest, NotFound
@@ -328,7 +328,7 @@ def test_the_sweeps_take_their_time_from_the_database_not_from_the_replica(engin
 def complaints(container_factory, service_config, engine):  # noqa: F811
     container = container_factory(ComplaintsService, service_config)
     container.start()
-    with ServiceRpcProxy("complaints", service_config) as proxy:
+    with gateway_proxy("complaints", service_config) as proxy:
         yield proxy
 
 

@@ -1,7 +1,7 @@
 """The complaints service in a nameko container against the real broker and PostgreSQL."""
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
+from tests.helpers import gateway_proxy
 
 from common.errors import InvalidRequest, NotFound
 from common.events import schemas
@@ -15,7 +15,7 @@ CASE = {"kind": "complaint", "text": "مستمری این ماه واریز نش
 def complaints(container_factory, service_config):
     container = container_factory(ComplaintsService, service_config)
     container.start()
-    with ServiceRpcProxy("complaints", service_config) as proxy:
+    with gateway_proxy("complaints", service_config) as proxy:
         yield proxy
 
 
@@ -97,7 +97,7 @@ def test_concurrent_retries_with_one_key_register_once(complaints, service_confi
     key = {"client": "ip:10.0.0.1", "key": "concurrent-retry"}
 
     def register():
-        with ServiceRpcProxy("complaints", service_config) as proxy:
+        with gateway_proxy("complaints", service_config) as proxy:
             return proxy.register_case(CASE, key)["tracking_code"]
 
     pool = eventlet.GreenPool()

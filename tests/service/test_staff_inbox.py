@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 from sqlalchemy.orm import Session
 
@@ -13,7 +12,7 @@ from common.events import schemas
 from common.events.catalog import CASE_STEP_EVENTS, STAFF_ACCESS_REVOKED
 from common.events.envelope import new_event
 from services.notifications import staff_inbox
-from tests.helpers import publish
+from tests.helpers import gateway_proxy, publish
 
 CODE = "4203917755102846"
 DEADLINE_FA = "۱۴۰۵/۰۹/۰۷ ۱۲:۳۰"  # 2026-11-28T09:00:00Z in Tehran, Jalali
@@ -132,7 +131,7 @@ def test_a_forged_cursor_is_a_bad_request(session):
 # through the broker and the RPCs ------------------------------------------------------------------------------
 @pytest.fixture
 def rpc(notifications, service_config):
-    with ServiceRpcProxy("notifications", service_config) as proxy:
+    with gateway_proxy("notifications", service_config) as proxy:
         yield proxy
 
 

@@ -30,8 +30,10 @@ OVERLAYS = ["local-demo", "production"]
 PLATFORM = {*SERVICES, "relay", "gateway"}
 FAKES = {"sms-operator", "bank", "ipg"}
 # Secrets the manifests read but never hold: made by the operators, or by the people who deploy
-OPERATOR_SECRETS = {"welfare-rabbitmq-default-user"} | {f"welfare-{s}-db-app" for s in SERVICES}
+OPERATOR_SECRETS = {f"welfare-{s}-db-app" for s in SERVICES}
 EXTERNAL_SECRETS = {"welfare-secrets", "welfare-backup-s3"}
+# each broker user's credentials (scripts/broker_users.py): made by whoever deploys; the demo holds demo ones
+BROKER_SECRETS = {f"welfare-broker-{u}" for u in ("gateway", *SERVICES, "relay", "keda", "operator")}
 
 
 @functools.cache
@@ -125,6 +127,18 @@ def containers(deployment: dict) -> list[dict]:
 
 def env_of(container: dict) -> dict[str, dict]:
     return {e["name"]: e for e in container.get("env", [])}
+
+
+def secret_files(pod: dict) -> dict[str, set[str]]:
+    """The files of each projected volume of secrets (production mounts secrets as files), by volume."""
+    return {v["name"]: {i["path"] for s in v["projected"]["sources"] if "secret" in s for i in s["secret"]["items"]}
+            for v in pod.get("volumes", []) if "projected" in v}
+
+
+def inputs_of(container: dict, pod: dict) -> set[str]:
+    """The settings a container is given: its environment variables and the secret files it mounts."""
+    files = secret_files(pod)
+    return set(env_of(container)) | {f for m in container.get("volumeMounts", []) for f in files.get(m["name"], ())}
 
 
 # the tests ---------------------------------------------------------------------------------------------------
@@ -251,14 +265,14 @@ def test_a_new_version_starts_only_on_its_migrated_schema(name):
         "python", "-m", "common.migrations", "upgrade"]
     for deployment in of_kind(docs, "Deployment").values():
         pod = deployment["spec"]["template"]["spec"]
-        uses = sorted(s for s in SERVICES if f"{s.upper()}_DATABASE_URL" in env_of(pod["containers"][0]))
+        uses = sorted(s for s in SERVICES if f"{s.upper()}_DATABASE_URL" in inputs_of(pod["containers"][0], pod))
         if not uses:
             assert "initContainers" not in pod
             continue
         (init,) = [c for c in pod["initContainers"] if c["name"] == "wait-for-schema"]
         assert init["command"][:4] == ["python", "-m", "common.health", "wait-for-schema"]
         assert sorted(init["command"][4:]) == uses
-        assert {f"{s.upper()}_DATABASE_URL" for s in uses} == set(env_of(init))
+        assert {f"{s.upper()}_DATABASE_URL" for s in uses} == {n for n in inputs_of(init, pod) if n.endswith("_URL")}
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
@@ -266,7 +280,7 @@ def test_the_relay_publishes_only_once_every_consumer_queue_exists(name):
     relay = of_kind(overlay(name), "Deployment")["relay"]["spec"]["template"]["spec"]
     (init,) = [c for c in relay["initContainers"] if c["name"] == "wait-for-queues"]
     assert init["command"] == ["python", "-m", "common.health", "wait-for-queues"]
-    assert "AMQP_URI" in env_of(init)
+    assert "AMQP_URI" in inputs_of(init, relay)
 
 
 def _selects(rule_peer: dict, labels: dict) -> bool:
@@ -317,18 +331,22 @@ def test_network_policies_open_only_the_gateway_and_keep_each_service_to_its_dat
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_no_secret_is_kept_in_the_repository_and_every_secret_read_exists(name):
     docs = overlay(name)
-    generated = of_kind(docs, "Secret")
+    generated = {n: s for n, s in of_kind(docs, "Secret").items() if n not in BROKER_SECRETS}
     text = yaml.safe_dump_all(docs)
     referenced = set(re.findall(r"secretKeyRef:\s*\n\s*key: \S+\n\s*name: (\S+)", text))
+    referenced |= {s["secret"]["name"] for d in docs if d["kind"] in ("Deployment", "Job")
+                   for v in d["spec"]["template"]["spec"].get("volumes", []) if "projected" in v
+                   for s in v["projected"]["sources"] if "secret" in s}
     referenced |= {r["name"] for d in of_kind(docs, "TriggerAuthentication").values()
                    for r in d["spec"]["secretTargetRef"]}
     referenced |= {c["backup"]["barmanObjectStore"]["s3Credentials"][k]["name"]
                    for c in (d["spec"] for d in of_kind(docs, "Cluster").values()) if "backup" in c
                    for k in ("accessKeyId", "secretAccessKey")}
     assert OPERATOR_SECRETS <= referenced
+    assert BROKER_SECRETS - {"welfare-broker-operator"} <= referenced  # each process on its own broker user
     if name == "production":
-        assert not generated, "production references its Secrets; it never holds one"
-        assert referenced <= OPERATOR_SECRETS | EXTERNAL_SECRETS
+        assert not of_kind(docs, "Secret"), "production references its Secrets; it never holds one"
+        assert referenced <= OPERATOR_SECRETS | EXTERNAL_SECRETS | BROKER_SECRETS
         documented = (K8S / "overlays/production/kustomization.yaml").read_text()
         keys = set(re.findall(r"name: welfare-secrets, key: (\w+)", (K8S / "base").joinpath(
             "gateway.yaml").read_text() + "".join((K8S / "base" / f"{s}.yaml").read_text() for s in SERVICES)))
@@ -336,7 +354,7 @@ def test_no_secret_is_kept_in_the_repository_and_every_secret_read_exists(name):
     else:
         (secret,) = generated.values()
         assert secret["metadata"]["name"].startswith("welfare-secrets")  # with kustomize's hash suffix
-        assert referenced <= OPERATOR_SECRETS | {secret["metadata"]["name"]}
+        assert referenced <= OPERATOR_SECRETS | BROKER_SECRETS | {secret["metadata"]["name"]}
         keys_read = set(re.findall(rf"secretKeyRef:\s*\n\s*key: (\S+)\n\s*name: {secret['metadata']['name']}", text))
         assert keys_read and keys_read <= set(secret["data"])
         config = next(iter(of_kind(docs, "ConfigMap").values()))

@@ -189,3 +189,25 @@ def test_a_template_refuses_a_missing_variable_an_unknown_name_and_a_text_too_lo
     with pytest.raises(t.TemplateError, match="4 parts"):
         long.render(text="س" * 202)
     assert t.CASE_HANDED_CITIZEN.variables == ["holder_unit_fa", "tracking_code"]
+
+
+def test_payday_sms_fits_one_part_for_every_line_month_and_amount_under_a_billion():
+    from services.payments.budget_data import LINES_BY_CODE, SHORT_NAMES_FA
+
+    from common.events.catalog import DISBURSEMENTS_PUBLISHED
+    from common.jalali import month_fa
+
+    longest_month = max((month_fa(f"1405-{m:02d}") for m in range(1, 13)), key=len)
+    assert [code for code, line in LINES_BY_CODE.items() if line["pays"] == "beneficiary"] == list(SHORT_NAMES_FA)
+    for code, short in SHORT_NAMES_FA.items():
+        event = new_event(DISBURSEMENTS_PUBLISHED, {
+            "cycle_id": f"1405-02.{code}", "budget_line": code, "budget_line_fa": LINES_BY_CODE[code]["title_fa"],
+            "budget_line_short_fa": short, "month": "1405-02", "month_fa": longest_month, "batch": 1, "batches": 1,
+            "paid_at": "2026-05-05T09:00:00Z",
+            "items": [{"order_id": "o-1", "national_id": "0499370899", "mobile": "09121234567",
+                       "amount_rials": 999_999_999, "province": "tehran", "account_masked": "IR** **** **** **** **** **08 99"}]})
+        [message] = case_messages.for_disbursements(event)
+        assert schemas.errors_of(event) == []
+        body = message.render()
+        assert segments(body) == 1, (code, len(body), body)
+        assert short in body and "۹۹۹٬۹۹۹٬۹۹۹" in body

@@ -13,8 +13,11 @@ operator (`find_sent`) before sending the message anywhere again.
 """
 from __future__ import annotations
 
+import functools
+import logging
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import quote, quote_plus
 
 # The platform's states of a message at the operator, whichever operator it is.
 STATES = ("queued", "sent", "delivered", "undelivered", "failed", "expired")
@@ -93,6 +96,86 @@ class PartialSend(ProviderError):
         """`exc`, which stopped a bulk send after `accepted` were taken, as a PartialSend."""
         return cls(str(exc), accepted, exc.retryable, provider_fault=exc.provider_fault, code=exc.code,
                    ambiguous=exc.ambiguous, carried=exc.carried, settled=exc.settled)
+
+
+REDACTED = "[redacted]"
+# The calls through which an operator's adapter is used (SmsProvider): what leaves them never holds a secret.
+PROVIDER_CALLS = ("send", "send_bulk", "find_by_local_id", "find_sent", "statuses", "parse_receipt")
+
+
+def redact(text: str, secrets) -> str:
+    """`text` with every secret blanked out, as written and as a URL would carry it."""
+    for secret in secrets:
+        if secret:
+            for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+                text = text.replace(form, REDACTED)
+    return text
+
+
+def _redacting(call):
+    @functools.wraps(call)
+    def guarded(self, *args, **kwargs):
+        try:
+            return call(self, *args, **kwargs)
+        except Exception as exc:
+            raise without_secrets(exc, self.secrets) from None
+    return guarded
+
+
+def without_secrets(exc: Exception, secrets) -> Exception:
+    """`exc` as it may leave an adapter: its text redacted, and cut from its causes (a library's exception
+    text, which a logged traceback would print: requests puts the URL in it, Kavenegar's key with it)."""
+    text = str(exc)
+    clean = redact(text, secrets)
+    if clean != text:
+        exc.args = (clean,)  # ProviderError, ValueError and OSError say their first argument
+        if redact(str(exc), secrets) != str(exc):  # an exception that says something else: say it ourselves
+            exc = ProviderError(clean, ambiguous=True)
+    exc.__cause__ = exc.__context__ = None
+    exc.__suppress_context__ = True
+    return exc
+
+
+class _LibraryLogRedaction(logging.Filter):
+    """urllib3 logs each request's URL at DEBUG (Kavenegar's key with it): blanked before any handler."""
+
+    def __init__(self):
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg, record.args = redact(record.getMessage(), self.secrets), ()
+        return True
+
+
+_LIBRARY_LOGS = _LibraryLogRedaction()
+logging.getLogger("urllib3.connectionpool").addFilter(_LIBRARY_LOGS)
+
+
+class OperatorAdapter:
+    """The base of every operator's adapter: its errors, whatever raised them, leave it with no secret in
+    their text nor in their causes, and the HTTP library's logs are redacted too (`secrets`: the credentials
+    the adapter holds, set by its __init__). The one place that keeps API keys out of logs,
+    sms_messages.last_error, the sms.failed event and answers."""
+
+    name = ""
+    _secrets: tuple[str, ...] = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, values) -> None:
+        self._secrets = tuple(v for v in values if v)
+        _LIBRARY_LOGS.secrets.update(self._secrets)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in PROVIDER_CALLS:
+            if name in cls.__dict__:
+                setattr(cls, name, _redacting(cls.__dict__[name]))
 
 
 def may_have_acted(http_status: int) -> bool:

@@ -38,7 +38,7 @@ import time
 import requests
 
 from services.notifications.providers.base import (
-    Accepted, Outgoing, PartialSend, ProviderError, may_have_acted, request_error,
+    Accepted, OperatorAdapter, Outgoing, PartialSend, ProviderError, may_have_acted, request_error,
 )
 
 # Entry statuses of the API, mapped to the platform's states.
@@ -55,11 +55,12 @@ STATUS_LIMIT = 500
 LOOKUP_WINDOW = 12 * 3600 - 600  # seconds: statuslocalmessageid knows the last 12 hours (less a margin)
 
 
-class KavenegarProvider:
+class KavenegarProvider(OperatorAdapter):
     name = "kavenegar"
     supports_local_id = True
 
     def __init__(self, base_url: str, api_key: str, sender: str, timeout: float = 5.0):
+        self.secrets = (api_key,)  # in every URL's path
         self.base = f"{base_url.rstrip('/')}/v1/{api_key}/sms"
         self.sender = sender
         self.timeout = timeout

@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from services.notifications.providers.base import (
-    Accepted, Outgoing, PartialSend, ProviderError, may_have_acted, request_error, split_cost,
+    Accepted, OperatorAdapter, Outgoing, PartialSend, ProviderError, may_have_acted, request_error, split_cost,
 )
 
 SUCCESS = 1
@@ -59,12 +59,13 @@ CLOCK_SLACK = 300  # seconds: SMS.ir's clock may run behind ours
 TEHRAN = ZoneInfo("Asia/Tehran")
 
 
-class SmsIrProvider:
+class SmsIrProvider(OperatorAdapter):
     name = "smsir"
     supports_local_id = False
 
     def __init__(self, base_url: str, api_key: str, line_number: str, timeout: float = 5.0,
                  cost_unit_rials: float = 1.0):
+        self.secrets = (api_key,)  # in the X-API-KEY header
         self.base = f"{base_url.rstrip('/')}/v1"
         self.line_number = int(line_number) if str(line_number).isdigit() else line_number
         self.timeout = timeout

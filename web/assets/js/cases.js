@@ -21,17 +21,6 @@ export function kindChoices(name = "kind", checked = "complaint") {
       h("label", { class: "choice" }, h("input", { type: "radio", name, value, checked: value === checked }), label))));
 }
 
-export function urgencyChoices(name = "urgency") {
-  return h("fieldset", { class: "group" },
-    h("legend", {}, "فوریت"),
-    h("span", { class: "hint", id: `${name}-hint` }, "فوری: خطر جانی یا آسیب جدی، زیر ۳ ساعت. عادی: تا یک روز کاری."),
-    h("div", { class: "choices" },
-      h("label", { class: "choice" }, h("input", { type: "radio", name, value: "normal", checked: true,
-        "aria-describedby": `${name}-hint` }), "عادی"),
-      h("label", { class: "choice" }, h("input", { type: "radio", name, value: "urgent",
-        "aria-describedby": `${name}-hint` }), "فوری")));
-}
-
 let categories = null;
 
 /** What a case can be about, as GET /org/categories lists it: {code: Persian title}, fetched once. */
@@ -105,9 +94,9 @@ export function centerPicker() {
 /** The case as its intake body, from a form built of the pieces above (digits made Latin). */
 export function intakeBody(form, { anonymous = false } = {}) {
   const data = new FormData(form);
-  const body = { kind: data.get("kind"), text: String(data.get("text") || "").trim(),
-    urgency: data.get("urgency") || "normal" };
-  for (const key of ["category", "center"]) if (data.get(key)) body[key] = data.get(key);
+  const body = { kind: data.get("kind"), text: String(data.get("text") || "").trim() };
+  // urgency: only staff forms have it (the public does not choose it; staff and the rules do)
+  for (const key of ["urgency", "category", "center"]) if (data.get(key)) body[key] = data.get(key);
   if (!anonymous) {
     const name = String(data.get("name") || "").trim();
     const mobile = latin(data.get("mobile") || "").replace(/[\s-]/g, "");

@@ -30,10 +30,41 @@ async function currentPrincipal() {
 }
 
 const LOGIN_HINT = {
-  lock: "پس از ۵ بار گذرواژهٔ نادرست، حساب ۱۵ دقیقه قفل می‌شود.",
-  busy: "حساب شما قفل نشده است: از این شبکه در یک دقیقه ورودهای زیادی انجام شده (برای نمونه همکاران یک اداره) "
+  lock: "حساب هرگز قفل نمی‌شود؛ پس از ۵ گذرواژهٔ نادرست از این دستگاه، هر تلاش تازه چند ثانیه صبر می‌خواهد.",
+  busy: "حساب شما قفل نشده است: از این شبکه ورودهای زیادی انجام شده (برای نمونه همکاران یک اداره) "
     + "و ورود تازه چند ثانیه پذیرفته نمی‌شود؛ این تلاش نادرست هم شمرده نشده است.",
 };
+
+/** After an administrator's reset (403 password_change_required): a password of one's own, before anything else. */
+function newPasswordForm(username, given, onDone) {
+  const fresh = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: "12", class: "ltr" });
+  const again = h("input", { type: "password", autocomplete: "new-password", required: true, minlength: "12", class: "ltr" });
+  const submit = h("button", { type: "submit" }, "ثبت گذرواژه و ورود");
+  const form = h("form", { class: "card", novalidate: true, "aria-labelledby": "new-password-title" },
+    h("h2", { id: "new-password-title", tabindex: "-1" }, "گذرواژهٔ خودتان را برگزینید"),
+    h("p", {}, "مدیر سامانه گذرواژهٔ شما را تازه کرده است؛ پیش از هر کاری گذرواژه‌ای برگزینید که فقط خودتان بدانید."),
+    field({ label: "گذرواژهٔ تازه", name: "new_password", control: fresh, hint: "دست‌کم ۱۲ نویسه" }),
+    field({ label: "تکرار گذرواژهٔ تازه", name: "new_password_again", control: again }),
+    h("div", { class: "actions" }, submit));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const found = localProblem([
+      { field: "new_password", message: fresh.value.length >= 12 ? null : "گذرواژهٔ تازه دست‌کم ۱۲ نویسه است." },
+      { field: "new_password_again", message: again.value === fresh.value ? null : "دو گذرواژه یکی نیستند." }]);
+    if (found) { showProblem(form, found, { title: "گذرواژه ثبت نشد" }); return; }
+    await busy(submit, async () => {
+      try {
+        staffSession.set(await post("/auth/password", { username, password: given, new_password: fresh.value }));
+        announce("گذرواژهٔ تازه ثبت شد و وارد شدید.");
+        onDone();
+      } catch (error) {
+        showProblem(form, error, { title: "گذرواژه ثبت نشد" });
+      }
+    }, "در حال ثبت…");
+  });
+  return form;
+}
 
 function loginForm(onDone, purpose) {
   const username = h("input", { type: "text", autocomplete: "username", required: true, class: "ltr",
@@ -65,6 +96,12 @@ function loginForm(onDone, purpose) {
         announce("وارد شدید.");
         onDone();
       } catch (error) {
+        if (error instanceof ApiError && error.code === "password_change_required") {
+          const next = newPasswordForm(username.value.trim(), password.value, onDone);
+          form.replaceWith(next);
+          next.querySelector("h2").focus();
+          return;
+        }
         if (error instanceof ApiError && error.rateLimited) hint.textContent = LOGIN_HINT.busy;
         showProblem(form, error, { title: "ورود انجام نشد" });
         if (!(error instanceof ApiError) || !error.fieldErrors.length) password.focus();

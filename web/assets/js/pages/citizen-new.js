@@ -1,7 +1,7 @@
 // A citizen registers a complaint, a request or a violation report (anonymous allowed), attaches
 // evidence, and keeps the tracking code (and an anonymous report's secret).
 import { ApiError, actionKey, request } from "../api.js";
-import { categorySelect, centerPicker, intakeBody, intakeProblems, kindChoices, textArea, urgencyChoices } from "../cases.js";
+import { categorySelect, centerPicker, intakeBody, intakeProblems, kindChoices, textArea } from "../cases.js";
 import { localProblem, secretGroups } from "../checks.js";
 import { fa, jalali, trackingCode } from "../format.js";
 import { $, announce, busy, clear, clearErrors, copyButton, field, h, markCurrentNav, message, problemBox, retryNotice, showProblem } from "../ui.js";
@@ -26,7 +26,6 @@ function form() {
     h("h2", { id: "intake-title" }, "فرم ثبت"),
     kindChoices(),
     textArea("شرح درخواست یا گزارش"),
-    urgencyChoices(),
     categorySelect(),
     centerPicker(),
     h("fieldset", {},

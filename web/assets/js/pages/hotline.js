@@ -83,6 +83,8 @@ function findForm(principal) {
   const query = h("input", { type: "search", inputmode: "numeric", autocomplete: "off", class: "ltr", dir: "ltr" });
   const submit = h("button", { type: "submit", class: "secondary" }, "یافتن");
   const byMobile = FINDS_BY_MOBILE.includes(principal.role);
+  // The hotline reads what the caller could read with the code; those who work cases open the whole case.
+  const reads = ACTING.includes(principal.role) || principal.role === "inspector";
   const form = h("form", { id: "find", class: "card", role: "search", novalidate: true, "aria-labelledby": "find-title" },
     h("h2", { id: "find-title" }, "یافتن پرونده"),
     field({ label: byMobile ? "کد رهگیری یا شمارهٔ همراه" : "کد رهگیری", name: "q", control: query,
@@ -98,12 +100,12 @@ function findForm(principal) {
     await busy(submit, async () => {
       try {
         if (digits.length === 16) {
-          const seen = await request(`/staff/cases/${digits}`, { auth: "staff" });
-          clear(found, caseCard(seen));
+          const seen = await request(reads ? `/staff/cases/${digits}` : `/staff/calls/cases/${digits}`, { auth: "staff" });
+          clear(found, caseCard(seen, reads));
         } else if (byMobile && /^(\+?98|0)?9\d{9}$/.test(latin(query.value).replace(/[\s-]/g, ""))) {
           const page = await request(`/staff/cases?mobile=${encodeURIComponent(latin(query.value).replace(/[\s-]/g, ""))}&limit=50`,
             { auth: "staff" });
-          clear(found, page.items.length ? casesTable(page.items)
+          clear(found, page.items.length ? casesTable(page.items, reads)
             : h("p", {}, "پرونده‌ای با این شمارهٔ همراه ثبت نشده است."));
         } else {
           fieldError(form, query, byMobile ? "کد رهگیری ۱۶ رقمی یا شمارهٔ همراه ۱۱ رقمی (۰۹…) وارد کنید." : "کد رهگیری ۱۶ رقم است.");
@@ -125,7 +127,7 @@ function findForm(principal) {
   return form;
 }
 
-function caseCard(seen) {
+function caseCard(seen, reads) {
   return h("section", { "aria-labelledby": "seen-title" },
     h("h3", { id: "seen-title", tabindex: "-1" }, `${seen.kind_fa} — `, codeText(seen.tracking_code)),
     h("dl", { class: "facts" },
@@ -134,17 +136,18 @@ function caseCard(seen) {
       h("dt", {}, "ثبت"), h("dd", {}, jalali(seen.registered_at)),
       seen.answer ? [h("dt", {}, "پاسخ"), h("dd", {}, seen.answer.text)] : null),
     h("h4", {}, "مراحل (آن‌چه شهروند می‌بیند)"), timeline(seen.timeline),
-    h("p", {}, h("a", { href: `/web/staff/case.html?code=${seen.tracking_code}` }, "پروندهٔ کامل")));
+    reads ? h("p", {}, h("a", { href: `/web/staff/case.html?code=${seen.tracking_code}` }, "پروندهٔ کامل")) : null);
 }
 
-function casesTable(items) {
+function casesTable(items, reads) {
   return scroller(h("h3", { tabindex: "-1" }, `${fa(items.length)} پرونده با این شمارهٔ همراه`),
     h("table", { class: "responsive-table" },
     h("caption", { class: "visually-hidden" }, "پرونده‌های تماس‌گیرنده"),
     h("thead", {}, h("tr", {}, ["کد رهگیری", "نوع", "وضعیت", "ثبت"].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, items.map((item) => h("tr", {},
-      h("td", { "data-label": "کد رهگیری" }, h("a", { href: `/web/staff/case.html?code=${item.tracking_code}` },
-        codeText(item.tracking_code))),
+    h("tbody", {}, items.map((item) => h("tr", { "data-code": item.tracking_code },
+      h("td", { "data-label": "کد رهگیری" }, reads
+        ? h("a", { href: `/web/staff/case.html?code=${item.tracking_code}` }, codeText(item.tracking_code))
+        : codeText(item.tracking_code)),
       h("td", { "data-label": "نوع" }, item.kind_fa),
       h("td", { "data-label": "وضعیت" }, item.status_fa),
       h("td", { "data-label": "ثبت" }, jalali(item.registered_at)))))));

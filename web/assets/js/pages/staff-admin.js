@@ -24,15 +24,41 @@ function restoreForm(account, reload) {
     clearErrors(form);
     await busy(submit, async () => {
       try {
-        await request(`/staff/accounts/${account.id}/restore`, { method: "POST", auth: "staff",
+        const done = await request(`/staff/accounts/${account.id}/restore`, { method: "POST", auth: "staff",
           json: { new_password: password.value } });
-        await reload(`دسترسی ${account.full_name} بازگردانده شد.`);
+        await reload(done.state === "pending"
+          ? `بازنشانی گذرواژهٔ ${account.full_name} ثبت شد و باید مدیر سامانهٔ دیگری آن را تأیید کند.`
+          : `دسترسی ${account.full_name} بازگردانده شد؛ در ورود بعدی باید گذرواژهٔ خود را برگزیند.`);
       } catch (error) {
         showProblem(form, error);
       }
     });
   });
   return form;
+}
+
+/** Resets of finance and administrator accounts wait for a second administrator (four eyes). */
+function pendingResets(items, principal, reload) {
+  if (!items.length) return null;
+  return h("section", { "aria-labelledby": "resets-title" },
+    h("h2", { id: "resets-title" }, "بازنشانی‌های در انتظار تأیید"),
+    h("ul", { class: "list" }, items.map((reset) => {
+      const approve = h("button", { type: "button" }, "تأیید بازنشانی");
+      const mine = reset.requested_by === principal.username || reset.staff_id === principal.id;
+      approve.disabled = mine;
+      approve.addEventListener("click", () => busy(approve, async () => {
+        try {
+          await request(`/staff/password-resets/${reset.id}/approve`, { method: "POST", auth: "staff" });
+          await reload(`گذرواژهٔ ${reset.full_name} بازنشانی شد.`);
+        } catch (error) {
+          approve.after(problemBox(error, "تأیید انجام نشد"));
+        }
+      }));
+      return h("li", { class: "card", "data-reset": reset.id },
+        h("p", {}, `${reset.full_name} (${ROLES_FA[reset.role] || reset.role}) — درخواست ${reset.requested_by}، ${jalali(reset.requested_at)}`),
+        mine ? h("p", { class: "hint" }, "مدیر سامانهٔ دیگری باید این را تأیید کند.") : null,
+        h("div", { class: "actions" }, approve));
+    })));
 }
 
 function revokeForm(account, reload) {
@@ -77,12 +103,15 @@ staffPage({
   async render(principal, main) {
     const onlyRevoked = h("input", { type: "checkbox", id: "only-revoked", checked: true });
     const list = h("div", { id: "accounts" });
+    const resets = h("div", { id: "resets" });
     const status = h("div", { id: "admin-status" });
     const reload = async (done = null) => {
       try {
         const data = await request(`/staff/accounts?revoked=${onlyRevoked.checked}`, { auth: "staff" });
+        const waiting = await request("/staff/password-resets", { auth: "staff" });
         const names = await unitNames();
         clear(status, done ? message("ok", done) : null);
+        clear(resets, pendingResets(waiting.items, principal, reload));
         clear(list, data.items.length
           ? h("ul", { class: "list" }, data.items.map((a) => accountItem(a, reload, names)))
           : h("p", { id: "no-revoked" }, onlyRevoked.checked ? "هیچ دسترسی لغوشده‌ای نیست." : "حسابی نیست."));
@@ -92,7 +121,7 @@ staffPage({
       }
     };
     onlyRevoked.addEventListener("change", () => reload());
-    clear(main, status,
+    clear(main, status, resets,
       h("h2", {}, "حساب‌های کارکنان"),
       h("div", { class: "toolbar" }, h("label", { class: "choice", for: "only-revoked" }, onlyRevoked, "فقط دسترسی‌های لغوشده")),
       list);
