@@ -67,6 +67,7 @@ RECEIPT_GRACE = timedelta(seconds=3)  # give the operator's callback a chance be
 POLL_BACKOFF_MAX = timedelta(hours=1)  # a sent message's state is asked at most this far apart
 UNRESOLVED_AFTER = timedelta(hours=1)  # in doubt, or its state unknown, this long: the unresolved gauge counts it
 BULK_CHUNK = 500  # claimed and recorded together; the adapters split to their API's limit
+SWEEP_BUDGET = 4.0  # seconds one tick of the sweep (every 5 s) keeps taking full chunks of a backlog
 RETRY_STATES = {"undelivered", "expired", "failed"}
 
 
@@ -188,6 +189,19 @@ def deliver_bulk(session: Session, provider: SmsProvider, message_ids: list[str]
         if claimed:
             sent += _send(session, router, claimed, max_attempts, time.monotonic() + SEND_BUDGET, "bulk")
     return sent
+
+
+def sweep_backlog(session: Session, provider: SmsProvider, max_attempts: int, budget: float = SWEEP_BUDGET,
+                  limit: int = BULK_CHUNK) -> int:
+    """`sweep` again while it finds full chunks and `budget` seconds are left: a backlog (after the database
+    or the operators were away, or a crash left chunks in `sending`) drains at the operators' pace rather
+    than a chunk per tick of the timer. Returns how many messages it took up."""
+    deadline, total = time.monotonic() + budget, 0
+    while True:
+        taken = sweep(session, provider, max_attempts, limit)
+        total += taken
+        if taken < limit or time.monotonic() >= deadline:
+            return total
 
 
 def sweep(session: Session, provider: SmsProvider, max_attempts: int, limit: int = BULK_CHUNK) -> int:

@@ -112,7 +112,7 @@ class NotificationsService(HealthRpc):
 
     @timer(interval=5)
     def send_due(self) -> int:
-        return dispatch.sweep(self.db, self.sms, get_settings().sms_max_attempts)
+        return dispatch.sweep_backlog(self.db, self.sms, get_settings().sms_max_attempts)
 
     @timer(interval=600)
     def purge_one_time_codes(self) -> int:

@@ -375,3 +375,18 @@ def test_the_fake_operator_takes_part_of_a_bulk_request_then_drops_the_connectio
     looked_up = requests.post(f"{sms_operator.url}/v1/demo-api-key/sms/statuslocalmessageid.json",
                               data={"localid": "x1,x2,x3"}, timeout=5).json()["entries"]
     assert [(e["localid"], e["status"]) for e in looked_up] == [("x1", 1), ("x2", 1), ("x3", 100)]
+
+
+def test_a_backlog_drains_in_one_tick_of_the_sweep_not_a_chunk_per_tick(session, router, op):
+    """After an outage 1,200 messages are due at once: one tick takes them all up (three chunks), each sent once."""
+    from services.notifications import case_messages
+    from tests.service.test_sms_delivery import disbursements
+
+    op.delivery_after = 0
+    event = disbursements(1200)
+    with session.begin():
+        queued = dispatch.queue_all(session, event, case_messages.for_disbursements(event), urgent=True)
+    assert len(queued) == 1200
+    assert dispatch.sweep_backlog(session, router, MAX, budget=60) == 1200
+    assert len(received(op)) == 1200 and set(received(op).values()) == {1}
+    assert dispatch.sweep_backlog(session, router, MAX) == 0
