@@ -11,7 +11,6 @@ from common.errors import Forbidden
 
 STAFF = "staff"
 BENEFICIARY = "beneficiary"
-INTEGRATOR = "integrator"
 
 
 def forbidden(detail: str, message: str = "شما اجازهٔ این کار را ندارید.") -> Forbidden:
@@ -20,10 +19,6 @@ def forbidden(detail: str, message: str = "شما اجازهٔ این کار ر�
 
 def is_staff(actor: dict | None, roles: Iterable[str]) -> bool:
     return bool(actor) and actor.get("kind") == STAFF and actor.get("role") in set(roles)
-
-
-def has_scope(actor: dict | None, scope: str) -> bool:
-    return bool(actor) and actor.get("kind") == INTEGRATOR and scope in actor.get("scopes", ())
 
 
 def require(actor: dict | None, *roles: str) -> dict:

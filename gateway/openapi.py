@@ -44,7 +44,21 @@ def _models() -> dict[str, type]:
     return found
 
 
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
 class GatewayOpenAPI(OpenAPI):
+    def register_api(self, api, **options):
+        # flask-openapi3 replaces a path's whole item with the blueprint's: two blueprints serving one path
+        # with different methods (GET /staff/cases lists, POST /staff/cases registers) would lose one.
+        earlier = dict(self.paths)
+        super().register_api(api, **options)
+        for uri, item in earlier.items():
+            now = self.paths.get(uri)
+            if now is not None and now is not item:
+                self.paths[uri] = item.model_copy(update={m: getattr(now, m) for m in HTTP_METHODS
+                                                          if getattr(now, m, None) is not None})
+
     def generate_spec_json(self):
         super().generate_spec_json()
         components = self.spec_json.get("components", {})

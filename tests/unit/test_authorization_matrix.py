@@ -73,3 +73,23 @@ def test_every_role_and_scope_is_a_caller_and_every_answer_is_decided():
             for obj in (matrix.objects() if entry.get("objects") else [None]):
                 assert matrix.expected(entry, caller, obj) in (200, 201, 202, 204, 400, 401, 403, 404, 409), \
                     (key, caller, obj)
+
+
+def test_the_services_one_check_refuses_whoever_is_not_named_with_one_forbidden():
+    from common import authorization
+    from common.errors import Forbidden
+
+    admin = {"kind": "staff", "role": "admin", "id": "6f1c2b9e-7d5a-4c1b-9a8e-2f3d4c5b6a7e", "username": "admin"}
+    assert authorization.require(admin, "admin") is admin
+    assert authorization.require_staff_id(admin) == admin["id"]
+    integrator = {"kind": "integrator", "role": "integrator", "scopes": ["cases:read"], "id": admin["id"]}
+    beneficiary = {"kind": "beneficiary", "national_id": "0499370899", "id": "a1b2"}
+    for actor, check in ((None, lambda a: authorization.require(a, "admin")),
+                         ({**admin, "role": "auditor"}, lambda a: authorization.require(a, "admin")),
+                         (integrator, lambda a: authorization.require(a, "integrator")),  # a key is never a role
+                         (integrator, authorization.require_staff_id),
+                         (admin, authorization.require_beneficiary)):
+        with pytest.raises(Forbidden) as refused:
+            check(actor)
+        assert refused.value.code == "forbidden" and refused.value.message
+    assert authorization.require_beneficiary(beneficiary) == "0499370899"
