@@ -24,6 +24,7 @@ _choices_cache: dict[str, tuple[str, dict]] = {}  # slug -> (content_sha256, cho
 MAX_SEARCH_TERMS = 5
 MIN_TERM_LETTERS = 2
 SEARCH_TIMEOUT_MS = 3000
+MATCH_COUNT_CAP = 10_000  # a narrowed search says how many rows it finds, up to this many ("more than" past it)
 
 
 def dataset_or_404(slug: str) -> Dataset:
@@ -91,6 +92,7 @@ def rows_page(session: Session, slug: str, version: int | None, q: str | None, f
         where.append(dataset_rows.c.search.like(f"%{escaped}%", escape="\\"))
     n = dataset_rows.c.n
     cursor = _checked(decode_cursor(after, 2))
+    narrowing = list(where)  # before the cursor's condition: what the whole search finds
     if sort:
         key = func.coalesce(dataset_rows.c.data[sort], cast(literal("null"), JSONB))
         if cursor:
@@ -109,7 +111,20 @@ def rows_page(session: Session, slug: str, version: int | None, q: str | None, f
         found = found[:limit]
         last_n, last = found[-1]
         next_cursor = encode_cursor(json.dumps(last.get(sort) if sort else 0, ensure_ascii=False), last_n)
-    return {"items": [data for _, data in found], "next": next_cursor, "version": record["version"]}
+    answer = {"items": [data for _, data in found], "next": next_cursor, "version": record["version"]}
+    if (filters or terms) and not cursor:  # a narrowed first page says how many rows the whole search finds
+        answer["matched"] = _matched(session, narrowing, terms) if next_cursor else len(found)
+        answer["matched_capped"] = answer["matched"] > MATCH_COUNT_CAP
+        answer["matched"] = min(answer["matched"], MATCH_COUNT_CAP)
+    return answer
+
+
+def _matched(session: Session, where: list, terms: list[str]) -> int:
+    """How many rows the search finds, counted up to one past MATCH_COUNT_CAP (a bounded count: a broad
+    search over millions of rows costs no more than the cap)."""
+    query = select(func.count()).select_from(select(literal(1)).select_from(dataset_rows).where(*where)
+                                             .limit(MATCH_COUNT_CAP + 1).subquery())
+    return (_searched(session, query) if terms else session.execute(query).all())[0][0]
 
 
 def _searched(session: Session, query) -> list:

@@ -154,6 +154,9 @@ class RowPage(BaseModel):
     items: list[dict]
     next: str | None
     version: int
+    matched: int | None = Field(None, description="on the first page of a search or filter: how many rows it "
+                                                   "finds in all, counted up to 10,000")
+    matched_capped: bool | None = Field(None, description="true: more than `matched` rows are found")
 
 
 class SpendingCell(BaseModel):

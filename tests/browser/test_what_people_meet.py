@@ -101,6 +101,14 @@ def test_shafaf_rows_fit_a_phone_and_paging_keeps_the_reader_s_place(web, funded
     assert place["focus"], "the focus stays on the rows, not the page's body"
     assert 0 <= place["top"] <= 40, place  # scrolled to the rows' heading, not left at the bottom of the page
     web.check(contracts, "shafaf-contracts-page-2")
+    # a search says how many rows it finds in all, as the API counts them, not only "of the rows found"
+    found = requests.get(f"{web.base}/api/v1/transparency/datasets/contracts/rows", params={"q": "تهران", "limit": 20},
+                         timeout=30).json()
+    assert found["matched"] > 20 and not found["matched_capped"], found.get("matched")
+    contracts.get_by_label("جست‌وجو", exact=True).fill("تهران")
+    contracts.get_by_role("button", name="جست‌وجو", exact=True).click()
+    matched = f"{found['matched']:,}".replace(",", "٬").translate(FA)
+    contracts.get_by_text(f"از {matched} ردیف یافته").wait_for()
 
     home = web.page("/web/shafaf/")
     home.locator("#spending-out figure").wait_for()

@@ -114,3 +114,17 @@ def test_a_search_that_runs_past_its_timeout_is_given_up_with_a_400(rows, monkey
     assert error["field"] == "q" and error["code"] == "search_too_broad"
     assert took < 5
     assert search(rows, RARE)["items"]  # the timeout was the transaction's own: the next search runs
+
+
+def test_a_search_s_first_page_says_how_many_rows_it_finds_counted_up_to_a_cap(rows):
+    qom = search(rows, "استان قم")
+    assert (qom["matched"], qom["matched_capped"]) == (ROWS_PER_VERSION // 5, False)  # one province in five
+    rare = search(rows, RARE)
+    assert (rare["matched"], rare["matched_capped"]) == (3, False)
+    everything = search(rows, "مدیر")
+    assert (everything["matched"], everything["matched_capped"]) == (browse.MATCH_COUNT_CAP, True)
+    with Session(rows) as session, session.begin():
+        second = browse.rows_page(session, SLUG, None, "استان قم", {}, None, False, qom["next"], 20)
+        unsearched = browse.rows_page(session, SLUG, None, None, {}, None, False, None, 20)
+    assert len(second["items"]) == 20 and "matched" not in second  # told once, on the first page
+    assert "matched" not in unsearched  # the version's row count says it

@@ -9,6 +9,7 @@ import { $, announce, busy, clear, field, h, markCurrentNav, message, problemBox
 const slug = new URLSearchParams(location.search).get("slug") || "";
 let detail = null;
 let cursors = [null];  // the `after` of each page seen, for "previous"
+let matched = null;  // how many rows the current search finds ({ count, capped }), told by its first page
 const FRACTIONS = new Intl.NumberFormat("fa-IR", { maximumFractionDigits: 4 });
 
 const MONTH = /^\d{4}-\d{2}$/;
@@ -76,12 +77,16 @@ function rowsQuery(after) {
   return params.toString();
 }
 
-/** Which rows these are, of how many: the version's count when nothing narrows them, else what is known so far. */
+/** Which rows these are, of how many: the version's count when nothing narrows them, else how many the search finds. */
 function rowsLine(page, data, narrowed) {
   const first = page * PAGE + 1;
   const last = page * PAGE + data.items.length;
   const range = `ردیف‌های ${num(first)} تا ${num(last)}`;
   if (!narrowed) return `صفحهٔ ${fa(page + 1)} از ${num(Math.max(1, Math.ceil(detail.row_count / PAGE)))}: ${range} از ${num(detail.row_count)} ردیف`;
+  if (matched && !matched.capped) {
+    return `صفحهٔ ${fa(page + 1)} از ${num(Math.max(1, Math.ceil(matched.count / PAGE)))}: ${range} از ${num(matched.count)} ردیف یافته (همهٔ مجموعه ${num(detail.row_count)} ردیف)`;
+  }
+  if (matched) return `صفحهٔ ${fa(page + 1)}: ${range} از بیش از ${num(matched.count)} ردیف یافته (همهٔ مجموعه ${num(detail.row_count)} ردیف)`;
   return data.next ? `صفحهٔ ${fa(page + 1)}: ${range} از ردیف‌های یافته (همهٔ مجموعه ${num(detail.row_count)} ردیف)`
     : `صفحهٔ ${fa(page + 1)}، آخرین صفحه: ${range}؛ ${num(last)} ردیف یافته شد از ${num(detail.row_count)} ردیف مجموعه`;
 }
@@ -98,6 +103,7 @@ async function loadRows(page = 0, { moved = false } = {}) {
     const data = await get(`${T}/datasets/${encodeURIComponent(slug)}/rows?${rowsQuery(cursors[page])}`);
     cursors = cursors.slice(0, page + 1);
     if (data.next) cursors.push(data.next);
+    if (page === 0) matched = data.matched == null ? null : { count: data.matched, capped: Boolean(data.matched_capped) };
     const columns = shownColumns(detail.columns);
     const previous = h("button", { type: "button", class: "secondary small", disabled: page === 0 }, "صفحهٔ قبل");
     const next = h("button", { type: "button", class: "secondary small", disabled: !data.next }, "صفحهٔ بعد");
