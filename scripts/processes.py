@@ -227,12 +227,26 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999
 
 
+def _slice(first: int, end: int) -> tuple[int, int]:
+    """FREE_PORT_SLICE=i/n (scripts/run_tests.py, one per pytest process): the i-th of n equal parts of the
+    range, so that processes side by side never hand out the same port."""
+    try:
+        part, parts = (int(x) for x in os.environ.get("FREE_PORT_SLICE", "0/1").split("/"))
+    except ValueError:
+        return first, end
+    if not 0 <= part < parts:
+        return first, end
+    size = (end - first) // parts
+    return first + part * size, first + (part + 1) * size
+
+
 def free_port() -> int:
     """A port free now for a process to listen on a moment later. Taken below the kernel's ephemeral
     range: a port from that range (bind to 0) can be handed to another process's outgoing connection
     in between, and the listener then exits with EADDRINUSE."""
     low, _ = _ephemeral_range()
     first = 20000 if low > 21000 else 1024
+    first, low = _slice(first, low)
     for _ in range(200):
         port = random.randrange(first, low)
         if port in _handed_out:

@@ -1,8 +1,13 @@
-"""`./dev test`: every test. With no arguments the fault-injection suite (tests/faults, marker `faults`) runs
-beside the rest, in a pytest process of its own: it breaks only its own RabbitMQ nodes and its own embedded
-PostgreSQL (tests/faults/conftest.py), so the two never see each other's faults, and the whole run takes
-about the longer of the two instead of their sum. Its output is kept in test-artifacts/faults.log and shown
-after the rest's. With arguments, one pytest with those arguments, as before.
+"""`./dev test`: every test. With no arguments the suite runs as three pytest processes side by side, each
+in its own temporary directory and its own slice of free ports (scripts/processes.free_port), so that the
+whole run takes about its longest part instead of their sum (most of each part waits on the platforms it
+starts, the browser, or the faults it injects):
+- the fault-injection suite (tests/faults, marker `faults`): it breaks only its own RabbitMQ nodes and its
+  own embedded PostgreSQL (tests/faults/conftest.py), so the others never see its faults;
+- the browser tests and the integration tests;
+- everything else (unit, service, end-to-end).
+The first two write to test-artifacts/<part>.log, shown after the third's output. With arguments, one
+pytest with those arguments, as before.
 
     python -m scripts.run_tests [pytest arguments]
 """
@@ -15,36 +20,57 @@ import tempfile
 
 from common.config import PROJECT_ROOT
 
-FAULTS_LOG = PROJECT_ROOT / "test-artifacts" / "faults.log"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+BESIDE = {  # the parts that run in the background, by name: their pytest arguments
+    "faults": ["-m", "faults"],
+    "browser-and-integration": ["-m", "not faults", "tests/browser", "tests/integration"],
+}
 
 
-def pytest(*args: str, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=PROJECT_ROOT, **popen)
+def the_rest() -> list[str]:
+    taken = {"tests/faults", "tests/browser", "tests/integration"}
+    folders = sorted(f"tests/{p.name}" for p in (PROJECT_ROOT / "tests").iterdir()
+                     if p.is_dir() and not p.name.startswith(("_", ".")) and f"tests/{p.name}" not in taken)
+    return ["-m", "not faults", *folders]
+
+
+def pytest(args: list[str], part: int | None = None, parts: int = 1, **popen) -> subprocess.Popen:
+    env = dict(os.environ)
+    if part is not None:
+        env["FREE_PORT_SLICE"] = f"{part}/{parts}"
+        # its own temporary directory: pytest sessions must not prune each other's
+        args = [*args, "--basetemp", tempfile.mkdtemp(prefix=f"pytest-part{part}-")]
+    return subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=PROJECT_ROOT, env=env, **popen)
 
 
 def main(argv: list[str]) -> int:
     if argv:
-        return pytest(*argv).wait()
-    FAULTS_LOG.parent.mkdir(parents=True, exist_ok=True)
-    with open(FAULTS_LOG, "w") as log:
-        # its own temporary directory: two pytest sessions must not prune each other's
-        faults = pytest("-m", "faults", "--basetemp", tempfile.mkdtemp(prefix="pytest-faults-"),
-                        stdout=log, stderr=subprocess.STDOUT)
-        try:
-            rest = pytest("-m", "not faults").wait()
-            if faults.poll() is None:
-                print(f"\nwaiting for the fault-injection suite (pid {faults.pid}, {FAULTS_LOG})", flush=True)
-            faults_code = faults.wait()
-        except BaseException:
-            faults.terminate()
-            faults.wait()
-            raise
-    print(f"\n{'=' * 30} the fault-injection suite (tests/faults) {'=' * 30}", flush=True)
-    with open(FAULTS_LOG) as log:
-        sys.stdout.write(log.read())
-    sys.stdout.flush()
-    print(f"\nthe rest: exit {rest}; the fault-injection suite: exit {faults_code}", flush=True)
-    return rest or faults_code
+        return pytest(argv).wait()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    parts = len(BESIDE) + 1
+    logs = {name: open(ARTIFACTS / f"{name}.log", "w") for name in BESIDE}
+    beside = {name: pytest(args, i + 1, parts, stdout=logs[name], stderr=subprocess.STDOUT)
+              for i, (name, args) in enumerate(BESIDE.items())}
+    try:
+        rest = pytest(the_rest(), 0, parts).wait()
+        for name, process in beside.items():
+            if process.poll() is None:
+                print(f"\nwaiting for {name} (pid {process.pid}, {ARTIFACTS / (name + '.log')})", flush=True)
+        codes = {name: process.wait() for name, process in beside.items()}
+    except BaseException:
+        for process in beside.values():
+            process.terminate()
+            process.wait()
+        raise
+    finally:
+        for log in logs.values():
+            log.close()
+    for name in BESIDE:
+        print(f"\n{'=' * 30} {name} {'=' * 30}", flush=True)
+        sys.stdout.write((ARTIFACTS / f"{name}.log").read_text())
+        sys.stdout.flush()
+    print(f"\nthe rest: exit {rest}; " + "; ".join(f"{name}: exit {code}" for name, code in codes.items()), flush=True)
+    return rest or next((code for code in codes.values() if code), 0)
 
 
 if __name__ == "__main__":

@@ -153,3 +153,14 @@ def test_free_ports_are_outside_the_kernels_ephemeral_range_and_never_handed_out
     assert len(set(ports)) == len(ports)
     with socket.socket() as s:
         s.bind(("127.0.0.1", ports[-1]))  # free to listen on
+
+
+def test_side_by_side_test_processes_take_ports_from_their_own_slice(monkeypatch):
+    from scripts import processes
+
+    low, _ = processes._ephemeral_range()
+    first = 20000 if low > 21000 else 1024
+    size = (low - first) // 3
+    monkeypatch.setenv("FREE_PORT_SLICE", "1/3")
+    ports = {processes.free_port() for _ in range(20)}
+    assert all(first + size <= p < first + 2 * size for p in ports), sorted(ports)
