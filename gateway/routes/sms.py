@@ -68,7 +68,7 @@ def replay(body: Replay):
 @requires(*OPERATORS)
 def templates():
     """Every message template with its version, audience and variables."""
-    return jsonify({"items": _call("templates")})
+    return jsonify({"items": _call("templates", g.principal)})
 
 
 @bp.post("/staff/sms/templates/<name>/preview", security=BEARER,
@@ -76,4 +76,4 @@ def templates():
 @requires(*OPERATORS)
 def preview(path: TemplatePath, body: PreviewBody):
     """A template rendered with sample data (and any values given), with its length and SMS parts."""
-    return jsonify(_call("preview", path.name, body.values))
+    return jsonify(_call("preview", g.principal, path.name, body.values))

@@ -149,12 +149,14 @@ class NotificationsService(HealthRpc):
         return {"replayed": replayed}
 
     @rpc
-    def templates(self) -> list:
+    def templates(self, actor: dict) -> list:
+        authorization.require(actor, *SMS_OPERATORS)
         return [{"name": t.name, "version": t.version, "audience": t.audience, "variables": t.variables,
                  "text": t.text} for t in templates.ALL]
 
     @rpc
-    def preview(self, name: str, values: dict | None = None) -> dict:
+    def preview(self, actor: dict, name: str, values: dict | None = None) -> dict:
+        authorization.require(actor, *SMS_OPERATORS)
         template = _template(name)
         try:
             body = template.render(**{**templates.SAMPLE_VALUES, **(values or {})})

@@ -172,3 +172,14 @@ def test_only_staff_have_notifications(rpc):
     with pytest.raises(InvalidRequest) as bad:
         rpc.mark_notifications_read(staff(ALICE), ["not-an-id"])
     assert bad.value.errors[0]["field"].startswith("ids")
+
+
+def test_the_templates_and_their_preview_are_for_the_sms_operators_only(rpc):
+    admin = {"kind": "staff", "id": ALICE, "role": "admin", "unit": "hq", "username": "admin"}
+    assert any(t["name"] == "pension_paid.citizen" for t in rpc.templates(admin))
+    assert rpc.preview(admin, "pension_paid.citizen", None)["name"] == "pension_paid.citizen"
+    for actor in (staff(ALICE), None, {"kind": "integrator", "id": ALICE, "scopes": ["cases:read"]}):
+        with pytest.raises(Forbidden):
+            rpc.templates(actor)
+        with pytest.raises(Forbidden):
+            rpc.preview(actor, "pension_paid.citizen", None)
