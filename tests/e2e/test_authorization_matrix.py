@@ -23,7 +23,7 @@ from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
 from tests import authorization_matrix as matrix
 from tests.conftest import empty_databases
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # one platform, ~2,500 requests; slower beside the other test parts
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 ACCOUNTS = {  # caller → demo account (services/complaints/demo_staff.py, and two made here)
