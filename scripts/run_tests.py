@@ -38,6 +38,7 @@ def pytest(args: list[str], part: int | None = None, parts: int = 1, **popen) ->
     env = dict(os.environ)
     if part is not None:
         env["FREE_PORT_SLICE"] = f"{part}/{parts}"
+        args = [*args, "--durations=15"]  # where the run's time goes, part by part
         # its own temporary directory: pytest sessions must not prune each other's
         args = [*args, "--basetemp", tempfile.mkdtemp(prefix=f"pytest-part{part}-")]
     return subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=PROJECT_ROOT, env=env, **popen)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from services.notifications import dispatch
 from tests.faults.harness import (
     crashes,
     log_tail,
@@ -27,6 +28,11 @@ from tests.faults.harness import (
 
 READY_WITHIN = 30.0  # /readyz green within this long of the broken part's return
 SERVING_AGAIN = 8  # cases answered after the return: the platform serves again
+
+# How long after the faults every citizen's SMS must have arrived: a message caught in `sending` by the fault
+# is taken up again once its claim is STALE_SENDING old, asked about once SETTLE has passed since, and sent by
+# the sweep's next tick (every 5 s) — the bound the dispatcher promises (services/notifications/dispatch.py).
+SMS_SETTLED_WITHIN = max(60.0, (dispatch.STALE_SENDING + dispatch.SETTLE).total_seconds() + 2 * 5)
 
 
 def settled(platform) -> bool:
@@ -68,7 +74,7 @@ def ride_out(platform, citizens, faults, report: dict) -> list[str]:
 
     citizens.stop()  # no new cases; those in flight go on retrying with their keys until answered
     broken = bool(group.exited()) or broken_at is not None
-    patience = 5 if broken else 60
+    patience = 5 if broken else SMS_SETTLED_WITHIN
     citizens.join(timeout=patience + 10)
     citizens.abort()
     answered = citizens.answered()
