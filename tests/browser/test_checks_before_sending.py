@@ -45,7 +45,7 @@ def limited(platform, module_vhost, tmp_path_factory):  # noqa: F811
         wait_ready(f"{base}/readyz", group, timeout=60)
         yield base
     finally:
-        group.stop()
+        group.stop(timeout=3)  # the graceful stop has tests of its own (tests/integration/test_sigterm.py)
 
 
 def posts_to(page, path: str) -> list[str]:

@@ -70,7 +70,7 @@ def platform(databases, module_vhost, tmp_path_factory):
             raise AssertionError(f"{exc}; logs in {logs}") from None
         yield {"base": base, "db": databases}
     finally:
-        group.stop()
+        group.stop(timeout=3)  # the graceful stop has tests of its own (tests/integration/test_sigterm.py)
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def platform(databases, module_vhost, tmp_path_factory):
                "metrics": {name: ports[f"metrics:{name}"] for name in platform_processes()},
                "db": databases, "group": group, "logs": logs}
     finally:
-        group.stop()
+        group.stop(timeout=3)  # the graceful stop has tests of its own (tests/integration/test_sigterm.py)
         tap["queue"].close()
         tap["conn"].release()
 
