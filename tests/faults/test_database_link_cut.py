@@ -143,7 +143,11 @@ def test_a_cut_link_to_the_database_is_found_dead_within_its_bounds_and_recovere
                                  for k, v in redelivered_after.items()},
         "proxy": proxy.figures(),
     })
-    held = held_transactions(platform["pg"], older_than=10)
+    # a transaction whose client was lost in the cut ends by the server's bounds (common/db.py): its keepalives
+    # (here the proxy's client side, tests/faults/proxy.py), at the latest idle_in_transaction_session_timeout
+    deadline = time.monotonic() + get_settings().db_idle_in_transaction_timeout_ms / 1000 + SLACK
+    while (held := held_transactions(platform["pg"], older_than=10)) and time.monotonic() < deadline:
+        time.sleep(1)  # polling the server's own state, not a synchronization
     fault_report["transactions_held_after"] = [list(map(str, row)) for row in held]
     print(f"\nlink cut: {figures}")
 
