@@ -19,7 +19,7 @@ from gateway.auth import BEARER, BENEFICIARY, beneficiary_token, requires
 from gateway.openapi import file_response
 from gateway.protection import client_key
 from gateway.schemas import Problem, RequestPart
-from services.transparency.browse import MAX_SEARCH_TERMS, MIN_TERM_LETTERS, search_terms
+from services.transparency.schemas import MAX_SEARCH_TERMS, MIN_TERM_LETTERS, search_terms
 from services.transparency.catalog import CATALOG, describe
 from services.transparency.formats.csv_stream import csv_chunks
 from services.transparency.formats.dcat import dcat_catalog

@@ -12,17 +12,16 @@ from sqlalchemy.orm import Session
 
 from common.errors import FieldError, InvalidRequest, NotFound
 from common.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from common.text import normalise, persian_digits
+from common.text import normalise
 from services.transparency.catalog import CATALOG, Dataset
 from services.transparency.models import dataset_rows, dataset_versions
+from services.transparency.schemas import search_terms
 
 DUMP_PAGE = 2000  # rows per RPC when a download is streamed
 MAX_CHOICES = 300  # a filter with more distinct values than this stays a text box
 _choices_cache: dict[str, tuple[str, dict]] = {}  # slug -> (content_sha256, choices): a version never changes
 # A search is a few words of two letters or more (one letter is in nearly every row), found through the
 # trigram index (migration 0004) and given up after SEARCH_TIMEOUT_MS.
-MAX_SEARCH_TERMS = 5
-MIN_TERM_LETTERS = 2
 SEARCH_TIMEOUT_MS = 3000
 MATCH_COUNT_CAP = 10_000  # a narrowed search says how many rows it finds, up to this many ("more than" past it)
 
@@ -54,21 +53,6 @@ def _typed(dataset: Dataset, name: str, raw: str):
     if column.type == "boolean":
         return raw.lower() in ("true", "1", "yes")
     return normalise(raw) if column.type == "string" else raw
-
-
-def search_terms(q: str | None) -> list[str]:
-    """The words of `q`, normalised, each once; a 400 naming `q` when there are too many or one is too short."""
-    words = list(dict.fromkeys(normalise(q).split(" "))) if q and normalise(q) else []
-    if len(words) > MAX_SEARCH_TERMS:
-        raise InvalidRequest([FieldError("q", "too_many_terms",
-                                         f"حداکثر {persian_digits(MAX_SEARCH_TERMS)} واژه جستجو کنید.",
-                                         f"at most {MAX_SEARCH_TERMS} words, got {len(words)}")])
-    short = [w for w in words if len(w) < MIN_TERM_LETTERS]
-    if short:
-        raise InvalidRequest([FieldError("q", "term_too_short",
-                                         f"هر واژهٔ جستجو دست‌کم {persian_digits(MIN_TERM_LETTERS)} حرف باشد.",
-                                         f"every word at least {MIN_TERM_LETTERS} characters: {' '.join(short)!r}")])
-    return words
 
 
 def rows_page(session: Session, slug: str, version: int | None, q: str | None, filters: dict[str, str],

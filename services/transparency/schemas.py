@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.errors import FieldError, InvalidRequest
+from common.text import normalise, persian_digits
 from common.validation import RequiredNationalId
 from services.notifications.schemas import OneTimeCodeText
 
@@ -191,3 +193,23 @@ class PublicKey(BaseModel):
     in_use_since: str | None = Field(description="the first version signed with this key (null: none yet)")
     public_key: str
     signed: str
+
+
+# a Shafaf search: a few words (the gateway refuses more before any call; the service checks again)
+MAX_SEARCH_TERMS = 5
+MIN_TERM_LETTERS = 2
+
+
+def search_terms(q: str | None) -> list[str]:
+    """The words of `q`, normalised, each once; a 400 naming `q` when there are too many or one is too short."""
+    words = list(dict.fromkeys(normalise(q).split(" "))) if q and normalise(q) else []
+    if len(words) > MAX_SEARCH_TERMS:
+        raise InvalidRequest([FieldError("q", "too_many_terms",
+                                         f"حداکثر {persian_digits(MAX_SEARCH_TERMS)} واژه جستجو کنید.",
+                                         f"at most {MAX_SEARCH_TERMS} words, got {len(words)}")])
+    short = [w for w in words if len(w) < MIN_TERM_LETTERS]
+    if short:
+        raise InvalidRequest([FieldError("q", "term_too_short",
+                                         f"هر واژهٔ جستجو دست‌کم {persian_digits(MIN_TERM_LETTERS)} حرف باشد.",
+                                         f"every word at least {MIN_TERM_LETTERS} characters: {' '.join(short)!r}")])
+    return words
