@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     rpc_timeout: float = 10.0  # a request's deadline: the caller's wait, the message's expiry
     rpc_confirm_timeout: float = 3.0  # the broker's publisher confirm; past it (an alarm, a dying node): 503
     rpc_connect_timeout: float = 3.0
+    # a staff principal confirmed by complaints is reused this long at most (gateway/principal_cache.py; any
+    # revocation or password change drops it at once on every replica); 0: ask complaints on every request
+    principal_cache_seconds: float = 30.0
     rpc_blocked_hold_seconds: float = 5.0  # after connection.blocked, answer 503 at once this long, then try again
     max_request_bytes: int = 64 * 1024
     max_upload_bytes: int = 10 * 1024 * 1024 + 256 * 1024  # an evidence file (10 MB) and its multipart wrapping

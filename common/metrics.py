@@ -39,6 +39,8 @@ SMS_DEAD_LETTERS = Gauge("sms_dead_letters", "Messages given up on, waiting for 
 # Operations (deploy/prometheus/alerts.yml) ---------------------------------------------------------------
 DEPENDENCY_UP = Gauge("dependency_up", "1 when this process reached the dependency (broker, db:<service>) at its "
                       "last check (common.ops_server)", ["dependency"])
+PRINCIPAL_CACHE = Counter("gateway_principal_cache_total", "Staff requests whose principal the gateway had "
+                          "(hit) or asked complaints for (miss)", ["result"])
 # the broker's resource alarms and unroutable events (docs/operations.md, "Broker faults")
 BROKER_BLOCKED = Gauge("broker_blocked", "1 while the broker refuses this process's publishes (connection.blocked, "
                        "a memory or disk alarm, or publisher confirms that stopped coming)", ["process"])

@@ -20,6 +20,7 @@ from common.transient import DATABASE_UNAVAILABLE
 from gateway import pages, problems
 from gateway.auth import authorize, identify, unauthenticated
 from gateway.openapi import GatewayOpenAPI, make_app
+from gateway.principal_cache import PrincipalCache
 from gateway.protection import protect
 from gateway.requests import json_object
 from gateway.routes import auth, casework, cases, events, health, notifications, open311, payments, reports, sms, staff
@@ -30,12 +31,19 @@ _log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-def create_app(rpc: RpcClient | None = None, settings: Settings | None = None) -> GatewayOpenAPI:
+def create_app(rpc: RpcClient | None = None, settings: Settings | None = None,
+               principals: PrincipalCache | None = None) -> GatewayOpenAPI:
+    """The gateway. With no `rpc` (the deployed one), its own RPC client and, unless PRINCIPAL_CACHE_SECONDS
+    is 0, its principal cache; a test that passes its own client passes a cache too if it wants one."""
     settings = settings or get_settings()
+    if rpc is None and principals is None and settings.principal_cache_seconds > 0:
+        rpc = RpcClient()
+        principals = PrincipalCache(rpc.amqp_uri, settings.principal_cache_seconds, settings.rpc_connect_timeout)
     app = make_app(__name__, swagger_ui=not settings.is_production)
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions["rpc"] = rpc or RpcClient()
+    app.extensions["principals"] = principals
 
     for blueprint in (health.bp, cases.bp, events.bp, auth.bp, staff.bp, casework.bp, reports.bp, open311.bp,
                       notifications.bp, sms.bp, payments.bp, donations.bp, transparency.bp):

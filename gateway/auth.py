@@ -1,7 +1,8 @@
 """Who is asking, and may they. Staff present a short-lived signed access token (JWT, HS256, signed with
-the current key and naming it in `kid`; the previous keys still verify until removed: key rotation); on
-every request the complaints service confirms the account is still active and its credentials
-unchanged, so a revocation or a password change takes effect on the next request, not at expiry.
+the current key and naming it in `kid`; the previous keys still verify until removed: key rotation); the
+complaints service confirms the account is still active and its credentials unchanged, and the gateway
+keeps that answer until a revocation or a password change (gateway/principal_cache.py): either takes
+effect on the gateway that served it at once, on every other replica within a second, never at expiry.
 Routes declare the roles they allow with @requires; the services check scope again on their data."""
 from __future__ import annotations
 
@@ -95,7 +96,19 @@ def identify(settings: Settings) -> None:
                        "id": hashlib.sha256(claims["jti"].encode()).hexdigest()[:16]}
         return
     # Unauthenticated from the service (revoked, credentials changed) becomes a 401 in app.py
-    g.principal = current_app.extensions["rpc"].call("complaints", "principal", claims["sub"], claims["ver"])
+    def confirmed() -> dict:
+        return current_app.extensions["rpc"].call("complaints", "principal", claims["sub"], claims["ver"])
+
+    principals = current_app.extensions.get("principals")
+    g.principal = principals.lookup(claims["sub"], claims["ver"], confirmed) if principals else confirmed()
+
+
+def forget_principal(staff_id: str) -> None:
+    """This gateway changed the account (revoked it, reset or changed its password): its next request must
+    not wait for the event that tells every replica (gateway/principal_cache.py)."""
+    principals = current_app.extensions.get("principals")
+    if principals is not None:
+        principals.forget(staff_id)
 
 
 def requires(*roles: str, scope: str | None = None):

@@ -22,3 +22,6 @@ def post_worker_init(worker):
     from common.ops_server import start_ops_server
 
     start_ops_server(_settings.metrics_port_for("gateway"), {})
+    principals = worker.wsgi.extensions.get("principals")
+    if principals is not None:
+        principals.start()  # consuming the revocation events before the first staff request

@@ -21,6 +21,8 @@ The names the permissions are made of, from the code:
   event type `ir.behzisti.<service>.…`; a handler's queue `evt-<source>-<type>--<service>.<method>` and its
   `.dlq`, bound to the direct exchange `dead-letters` (common/events/handler.py); the archive stream
   `events.archive`, bound to every events exchange by the relay (common/outbox/publisher.py).
+- The gateway's principal cache (gateway/principal_cache.py): a queue `gateway.principals-<uuid>` per
+  process, bound to `complaints.events` with the revocation and credentials events.
 - Readiness (common/ops_server.py) and the gateway's broker watch publish to `amq.topic` with a routing key
   nothing is bound to. Not to the default exchange: writing to it is writing to every queue by name (an
   RPC request straight into `rpc-payments`, a forged event into a consumer's queue), whatever the topic
@@ -45,6 +47,7 @@ from common.config import SERVICES
 from common.events.handler import DEAD_LETTER_EXCHANGE
 from common.ops_server import PROBE_EXCHANGE, PROBE_KEY
 from common.outbox.publisher import EVENT_ARCHIVE
+from gateway.principal_cache import INVALIDATING, QUEUE_PREFIX
 from gateway.rpc import RPC_EXCHANGE, WATCH_KEY
 
 PROBE_KEYS = (PROBE_KEY, WATCH_KEY)
@@ -146,13 +149,16 @@ def users() -> dict[str, BrokerUser]:
     event_exchanges = tuple(literal(f"{s}.events") for s in SERVICES)
     probe_exchange = literal(PROBE_EXCHANGE)
     every_event_queue = "evt-[a-z]+-[a-z0-9_.]+--[a-z]+\\.[a-z0-9_]+"
+    principals_queue = literal(QUEUE_PREFIX) + UUID
     found = [
         BrokerUser(
-            "gateway", "the gateway: calls every service's RPCs on its own reply queues",
-            configure=(literal(RPC_EXCHANGE), _reply_queue("gateway")),
-            write=(literal(RPC_EXCHANGE), _reply_queue("gateway"), probe_exchange),
-            read=(literal(RPC_EXCHANGE), _reply_queue("gateway")),
-            topics={RPC_EXCHANGE: (_calls("gateway"), (UUID,)), **_probe()}),
+            "gateway", "the gateway: calls every service's RPCs on its own reply queues; drops cached principals "
+            "on complaints' revocation events, read on a queue of its own",
+            configure=(literal(RPC_EXCHANGE), _reply_queue("gateway"), principals_queue),
+            write=(literal(RPC_EXCHANGE), _reply_queue("gateway"), probe_exchange, principals_queue),
+            read=(literal(RPC_EXCHANGE), _reply_queue("gateway"), principals_queue, literal("complaints.events")),
+            topics={RPC_EXCHANGE: (_calls("gateway"), (UUID,)), **_probe(),
+                    "complaints.events": ((), tuple(literal(e.type) for e in INVALIDATING))}),
         *(_service(s) for s in SERVICES),
         BrokerUser(
             "relay", "the outbox relay: publishes each service's events to its exchange and the archive",

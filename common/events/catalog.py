@@ -39,6 +39,9 @@ CASE_STEP_EVENTS = {
                  "reopened", "moved_up", "evidence_requested", "closed")
 }
 STAFF_ACCESS_REVOKED = EventType("complaints", "staff.access_revoked")
+# a staff account's password was changed or reset: every token issued before stops working (the
+# gateway drops the account's cached principal on this and on staff.access_revoked)
+STAFF_CREDENTIALS_CHANGED = EventType("complaints", "staff.credentials_changed")
 STATISTICS_PUBLISHED = EventType("complaints", "statistics.published")
 # payments publishes a cycle's disbursements in batches (DESIGN: "disbursements published (in batches)")
 DISBURSEMENTS_PUBLISHED = EventType("payments", "disbursements.published")
@@ -53,7 +56,7 @@ DATASET_PUBLISHED = EventType("transparency", "dataset.published")
 SMS_SENT = EventType("notifications", "sms.sent")
 SMS_FAILED = EventType("notifications", "sms.failed")
 
-ALL = (CASE_REGISTERED, *CASE_STEP_EVENTS.values(), STAFF_ACCESS_REVOKED, STATISTICS_PUBLISHED,
-       DISBURSEMENTS_PUBLISHED, CYCLE_OPENED, CYCLE_APPROVED, CYCLE_SETTLED, PAYMENT_FAILED, DONATION_RECEIVED,
+ALL = (CASE_REGISTERED, *CASE_STEP_EVENTS.values(), STAFF_ACCESS_REVOKED, STAFF_CREDENTIALS_CHANGED,
+       STATISTICS_PUBLISHED, DISBURSEMENTS_PUBLISHED, CYCLE_OPENED, CYCLE_APPROVED, CYCLE_SETTLED, PAYMENT_FAILED, DONATION_RECEIVED,
        SMS_SENT, SMS_FAILED, DATASET_PUBLISHED)
 BY_TYPE = {e.type: e for e in ALL}

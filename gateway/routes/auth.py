@@ -7,7 +7,7 @@ from flask import current_app, g, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from common.config import get_settings
-from gateway.auth import ALL_STAFF, BEARER_OR_KEY, access_token, requires
+from gateway.auth import ALL_STAFF, BEARER_OR_KEY, access_token, forget_principal, requires
 from gateway.protection import address_key
 from gateway.schemas import LoginBody, PasswordChangeBody, Principal, Problem, RefreshBody, TokenPair
 
@@ -39,7 +39,9 @@ def login(body: LoginBody):
 def change_password(body: PasswordChangeBody):
     """Change one's password with the current one (throttled like a login), and log in: every other
     session of the account ends. Required after an administrator's reset, before anything else."""
-    return _tokens(_logged("change_password", body.username, body.password, body.new_password))
+    outcome = _logged("change_password", body.username, body.password, body.new_password)
+    forget_principal(outcome["principal"]["id"])
+    return _tokens(outcome)
 
 
 def _logged(method: str, username: str, *passwords: str) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app, g, jsonify, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
-from gateway.auth import ALL_STAFF, BEARER, BEARER_OR_KEY, requires
+from gateway.auth import ALL_STAFF, BEARER, BEARER_OR_KEY, forget_principal, requires
 from gateway.protection import idempotency
 from gateway.schemas import (
     AccountsQuery, ApiKeyBody, ApiKeyPath, ApiKeyView, CaseListQuery, DeadlinePolicies, IdempotencyHeader, IssuedApiKey,
@@ -96,8 +96,10 @@ def set_deadline_policies(body: DeadlinePolicies):
 @requires("admin")
 def revoke(path: StaffAccountPath, body: RevokeBody):
     """Revoke a staff member's access: every session ends on its next request."""
-    return jsonify(current_app.extensions["rpc"].call("complaints", "revoke_access", g.principal,
-                                                      path.staff_id, body.reason))
+    revoked = current_app.extensions["rpc"].call("complaints", "revoke_access", g.principal, path.staff_id,
+                                                 body.reason)
+    forget_principal(path.staff_id)
+    return jsonify(revoked)
 
 
 @bp.post("/accounts/<staff_id>/restore", responses={200: Principal, 202: PendingReset, 400: Problem, 401: Problem,
@@ -113,6 +115,8 @@ def restore(path: StaffAccountPath, body: RestoreBody):
     response = jsonify(outcome)
     if outcome.get("state") == "pending":
         response.status_code = 202
+    else:
+        forget_principal(path.staff_id)
     return response
 
 
@@ -129,8 +133,9 @@ def password_resets():
 def approve_password_reset(path: PasswordResetPath):
     """Approve another administrator's reset: it is applied now. Neither the administrator who asked for
     it nor its subject may approve it (403 `second_admin_required`)."""
-    return jsonify(current_app.extensions["rpc"].call("complaints", "approve_password_reset", g.principal,
-                                                      path.reset_id))
+    reset = current_app.extensions["rpc"].call("complaints", "approve_password_reset", g.principal, path.reset_id)
+    forget_principal(reset["id"])
+    return jsonify(reset)
 
 
 @bp.post("/api-keys", responses={201: IssuedApiKey, 400: Problem, 401: Problem, 403: Problem, 422: Problem})

@@ -13,10 +13,15 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from common import outbox
 from common.db import get_by_uuid
 from common.errors import ClientError, Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from common.events.catalog import STAFF_CREDENTIALS_CHANGED
+from common.events.envelope import new_event
+from common.jalali import iso
 from services.complaints import login_throttle, org
 from services.complaints.models import OrgUnit, PasswordReset, RefreshToken, Staff
+from services.complaints.models import outbox as outbox_table
 
 _log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
@@ -93,7 +98,7 @@ def authenticate(session: Session, username: str, password: str, address: str | 
             return InvalidRequest([{"field": "new_password", "code": "same_password",
                                     "message": "گذرواژهٔ تازه باید با گذرواژهٔ کنونی فرق داشته باشد.",
                                     "detail": "the new password must differ from the current one"}])
-        _set_password(session, staff, _hasher.hash(new_password), must_change=False)
+        _set_password(session, staff, _hasher.hash(new_password), must_change=False, change="password_changed")
     elif staff.must_change_password:
         return _must_change_password()
     return {"principal": principal_of(staff), "refresh_token": _new_refresh_token(session, staff, now)}
@@ -208,15 +213,20 @@ def reset_view(session: Session, reset: PasswordReset) -> dict:
 
 def _reinstate(session: Session, staff: Staff, password_hash: str) -> None:
     staff.active, staff.revoked_reason = True, None
-    _set_password(session, staff, password_hash, must_change=True)
+    _set_password(session, staff, password_hash, must_change=True, change="password_reset")
     staff.last_cartable_at = datetime.now(timezone.utc)  # or the inactivity sweep would revoke again at once
 
 
-def _set_password(session: Session, staff: Staff, password_hash: str, must_change: bool) -> None:
-    """Every token issued before stops working, and every refresh session ends."""
+def _set_password(session: Session, staff: Staff, password_hash: str, must_change: bool, change: str) -> None:
+    """Every token issued before stops working, and every refresh session ends; the event tells the
+    gateways to drop what they cached of the account (gateway/principal_cache.py)."""
     staff.password_hash, staff.must_change_password = password_hash, must_change
     staff.credentials_version += 1
     end_sessions(session, staff.id)
+    now = datetime.now(timezone.utc)
+    data = {"staff_id": staff.id, "username": staff.username, "credentials_version": staff.credentials_version,
+            "change": change, "at": iso(now)}
+    outbox.add(session, outbox_table, new_event(STAFF_CREDENTIALS_CHANGED, data, subject=staff.id, time=now))
 
 
 def end_sessions(session: Session, staff_id: str) -> None:

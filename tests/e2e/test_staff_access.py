@@ -8,9 +8,12 @@ import jwt
 import pytest
 import requests
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from common.config import get_settings
+from scripts.processes import free_port, platform_processes, wait_ready
 from services.complaints import org
+from services.complaints.admin import ensure_staff
 from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
 from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
 
@@ -125,6 +128,79 @@ def test_revocation_takes_effect_on_the_next_request(api):
                                                  "new_password": DEMO_PASSWORD})
     assert changed.status_code == 200, changed.text
     assert api.login("hotline").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def second_gateway(platform):  # noqa: F811
+    """Another gateway process on the same broker and databases, as a second replica in Kubernetes."""
+    port, metrics = free_port(), free_port()
+    platform["group"].start("gateway-2", platform_processes()["gateway"],
+                            {"GATEWAY_PORT": str(port), "METRICS_PORT": str(metrics)})
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(f"{base}/readyz", platform["group"], timeout=60)
+    return {"base": base, "metrics": f"http://127.0.0.1:{metrics}/metrics"}
+
+
+def cache_hits(metrics_url: str) -> float:
+    text = requests.get(metrics_url, timeout=5).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith('gateway_principal_cache_total{result="hit"}'))
+
+
+def refused_within(base: str, token: str, seconds: float) -> float:
+    """Ask `base` who the token is until it says 401 (polling: the other gateway sends no signal); the
+    seconds that took."""
+    started = time.monotonic()
+    while (answer := requests.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"},
+                                  timeout=5)).status_code == 200:
+        assert time.monotonic() - started < seconds, f"still accepted after {seconds} s"
+    assert answer.status_code == 401 and answer.json()["code"] == "session_ended", answer.text
+    return time.monotonic() - started
+
+
+def test_every_gateway_reuses_a_confirmed_session_and_drops_it_within_a_second_of_a_change(
+        api, platform, second_gateway):  # noqa: F811
+    """issue 21: a staff request costs no principal RPC while nothing changed; a revocation or a password
+    change made through one gateway is refused by the other within a second."""
+    engine = sa.create_engine(platform["db"]["complaints"])
+    with Session(engine) as session, session.begin():
+        for username in ("cache.revoked", "cache.password"):
+            ensure_staff(session, username, DEMO_PASSWORD, "کارشناس آزمون", "county_expert", "prov.tehran.county.rey")
+    engine.dispose()
+    admin = api.token("admin")["access_token"]
+    other = second_gateway["base"]
+    me = {}
+    for username in ("cache.revoked", "cache.password"):
+        token = api.token(username)["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        # the first answer is kept once the gateway consumes the revocation events (it starts with its worker)
+        waited = time.monotonic() + 10
+        before = cache_hits(second_gateway["metrics"])
+        while cache_hits(second_gateway["metrics"]) == before:
+            assert requests.get(f"{other}/api/v1/auth/me", headers=headers, timeout=5).status_code == 200
+            assert time.monotonic() < waited, "the second gateway never reused a confirmed principal"
+        before = cache_hits(second_gateway["metrics"])
+        for _ in range(3):
+            answer = requests.get(f"{other}/api/v1/auth/me", headers=headers, timeout=5)
+            assert answer.status_code == 200 and answer.json()["username"] == username
+        assert cache_hits(second_gateway["metrics"]) - before == 3  # no principal RPC
+        me[username] = (token, answer.json()["id"])
+
+    token, staff_id = me["cache.revoked"]
+    assert api.post(f"/api/v1/staff/accounts/{staff_id}/revoke", {"reason": "آزمون"}, admin).status_code == 200
+    assert api.get("/api/v1/auth/me", token).status_code == 401  # the gateway that revoked: at once
+    revoked_after = refused_within(other, token, 1.0)
+
+    token, _ = me["cache.password"]
+    changed = api.post("/api/v1/auth/password", {"username": "cache.password", "password": DEMO_PASSWORD,
+                                                 "new_password": "a-new-long-password-1405"})
+    assert changed.status_code == 200, changed.text
+    changed_after = refused_within(other, token, 1.0)
+    fresh = requests.get(f"{other}/api/v1/auth/me", timeout=5,
+                         headers={"Authorization": f"Bearer {changed.json()['access_token']}"})
+    assert fresh.status_code == 200 and fresh.json()["username"] == "cache.password"
+    print(f"refused by the other gateway after {revoked_after * 1000:.0f} ms (revocation), "
+          f"{changed_after * 1000:.0f} ms (password change)")
 
 
 def test_staff_list_their_cases_a_page_at_a_time_within_scope(api, platform):  # noqa: F811

@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 from common import outbox
 from common.config import get_settings
-from common.events.catalog import PAYMENT_FAILED
+from common.events.catalog import CASE_REGISTERED, PAYMENT_FAILED, STAFF_ACCESS_REVOKED, STAFF_CREDENTIALS_CHANGED
 from common.events.envelope import new_event
 from common.events.handler import dead_letter_queue_arguments, event_queue_arguments
 from common.ops_server import broker_check
 from common.outbox.relay import OutboxRelay
 from common.rpc import rpc_queue_arguments
+from gateway.principal_cache import QUEUE_PREFIX, PrincipalCache
 from gateway.rpc import RpcClient
 from scripts import broker_users
 from services.complaints.models import outbox as complaints_outbox
@@ -112,6 +113,14 @@ def test_every_process_serves_and_consumes_under_its_own_user(broker, container_
             e.dispose()
     assert [m["receptor"] for m in sms_operator.operator.messages] == ["09121234567"]
 
+    # the gateway's principal cache consumes the revocation events under the gateway's user
+    principals = PrincipalCache(broker["gateway"], ttl=30)
+    principals.start()
+    try:
+        assert principals.live.wait(15), "the principal cache did not start consuming"
+    finally:
+        principals.stop()
+
     # readiness: every process's probe publishes under its own user
     for name in (*PROCESSES, "gateway", "relay"):
         broker_check(broker[name])()
@@ -179,6 +188,15 @@ def bind(queue, exchange, key):
     return lambda ch: ch.queue_bind(queue, exchange, key)
 
 
+def principals_queue(bound_with):
+    """The gateway's queue of revocation events (gateway/principal_cache.py), bound to complaints' events."""
+    def run(ch):
+        queue = f"{QUEUE_PREFIX}{uuid.uuid4()}"
+        ch.queue_declare(queue, exclusive=True, auto_delete=True)
+        ch.queue_bind(queue, "complaints.events", bound_with)
+    return run
+
+
 def own_reply_queue(user, bound_with):
     """Declare the user's own reply queue, as nameko names it, and bind it to nameko-rpc with `bound_with`."""
     def run(ch):
@@ -219,6 +237,10 @@ CASES = [
     ("gateway", declare("rpc-payments", **rpc_queue_arguments()), False),
     ("gateway", publish("", NOTIFICATIONS_QUEUE), False),
     ("gateway", own_reply_queue("gateway", "payments.*"), False),  # no snooping of requests
+    ("gateway", principals_queue(STAFF_ACCESS_REVOKED.type), True),
+    ("gateway", principals_queue(STAFF_CREDENTIALS_CHANGED.type), True),
+    ("gateway", principals_queue(CASE_REGISTERED.type), False),  # a reporter's case is none of its business
+    ("gateway", principals_queue("#"), False),
     ("relay", publish("complaints.events", "ir.behzisti.complaints.case.registered.v1"), True),
     ("relay", publish("complaints.events", "ir.behzisti.payments.payment.failed.v1"), False),  # not complaints'
     ("relay", publish("nameko-rpc", "payments.approve_cycle"), False),
