@@ -1,12 +1,13 @@
-"""`./dev test`: every test. With no arguments the suite runs as three pytest processes side by side, each
+"""`./dev test`: every test. With no arguments the suite runs as four pytest processes side by side, each
 in its own temporary directory and its own slice of free ports (scripts/processes.free_port), so that the
 whole run takes about its longest part instead of their sum (most of each part waits on the platforms it
 starts, the browser, or the faults it injects):
 - the fault-injection suite (tests/faults, marker `faults`): it breaks only its own RabbitMQ nodes and its
   own embedded PostgreSQL (tests/faults/conftest.py), so the others never see its faults;
 - the browser tests and the integration tests;
-- everything else (unit, service, end-to-end).
-The first two write to test-artifacts/<part>.log, shown after the third's output. With arguments, one
+- the end-to-end tests (tests/e2e), each module with a whole platform of its own;
+- everything else (unit, service).
+The first three write to test-artifacts/<part>.log, shown after the last's output. With arguments, one
 pytest with those arguments, as before.
 
     python -m scripts.run_tests [pytest arguments]
@@ -24,11 +25,12 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 BESIDE = {  # the parts that run in the background, by name: their pytest arguments
     "faults": ["-m", "faults"],
     "browser-and-integration": ["-m", "not faults", "tests/browser", "tests/integration"],
+    "end-to-end": ["-m", "not faults", "tests/e2e"],
 }
 
 
 def the_rest() -> list[str]:
-    taken = {"tests/faults", "tests/browser", "tests/integration"}
+    taken = {"tests/faults", "tests/browser", "tests/integration", "tests/e2e"}
     folders = sorted(f"tests/{p.name}" for p in (PROJECT_ROOT / "tests").iterdir()
                      if p.is_dir() and not p.name.startswith(("_", ".")) and f"tests/{p.name}" not in taken)
     return ["-m", "not faults", *folders]
