@@ -2,6 +2,8 @@
 eyes, failed payments, the ledger check. Every money-moving POST takes an Idempotency-Key."""
 from __future__ import annotations
 
+from typing import Literal
+
 from flask import current_app, g, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
@@ -9,6 +11,7 @@ from pydantic import Field
 from gateway.auth import BEARER, requires
 from gateway.protection import idempotency
 from gateway.schemas import IdempotencyHeader, Problem, RequestPart
+from services.payments.cycles import STAGES
 from services.payments.registry import BeneficiaryIn
 from services.payments.schemas import (
     BeneficiaryView, BudgetLineList, CycleList, CycleOpen, CycleView, FailedPayments, LedgerCheck, Resolve, Resolved,
@@ -32,9 +35,14 @@ class NationalIdPath(RequestPart):
     national_id: str = Field(max_length=20)
 
 
+CYCLE_STAGES = (*STAGES, "stopped")
+
+
 class CyclesQuery(RequestPart):
     month: str | None = Field(None, pattern=r"^1[34][0-9]{2}-(0[1-9]|1[0-2])$", description="Jalali yyyy-mm")
     line: str | None = Field(None, max_length=60, pattern=r"^[a-z0-9_]+$", description="a budget line's code")
+    stage: Literal[CYCLE_STAGES] | None = Field(None, description="only the cycles at this stage, however old (the "
+                                                            "approver's list: entitlements_computed)")
 
 
 class FailedQuery(RequestPart):
@@ -94,8 +102,8 @@ def approve(path: CyclePath, header: IdempotencyHeader):
 @bp.get("/staff/payments/cycles", security=BEARER, responses={200: CycleList, **ERRORS})
 @requires(*READ)
 def cycles(query: CyclesQuery):
-    """The payment cycles, newest month first (at most 100), by month and budget line if asked."""
-    return jsonify({"items": _call("cycles", g.principal, query.month, query.line)})
+    """The payment cycles, newest month first (at most 100), by month, budget line and stage if asked."""
+    return jsonify({"items": _call("cycles", g.principal, query.month, query.line, query.stage)})
 
 
 @bp.get("/staff/payments/cycles/<cycle_id>", security=BEARER, responses={200: CycleView, **ERRORS})

@@ -96,10 +96,10 @@ class PaymentsService(HealthRpc):
             return cycle_view(self.db, cycle_id)
 
     @rpc
-    def cycles(self, actor: dict, month: str | None = None, line: str | None = None) -> list:
+    def cycles(self, actor: dict, month: str | None = None, line: str | None = None, stage: str | None = None) -> list:
         _require(actor, READS)
         with self.db.begin():
-            return cycle_list(self.db, month, line)
+            return cycle_list(self.db, month, line, stage)
 
     @rpc
     def failed_payments(self, actor: dict, cycle_id: str | None = None) -> list:

@@ -45,13 +45,17 @@ def cycle_summary(cycle: Cycle) -> dict:
             "retry_at": iso(cycle.retry_at) if cycle.retry_at else None}
 
 
-def cycle_list(session: Session, month: str | None, line: str | None, limit: int = 100) -> list[dict]:
-    """The cycles, newest month first, with their stage (the orders' counts are in each cycle's own view)."""
+def cycle_list(session: Session, month: str | None, line: str | None, stage: str | None = None,
+               limit: int = 100) -> list[dict]:
+    """The cycles, newest month first, with their stage (the orders' counts are in each cycle's own view); the
+    approver asks for those at one stage, however old."""
     query = select(Cycle).order_by(Cycle.month.desc(), Cycle.line).limit(limit)
     if month:
         query = query.where(Cycle.month == month)
     if line:
         query = query.where(Cycle.line == line)
+    if stage:
+        query = query.where(Cycle.stage == stage)
     return [cycle_summary(c) for c in session.scalars(query)]
 
 

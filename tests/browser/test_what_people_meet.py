@@ -20,6 +20,7 @@ import re
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from common.validation import NO_LETTERS_FA
 from tests.browser.test_case_pages import staff_page
@@ -265,12 +266,29 @@ def test_punctuation_alone_is_not_a_complaint_on_the_page_nor_at_the_api(web):
     web.check(page, "citizen-new-punctuation-only")
 
 
-def test_the_approver_sees_the_cycles_waiting_and_colleagues_by_name(web, api, paid):  # noqa: F811
+@pytest.fixture
+def hundred_newer_cycles(platform):  # noqa: F811
+    """100 settled cycles of later months: the waiting one is not among the newest 100 cycles."""
+    engine = sa.create_engine(platform["db"]["payments"])
+    months = [f"{1406 + i // 12}-{i % 12 + 1:02d}" for i in range(100)]
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO cycles (id, month, line, stage, prepared_by, beneficiaries, total_rials) "
+                             "VALUES (:id, :month, :line, 'settled', 'finance.expert', 0, 0)"),
+                     [{"id": f"{m}.{LINE}", "month": m, "line": LINE} for m in months])
+    yield
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM cycles WHERE id = ANY(:ids)"), {"ids": [f"{m}.{LINE}" for m in months]})
+    engine.dispose()
+
+
+def test_the_approver_sees_the_cycles_waiting_and_colleagues_by_name(web, api, paid, hundred_newer_cycles):  # noqa: F811
     opened = api.call("POST", "/api/v1/staff/payments/cycles", "finance.expert",
                       headers={"Idempotency-Key": "people-waiting-1405-08"}, json={"month": "1405-08", "line": LINE})
     assert opened.status_code == 201, opened.text
     cycle_id = opened.json()["id"]
     assert cycle_reaches(api, cycle_id, "entitlements_computed")["stage"] == "entitlements_computed"
+    newest = api.call("GET", "/api/v1/staff/payments/cycles", "finance.approver").json()["items"]
+    assert len(newest) == 100 and cycle_id not in {c["id"] for c in newest}  # older than the newest 100
 
     page = staff_page(web, "finance.approver", "/web/finance/")
     row = page.locator(f"#waiting-cycles tr[data-cycle='{cycle_id}']")

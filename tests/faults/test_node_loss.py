@@ -30,6 +30,7 @@ import pytest
 import requests
 
 from common.config import PROJECT_ROOT, SERVICES
+from gateway.principal_cache import QUEUE_PREFIX
 from scripts.processes import free_port, platform_processes, start_platform, wait_ready
 from scripts.rabbit_nodes import RabbitNode, RabbitNodeError
 from tests.conftest import empty_databases
@@ -116,9 +117,10 @@ def queue_table(node: RabbitNode) -> dict[str, dict]:
 
 def replicated(table: dict[str, dict]) -> dict[str, str]:
     """The platform's replicated queues (quorum and stream) and their members: every one must be on each
-    node; {queue: what is missing} for those that are not."""
+    node; {queue: what is missing} for those that are not. A process's own exclusive queues (RPC replies, the
+    gateway's revocation events) go with its connection and are declared again with it."""
     return {name: f"{row.get('type')} queue, members {row.get('members')}" for name, row in table.items()
-            if not name.startswith("rpc.reply-") and (row.get("type") not in ("quorum", "stream")
+            if not name.startswith(("rpc.reply-", QUEUE_PREFIX)) and (row.get("type") not in ("quorum", "stream")
                                                         or len(row.get("members") or []) != 3)}
 
 

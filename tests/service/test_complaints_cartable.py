@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from common.errors import Forbidden
 from services.complaints import cases
 from services.complaints.cartable import excerpt
+from services.complaints.demo_staff import load_demo_staff
 from services.complaints.schemas import CaseIntake
+from tests.conftest import empty_databases
 from tests.service.test_complaints_deadlines import engine, principal, refer_to_rey  # noqa: F401
 
 LONG = ("مستمری سه ماه گذشتهٔ مادرم واریز نشده است و هر بار که به اداره می‌روم می‌گویند هفتهٔ بعد بیایید؛ "
@@ -42,8 +44,12 @@ def all_pages(session, **filters):
         after = page["next"]
 
 
-@pytest.fixture
-def county(engine):  # noqa: F811
+@pytest.fixture(scope="module")
+def county(databases):
+    """108 cases at Rey, registered once for the module's tests, which only read them."""
+    empty_databases(databases)
+    load_demo_staff(databases["complaints"])
+    engine = sa.create_engine(databases["complaints"])
     with Session(engine) as session:
         older = [register(session) for _ in range(105)]
         special = {
@@ -58,6 +64,7 @@ def county(engine):  # noqa: F811
                             {"c": older[1]})
         newest = register(session, text="همین الان ثبت شد: مستمری پدرم قطع شده است.")
         yield session, older, special, newest
+    engine.dispose()
 
 
 def test_keyset_pages_reach_every_case_past_the_first_hundred(county):

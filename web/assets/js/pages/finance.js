@@ -143,7 +143,7 @@ async function ledger() {
   }
 }
 
-// --- the cycles waiting for approval (GET /staff/payments/cycles: the newest 100, read-only) -------------------
+// --- the cycles waiting for approval (GET /staff/payments/cycles?stage=entitlements_computed, however old) ---
 function waitingSection() {
   return h("section", { class: "card", id: "waiting-section", "aria-labelledby": "waiting-title" },
     h("h2", { id: "waiting-title" }, "دوره‌های منتظر تأیید"),
@@ -157,8 +157,7 @@ async function loadWaiting() {
   const out = $("#waiting-out");
   if (!out) return;
   try {
-    const waiting = (await get("/staff/payments/cycles", { auth: "staff" })).items
-      .filter((c) => c.stage === "entitlements_computed");
+    const waiting = (await get("/staff/payments/cycles?stage=entitlements_computed", { auth: "staff" })).items;
     clear(out, waiting.length ? scroller(h("table", { class: "responsive-table", id: "waiting-cycles" },
       h("caption", {}, `${fa(waiting.length)} دوره منتظر تأیید`),
       h("thead", {}, h("tr", {}, ["دوره", "ردیف بودجه", "مددجویان", "جمع مبلغ", "آماده‌کننده", ""].map((t) =>
