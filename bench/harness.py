@@ -154,6 +154,12 @@ def gateway_and_complaints(dbs: dict, amqp_uri: str, threads: int):
     from common.config import PROJECT_ROOT
     from scripts.processes import free_port, platform_processes, start_platform, wait_ready
 
+    from kombu import Connection
+
+    from common.outbox.relay import event_exchange
+
+    with Connection(amqp_uri) as conn:  # as the relay declares it: the gateway's principal cache binds to it
+        event_exchange("complaints.events")(conn.default_channel).declare()
     ports = {"sms-operator": free_port(), "gateway": free_port()}
     ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
     group = start_platform(amqp_uri, dbs, ports, str(PROJECT_ROOT), threads=threads,
