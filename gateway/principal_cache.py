@@ -88,8 +88,14 @@ class PrincipalCache:
                 self._entries.pop(staff_id, None)
 
     def _on_event(self, body, message) -> None:
-        staff_id = body.get("data", {}).get("staff_id") if isinstance(body, dict) else None
-        self.forget(staff_id)  # an event we cannot read forgets everyone: the safe side
+        data = body.get("data") if isinstance(body, dict) else None
+        staff_id = data.get("staff_id") if isinstance(data, dict) else None
+        self.forget(staff_id if isinstance(staff_id, str) else None)  # one we cannot read forgets everyone
+        message.ack()
+
+    def _on_undecodable(self, message, exc) -> None:
+        _log.warning("principal cache: an event it cannot decode (%s): every principal dropped", exc)
+        self.forget()
         message.ack()
 
     def _run(self) -> None:
@@ -103,7 +109,7 @@ class PrincipalCache:
                 with Connection(self.amqp_uri, connect_timeout=self.connect_timeout, heartbeat=HEARTBEAT) as conn:
                     conn.ensure_connection(max_retries=max(1, len(conn.alt)))
                     with Consumer(conn.channel(), [queue], callbacks=[self._on_event],
-                                  accept=["cloudevents", "json"]):
+                                  on_decode_error=self._on_undecodable, accept=["cloudevents", "json"]):
                         self.forget()  # whatever happened while not consuming is unknown
                         self.live.set()
                         backoff = 1.0

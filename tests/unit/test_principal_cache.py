@@ -96,10 +96,14 @@ def test_an_event_that_cannot_be_read_forgets_everyone(cache):
         def ack(self):
             self.acked = True
 
-    message = Message()
-    cache._on_event("not an envelope", message)
+    for body in ("not an envelope", {"data": "no object"}, {"data": {"staff_id": 7}}):
+        message = Message()
+        cache._on_event(body, message)
+        cache.lookup("a1", 3, fetch)
+        assert message.acked
+    cache._on_undecodable(message, ValueError("not JSON"))
     cache.lookup("a1", 3, fetch)
-    assert len(calls) == 2 and message.acked
+    assert len(calls) == 5
 
 
 def test_a_cached_principal_cannot_be_changed_by_the_request_that_got_it(cache):
