@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bench.harness import databases
+from bench.results import record
 from services.complaints import org
 
 COUNTY = "prov.tehran.county.rey"
@@ -125,6 +126,7 @@ def main() -> None:
             "all_escalated_within_60s": seconds <= 60,
         }
         print(json.dumps(result, indent=2))
+        record("sweeps of the overdue cases", result)
 
 
 if __name__ == "__main__":

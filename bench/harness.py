@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from urllib.parse import urlsplit
 
+from bench.results import record
 from common.config import SERVICES, get_settings, with_database
 from common.db import drop_database
 from common.migrations import upgrade
@@ -72,6 +73,7 @@ def report(name: str, subject: dict, baseline: dict, key: str = "per_second") ->
     ratio = subject[key] / baseline[key] if baseline[key] else float("nan")
     result = {"benchmark": name, "subject": subject, "baseline": baseline, f"ratio_{key}": round(ratio, 3)}
     print(json.dumps(result, ensure_ascii=False, indent=2))
+    record(name, result)
     return result
 
 

@@ -51,6 +51,7 @@ from kombu import Connection, Consumer, Queue
 from sqlalchemy.orm import Session
 
 from bench.harness import databases, vhost
+from bench.results import record
 from common.config import PROJECT_ROOT
 from common.events.catalog import DISBURSEMENTS_PUBLISHED
 from common.events.envelope import register_kombu_serializer
@@ -506,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         "checks": verdict,
     }
     print(json.dumps(result, ensure_ascii=False, indent=2))
+    record("a month's cycle, open to settled", result)
     return 0 if verdict["ok"] else 1
 
 

@@ -18,6 +18,7 @@ import requests
 from kombu import Connection, Producer
 
 from bench.harness import databases, vhost
+from bench.results import record
 from common.config import PROJECT_ROOT, get_settings
 from common.events.catalog import DISBURSEMENTS_PUBLISHED
 from common.events.envelope import new_event, register_kombu_serializer
@@ -102,6 +103,7 @@ def main() -> None:
         "aim_1000_per_second": total / seconds >= 1000,
     }
     print(json.dumps(result, indent=2, ensure_ascii=False))
+    record("bulk SMS from events to the operator", result)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import psycopg2
 import requests
 
 from bench.harness import databases, percentile, vhost
+from bench.results import record
 from common.config import PROJECT_ROOT, get_settings, with_database
 from common.db import drop_database, ensure_database
 from common.events.catalog import DISBURSEMENTS_PUBLISHED
@@ -302,6 +303,7 @@ def main(argv=None) -> int:
                          "ingest": lambda: ingest(args.events),
                          "dump": dump}[part]()
         print(json.dumps({part: results[part]}, ensure_ascii=False), flush=True)
+        record(part, results[part])
     print(json.dumps({"benchmark": "transparency", **results}, ensure_ascii=False, indent=2))
     return 0
 
