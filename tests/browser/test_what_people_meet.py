@@ -152,6 +152,15 @@ def test_after_three_codes_the_beneficiary_page_counts_down_and_sends_no_fourth(
     assert len(asked) == 3 and "کد تازه خواسته شد" in page.locator("#code-note").inner_text()
     web.check(page, "shafaf-me-code-limit")
 
+    page.reload()  # the tab remembers what it asked: a reload sends no fourth request either
+    page.get_by_label("کد ملی (الزامی)").fill(national_id)
+    page.get_by_role("button", name="دریافت کد یک‌بارمصرف").click()
+    page.locator("#code-note .alert.warn").wait_for()
+    assert "کد تازه‌ای فرستاده نشد" in page.locator("#code-note").inner_text() and len(asked) == 3
+    assert "سقف ۳ کد" in page.locator("#resend-status").inner_text()
+    assert national_id not in page.evaluate("() => JSON.stringify(sessionStorage)")
+    web.check(page, "shafaf-me-code-limit-after-reload")
+
     codes = _until(lambda: [re.search(r"کد ورود شما (\d{6})", m["message"]) for m in requests.get(
         f"{platform['sms']}/api/messages", params={"receptor": mobile}, timeout=10).json()],
         lambda found: len([c for c in found if c]) >= 3, "three codes texted")

@@ -49,8 +49,8 @@ def county(databases):
     """108 cases at Rey, registered once for the module's tests, which only read them."""
     empty_databases(databases)
     load_demo_staff(databases["complaints"])
-    engine = sa.create_engine(databases["complaints"])
-    with Session(engine) as session:
+    made = sa.create_engine(databases["complaints"])
+    with Session(made) as session:
         older = [register(session) for _ in range(105)]
         special = {
             "urgent": register(session, urgency="urgent", kind="violation_report", category="center_conduct",
@@ -64,7 +64,7 @@ def county(databases):
                             {"c": older[1]})
         newest = register(session, text="همین الان ثبت شد: مستمری پدرم قطع شده است.")
         yield session, older, special, newest
-    engine.dispose()
+    made.dispose()
 
 
 def test_keyset_pages_reach_every_case_past_the_first_hundred(county):

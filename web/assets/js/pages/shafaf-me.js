@@ -10,10 +10,35 @@ let token = null;
 let nationalId = null;
 let payments = [];
 // when this page asked a code for nationalId (ms), and until when the gateway said to wait (a 429): a request
-// the server would drop (three a mobile in ten minutes) is not sent, and the page does not say "sent"
+// the server would drop (three a mobile in ten minutes) is not sent, and the page does not say "sent". Kept
+// for this tab (sessionStorage), so that a reload does not forget them, under a hash of the national ID
+// (the ID itself is not written anywhere).
 let asked = [];
 let blockedUntil = 0;
 let ticker = null;
+const KEPT = "behzisti.codes";
+
+function keyOf(value) {  // FNV-1a: enough to tell IDs apart in one tab, and not the ID
+  let hash = 0x811c9dc5;
+  for (const c of value) hash = Math.imul(hash ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return hash.toString(36);
+}
+
+function recall(value) {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(KEPT) || "{}")[keyOf(value)] || {};
+    return { asked: Array.isArray(kept.asked) ? kept.asked.filter(Number.isFinite) : [],
+      blockedUntil: Number.isFinite(kept.blockedUntil) ? kept.blockedUntil : 0 };
+  } catch { return { asked: [], blockedUntil: 0 }; }
+}
+
+function keep() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(KEPT) || "{}");
+    kept[keyOf(nationalId)] = { asked: asked.filter((at) => Date.now() - at < ONE_TIME_CODE.windowSeconds * 1000), blockedUntil };
+    sessionStorage.setItem(KEPT, JSON.stringify(kept));
+  } catch { /* storage refused (private mode): the page still counts while it is open */ }
+}
 
 function waitSeconds() {
   return Math.max(codeRequestWait(asked), Math.ceil((blockedUntil - Date.now()) / 1000), 0);
@@ -21,7 +46,7 @@ function waitSeconds() {
 
 /** Ask for a code (or say why not yet): true when the API took the request. */
 async function askCode(form, value) {
-  if (value !== nationalId) { asked = []; blockedUntil = 0; }
+  if (value !== nationalId) ({ asked, blockedUntil } = recall(value));
   nationalId = value;
   if (waitSeconds() > 0) return false;
   try {
@@ -31,6 +56,8 @@ async function askCode(form, value) {
   } catch (error) {
     if (error instanceof ApiError && error.rateLimited) blockedUntil = Date.now() + (error.waitSeconds || 60) * 1000;
     throw error;
+  } finally {
+    keep();
   }
 }
 
