@@ -98,7 +98,7 @@ def revoke(path: StaffAccountPath, body: RevokeBody):
     """Revoke a staff member's access: every session ends on its next request."""
     revoked = current_app.extensions["rpc"].call("complaints", "revoke_access", g.principal, path.staff_id,
                                                  body.reason)
-    forget_principal(path.staff_id)
+    forget_principal(revoked["id"])  # the id as complaints spells it, as tokens carry it
     return jsonify(revoked)
 
 
@@ -116,7 +116,7 @@ def restore(path: StaffAccountPath, body: RestoreBody):
     if outcome.get("state") == "pending":
         response.status_code = 202
     else:
-        forget_principal(path.staff_id)
+        forget_principal(outcome["id"])
     return response
 
 

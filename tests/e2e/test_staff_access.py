@@ -187,6 +187,7 @@ def test_every_gateway_reuses_a_confirmed_session_and_drops_it_within_a_second_o
         me[username] = (token, answer.json()["id"])
 
     token, staff_id = me["cache.revoked"]
+    assert all(api.get("/api/v1/auth/me", token).status_code == 200 for _ in range(3))  # cached here too
     assert api.post(f"/api/v1/staff/accounts/{staff_id}/revoke", {"reason": "آزمون"}, admin).status_code == 200
     assert api.get("/api/v1/auth/me", token).status_code == 401  # the gateway that revoked: at once
     revoked_after = refused_within(other, token, 1.0)
