@@ -11,14 +11,15 @@ let nationalId = null;
 let payments = [];
 // when this page asked a code for nationalId (ms), and until when the gateway said to wait (a 429): a request
 // the server would drop (three a mobile in ten minutes) is not sent, and the page does not say "sent". Kept
-// for this tab (sessionStorage), so that a reload does not forget them, under a hash of the national ID
-// (the ID itself is not written anywhere).
+// for this tab (sessionStorage: gone with the tab), so that a reload does not forget them, under a short hash
+// of the national ID so the ID is not written out plainly; it is no secret (all 10-digit IDs can be tried),
+// and only times are stored under it.
 let asked = [];
 let blockedUntil = 0;
 let ticker = null;
 const KEPT = "behzisti.codes";
 
-function keyOf(value) {  // FNV-1a: enough to tell IDs apart in one tab, and not the ID
+function keyOf(value) {  // FNV-1a: enough to tell the IDs asked in one tab apart
   let hash = 0x811c9dc5;
   for (const c of value) hash = Math.imul(hash ^ c.charCodeAt(0), 0x01000193) >>> 0;
   return hash.toString(36);
