@@ -19,11 +19,11 @@ from services.complaints.models import Staff
 
 
 def ensure_staff(session: Session, username: str, password: str, full_name: str, role: str, unit: str,
-                 mobile: str | None = None) -> bool:
+                 mobile: str | None = None, password_hash: str | None = None) -> bool:
     """Create the account unless it exists; True when it was created."""
     if session.scalars(select(Staff).where(Staff.username == username.lower())).first():
         return False
-    staff.create(session, username, password, full_name, role, unit, mobile)
+    staff.create(session, username, password, full_name, role, unit, mobile, password_hash)
     return True
 
 

@@ -1,10 +1,13 @@
 """Demo staff accounts for the local run (never in production): one per kind of user that the
 tests and the demo need. Passwords are printed by ./dev up."""
+from functools import lru_cache
+
 from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
 from common.config import get_settings
 from common.db import make_engine
+from services.complaints import staff
 from services.complaints.admin import ensure_staff
 from services.complaints.models import Staff
 
@@ -30,6 +33,13 @@ DEMO_STAFF = [
 ]
 
 
+@lru_cache(maxsize=1)
+def demo_password_hash() -> str:
+    """One hash of the demo password for every demo account (a salted argon2 hash per account would cost
+    0.2 s of CPU each, at every start of the demo and every test that loads them; the password is public)."""
+    return staff.hash_password(DEMO_PASSWORD)
+
+
 def load_demo_staff(db_url: str | None = None) -> int:
     """Create the demo accounts that are missing; every demo account counts as having opened its
     cartable now, so a demo left for days does not find itself locked out (SPEC C12)."""
@@ -37,7 +47,7 @@ def load_demo_staff(db_url: str | None = None) -> int:
     created = 0
     with Session(engine) as session, session.begin():
         for username, name, role, unit, mobile in DEMO_STAFF:
-            created += ensure_staff(session, username, DEMO_PASSWORD, name, role, unit, mobile)
+            created += ensure_staff(session, username, DEMO_PASSWORD, name, role, unit, mobile, demo_password_hash())
         session.execute(update(Staff).where(Staff.username.in_([s[0] for s in DEMO_STAFF]))
                         .values(last_cartable_at=func.now()))
     engine.dispose()
