@@ -100,7 +100,7 @@ class PrincipalCache:
 
     def _run(self) -> None:
         register_kombu_serializer()
-        exchange = Exchange("complaints.events", type="topic", durable=True, no_declare=True)
+        exchange = Exchange(STAFF_ACCESS_REVOKED.exchange, type="topic", durable=True, no_declare=True)
         queue = Queue(f"{QUEUE_PREFIX}{uuid.uuid4()}", exclusive=True, auto_delete=True, durable=False,
                       bindings=[binding(exchange, routing_key=e.type) for e in INVALIDATING])
         backoff = 1.0

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
 from common.config import SERVICES
+from common.events.catalog import STAFF_ACCESS_REVOKED
 from common.events.handler import DEAD_LETTER_EXCHANGE
 from common.ops_server import PROBE_EXCHANGE, PROBE_KEY
 from common.outbox.publisher import EVENT_ARCHIVE
@@ -156,9 +157,9 @@ def users() -> dict[str, BrokerUser]:
             "on complaints' revocation events, read on a queue of its own",
             configure=(literal(RPC_EXCHANGE), _reply_queue("gateway"), principals_queue),
             write=(literal(RPC_EXCHANGE), _reply_queue("gateway"), probe_exchange, principals_queue),
-            read=(literal(RPC_EXCHANGE), _reply_queue("gateway"), principals_queue, literal("complaints.events")),
+            read=(literal(RPC_EXCHANGE), _reply_queue("gateway"), principals_queue, literal(STAFF_ACCESS_REVOKED.exchange)),
             topics={RPC_EXCHANGE: (_calls("gateway"), (UUID,)), **_probe(),
-                    "complaints.events": ((), tuple(literal(e.type) for e in INVALIDATING))}),
+                    STAFF_ACCESS_REVOKED.exchange: ((), tuple(literal(e.type) for e in INVALIDATING))}),
         *(_service(s) for s in SERVICES),
         BrokerUser(
             "relay", "the outbox relay: publishes each service's events to its exchange and the archive",

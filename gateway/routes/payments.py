@@ -11,9 +11,9 @@ from pydantic import Field
 from gateway.auth import BEARER, requires
 from gateway.protection import idempotency
 from gateway.schemas import IdempotencyHeader, Problem, RequestPart
-from services.payments.cycles import STAGES
 from services.payments.registry import BeneficiaryIn
 from services.payments.schemas import (
+    CYCLE_STAGES,
     BeneficiaryView, BudgetLineList, CycleList, CycleOpen, CycleView, FailedPayments, LedgerCheck, Resolve, Resolved,
     StatusChange,
 )
@@ -33,9 +33,6 @@ class CyclePath(RequestPart):
 
 class NationalIdPath(RequestPart):
     national_id: str = Field(max_length=20)
-
-
-CYCLE_STAGES = (*STAGES, "stopped")
 
 
 class CyclesQuery(RequestPart):

@@ -7,6 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.payments.budget_data import BUDGET_LINES
+from services.payments.cycles import STAGES
+
+CYCLE_STAGES = (*STAGES, "stopped")  # every stage a cycle can be at (cycles.py)
 
 LineCode = Literal[tuple(line["code"] for line in BUDGET_LINES)]
 MONTH = r"^1[34][0-9]{2}-(0[1-9]|1[0-2])$"
