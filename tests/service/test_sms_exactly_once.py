@@ -40,17 +40,22 @@ def op(sms_operator):
     sms_operator.operator.reset()  # lets any held answer go
 
 
-def kavenegar(url, timeout=0.5):
+# Long enough for any answer on a loaded CI machine (a status poll once took over 0.5 s there), short enough that
+# the tests whose operator holds its answer do not wait long for the timeout.
+TIMEOUT = 2.0
+
+
+def kavenegar(url, timeout=TIMEOUT):
     return KavenegarProvider(url, "demo-api-key", "10001482", timeout=timeout)
 
 
-def smsir(url, timeout=0.5):
+def smsir(url, timeout=TIMEOUT):
     return SmsIrProvider(url, "demo-smsir-key", "30001482", timeout=timeout)
 
 
 @pytest.fixture
 def router(sms_operator):
-    """Both operators, Kavenegar first, with a short timeout (a held answer times out in half a second)."""
+    """Both operators, Kavenegar first, with a short timeout (a held answer times out in TIMEOUT)."""
     return ProviderRouter([kavenegar(sms_operator.url), smsir(sms_operator.url)], rate_per_second=0, fail_max=5)
 
 
