@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     rate_limit_default: str = "300/minute"
     rate_limit_register: str = "60/minute;1000/hour"  # per address: a town can be one carrier-grade NAT address
     rate_limit_register_mobile: str = "10/hour;30/day"  # per mobile in the body: a person's own budget
+    # per national ID in a beneficiary's code request: services/notifications/otp.py's codes a mobile
+    rate_limit_code_national_id: str = "3 per 10 minutes"
     rate_limit_bad_api_keys: str = "30/minute;300/hour"  # refused API keys (each a lookup), per address
     rate_limit_login: str = "5/minute;30/hour"
     # Signs the gateway's access tokens (HS256), under the key id token_key_id (the tokens' `kid`). The

@@ -6,7 +6,10 @@ The limits are checked first, before any credential is looked up (app.py registe
 is counted under the credential it presents (a bucket's name only: a forged token is refused in
 process, and refused API keys are counted per address) or else its address: IPv4 per address, IPv6 per
 /64. A registration with a mobile is also counted per mobile, so the per-address budget can be wide
-enough for a town behind one carrier-grade NAT address."""
+enough for a town behind one carrier-grade NAT address. A beneficiary's code request is also counted per
+national ID, whether or not that ID is paid (so the count says nothing of it): the same budget as the
+service's codes a mobile, so that a fourth request from another tab or device hears how long to wait
+instead of a «sent» that sends nothing."""
 from __future__ import annotations
 
 import hashlib
@@ -20,7 +23,7 @@ from flask_limiter import HeaderNames, Limit, Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common.config import Settings
-from common.identifiers import InvalidIdentifier, normalise_mobile
+from common.identifiers import InvalidIdentifier, normalise_mobile, normalise_national_id
 from common.text import persian_digits
 from gateway import problems
 
@@ -59,6 +62,8 @@ DOCS_PAGES = {"openapi.openapi", "openapi.static"}  # flask-openapi3's index of 
 STORE_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
 # A citizen's registrations, counted also per mobile (the body's, when it has a valid one).
 PER_MOBILE = {"cases.register_case"}
+# A beneficiary's code requests, counted also per national ID (the body's, when it has a valid one).
+PER_NATIONAL_ID = {"transparency.request_code"}
 
 
 def client_key() -> str:
@@ -106,19 +111,31 @@ def limit_key() -> str:
     return f"credential:{_digest(credential)}" if credential else address_key()
 
 
-def _mobile() -> str | None:
+def _body_identifier(field: str, normalise) -> str | None:
     body = request.get_json(silent=True) if request.is_json else None
-    mobile = body.get("mobile") if isinstance(body, dict) else None
-    if not isinstance(mobile, str):
+    value = body.get(field) if isinstance(body, dict) else None
+    if not isinstance(value, str):
         return None
     try:
-        return normalise_mobile(mobile)
+        return normalise(value)
     except InvalidIdentifier:
         return None  # refused by the route's validation, counted per address
 
 
+def _mobile() -> str | None:
+    return _body_identifier("mobile", normalise_mobile)
+
+
+def _national_id() -> str | None:
+    return _body_identifier("national_id", normalise_national_id)
+
+
 def mobile_key() -> str:
     return f"mobile:{_digest(_mobile() or '')}"
+
+
+def national_id_key() -> str:
+    return f"national-id:{_digest(_national_id() or '')}"
 
 
 def idempotency(header) -> dict:
@@ -151,6 +168,8 @@ def protect(app: Flask, settings: Settings) -> Limiter:
               deduct_when=lambda response: response.status_code == 401),
         Limit(lambda: settings.rate_limit_register_mobile, key_function=mobile_key,
               exempt_when=lambda: request.endpoint not in PER_MOBILE or _mobile() is None),
+        Limit(lambda: settings.rate_limit_code_national_id, key_function=national_id_key,
+              exempt_when=lambda: request.endpoint not in PER_NATIONAL_ID or _national_id() is None),
     ]
     # The limiter's own Retry-After would land on every answer (a 503's included); only the 429 says it.
     limiter = Limiter(limit_key, app=app, default_limits=limits, headers_enabled=True,

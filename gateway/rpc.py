@@ -22,7 +22,7 @@ broker says the alarm is over.
 
 Every service also has a circuit breaker: after `fail_max` consecutive failures calls to it fail at
 once for `reset_timeout` seconds. A client's mistake (InvalidRequest, NotFound, …) is an answer, not
-a failure; a broker alarm is not the service's failure either.
+a failure; a broker alarm or nack is not the service's failure either.
 """
 from __future__ import annotations
 
@@ -82,6 +82,15 @@ class _Refused(_NotDelivered):
     broker_alarm = True
 
 
+class _Nacked(_NotDelivered):
+    """The broker took the request and said it could not keep it (a nack: e.g. a quorum queue between two
+    leaders after the node that led it was lost). Nothing will run; the broker's fault, not the service's, so
+    it does not open the service's circuit: the client is asked to retry in a second or two, by which time a
+    new leader has usually been elected."""
+    broker_fault = True
+    retry_after = 2
+
+
 class _LineLost(_Unconfirmed):
     """The thread's own broker connection broke while publishing or waiting (its node stopped or was lost):
     the request may have reached the service. Not the service's failure: the next call makes a new line,
@@ -109,8 +118,8 @@ class Breaker:
     """A service's circuit: after `fail_max` failures in a row calls fail at once (CircuitOpen) for
     `reset_timeout` seconds, then one trial call goes through (half-open): its success closes the circuit,
     its failure opens it again. An answer (a client's mistake) is a success; a refusal because of the
-    broker's alarm, and the loss of the thread's own connection (_LineLost), count as neither (they say
-    nothing of the service).
+    broker's alarm, the broker's nack (_Nacked) and the loss of the thread's own connection (_LineLost)
+    count as neither (they say nothing of the service).
 
     The call runs outside the breaker's lock. pybreaker's CircuitBreaker.call holds its lock around the
     call, which let one thread at a time call a service: a single call waiting out its deadline (a reply
@@ -139,7 +148,7 @@ class Breaker:
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
-            neither = getattr(exc, "broker_alarm", False) or getattr(exc, "line_lost", False)
+            neither = any(getattr(exc, flag, False) for flag in ("broker_alarm", "broker_fault", "line_lost"))
             self._record(trial, None if neither else not _is_an_answer(exc))
             raise
         self._record(trial, False)
@@ -350,7 +359,7 @@ class _Line:
             raise _Unconfirmed(f"no publisher confirm within {confirm_timeout:.1f}s") from None
         except amqp.exceptions.MessageNacked:
             self.waiting.discard(correlation_id)
-            raise _NotDelivered("the broker refused the request (nack)") from None
+            raise _Nacked("the broker refused the request (nack)") from None
         if correlation_id in self.returned:
             self.returned.discard(correlation_id)
             self.waiting.discard(correlation_id)
@@ -497,7 +506,7 @@ class RpcClient:
             raise ServiceUnavailable(service, "circuit open after repeated failures",
                                      retry_after=int(self.reset_timeout)) from None
         except _NotDelivered as exc:
-            raise ServiceUnavailable(service, str(exc)) from None
+            raise ServiceUnavailable(service, str(exc), retry_after=getattr(exc, "retry_after", 5)) from None
         except _Unconfirmed as exc:
             # a lost line is made again at once (on another node of the list): the retry need not wait long
             raise ServiceUnavailable(service, str(exc), retry_after=1 if getattr(exc, "line_lost", False) else 5,

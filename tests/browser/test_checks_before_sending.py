@@ -9,7 +9,8 @@ minute per client; the platform of the other browser tests lifts them), so that 
   with Persian digits, how many seconds to wait;
 - six colleagues logging in from one office: the sixth is told to wait so many seconds, and that the account is
   not locked; an empty login sends nothing and names each field once;
-- a beneficiary's national ID with a wrong check digit and a donation's impossible amount are refused on the page."""
+- a beneficiary's national ID with a wrong check digit and a donation's impossible amount are refused on the page;
+- a fourth code asked for one national ID from another device is told to wait, not «sent»."""
 from __future__ import annotations
 
 import re
@@ -197,3 +198,28 @@ def test_a_wrong_check_digit_and_an_impossible_amount_are_refused_on_the_page(we
     assert "۱٬۰۰۰٬۰۰۰٬۰۰۰٬۰۰۰ ریال" in message and not LATIN_DIGIT.search(message)
     assert sent == [] and len(donate.context.pages) == 1, "no request, no payment window"
     web.check(donate, "checks-donate-amount")
+
+
+def test_a_code_asked_again_from_another_device_is_told_to_wait_not_sent(web, limited):
+    """A beneficiary asked for three codes on the phone (the server texts no more than three a mobile in ten
+    minutes); on the computer the page has asked nothing and said «sent» for a fourth request the server dropped.
+    The gateway counts a national ID's requests from every device, whether or not the ID is paid: the page says
+    no new code was sent and counts down the seconds the gateway gave."""
+    national_id = "1234567024"  # paid or not, every answer is the same
+    for _ in range(3):  # on the phone
+        phone = requests.post(f"{limited}/api/v1/transparency/me/code", json={"national_id": national_id}, timeout=10)
+        assert phone.status_code == 202, phone.text
+
+    computer = web.page(None)
+    answers = answers_to(computer, "/api/v1/transparency/me/code")
+    computer.goto(f"{limited}/web/shafaf/me.html")
+    computer.get_by_label("کد ملی (الزامی)").fill(national_id)
+    computer.get_by_role("button", name="دریافت کد یک‌بارمصرف").click()
+    computer.locator("#code-note .alert.warn").wait_for()
+    assert [a["status"] for a in answers] == [429]
+    assert "کد تازه‌ای فرستاده نشد" in computer.locator("#code-note").inner_text()
+    assert "پیامک شد" not in computer.locator("#content").inner_text()
+    wait = int(computer.locator("#resend-status").get_attribute("data-seconds"))
+    assert int(answers[0]["retry_after"]) - 3 <= wait <= int(answers[0]["retry_after"])
+    assert computer.get_by_role("button", name="فرستادن دوبارهٔ کد").get_attribute("aria-disabled") == "true"
+    web.check(computer, "checks-shafaf-me-code-other-device")

@@ -9,7 +9,7 @@ from nameko.testing.services import entrypoint_waiter
 from common.config import get_settings
 from common.rpc import rpc, rpc_queue_arguments
 from gateway.app import create_app
-from gateway.rpc import RpcClient, ServiceTimeout
+from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
 
 
 class Recorder:
@@ -105,6 +105,25 @@ def test_a_request_no_service_can_take_is_a_503_that_says_nothing_was_done(rabbi
     assert time.perf_counter() - started < 1
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert response.get_json()["outcome"] == "not_done"
+
+
+def test_a_request_the_broker_nacks_is_a_short_503_and_does_not_open_the_service_s_circuit(rabbit_config):
+    """A quorum queue between two leaders nacks publishes; a full queue that rejects publishes does the same,
+    which is how the broker is made to nack here. Nothing ran, the service did nothing wrong: the client is
+    asked to retry in two seconds, and however many nacks come the circuit stays closed (once it opened, a
+    node loss left registration refused for ten seconds after the new leader was elected)."""
+    with Connection(rabbit_config["AMQP_URI"]) as conn:
+        Queue("rpc-recorder", exchange=Exchange("nameko-rpc", type="topic", durable=True), routing_key="recorder.*",
+              queue_arguments={"x-max-length": 0, "x-overflow": "reject-publish"})(conn.default_channel).declare()
+    gateway = RpcClient({**get_settings().nameko_config(), **rabbit_config}, timeout=2, fail_max=2)
+    try:
+        for _ in range(4):
+            with pytest.raises(ServiceUnavailable) as refused:
+                gateway.call("recorder", "note", "nacked")
+            assert "nack" in refused.value.reason and refused.value.retry_after == 2
+        assert gateway.breaker("recorder").current_state == "closed"
+    finally:
+        gateway.close()
 
 
 def test_a_broker_that_is_gone_is_a_prompt_503_not_a_500(rabbit_config):

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from gateway.rpc import Breaker, CircuitOpen, _Abandoned, _Refused
+from gateway.rpc import Breaker, CircuitOpen, _Abandoned, _Nacked, _Refused
 
 
 class Clock:
@@ -66,7 +66,7 @@ def test_it_opens_after_fail_max_failures_and_lets_one_trial_through_after_the_r
     assert breaker.current_state == "closed"
 
 
-def test_an_answer_is_a_success_and_a_broker_alarm_counts_as_nothing():
+def test_an_answer_is_a_success_and_a_broker_alarm_or_nack_counts_as_nothing():
     breaker = Breaker("complaints", fail_max=2, reset_timeout=10, clock=Clock())
     with pytest.raises(Boom):
         breaker.call(fail, Boom())
@@ -74,7 +74,7 @@ def test_an_answer_is_a_success_and_a_broker_alarm_counts_as_nothing():
         breaker.call(fail, Answer())  # resets the count
     with pytest.raises(Boom):
         breaker.call(fail, Boom())
-    for alarm in (_Refused("alarm"), _Abandoned("alarm"), _Refused("alarm")):
+    for alarm in (_Refused("alarm"), _Abandoned("alarm"), _Nacked("nack"), _Nacked("nack"), _Refused("alarm")):
         with pytest.raises(type(alarm)):
             breaker.call(fail, alarm)
     assert breaker.current_state == "closed"  # one failure in a row, whatever the alarms

@@ -1,6 +1,6 @@
 """The gateway's limits, in process (the services are stand-ins that count their calls): IPv6 counted
 per /64, the limits checked before any API key is looked up, a citizen's registrations counted per
-mobile beside the address, a cached /readyz that names what is down and never why, and at most five
+mobile beside the address and a beneficiary's code requests per national ID, a cached /readyz that names what is down and never why, and at most five
 Open311 ids a request. tests/integration/test_shared_rate_limits.py shares one budget across two
 gateway processes through Redis."""
 from __future__ import annotations
@@ -32,6 +32,8 @@ class CountingRpc(RpcClient):
             raise Unauthenticated("invalid_api_key", "کلید دسترسی معتبر نیست.", "unknown or revoked API key")
         if method == "get_case":
             raise NotFound("case_not_found", "پرونده‌ای نیست.", "no such case")
+        if method == "request_code":
+            return None  # the service answers the same whether or not the ID is paid or a code was sent
         raise AssertionError(f"unexpected call {service}.{method}")
 
 
@@ -88,6 +90,35 @@ def test_registrations_count_per_mobile_beside_the_wide_address_budget():
     assert register(client, "203.0.113.9", {**INVALID_CASE, "mobile": "09351112233"}).status_code == 400
     assert register(client, "203.0.113.9").status_code == 400  # no mobile: the address's budget only
     assert register(client, "203.0.113.9", {**INVALID_CASE, "mobile": "0912"}).status_code == 400  # not a mobile
+
+
+def test_a_beneficiary_s_code_requests_count_per_national_id_from_any_device():
+    """Three codes a national ID in ten minutes (the service's codes a mobile): a fourth request from another
+    tab or device hears how long to wait instead of a «sent» that sends nothing. The gateway does not know whether
+    the ID is paid, so the count cannot tell it either."""
+    client, rpc = app_with(rate_limit_login="100/minute")
+
+    def ask(national_id, address):
+        return client.post("/api/v1/transparency/me/code", json={"national_id": national_id},
+                           environ_base={"REMOTE_ADDR": address})
+
+    same_person = ["1234567008", "۱۲۳۴۵۶۷۰۰۸", "1234567008"]  # however it is typed
+    answers = [ask(n, f"198.51.100.{i}") for i, n in enumerate(same_person + ["1234567008"])]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429]
+    wait = int(answers[3].headers["Retry-After"])
+    assert 0 < wait <= 600 and "ثانیهٔ دیگر" in answers[3].get_json()["message"]
+    assert ask("1234567016", "198.51.100.1").status_code == 202  # another person's own budget
+    assert ask("12345", "198.51.100.1").status_code == 400  # not a national ID: the address's budget only
+    assert rpc.calls == [("transparency", "request_code")] * 4
+
+
+def test_the_national_id_budget_for_codes_is_the_service_s_codes_a_mobile():
+    import limits
+
+    from services.notifications import otp
+
+    budget = limits.parse(Settings().rate_limit_code_national_id)
+    assert (budget.amount, budget.get_expiry()) == (otp.PER_MOBILE, otp.RATE_WINDOW.total_seconds())
 
 
 def test_the_address_budget_for_registrations_is_wide_enough_for_a_town_behind_one_address():

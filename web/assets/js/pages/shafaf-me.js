@@ -45,7 +45,9 @@ function waitSeconds() {
   return Math.max(codeRequestWait(asked), Math.ceil((blockedUntil - Date.now()) / 1000), 0);
 }
 
-/** Ask for a code (or say why not yet): true when the API took the request. */
+/** Ask for a code (or say why not yet): true when the API took the request, false when it is not the time.
+ * The gateway counts the requests of a national ID from every tab and device (three in ten minutes, as the
+ * server sends codes): its 429 is "not yet", with the seconds to wait, like the tab's own count. */
 async function askCode(form, value) {
   if (value !== nationalId) ({ asked, blockedUntil } = recall(value));
   nationalId = value;
@@ -55,8 +57,9 @@ async function askCode(form, value) {
     asked.push(Date.now());
     return true;
   } catch (error) {
-    if (error instanceof ApiError && error.rateLimited) blockedUntil = Date.now() + (error.waitSeconds || 60) * 1000;
-    throw error;
+    if (!(error instanceof ApiError && error.rateLimited)) throw error;
+    blockedUntil = Date.now() + (error.waitSeconds || 60) * 1000;
+    return false;
   } finally {
     keep();
   }
