@@ -1,6 +1,7 @@
 """The Shafaf downloads in the formats integrators read (issue 8): CSV that Excel opens in Persian, JSON,
 contracts as OCDS 1.1 (validated against the official schemas), the budget as a Fiscal Data Package
-(validated by frictionless) and the catalogue as DCAT-AP JSON-LD (parsed as RDF). Everything offline,
+(validated by frictionless) and the catalogue as DCAT-AP JSON-LD (parsed as RDF, and checked with pySHACL
+against DCAT-AP 3.0.1's official shapes). Everything offline,
 and the CSV of the 22,000 contracts streams in little memory."""
 import csv
 import io
@@ -12,6 +13,7 @@ import tracemalloc
 
 import pytest
 
+from common.config import PROJECT_ROOT
 from services.transparency.catalog import CATALOG, Column, Dataset
 from services.transparency.demo_data import budget_rows, demo_rows
 from services.transparency.formats.csv_stream import BOM, csv_chunks
@@ -269,6 +271,42 @@ def test_the_dcat_catalogue_parses_as_rdf_with_every_dataset_and_its_distributio
     assert (csv_distribution, DCAT.mediaType, URIRef("http://www.iana.org/assignments/media-types/text/csv")) in graph
     assert (csv_distribution, DCTERMS.format,
             URIRef("http://publications.europa.eu/resource/authority/file-type/CSV")) in graph
+
+
+DCAT_AP_SHAPES = PROJECT_ROOT / "contracts" / "dcat-ap"
+
+
+def _shacl(document: dict, shapes: str) -> list[tuple[str, str, str]]:
+    """(severity, focus node, path) of each result pySHACL finds in `document` against one shapes file."""
+    from pyshacl import validate
+    from rdflib import Graph, Namespace
+
+    sh = Namespace("http://www.w3.org/ns/shacl#")
+    data = Graph().parse(data=json.dumps(document, ensure_ascii=False), format="json-ld")
+    _, report, _ = validate(data, shacl_graph=Graph().parse(DCAT_AP_SHAPES / shapes), inference="none")
+    return sorted((str(report.value(r, sh.resultSeverity)).rsplit("#", 1)[1], str(report.value(r, sh.focusNode)),
+                   str(report.value(r, sh.resultPath))) for r in report.subjects(sh.resultSeverity, None))
+
+
+def test_the_dcat_catalogue_keeps_the_official_dcat_ap_shapes_mandatory_ranges_and_recommended():
+    document = dcat_catalog(_entries(), "https://shafaf.behzisti.example/")
+    assert _shacl(document, "shapes.ttl") == []
+    assert _shacl(document, "range.ttl") == []
+    recommended = _shacl(document, "shapes_recommended.ttl")
+    # all but the period each dataset covers, which the catalogue does not know (contracts/dcat-ap/README.md)
+    assert {(severity, path) for severity, _, path in recommended} == {("Warning", "http://purl.org/dc/terms/temporal")}
+    assert len(recommended) == len(CATALOG)
+
+
+def test_the_dcat_ap_shapes_find_what_a_broken_catalogue_leaves_out():
+    document = dcat_catalog(_entries()[:1], "https://shafaf.behzisti.example/")
+    catalog, _publisher, *rest = document["@graph"]
+    del catalog["dct:title"]  # mandatory
+    del catalog["dcat:dataset"][0]["dct:description"]  # mandatory
+    catalog["dcat:dataset"][0]["dcat:distribution"][0]["dcat:mediaType"] = {"@id": "https://example.org/not-typed"}
+    found = {(severity, path.rsplit("/", 1)[1]) for severity, _, path in _shacl(document, "shapes.ttl")}
+    assert found == {("Violation", "title"), ("Violation", "description")}
+    assert [(s, p.rsplit("#", 1)[1]) for s, _, p in _shacl(document, "range.ttl")] == [("Violation", "mediaType")]
 
 
 def test_the_dcat_urls_follow_the_paths_given():

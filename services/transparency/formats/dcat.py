@@ -11,6 +11,15 @@ dct:modified, owl:versionInfo, dct:language, dct:spatial (Iran), dct:accrualPeri
 dcat:Distribution per format (CSV and JSON; OCDS for the contracts; the Fiscal Data Package for the
 budget) with dcat:accessURL, dcat:downloadURL, dcat:mediaType (IANA) and dct:format (EU file types).
 The version's content hash (`sha256` of an entry) is given as the dataset's spdx:checksum.
+
+The document keeps DCAT-AP 3.0.1's SHACL shapes (contracts/dcat-ap: the mandatory constraints, the ranges
+and the recommended ones, checked with pySHACL in tests/unit/test_transparency_formats.py). The ranges ask
+that every IRI a property points at has its class; a validator would take the classes of the EU
+vocabularies (media types, file types, languages, countries, themes, frequencies, access rights) from those
+vocabularies, which it would have to download: the document states them itself, one small node per IRI
+used, so that it validates, and is read, without the network. The one recommendation not kept is
+dct:temporal: the catalogue does not know the period each version covers, and states none rather than a
+made-up one.
 """
 from __future__ import annotations
 
@@ -28,6 +37,10 @@ CONTEXT = {
     "xsd": "http://www.w3.org/2001/XMLSchema#",
     "spdx": "http://spdx.org/rdf/terms#",
     "adms": "http://www.w3.org/ns/adms#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "dcatap": "http://data.europa.eu/r5r/",
+    "locn": "http://www.w3.org/ns/locn#",
+    "gsp": "http://www.opengis.net/ont/geosparql#",
 }
 MEDIA_TYPE = "application/ld+json"
 
@@ -44,15 +57,22 @@ EXTRA_FORMATS = {"contracts": ("ocds",), "budget": ("fdp",)}
 
 _EU = "http://publications.europa.eu/resource/authority"
 _IANA = "http://www.iana.org/assignments/media-types"
-# format: (Persian title, English title, IANA media type, EU file type, the standard it conforms to)
+# format: (Persian title, English title, IANA media type, EU file type, the standard it conforms to,
+# Persian description)
 FORMATS = {
-    "csv": ("فایل CSV (UTF-8)", "CSV (UTF-8 with BOM)", "text/csv", "CSV", None),
-    "json": ("فایل JSON", "JSON", "application/json", "JSON", None),
+    "csv": ("فایل CSV (UTF-8)", "CSV (UTF-8 with BOM)", "text/csv", "CSV", None,
+            "همهٔ ردیف‌های آخرین نسخه در یک فایل CSV با کدگذاری UTF-8؛ در اکسل درست باز می‌شود."),
+    "json": ("فایل JSON", "JSON", "application/json", "JSON", None,
+             "همهٔ ردیف‌های آخرین نسخه با فرادادهٔ نسخه در یک فایل JSON."),
     "ocds": ("بسته انتشار OCDS نسخه ۱٫۱", "OCDS 1.1 release package", "application/json", "JSON",
-             "https://standard.open-contracting.org/1.1/en/schema/release_package/"),
+             "https://standard.open-contracting.org/1.1/en/schema/release_package/",
+             "قراردادها به استاندارد داده‌های باز قراردادها (OCDS ۱٫۱)، یک انتشار برای هر قرارداد."),
     "fdp": ("بسته داده مالی (Fiscal Data Package)", "Fiscal Data Package (datapackage.json)", "application/json",
-            "JSON", "https://specs.frictionlessdata.io/fiscal-data-package/"),
+            "JSON", "https://specs.frictionlessdata.io/fiscal-data-package/",
+            "بودجه به استاندارد بستهٔ دادهٔ مالی (Fiscal Data Package) با نقشهٔ ستون‌ها."),
 }
+STABLE = f"{_EU}/planned-availability/STABLE"  # every version stays downloadable
+ATTRIBUTION = "http://purl.org/adms/licencetype/Attribution"  # ADMS's licence type of CC BY
 # How often each dataset changes (EU frequency authority); the others: irregularly.
 FREQUENCIES = {"donations": "CONT", "payment_aggregates": "MONTHLY", "complaint_statistics": "WEEKLY",
                "financial_statements": "ANNUAL", "budget": "MONTHLY", "service_recipients": "ANNUAL",
@@ -83,12 +103,14 @@ def _iri(value: str) -> dict:
 
 def _distribution(dataset: Dataset, fmt: str, url: str, dataset_iri: str, licence_iri: str,
                   issued: str, modified: str) -> dict:
-    title_fa, title_en, media_type, file_type, standard = FORMATS[fmt]
+    title_fa, title_en, media_type, file_type, standard, description_fa = FORMATS[fmt]
     node = {
         "@id": f"{dataset_iri}#distribution-{fmt}",
         "@type": "dcat:Distribution",
         "dct:title": _texts(f"{dataset.title_fa} — {title_fa}", f"{dataset.title_en} — {title_en}"
                             if dataset.title_en else ""),
+        "dct:description": [_fa(description_fa)],
+        "dcatap:availability": _iri(STABLE),
         "dcat:accessURL": _iri(url),
         "dcat:downloadURL": _iri(url),
         "dcat:mediaType": _iri(f"{_IANA}/{media_type}"),
@@ -130,9 +152,10 @@ def dcat_catalog(entries: list[dict], base_url: str, paths: Mapping[str, str] | 
         "@type": "dct:LicenseDocument",
         "dct:title": _texts(LICENCE["title_fa"], LICENCE["title_en"]),
         "dct:identifier": LICENCE["id"],
+        "dct:type": _iri(ATTRIBUTION),
     }
     contact = {
-        "@type": "vcard:Organization",
+        "@type": ["vcard:Organization", "vcard:Kind"],
         "vcard:fn": PUBLISHER["name_fa"],
         "vcard:hasEmail": _iri(f"mailto:{PUBLISHER['email']}"),
         "vcard:hasURL": _iri(PUBLISHER["portal"]),
@@ -191,9 +214,61 @@ def dcat_catalog(entries: list[dict], base_url: str, paths: Mapping[str, str] | 
         "dcat:themeTaxonomy": _iri(f"{_EU}/data-theme"),
         "dcat:dataset": datasets,
     }
+    if entries:
+        catalog["dct:issued"] = _datetime(min((e.get("first_published_at") or e["published_at"] for e in entries),
+                                              key=lambda d: datetime.fromisoformat(d.replace("Z", "+00:00"))))
     if dates:
         catalog["dct:modified"] = _datetime(max(dates, key=lambda d: datetime.fromisoformat(d.replace("Z", "+00:00"))))
-    return {"@context": dict(CONTEXT), "@graph": [catalog, publisher, licence]}
+    return {"@context": dict(CONTEXT), "@graph": [catalog, publisher, licence, *_classes_of_what_is_pointed_at(
+        [catalog, publisher, licence, *datasets])]}
+
+
+# The class DCAT-AP's ranges ask of what each property points at (contracts/dcat-ap/range.ttl).
+RANGES = {
+    "dcat:mediaType": "dct:MediaType", "dct:format": "dct:MediaTypeOrExtent", "dct:language": "dct:LinguisticSystem",
+    "dct:spatial": "dct:Location", "dcat:theme": "skos:Concept", "dct:accrualPeriodicity": "dct:Frequency",
+    "dct:accessRights": "dct:RightsStatement", "dcat:landingPage": "foaf:Document", "foaf:homepage": "foaf:Document",
+    "dct:conformsTo": "dct:Standard", "dct:type": "skos:Concept", "dcat:themeTaxonomy": "skos:ConceptScheme",
+    "dcatap:availability": "skos:Concept",
+}
+
+
+# What DCAT-AP's shapes ask of those nodes beside their class: a concept's label, a scheme's title (the EU
+# vocabularies' own English labels), a place's bounding box and centre.
+LABELS = {
+    f"{_EU}/data-theme/GOVE": "Government and public sector", f"{_EU}/data-theme/ECON": "Economy and finance",
+    f"{_EU}/data-theme/EDUC": "Education, culture and sport", f"{_EU}/data-theme/SOCI": "Population and society",
+    f"{_EU}/data-theme/HEAL": "Health", f"{_EU}/data-theme/TECH": "Science and technology",
+    f"{_EU}/data-theme/REGI": "Regions and cities", STABLE: "Stable",
+    "http://purl.org/adms/publishertype/NationalAuthority": "National authority", ATTRIBUTION: "Attribution",
+}
+TITLES = {f"{_EU}/data-theme": "Data theme"}
+PLACES = {IRAN: ("POLYGON((44.03 25.06, 63.33 25.06, 63.33 39.78, 44.03 39.78, 44.03 25.06))", "POINT(53.69 32.43)")}
+
+
+def _classes_of_what_is_pointed_at(nodes: list[dict]) -> list[dict]:
+    """A node with its class for every IRI a property of RANGES points at in `nodes` and their distributions."""
+    typed: dict[str, str] = {}
+    for node in nodes:
+        for part in (node, *node.get("dcat:distribution", ())):
+            for prop, cls in RANGES.items():
+                values = part.get(prop)
+                for value in values if isinstance(values, list) else [values]:
+                    if isinstance(value, dict) and "@id" in value:
+                        typed[value["@id"]] = cls
+    described = []
+    for iri, cls in typed.items():
+        node = {"@id": iri, "@type": cls}
+        if cls == "skos:Concept":
+            node["skos:prefLabel"] = _en(LABELS[iri])
+        if cls == "skos:ConceptScheme":
+            node["dct:title"] = _en(TITLES[iri])
+        if iri in PLACES:
+            box, centre = PLACES[iri]
+            node["dcat:bbox"] = {"@value": box, "@type": "gsp:wktLiteral"}
+            node["dcat:centroid"] = {"@value": centre, "@type": "gsp:wktLiteral"}
+        described.append(node)
+    return described
 
 
 def catalog_entries(versions: Mapping[str, dict]) -> list[dict]:
