@@ -64,7 +64,7 @@ def _tap(amqp_uri):
         exchange = event_exchange(exchange_of(service))
         exchange(channel).declare()
         queue(channel).bind_to(exchange=exchange, routing_key="#")
-    return {"conn": conn, "queue": conn.SimpleQueue(queue), "seen": []}
+    return {"conn": conn, "queue": conn.SimpleQueue(queue), "seen": [], "raw": []}
 
 
 def tapped_until(tap, event_type, timeout=20):
@@ -80,6 +80,8 @@ def tapped_until(tap, event_type, timeout=20):
             continue
         message.ack()
         tap["seen"].append(message.decode())
+        body = message.body if isinstance(message.body, bytes) else message.body.encode("utf-8")
+        tap["raw"].append((message.content_type, dict(message.headers or {}), body))
     return tap["seen"]
 
 
@@ -119,6 +121,27 @@ def test_every_event_that_crossed_the_broker_keeps_its_contract(platform):
     assert {"ir.behzisti.complaints.case.registered.v1", "ir.behzisti.notifications.sms.sent.v1"} <= types
     for event in seen:
         assert schemas.errors_of(event) == [], event
+
+
+def test_every_event_that_crossed_the_broker_reads_with_the_cloudevents_sdk(platform):
+    """As an integrator's consumer would read them: the CloudEvents SDK's RabbitMQ binding takes each message as
+    it came off the broker (structured mode, by its content type) and finds every attribute the envelope has."""
+    from cloudevents.core.bindings.rabbitmq import RabbitMQMessage, from_rabbitmq
+    from cloudevents.core.formats.json import JSONFormat
+
+    tapped_until(platform["tap"], "ir.behzisti.notifications.sms.sent.v1")
+    assert platform["tap"]["raw"]
+    for content_type, headers, body in platform["tap"]["raw"]:
+        assert content_type == "application/cloudevents+json"
+        event = from_rabbitmq(RabbitMQMessage(headers={k: str(v) for k, v in headers.items()},
+                                              content_type=content_type, body=body), JSONFormat())
+        envelope = json.loads(body)
+        assert event.get_specversion() == "1.0"
+        assert (event.get_id(), event.get_source(), event.get_type(), event.get_subject()) == (
+            envelope["id"], envelope["source"], envelope["type"], envelope.get("subject"))
+        assert event.get_time().isoformat().replace("+00:00", "Z")[:19] == envelope["time"][:19]
+        assert (event.get_datacontenttype(), event.get_dataschema()) == ("application/json", envelope["dataschema"])
+        assert event.get_data() == envelope["data"]
 
 
 @pytest.mark.parametrize("body, content_type, field, code", [

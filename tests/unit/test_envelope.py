@@ -89,3 +89,24 @@ def test_the_case_registered_schema_names_every_kind_and_channel_the_service_acc
     assert set(data["kind"]["enum"]) == set(KINDS)
     assert set(data["channel"]["enum"]) == set(CHANNELS)
     assert set(data["urgency"]["enum"]) == set(URGENCIES)
+
+
+def test_the_cloudevents_sdk_reads_our_envelope_and_refuses_one_without_its_source():
+    """The official SDK (the RabbitMQ binding, structured mode) reads what new_event makes and encode writes; the
+    e2e suite reads every event that crossed the broker the same way (tests/e2e/test_first_path.py)."""
+    from cloudevents.core.bindings.rabbitmq import RabbitMQMessage, from_rabbitmq
+    from cloudevents.core.exceptions import CloudEventValidationError
+    from cloudevents.core.formats.json import JSONFormat
+
+    envelope = new_event(CASE_REGISTERED, CASE_DATA, subject="4203917755102846")
+
+    def read(body: dict):
+        return from_rabbitmq(RabbitMQMessage(headers={}, content_type="application/cloudevents+json",
+                                             body=encode(body).encode("utf-8")), JSONFormat())
+
+    event = read(envelope)
+    assert (event.get_id(), event.get_type(), event.get_subject()) == (envelope["id"], envelope["type"],
+                                                                       "4203917755102846")
+    assert event.get_data() == CASE_DATA
+    with pytest.raises(CloudEventValidationError):
+        read({k: v for k, v in envelope.items() if k != "source"})
