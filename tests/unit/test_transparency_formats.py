@@ -188,6 +188,31 @@ def test_the_ocds_package_of_all_22000_contracts_validates_against_the_official_
     assert [e.message for r in sample for e in release_validator().iter_errors(r)] == []
 
 
+def test_ocdskit_reads_the_release_package_and_compiles_records_that_keep_the_official_record_schema(tmp_path):
+    """The OCDS tools as a data user would run them (`ocdskit detect-format`, `ocdskit compile --package`): the
+    release package is recognised as one, and its releases merge into one record per contract whose compiled
+    release, and the record package, keep the official schemas."""
+    from ocdskit.combine import merge
+    from ocdskit.util import detect_format
+
+    from services.transparency.formats.ocds import OCDS_SCHEMA_DIR, record_package_validator
+
+    package = _package(300)
+    (tmp_path / "ocds.json").write_text(json.dumps(package, ensure_ascii=False), encoding="utf-8")
+    assert detect_format(str(tmp_path / "ocds.json"))[0] == "release package"
+    schema = json.loads((OCDS_SCHEMA_DIR / "release-schema.json").read_text(encoding="utf-8"))
+    [records] = merge([package], uri="https://shafaf.behzisti.example/records.json", published_date=PUBLISHED_AT,
+                      schema=schema, return_package=True)
+    records = json.loads(json.dumps(records))  # ocdskit's ordered dicts and generators, as a file would hold them
+    assert [f"{list(e.absolute_path)}: {e.message}" for e in record_package_validator().iter_errors(records)] == []
+    assert len(records["records"]) == 300 == len({r["ocid"] for r in records["records"]})
+    first = next(r for r in records["records"] if r["ocid"] == package["releases"][0]["ocid"])
+    assert first["compiledRelease"]["tag"] == ["compiled"]
+    assert first["compiledRelease"]["contracts"] == package["releases"][0]["contracts"]
+    broken = {**records, "records": [{**first, "compiledRelease": {**first["compiledRelease"], "date": "1405"}}]}
+    assert any("is not a 'date-time'" in e.message for e in record_package_validator().iter_errors(broken))
+
+
 # Fiscal Data Package -------------------------------------------------------------------------------------
 def test_the_budget_fiscal_data_package_validates_with_frictionless(tmp_path):
     rows = list(budget_rows({"pension_disability": 120_000_000_000, "child_support": 9_000_000_000}))

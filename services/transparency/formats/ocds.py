@@ -154,13 +154,13 @@ def _is_uri(value) -> bool:
 
 @lru_cache(maxsize=1)
 def _schemas():
-    """(package schema, registry holding both schemas under their URLs, format checker)."""
+    """(release package schema, registry holding the schemas under their URLs, format checker)."""
     from jsonschema import Draft4Validator, FormatChecker
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT4
 
     schemas = {name: json.loads((OCDS_SCHEMA_DIR / name).read_text(encoding="utf-8"))
-               for name in ("release-package-schema.json", "release-schema.json")}
+               for name in ("release-package-schema.json", "release-schema.json", "record-package-schema.json")}
     registry = Registry().with_resources(
         (schema["id"], Resource.from_contents(schema, default_specification=DRAFT4)) for schema in schemas.values())
     checker = FormatChecker(formats=())
@@ -179,6 +179,17 @@ def validator():
     package, registry, checker = _schemas()
     Draft4Validator.check_schema(package)
     return Draft4Validator(package, registry=registry, format_checker=checker)
+
+
+def record_package_validator():
+    """The same checks for a record package (releases compiled per ocid: what OCDS tools such as ocdskit make of
+    the release package), against the official record package schema. A record package with versioned
+    releases would need the versioned release schema, which contracts/ocds/ does not hold."""
+    from jsonschema import Draft4Validator
+
+    _, registry, checker = _schemas()
+    schema = registry.contents("https://standard.open-contracting.org/schema/1__1__5/record-package-schema.json")
+    return Draft4Validator(schema, registry=registry, format_checker=checker)
 
 
 def release_validator():
