@@ -106,6 +106,7 @@ class Settings(BaseSettings):
     rate_limit_register_mobile: str = "10/hour;30/day"  # per mobile in the body: a person's own budget
     # per national ID in a beneficiary's code request: services/notifications/otp.py's codes a mobile
     rate_limit_code_national_id: str = "3 per 10 minutes"
+    rate_limit_code_case: str = "3 per 10 minutes"  # per case in a reporter's code request: the same budget
     rate_limit_bad_api_keys: str = "30/minute;300/hour"  # refused API keys (each a lookup), per address
     rate_limit_login: str = "5/minute;30/hour"
     # Signs the gateway's access tokens (HS256), under the key id token_key_id (the tokens' `kid`). The
@@ -177,6 +178,7 @@ class Settings(BaseSettings):
     # publish the generated demo datasets (local run, demo overlay); production publishes the units' own files
     transparency_demo_data: bool = True
     beneficiary_token_seconds: int = 600  # a beneficiary's session after the one-time code (SPEC T1)
+    reporter_token_seconds: int = 1800  # a named case's reporter session after the one-time code (issue 18)
 
     # Every database connection (common/db.py): found dead within these bounds, never waited on forever.
     db_connect_timeout: int = 5  # seconds

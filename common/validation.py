@@ -5,6 +5,7 @@ The Persian messages are for people: numbers in them are written with Persian di
 a valid value is. The codes, the field names and the English details stay as they are, for programs."""
 from __future__ import annotations
 
+import re
 from typing import Annotated, Callable
 
 import unicodedata
@@ -14,7 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from common.errors import FieldError, InvalidRequest
 from common.identifiers import InvalidIdentifier, normalise_mobile, normalise_national_id
-from common.text import persian_digits
+from common.text import normalise_digits, persian_digits
 
 REQUIRED_FA = "این مورد الزامی است و خالی مانده است؛ آن را وارد کنید."
 _MESSAGES_FA = {
@@ -104,6 +105,31 @@ NationalId = Annotated[str | None, _identifier(normalise_national_id),
 RequiredNationalId = Annotated[str, _identifier(normalise_national_id, required=True),
                                WithJsonSchema({"type": "string", "format": "ir-national-id",
                                                "examples": ["0499370899"]})]
+RequiredMobileNumber = Annotated[str, _identifier(normalise_mobile, required=True),
+                                 WithJsonSchema({"type": "string", "format": "ir-mobile",
+                                                 "examples": ["09121234567"]})]
+
+# A one-time code as people type it (notifications issues them; transparency and the gateway take them back).
+CODE_LENGTH = 6
+CODE_SEPARATORS = r"[ \u200c-]"  # what people put between digits: spaces, dashes, ZWNJ
+# the same rule for Python and for the OpenAPI document (ECMA regex): ASCII, Persian or Arabic digits
+CODE_PATTERN = rf"^{CODE_SEPARATORS}*(?:[0-9\u06f0-\u06f9\u0660-\u0669]{CODE_SEPARATORS}*){{{CODE_LENGTH}}}$"
+
+
+def _code(value):
+    """Six digits as people type them: Persian or Arabic digits, spaces, dashes and ZWNJ accepted."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "the code is a string of six digits")
+    if not re.fullmatch(CODE_PATTERN, value):
+        raise PydanticCustomError("invalid_code_format", "the code is six digits",
+                                  {"message_fa": "کد تأیید باید ۶ رقم باشد.", "detail": "the code is six digits"})
+    return re.sub(CODE_SEPARATORS, "", normalise_digits(value))
+
+
+OneTimeCodeText = Annotated[str, BeforeValidator(_code),
+                            WithJsonSchema({"type": "string", "minLength": 6, "maxLength": 32, "pattern": CODE_PATTERN,
+                                            "description": "six digits; Persian digits, spaces and dashes accepted",
+                                            "examples": ["482917"]})]
 
 
 def _printable(value):

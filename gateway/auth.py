@@ -29,6 +29,7 @@ SECURITY_SCHEMES = {
 }
 ALL_STAFF = tuple(org.ROLES)
 BENEFICIARY = "beneficiary"
+REPORTER = "reporter"  # who proved they hold the mobile a named case was registered with (one case only)
 
 
 def unauthenticated(code: str, message: str, detail: str) -> Problem:
@@ -66,6 +67,21 @@ def beneficiary_token(national_id: str, settings: Settings) -> tuple[str, int]:
     return sign(claims, settings), settings.beneficiary_token_seconds
 
 
+def reporter_token(tracking_code: str, settings: Settings) -> tuple[str, int]:
+    """A named case's reporter session after the one-time code: it lets its holder rate that case, report it
+    again and send evidence to it (the services check the case), and opens nothing else."""
+    now = int(time.time())
+    claims = {"sub": tracking_code, "ver": 0, "kind": REPORTER, "iat": now,
+              "exp": now + settings.reporter_token_seconds, "jti": uuid.uuid4().hex}
+    return sign(claims, settings), settings.reporter_token_seconds
+
+
+def reporter() -> dict | None:
+    """The request's reporter session, as the actor the services check for a named case (else None)."""
+    principal = g.get("principal")
+    return principal if principal is not None and principal["kind"] == REPORTER else None
+
+
 def identify(settings: Settings) -> None:
     """before_request: sets g.principal from a valid bearer token (None when there is none)."""
     g.principal = None
@@ -93,6 +109,10 @@ def identify(settings: Settings) -> None:
     if claims.get("kind") == BENEFICIARY:  # SPEC T1: a citizen who proved who they are with a one-time code
         # id: for the rate limiter's keys, which must not hold the national ID itself
         g.principal = {"kind": BENEFICIARY, "national_id": claims["sub"],
+                       "id": hashlib.sha256(claims["jti"].encode()).hexdigest()[:16]}
+        return
+    if claims.get("kind") == REPORTER:  # a named case's reporter, proved with a one-time code (issue 18)
+        g.principal = {"kind": REPORTER, "tracking_code": claims["sub"],
                        "id": hashlib.sha256(claims["jti"].encode()).hexdigest()[:16]}
         return
     # Unauthenticated from the service (revoked, credentials changed) becomes a 401 in app.py

@@ -9,11 +9,13 @@ process, and refused API keys are counted per address) or else its address: IPv4
 enough for a town behind one carrier-grade NAT address. A beneficiary's code request is also counted per
 national ID, whether or not that ID is paid (so the count says nothing of it): the same budget as the
 service's codes a mobile, so that a fourth request from another tab or device hears how long to wait
-instead of a «sent» that sends nothing."""
+instead of a «sent» that sends nothing. A named case's reporter code requests are counted per case the
+same way."""
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 import time
 import uuid
 
@@ -24,7 +26,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common.config import Settings
 from common.identifiers import InvalidIdentifier, normalise_mobile, normalise_national_id
-from common.text import persian_digits
+from common.text import normalise_digits, persian_digits
 from gateway import problems
 
 # Per route, per client; any route not named here gets the default. Registration is stricter
@@ -41,6 +43,8 @@ ROUTE_LIMITS = {
     "auth.refresh": "rate_limit_login",
     "transparency.request_code": "rate_limit_login",
     "transparency.open_session": "rate_limit_login",
+    "cases.request_reporter_code": "rate_limit_login",
+    "cases.open_reporter_session": "rate_limit_login",
 }
 
 API_HEADERS = {
@@ -64,6 +68,8 @@ STORE_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
 PER_MOBILE = {"cases.register_case"}
 # A beneficiary's code requests, counted also per national ID (the body's, when it has a valid one).
 PER_NATIONAL_ID = {"transparency.request_code"}
+# A named case's reporter code requests, counted also per case (the path's tracking code).
+PER_CASE = {"cases.request_reporter_code"}
 
 
 def client_key() -> str:
@@ -138,6 +144,12 @@ def national_id_key() -> str:
     return f"national-id:{_digest(_national_id() or '')}"
 
 
+def case_key() -> str:
+    """The path's tracking code as digits (however it was typed), hashed."""
+    code = re.sub(r"\D", "", normalise_digits(str((request.view_args or {}).get("tracking_code", ""))))
+    return f"case:{_digest(code)}"
+
+
 def idempotency(header) -> dict:
     """The RPC's idempotency argument from a route's IdempotencyHeader: keys are per client. A request
     sent without a key gets one made here, so that the service does it once even when the broker
@@ -170,6 +182,8 @@ def protect(app: Flask, settings: Settings) -> Limiter:
               exempt_when=lambda: request.endpoint not in PER_MOBILE or _mobile() is None),
         Limit(lambda: settings.rate_limit_code_national_id, key_function=national_id_key,
               exempt_when=lambda: request.endpoint not in PER_NATIONAL_ID or _national_id() is None),
+        Limit(lambda: settings.rate_limit_code_case, key_function=case_key,
+              exempt_when=lambda: request.endpoint not in PER_CASE),
     ]
     # The limiter's own Retry-After would land on every answer (a 503's included); only the 429 says it.
     limiter = Limiter(limit_key, app=app, default_limits=limits, headers_enabled=True,

@@ -499,9 +499,20 @@ class RpcClient:
         return self.receive(correlation_id, deadline)
 
     def call(self, service: str, method: str, *args, **kwargs):
+        return self._through_breaker(self._call, service, method, *args, **kwargs)
+
+    def cast(self, service: str, method: str, *args, **kwargs) -> None:
+        """Send a request without waiting for its answer (its reply, when it comes, is dropped): for what the
+        caller must not wait on, such as a one-time code whose sending must take the same time as none."""
+        correlation_id, _ = self._through_breaker(self.send, service, method, *args, **kwargs)
+        line = getattr(self._local, "line", None)
+        if line is not None:
+            line.waiting.discard(correlation_id)  # its reply is dropped when it comes, not kept
+
+    def _through_breaker(self, func, service: str, method: str, *args, **kwargs):
         breaker = self.breaker(service)
         try:
-            return breaker.call(self._call, service, method, *args, **kwargs)
+            return breaker.call(func, service, method, *args, **kwargs)
         except CircuitOpen:
             raise ServiceUnavailable(service, "circuit open after repeated failures",
                                      retry_after=int(self.reset_timeout)) from None

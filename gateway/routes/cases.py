@@ -1,5 +1,10 @@
 """Cases for citizens: registration, following a case by its tracking code, evidence, reporting again
-and rating the answer (SPEC C1, C3, C4, C10)."""
+and rating the answer (SPEC C1, C3, C4, C10).
+
+Following a case needs its tracking code (and an anonymous report's secret). Acting on it (evidence, report
+again, rating, which closes it) needs a proof of being its reporter: an anonymous report's secret, or for a
+named case a reporter session, opened with a one-time code texted to the mobile it was registered with
+(issue 18: every staff member on the case's path and every integrator reading cases sees the code)."""
 from __future__ import annotations
 
 import base64
@@ -11,21 +16,41 @@ from pydantic import ValidationError
 from common.validation import field_errors
 from gateway import problems
 
-from gateway.auth import accepts_upload
-from gateway.protection import idempotency
+from common.config import get_settings
+from common.errors import FieldError
+from gateway.auth import accepts_upload, reporter, reporter_token
+from gateway.protection import client_key, idempotency
 from gateway.schemas import CaseSecretHeader, IdempotencyHeader, Problem, TrackingCodePath, UploadForm
-from services.complaints.schemas import CaseView, CitizenCaseIntake, FileView, Rating, RegisteredCase, ReportAgain
+from services.complaints.schemas import (
+    REPORTER_CODE_SENT_FA,
+    CaseView,
+    CitizenCaseIntake,
+    FileView,
+    Rating,
+    RegisteredCase,
+    ReportAgain,
+    ReporterCodeAccepted,
+    ReporterCodeRequest,
+    ReporterSession,
+    ReporterSessionRequest,
+)
 
 bp = APIBlueprint("cases", __name__, url_prefix="/api/v1/cases",
                   abp_tags=[Tag(name="cases", description="Didehban: register and follow a case")])
+REPORTER_PURPOSE = "case_reporter"  # the one-time code's purpose (services/notifications/schemas.py)
+NOBODY = "09000000000"  # a mobile no one has: a wrong mobile's code check costs what a right one's does
 
 
 @bp.post("", responses={201: RegisteredCase, 400: Problem, 413: Problem, 422: Problem, 429: Problem, 503: Problem,
                         504: Problem})
 def register_case(body: CitizenCaseIntake, header: IdempotencyHeader):
-    """Register a complaint, report or request. Checked here for the citizen, and again by the service."""
+    """Register a complaint, report or request. Checked here for the citizen, and again by the service. A named
+    case's answer holds a reporter session for whoever registered it (evidence may follow at once)."""
     case = current_app.extensions["rpc"].call("complaints", "register_case", body.model_dump(exclude_none=True),
                                               idempotency(header))
+    if not case.get("secret"):  # whoever registered a named case is its reporter: evidence may follow at once
+        token, seconds = reporter_token(case["tracking_code"], get_settings())
+        case["reporter_session"] = {"token": token, "token_type": "Bearer", "expires_in": seconds}
     response = jsonify(case)
     response.status_code = 201
     response.headers["Location"] = url_for("cases.get_case", tracking_code=case["tracking_code"])
@@ -52,7 +77,8 @@ def authorise_evidence_before_its_body():
         header = CaseSecretHeader.model_validate({"X-Case-Secret": request.headers.get("X-Case-Secret")})
     except ValidationError as exc:
         return problems.invalid(field_errors(exc)).response()
-    current_app.extensions["rpc"].call("complaints", "authorise_evidence", path.tracking_code, header.case_secret)
+    current_app.extensions["rpc"].call("complaints", "authorise_evidence", path.tracking_code, header.case_secret,
+                                       actor=reporter())
     return None
 
 
@@ -65,7 +91,8 @@ def add_evidence(path: TrackingCodePath, header: CaseSecretHeader, form: UploadF
     an image is kept without its metadata (EXIF, GPS). The code and secret are checked before the
     file is read."""
     saved = current_app.extensions["rpc"].call("complaints", "add_evidence", path.tracking_code, header.case_secret,
-                                               form.file.filename, base64.b64encode(form.file.read()).decode())
+                                               form.file.filename, base64.b64encode(form.file.read()).decode(),
+                                               actor=reporter())
     response = jsonify(saved)
     response.status_code = 201
     return response
@@ -80,7 +107,8 @@ def report_again(path: TrackingCodePath, header: CaseSecretHeader, body: ReportA
     within 7 days after the answer; never at the top of the path. `report_again_from` in the case
     says when; too early is a 409 `report_again_too_early` that says until when."""
     return jsonify(current_app.extensions["rpc"].call("complaints", "report_again", path.tracking_code,
-                                                      header.case_secret, body.model_dump(exclude_none=True)))
+                                                      header.case_secret, body.model_dump(exclude_none=True),
+                                                      actor=reporter()))
 
 
 @bp.post("/<tracking_code>/rating", responses={200: CaseView, 400: Problem, 404: Problem, 409: Problem,
@@ -89,4 +117,41 @@ def rate(path: TrackingCodePath, header: CaseSecretHeader, body: Rating):
     """Rate the answer from 1 to 5; this closes the case (it can still be reported again within 7
     days of the answer)."""
     return jsonify(current_app.extensions["rpc"].call("complaints", "rate_answer", path.tracking_code,
-                                                      header.case_secret, body.model_dump()))
+                                                      header.case_secret, body.model_dump(), actor=reporter()))
+
+
+# the reporter of a named case proves it (issue 18) ------------------------------------------------------------
+@bp.post("/<tracking_code>/reporter/code", responses={202: ReporterCodeAccepted, 400: Problem, 404: Problem,
+                                                      429: Problem, 503: Problem, 504: Problem})
+def request_reporter_code(path: TrackingCodePath, body: ReporterCodeRequest):
+    """Ask for a one-time code to act on a named case (rate it, report it again, send evidence): it is texted
+    to the given mobile only if the case was registered with it, and the answer is the same either way. An
+    anonymous report is acted on with its secret (and is unknown here without it: 404)."""
+    rpc = current_app.extensions["rpc"]
+    if rpc.call("complaints", "reporter_case", path.tracking_code, body.mobile):
+        rpc.cast("notifications", "issue_code", body.mobile, REPORTER_PURPOSE, client_key())
+    else:  # the same one publish to the broker, so that the time does not tell either
+        rpc.cast("notifications", "health")
+    response = jsonify({"accepted": True, "message_fa": REPORTER_CODE_SENT_FA})
+    response.status_code = 202
+    return response
+
+
+@bp.post("/<tracking_code>/reporter/session", responses={200: ReporterSession, 400: Problem, 401: Problem,
+                                                         404: Problem, 429: Problem, 503: Problem, 504: Problem})
+def open_reporter_session(path: TrackingCodePath, body: ReporterSessionRequest):
+    """Trade the mobile and its one-time code for a short reporter session (a bearer token) that lets its holder
+    rate this case, report it again and send evidence to it, and nothing else. A wrong mobile or code: 401."""
+    rpc = current_app.extensions["rpc"]
+    tracking_code = rpc.call("complaints", "reporter_case", path.tracking_code, body.mobile)
+    verified = rpc.call("notifications", "verify_code", body.mobile if tracking_code else NOBODY, REPORTER_PURPOSE,
+                        body.code)["verified"]
+    if not (verified and tracking_code):
+        message = "شمارهٔ همراه یا کد تأیید درست نیست یا کد منقضی شده است؛ در صورت نیاز کد تازه بخواهید."
+        detail = "wrong mobile, or a wrong, used or expired one-time code"
+        raise problems.Problem(401, "invalid_code", "Unauthenticated", message, detail,
+                               errors=[FieldError("code", "invalid_code", message, detail)])
+    token, seconds = reporter_token(tracking_code, get_settings())
+    response = jsonify({"token": token, "token_type": "Bearer", "expires_in": seconds})
+    response.headers["Cache-Control"] = "no-store"
+    return response

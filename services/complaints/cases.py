@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from common import authorization, outbox
-from common.errors import Forbidden, InvalidRequest, NotFound
+from common.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
 from common.events.catalog import CASE_REGISTERED
 from common.events.envelope import new_event
 from common.jalali import iso, stamp
@@ -96,6 +96,34 @@ def find_for_citizen(session: Session, tracking_code: str, secret: str | None) -
     if case.secret_hash and not domain.secret_matches(case.secret_hash, secret):
         raise _not_found()
     return case
+
+
+REPORTER_PROOF_FA = ("برای این کار باید نشان دهید شمارهٔ همراهی را که پرونده با آن ثبت شده است دارید: کد تأییدی را که "
+                     "به آن شماره پیامک می‌شود بخواهید و وارد کنید.")
+
+
+def find_for_reporter(session: Session, tracking_code: str, secret: str | None, actor: dict | None) -> Case:
+    """The case a citizen acts on (rates, reports again, sends evidence to). An anonymous report: by its code
+    and secret (find_for_citizen). A named case: only for who proved they hold the mobile it was registered
+    with, in the gateway's reporter session (an actor {"kind": "reporter", "tracking_code": …}, which the
+    gateway signs). The code alone is not enough: every staff member on the case's path and every integrator
+    that reads cases sees it, and rating closes the case (issue 18)."""
+    case = find_for_citizen(session, tracking_code, secret)
+    if case.secret_hash:
+        return case
+    if not actor or actor.get("kind") != "reporter" or actor.get("tracking_code") != case.tracking_code:
+        raise Unauthenticated("reporter_proof_required", REPORTER_PROOF_FA,
+                              "a named case is acted on only in a reporter session "
+                              "(POST /api/v1/cases/{tracking_code}/reporter/code, then /reporter/session)")
+    return case
+
+
+def reporter_case(session: Session, tracking_code: str, mobile: str) -> str | None:
+    """The named case's tracking code if `mobile` is the one it was registered with (where the code that
+    proves the reporter may be texted), else None. An anonymous report, whose secret is its proof, is as
+    unknown here as a code that does not exist (404)."""
+    case = find_for_citizen(session, tracking_code, None)
+    return case.tracking_code if case.reporter_mobile is not None and case.reporter_mobile == mobile else None
 
 
 def find_for_staff(session: Session, actor: dict, tracking_code: str) -> Case:
@@ -317,9 +345,10 @@ def request_evidence(session: Session, actor: dict, tracking_code: str, note: st
 
 
 # the citizen's actions ------------------------------------------------------------------------------------
-def report_again(session: Session, tracking_code: str, secret: str | None, note: str | None) -> dict:
+def report_again(session: Session, tracking_code: str, secret: str | None, note: str | None,
+                 actor: dict | None = None) -> dict:
     """SPEC C10: one level up; the managers of every unit left on the path are told."""
-    case = find_for_citizen(session, tracking_code, secret)
+    case = find_for_reporter(session, tracking_code, secret, actor)
     row = lock(session, case)
     step = workflow.report_again(state_of(row), now_utc(), report_again_terms(case, state_of(row)))
     managers = _manager_recipients(session, step.state.path)
@@ -337,8 +366,8 @@ def report_again_terms(case: Case, state: workflow.CaseState | None = None) -> w
     return workflow.report_again_terms(state, case.urgency, max([case.registered_at, *reports]))
 
 
-def rate(session: Session, tracking_code: str, secret: str | None, score: int) -> dict:
-    case = find_for_citizen(session, tracking_code, secret)
+def rate(session: Session, tracking_code: str, secret: str | None, score: int, actor: dict | None = None) -> dict:
+    case = find_for_reporter(session, tracking_code, secret, actor)
     row = lock(session, case)
     step = workflow.close(state_of(row))
     now = now_utc()

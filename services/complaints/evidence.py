@@ -81,24 +81,26 @@ def _save(session: Session, case_id: str, purpose: str, filename: str | None, co
     return row
 
 
-def _open_for_evidence(session: Session, tracking_code: str, secret: str | None) -> tuple[Case, dict]:
-    case = cases.find_for_citizen(session, tracking_code, secret)
+def _open_for_evidence(session: Session, tracking_code: str, secret: str | None,
+                       actor: dict | None) -> tuple[Case, dict]:
+    case = cases.find_for_reporter(session, tracking_code, secret, actor)
     row = cases.lock(session, case)
     if row["status"] == "closed":
         raise workflow.conflict("case_closed", "این پرونده بسته شده است.", "a closed case takes no more evidence")
     return case, row
 
 
-def authorise_reporter(session: Session, tracking_code: str, secret: str | None) -> dict:
-    """Whether the holder of this code (and of an anonymous report's secret) may send evidence now:
-    the gateway asks before it reads the upload (issue 18), and add_from_reporter checks it all again."""
-    case, _ = _open_for_evidence(session, tracking_code, secret)
+def authorise_reporter(session: Session, tracking_code: str, secret: str | None, actor: dict | None = None) -> dict:
+    """Whether the reporter (an anonymous report's secret, or a named case's reporter session) may send
+    evidence now: the gateway asks before it reads the upload (issue 18), and add_from_reporter checks it all
+    again."""
+    case, _ = _open_for_evidence(session, tracking_code, secret, actor)
     return _room(session, case.id, "evidence")
 
 
 def add_from_reporter(session: Session, tracking_code: str, secret: str | None, filename: str | None,
-                      content_b64: str) -> dict:
-    case, row = _open_for_evidence(session, tracking_code, secret)
+                      content_b64: str, actor: dict | None = None) -> dict:
+    case, row = _open_for_evidence(session, tracking_code, secret, actor)
     saved = _save(session, case.id, "evidence", filename, _decode(content_b64), None)
     step = workflow.Step("evidence_added", state_of(row))
     record(session, [Change(row, step, {"kind": "citizen", "id": None, "name": None},

@@ -11,7 +11,16 @@ from pydantic_core import PydanticCustomError
 
 from common.errors import Forbidden
 from common.text import normalise
-from common.validation import FreeText, Mobile, NationalId, Printable, PrintableInSchema, parse
+from common.validation import (
+    FreeText,
+    Mobile,
+    NationalId,
+    OneTimeCodeText,
+    Printable,
+    PrintableInSchema,
+    RequiredMobileNumber,
+    parse,
+)
 from services.complaints import org
 from services.complaints.domain import (
     CHANNELS, KINDS, NAME_MAX, PARTNER_APP_KINDS, TEXT_MAX, TEXT_MIN, URGENCIES, channel_of_staff,
@@ -198,11 +207,20 @@ class CaseView(BaseModel):
     rating: int | None = None
 
 
+class RegistrantSession(BaseModel):
+    token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
 class RegisteredCase(CaseView):
     model_config = ConfigDict(json_schema_extra={"examples": [{**CASE_VIEW_EXAMPLE, "kind": "violation_report", "kind_fa": "گزارش تخلف", "anonymous": True, "secret": "MFRGGZDFMZTWQ2LK"}]})
 
     secret: str | None = Field(None, description="an anonymous report's secret, shown only here: keep it with "
                                                  "the tracking code (send it as X-Case-Secret to follow the case)")
+    reporter_session: RegistrantSession | None = Field(
+        None, description="a named case's reporter session for the one who just registered it (the gateway's: "
+                          "send evidence at once); later, a code texted to the case's mobile opens a new one")
 
 
 class Reporter(BaseModel):
@@ -403,3 +421,40 @@ class ReporterIdentityViewList(BaseModel):
         "tracking_code": "4203917755102846"}]}]})
 
     items: list[ReporterIdentityViewRow]
+
+
+# A named case's reporter proves they hold the mobile it was registered with (issue 18) ---------------------------
+REPORTER_CODE_SENT_FA = ("اگر این شماره همان شمارهٔ همراه ثبت‌شده در پرونده باشد، کد تأیید به آن پیامک شد؛ "
+                         "کد تا ۲ دقیقه معتبر است.")
+
+
+class ReporterCodeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"mobile": "09121234567"}]})
+
+    mobile: RequiredMobileNumber = Field(description="the mobile the case was registered with; a code is texted to it "
+                                                     "only if it is that one (the answer is the same either way)")
+
+
+class ReporterSessionRequest(ReporterCodeRequest):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"mobile": "09121234567", "code": "482917"}]})
+
+    code: OneTimeCodeText = Field(description="the one-time code texted to that mobile")
+
+
+class ReporterCodeAccepted(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"accepted": True, "message_fa": REPORTER_CODE_SENT_FA}]})
+
+    accepted: bool = True
+    message_fa: str
+
+
+class ReporterSession(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "examples": [{"token": "eyJhbGciOiJIUzI1NiJ9.e30.x", "token_type": "Bearer", "expires_in": 1800}]})
+
+    token: str = Field(description="a bearer token that lets its holder rate this case, report it again and send "
+                                   "evidence to it, and nothing else")
+    token_type: str = "Bearer"
+    expires_in: int
+

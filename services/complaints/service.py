@@ -18,7 +18,7 @@ from common.validation import parse
 from services.complaints import api_keys, cases, domain, evidence, identity_audit, org, outages, reports, staff, steps, sweeps
 from services.complaints.models import Case, idempotency_keys
 from services.complaints.schemas import (
-    Answer, Note, OutageIntake, Rating, Referral, ReportAgain, RequiredNote, register_for,
+    Answer, Note, OutageIntake, Rating, Referral, ReportAgain, ReporterCodeRequest, RequiredNote, register_for,
 )
 
 
@@ -115,28 +115,40 @@ class ComplaintsService(HealthRpc):
             return cases.request_evidence(self.db, actor, tracking_code, note.note)
 
     # the citizen after the answer (SPEC C10) and evidence (C4) ------------------------------------------
+    # `actor`: a named case's reporter session ({"kind": "reporter", "tracking_code"}, signed by the gateway);
+    # an anonymous report is acted on with its secret instead (cases.find_for_reporter)
     @rpc
-    def report_again(self, tracking_code: str, secret: str | None, payload: dict) -> dict:
+    def report_again(self, tracking_code: str, secret: str | None, payload: dict, actor: dict | None = None) -> dict:
         report = parse(ReportAgain, payload)
         with self.db.begin():
-            return cases.report_again(self.db, tracking_code, secret, report.text)
+            return cases.report_again(self.db, tracking_code, secret, report.text, actor)
 
     @rpc
-    def rate_answer(self, tracking_code: str, secret: str | None, payload: dict) -> dict:
+    def rate_answer(self, tracking_code: str, secret: str | None, payload: dict, actor: dict | None = None) -> dict:
         rating = parse(Rating, payload)
         with self.db.begin():
-            return cases.rate(self.db, tracking_code, secret, rating.score)
+            return cases.rate(self.db, tracking_code, secret, rating.score, actor)
 
     @rpc
-    def authorise_evidence(self, tracking_code: str, secret: str | None) -> dict:
+    def authorise_evidence(self, tracking_code: str, secret: str | None, actor: dict | None = None) -> dict:
         """Asked by the gateway before it reads an upload: the room the case has left, or the refusal."""
         with self.db.begin():
-            return evidence.authorise_reporter(self.db, tracking_code, secret)
+            return evidence.authorise_reporter(self.db, tracking_code, secret, actor)
 
     @rpc
-    def add_evidence(self, tracking_code: str, secret: str | None, filename: str | None, content_b64: str) -> dict:
+    def add_evidence(self, tracking_code: str, secret: str | None, filename: str | None, content_b64: str,
+                     actor: dict | None = None) -> dict:
         with self.db.begin():
-            return evidence.add_from_reporter(self.db, tracking_code, secret, filename, content_b64)
+            return evidence.add_from_reporter(self.db, tracking_code, secret, filename, content_b64, actor)
+
+    @rpc
+    def reporter_case(self, tracking_code: str, mobile: str) -> str | None:
+        """The case's tracking code (as the case has it) if this is the mobile the named case was registered
+        with, else None. The gateway texts the code that proves the reporter (purpose case_reporter) only to
+        that one, and tells no one which it is."""
+        mobile = parse(ReporterCodeRequest, {"mobile": mobile}).mobile
+        with self.db.begin():
+            return cases.reporter_case(self.db, tracking_code, mobile)
 
     @rpc
     def add_attachment(self, actor: dict, tracking_code: str, filename: str | None, content_b64: str) -> dict:

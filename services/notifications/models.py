@@ -74,12 +74,12 @@ class OneTimeCode(Base):
         Index("one_time_codes_by_mobile", "mobile", "created_at"),
         Index("one_time_codes_by_client", "client", "created_at"),
         CheckConstraint("state IN ('live', 'used', 'replaced', 'dead', 'expired')", name="one_time_code_state"),
-        CheckConstraint("purpose IN ('beneficiary_login')", name="one_time_code_purpose"),
+        CheckConstraint("purpose IN ('beneficiary_login', 'case_reporter')", name="one_time_code_purpose"),
     )
 
     id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
     mobile: Mapped[str] = mapped_column(Text)
-    purpose: Mapped[str] = mapped_column(Text)  # beneficiary_login (schemas.PURPOSES)
+    purpose: Mapped[str] = mapped_column(Text)  # beneficiary_login | case_reporter (schemas.PURPOSES)
     client: Mapped[str] = mapped_column(Text)  # who asked (the gateway's client key), for its rate limit
     code_hash: Mapped[str] = mapped_column(Text)  # HMAC-SHA256, never the code
     # live → used | replaced (a newer code) | dead (too many wrong attempts) | expired

@@ -1,7 +1,8 @@
 """One-time codes for a beneficiary's login to their own payments (SPEC N1, T1): six digits sent by SMS,
 valid for two minutes, good once, five tries at most, and at most MAX_FAILED_PER_DAY wrong tries a mobile
 in a day, whatever its codes. Each purpose is asked for through its own route only (beneficiary_login:
-the transparency service's /transparency/me/code); there is no public "text me a code" route.
+the transparency service's /transparency/me/code; case_reporter: complaints' /cases/{code}/reporter/code, to
+the mobile a named case was registered with); there is no public "text me a code" route.
 
 No table holds a code: it is derived from its row's id with the server's secret (code_text.py); the row
 keeps an HMAC-SHA256 of it bound to the row, mobile and purpose, and the queued SMS keeps its text with
@@ -27,7 +28,7 @@ from common.config import get_settings
 from common.errors import TooManyRequests
 from services.notifications import code_text, dispatch
 from services.notifications.models import OneTimeCode
-from services.notifications.templates import ONE_TIME_CODE_CITIZEN
+from services.notifications.templates import ONE_TIME_CODE_CASE, ONE_TIME_CODE_CITIZEN
 
 SOURCE = "/behzisti/notifications"
 CODE_LIFETIME = timedelta(minutes=2)  # the SMS says so: a change is a new template version
@@ -38,6 +39,7 @@ PER_CLIENT = 20  # codes per client (the gateway's client key: a principal, else
 MAX_FAILED_PER_DAY = 10  # wrong tries per mobile in DAY, over all its codes: then no code works or is sent
 DAY = timedelta(hours=24)
 _LOCK_MOBILE, _LOCK_CLIENT = 8101, 8102  # advisory lock namespaces
+TEMPLATES = {"beneficiary_login": ONE_TIME_CODE_CITIZEN, "case_reporter": ONE_TIME_CODE_CASE}
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def issue(session: Session, mobile: str, purpose: str, client: str, now: datetim
     cause = {"source": SOURCE, "id": code_id, "type": code_text.CAUSE_TYPE}
     # urgent: a code is good for two minutes, it never waits out the quiet hours
     # the SMS is stored with the code masked; dispatch puts it back when it hands the text to an operator
-    message_id = dispatch.queue(session, cause, mobile, ONE_TIME_CODE_CITIZEN, urgent=True, code=code_text.CODE_MASK)
+    message_id = dispatch.queue(session, cause, mobile, TEMPLATES[purpose], urgent=True, code=code_text.CODE_MASK)
     return Issued(code_id, message_id, expires_at)
 
 

@@ -2,24 +2,20 @@
 caller and by the service to check again (the gateway is not the only guard)."""
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 from common.identifiers import InvalidIdentifier, normalise_mobile
-from common.text import normalise_digits
-from common.validation import identifier_error
+from common.validation import OneTimeCodeText, identifier_error
 
-# One purpose, asked for through its own route (/transparency/me/code). A citizen_login purpose was texted by
-# a public route and used by nothing: it is gone (issue 18).
-PURPOSES = ("beneficiary_login",)
+# Each purpose asked for through its own route: beneficiary_login by /transparency/me/code, case_reporter by
+# /cases/{code}/reporter/code (the proof that the one acting on a named case holds the mobile it was
+# registered with). A citizen_login purpose was texted by a public route and used by nothing: it is gone
+# (issue 18).
+PURPOSES = ("beneficiary_login", "case_reporter")
 Purpose = Literal[PURPOSES]
-CODE_LENGTH = 6
-CODE_SEPARATORS = r"[ \u200c-]"  # what people put between digits: spaces, dashes, ZWNJ
-# the same rule for Python and for the OpenAPI document (ECMA regex): ASCII, Persian or Arabic digits
-CODE_PATTERN = rf"^{CODE_SEPARATORS}*(?:[0-9\u06f0-\u06f9\u0660-\u0669]{CODE_SEPARATORS}*){{{CODE_LENGTH}}}$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -32,23 +28,9 @@ def _mobile(value):
         raise identifier_error(exc) from None
 
 
-def _code(value):
-    """Six digits as people type them: Persian or Arabic digits, spaces, dashes and ZWNJ accepted."""
-    if not isinstance(value, str):
-        raise PydanticCustomError("string_type", "the code is a string of six digits")
-    if not re.fullmatch(CODE_PATTERN, value):
-        raise PydanticCustomError("invalid_code_format", "the code is six digits",
-                                  {"message_fa": "کد تأیید باید ۶ رقم باشد.", "detail": "the code is six digits"})
-    return re.sub(CODE_SEPARATORS, "", normalise_digits(value))
-
-
 # A mobile that must be given (common.validation.Mobile may be left empty).
 RequiredMobile = Annotated[str, BeforeValidator(_mobile),
                            WithJsonSchema({"type": "string", "format": "ir-mobile", "examples": ["09121234567"]})]
-OneTimeCodeText = Annotated[str, BeforeValidator(_code),
-                            WithJsonSchema({"type": "string", "minLength": 6, "maxLength": 32, "pattern": CODE_PATTERN,
-                                            "description": "six digits; Persian digits, spaces and dashes accepted",
-                                            "examples": ["482917"]})]
 
 
 class CodeRequest(BaseModel):

@@ -158,6 +158,15 @@ ONE_TIME_CODE_CITIZEN = Template(
 )
 
 
+ONE_TIME_CODE_CASE = Template(  # the proof of holding a named case's mobile (purpose case_reporter)
+    name="reporter_code.citizen",
+    version=1,
+    audience="citizen",
+    text=("بهزیستی: کد تأیید پرونده شما {code}\n"
+          "این کد تا ۲ دقیقه معتبر است؛ آن را به هیچ‌کس ندهید."),  # otp.CODE_LIFETIME
+)
+
+
 PAYMENT_FAILED_CITIZEN = Template(  # SPEC P: a rejected or returned payment; the beneficiary is told
     name="payment_failed.citizen",
     version=1,

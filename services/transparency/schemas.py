@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.errors import FieldError, InvalidRequest
 from common.text import normalise, persian_digits
 from common.validation import RequiredNationalId
-from services.notifications.schemas import OneTimeCodeText
+from common.validation import OneTimeCodeText
 
 
 class NationalIdIn(BaseModel):

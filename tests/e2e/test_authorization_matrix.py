@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from common.config import PROJECT_ROOT, get_settings
 from common.db import make_engine
-from gateway.auth import beneficiary_token
+from gateway.auth import beneficiary_token, reporter_token
 from scripts.processes import free_port, platform_processes, start_platform, wait_ready
 from services.complaints import org
 from services.complaints.admin import ensure_staff
@@ -105,16 +105,20 @@ def world(platform):
         registered = http.post(f"{base}/api/v1/cases", json=body, timeout=10)
         assert registered.status_code == 201, registered.text
         code, secret = registered.json()["tracking_code"], registered.json().get("secret")
+        session_token = None if secret else reporter_token(code, get_settings())[0]  # as after the texted code
+        proof = {"X-Case-Secret": secret} if secret else {"Authorization": f"Bearer {session_token}"}
         evidence = http.post(f"{base}/api/v1/cases/{code}/evidence", files={"file": ("proof.pdf", PDF, "application/pdf")},
-                             headers={"X-Case-Secret": secret} if secret else {}, timeout=10)
+                             headers=proof, timeout=10)
         assert evidence.status_code == 201, evidence.text
         path = ["hq.inspection", "hq.rehabilitation", org.parent_of(holder), holder]
         with engine.begin() as conn:  # as if referred there (tests/e2e/test_case_journey.py refers for real)
             conn.execute(sa.text("UPDATE cases SET holder_unit_id = :u, path = :p, visible_to = :v, status = 'referred' "
                                  "WHERE tracking_code = :c"),
                          {"u": holder, "p": path, "v": org.visible_to(path), "c": code})
-        objects[name] = {"tracking_code": code, "secret": secret, "file_id": evidence.json()["id"]}
+        objects[name] = {"tracking_code": code, "secret": secret, "file_id": evidence.json()["id"],
+                         "reporter_session": {"Authorization": f"Bearer {session_token}"} if session_token else {}}
     engine.dispose()
+    headers["case_reporter"] = objects["rey_case"]["reporter_session"]
 
     datasets = http.get(f"{base}/api/v1/transparency/datasets", timeout=10).json()
     params = {
@@ -140,6 +144,8 @@ def _request(world, key: str, caller: str, obj: str | None) -> tuple:
                       service_request_id=case["tracking_code"], token=case["tracking_code"])
         if caller == "reporter" and case["secret"]:
             headers["X-Case-Secret"] = case["secret"]
+        if caller == "case_reporter" and case["reporter_session"]:
+            headers = dict(case["reporter_session"])
     url = world["base"] + template.format(**params)
     kwargs: dict = {"headers": headers, "params": world["queries"].get(key), "timeout": 20, "allow_redirects": False}
     if method in ("POST", "PUT"):

@@ -37,7 +37,7 @@ def platform(databases, module_vhost, tmp_path_factory):
     group = start_platform(module_vhost, databases, ports, str(PROJECT_ROOT), log_dir=str(logs),
                            extra_env={"RATE_LIMIT_REGISTER": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute",
                                       "RATE_LIMIT_REGISTER_MOBILE": "100000/minute",
-                                      "RATE_LIMIT_CODE_NATIONAL_ID": "100000/minute",
+                                      "RATE_LIMIT_CODE_NATIONAL_ID": "100000/minute", "RATE_LIMIT_CODE_CASE": "100000/minute",
                                       "DEADLINE_SWEEP_SECONDS": "1"})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:

@@ -43,7 +43,7 @@ def walk_one_complaint(session) -> str:
     for approver in ("tehran.head", "rehab.head", "operator"):
         act(session, approver, cases.approve, code, None)
     with session.begin():
-        cases.rate(session, code, None, 4)
+        cases.rate(session, code, None, 4, {"kind": "reporter", "tracking_code": code})  # in a reporter session
     return code
 
 

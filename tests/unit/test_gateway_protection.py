@@ -76,7 +76,8 @@ def test_what_never_reaches_a_route_is_a_problem_too(client):
 
 
 PUBLIC = {"health.healthz", "health.readyz", "cases.register_case", "cases.get_case", "cases.add_evidence",
-          "cases.report_again", "cases.rate", "reports.units", "events.list_schemas",
+          "cases.report_again", "cases.rate", "cases.request_reporter_code", "cases.open_reporter_session",
+          "reports.units", "events.list_schemas",
           "events.get_schema", "auth.login", "auth.change_password", "auth.refresh", "auth.logout", "static",
           "open311.services", "open311.service_definition", "open311.get_requests", "open311.get_request",
           "open311.get_token", "sms.receipt", "payments.budget_lines",

@@ -94,7 +94,8 @@ async function upload(registered, files) {
   for (const file of files) {
     const form = new FormData();
     form.append("file", file, file.name);
-    const headers = registered.secret ? { "X-Case-Secret": registered.secret } : {};
+    const headers = registered.secret ? { "X-Case-Secret": registered.secret }
+      : registered.reporter_session ? { Authorization: `Bearer ${registered.reporter_session.token}` } : {};
     try {
       await request(`/cases/${registered.tracking_code}/evidence`, { method: "POST", form, headers });
       results.push({ name: file.name, ok: true });
@@ -111,6 +112,12 @@ function remember(registered) {
     const kept = JSON.parse(sessionStorage.getItem("behzisti.cases") || "{}");
     kept[registered.tracking_code] = registered.secret || "";
     sessionStorage.setItem("behzisti.cases", JSON.stringify(kept));
+    if (registered.reporter_session) {  // the follow page acts on the case without asking for a code, for a while
+      const sessions = JSON.parse(sessionStorage.getItem("behzisti.reporter") || "{}");
+      sessions[registered.tracking_code] = { token: registered.reporter_session.token,
+        until: Date.now() + registered.reporter_session.expires_in * 1000 };
+      sessionStorage.setItem("behzisti.reporter", JSON.stringify(sessions));
+    }
   } catch { /* private mode: the citizen has the code on screen */ }
 }
 

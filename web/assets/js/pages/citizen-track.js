@@ -1,8 +1,10 @@
 // A citizen follows a case by its tracking code (and an anonymous report's secret): stage, timeline,
-// the answer; rates it, reports again, sends more evidence (SPEC C3, C4, C10).
+// the answer; rates it, reports again, sends more evidence (SPEC C3, C4, C10). Acting on a named case needs
+// proof of being its reporter (issue 18): a one-time code texted to the mobile it was registered with opens a
+// short reporter session; an anonymous report's secret is its proof.
 import { ApiError, request } from "../api.js";
 import { codeText, timeline } from "../cases.js";
-import { normaliseSecret, secretGroups } from "../checks.js";
+import { mobileProblem, normaliseMobile, normaliseSecret, secretGroups } from "../checks.js";
 import { digitsOnly, fa, jalali, nameOf } from "../format.js";
 import { reportAgainCard } from "../report-again.js";
 import { $, busy, clear, clearErrors, field, fieldError, h, markCurrentNav, message, problemBox, showProblem } from "../ui.js";
@@ -28,8 +30,39 @@ function keepSecret(code, secret) {
   } catch { /* private mode: the secret is typed again after a reload */ }
 }
 
+// A named case's reporter session (after the texted code), kept for this tab until it expires: only the token
+// and its end, under the tracking code.
+const SESSIONS = "behzisti.reporter";
+
+function reporterToken(code) {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(SESSIONS) || "{}")[code];
+    return kept && kept.until > Date.now() + 5000 ? kept.token : null;
+  } catch { return null; }
+}
+
+function keepReporterToken(code, token, seconds) {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(SESSIONS) || "{}");
+    if (token) kept[code] = { token, until: Date.now() + seconds * 1000 }; else delete kept[code];
+    sessionStorage.setItem(SESSIONS, JSON.stringify(kept));
+  } catch { /* private mode: the code is asked for again after a reload */ }
+}
+
 function headersFor() {
-  return current.secret ? { "X-Case-Secret": current.secret } : {};
+  if (current.secret) return { "X-Case-Secret": current.secret };
+  const token = current.code ? reporterToken(current.code) : null;
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/** The reporter session ended or was refused while acting: forget it and offer the proof again. */
+async function proofLost(error) {
+  if (!(error instanceof ApiError) || error.status !== 401) return false;
+  keepReporterToken(current.code, null);
+  show(await request(`/cases/${current.code}`), { title: "دوباره تأیید کنید",
+    text: "نشست تأیید شما پایان یافته است؛ برای ادامه، کد تازه‌ای بخواهید.", kind: "warn" });
+  $("#reporter-proof-title")?.focus();
+  return true;
 }
 
 function lookupForm() {
@@ -86,7 +119,7 @@ async function load(form) {
 function show(found, done = null) {
   const result = $("#result");
   clear(result,
-    done ? message("ok", done.title, h("p", {}, done.text)) : null,
+    done ? message(done.kind || "ok", done.title, h("p", {}, done.text)) : null,
     h("section", { class: "card", "aria-labelledby": "case-title" },
       h("h2", { id: "case-title", tabindex: "-1" }, `${found.kind_fa} — `, codeText(found.tracking_code)),
       h("dl", { class: "facts" },
@@ -103,9 +136,82 @@ function show(found, done = null) {
     h("section", { class: "card", "aria-labelledby": "timeline-title" },
       h("h2", { id: "timeline-title" }, "مراحل رسیدگی"),
       timeline(found.timeline)),
-    found.status === "answered" && !found.rating ? ratingForm() : null,
-    reportAgainCard(found, sendReportAgain),
-    found.status !== "closed" ? evidenceForm(found) : null);
+    ...actions(found));
+}
+
+/** What the citizen can do now: the forms, or for a named case not yet proved, the card that proves it. */
+function actions(found) {
+  const rating = found.status === "answered" && !found.rating;
+  const again = reportAgainCard(found, sendReportAgain);
+  const againForm = again !== null && again.id === "report-again";
+  const evidence = found.status !== "closed";
+  if (found.anonymous || reporterToken(found.tracking_code)) {
+    return [rating ? ratingForm() : null, again, evidence ? evidenceForm(found) : null];
+  }
+  const can = [rating && "امتیاز دادن به پاسخ", againForm && "گزارش دوباره", evidence && "فرستادن مدرک"].filter(Boolean);
+  return [againForm ? null : again, can.length ? proofCard(found, can) : null];
+}
+
+/** A named case's reporter proves it: the mobile it was registered with, then the code texted to it. */
+function proofCard(found, can) {
+  const mobile = h("input", { type: "tel", inputmode: "tel", autocomplete: "tel", class: "ltr", dir: "ltr",
+    maxlength: "20", required: true });
+  const ask = h("button", { type: "submit" }, "فرستادن کد تأیید");
+  const code = h("input", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", class: "ltr code-input",
+    dir: "ltr", maxlength: "8", required: true });
+  const confirm = h("button", { type: "button", id: "reporter-confirm" }, "تأیید");
+  const step2 = h("div", { id: "reporter-code-step", hidden: true },
+    h("p", { id: "reporter-sent", role: "status" }),
+    field({ label: "کد تأیید (الزامی)", name: "code", control: code, hint: "۶ رقم؛ تا ۲ دقیقه معتبر است." }),
+    h("div", { class: "actions" }, confirm));
+  const form = h("form", { class: "card no-print", id: "reporter-proof", novalidate: true,
+    "aria-labelledby": "reporter-proof-title" },
+    h("h2", { id: "reporter-proof-title", tabindex: "-1" }, "تأیید شمارهٔ همراه"),
+    h("p", {}, `برای ${can.join("، ")}، نشان دهید این پرونده را شما ثبت کرده‌اید: شمارهٔ همراهی را که پرونده با آن ثبت شد `
+      + "وارد کنید تا کد تأیید به آن پیامک شود. کد رهگیری به‌تنهایی بس نیست، چون کارشناسان رسیدگی‌کننده هم آن را می‌بینند."),
+    field({ label: "شمارهٔ همراه ثبت‌شده در پرونده (الزامی)", name: "mobile", control: mobile,
+      hint: "مانند ۰۹۱۲۱۲۳۴۵۶۷" }),
+    h("div", { class: "actions" }, ask), step2);
+  form.addEventListener("submit", async (event) => {  // checked here first: a mistake spends no code
+    event.preventDefault();
+    clearErrors(form);
+    const wrong = mobileProblem(mobile.value, { required: true });
+    if (wrong) {
+      fieldError(form, mobile, wrong);
+      mobile.focus();
+      return;
+    }
+    await busy(ask, async () => {
+      try {
+        const sent = await request(`/cases/${current.code}/reporter/code`, { method: "POST",
+          json: { mobile: normaliseMobile(mobile.value) } });
+        step2.hidden = false;
+        form.querySelector("#reporter-sent").textContent = sent.message_fa;
+        code.focus();
+      } catch (error) {
+        showProblem(form, error);
+      }
+    }, "در حال فرستادن…");
+  });
+  confirm.addEventListener("click", () => busy(confirm, async () => {
+    clearErrors(form);
+    if (digitsOnly(code.value).length !== 6) {
+      fieldError(form, code, "کد ۶ رقم است.");
+      code.focus();
+      return;
+    }
+    try {
+      const session = await request(`/cases/${current.code}/reporter/session`, { method: "POST",
+        json: { mobile: normaliseMobile(mobile.value), code: digitsOnly(code.value) } });
+      keepReporterToken(current.code, session.token, session.expires_in);
+      show(await request(`/cases/${current.code}`, { headers: headersFor() }), { title: "شمارهٔ همراه تأیید شد",
+        text: `اکنون می‌توانید ${can.join("، ")} را انجام دهید؛ این تأیید تا ${fa(Math.round(session.expires_in / 60))} دقیقه در همین زبانه می‌ماند.` });
+      $("#result > .alert.ok").focus();
+    } catch (error) {
+      showProblem(form, error);
+    }
+  }, "در حال بررسی…"));
+  return form;
 }
 
 /** After the citizen's own action: the case again, with what was done said on the page (not only to a screen reader). */
@@ -141,7 +247,7 @@ function ratingForm() {
           json: { score: Number(chosen.value) }, headers: headersFor() });
         confirmDone(updated, "امتیاز شما ثبت شد", `امتیاز ${fa(chosen.value)} از ${fa(5)} ثبت شد و پرونده بسته شد. سپاسگزاریم.`);
       } catch (error) {
-        showProblem(form, error);
+        if (!await proofLost(error)) showProblem(form, error);
       }
     });
   });
@@ -149,7 +255,13 @@ function ratingForm() {
 }
 
 async function sendReportAgain(body) {
-  const updated = await request(`/cases/${current.code}/report-again`, { method: "POST", json: body, headers: headersFor() });
+  let updated;
+  try {
+    updated = await request(`/cases/${current.code}/report-again`, { method: "POST", json: body, headers: headersFor() });
+  } catch (error) {
+    if (await proofLost(error)) return;
+    throw error;
+  }
   confirmDone(updated, "گزارش دوبارهٔ شما ثبت شد", `وضعیت پرونده: ${updated.status_fa}. `
     + "مراحل بعدی در «مراحل رسیدگی» همین صفحه دیده می‌شود.");
 }
@@ -183,7 +295,7 @@ function evidenceForm(found) {
         const updated = await request(`/cases/${current.code}`, { headers: headersFor() });
         confirmDone(updated, "مدرک فرستاده شد", `فایل «${name}» به پرونده افزوده شد و رسیدگی‌کنندگان آن را می‌بینند.`);
       } catch (error) {
-        showProblem(form, error);
+        if (!await proofLost(error)) showProblem(form, error);
       }
     });
   });
