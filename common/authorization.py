@@ -11,6 +11,8 @@ from common.errors import Forbidden
 
 STAFF = "staff"
 BENEFICIARY = "beneficiary"
+INTEGRATOR = "integrator"
+REPORTER = "reporter"  # a named case's reporter session (the gateway's, after a code texted to the case's mobile)
 
 
 def forbidden(detail: str, message: str = "شما اجازهٔ این کار را ندارید.") -> Forbidden:
@@ -19,6 +21,16 @@ def forbidden(detail: str, message: str = "شما اجازهٔ این کار ر�
 
 def is_staff(actor: dict | None, roles: Iterable[str]) -> bool:
     return bool(actor) and actor.get("kind") == STAFF and actor.get("role") in set(roles)
+
+
+def has_scope(actor: dict | None, scope: str) -> bool:
+    """An integrator's API key that carries this scope."""
+    return bool(actor) and actor.get("kind") == INTEGRATOR and scope in actor.get("scopes", ())
+
+
+def is_reporter_of(actor: dict | None, tracking_code: str) -> bool:
+    """The reporter session of this very case (one session opens one case)."""
+    return bool(actor) and actor.get("kind") == REPORTER and actor.get("tracking_code") == tracking_code
 
 
 def require(actor: dict | None, *roles: str) -> dict:

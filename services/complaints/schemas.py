@@ -9,7 +9,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from common.errors import Forbidden
+from common import authorization
 from common.text import normalise
 from common.validation import (
     FreeText,
@@ -96,11 +96,10 @@ def register_for(payload: dict, actor: dict | None) -> CaseIntake:
     key with open311:write (partner_app), or staff (StaffCaseIntake: the channel staff or hotline)."""
     if actor is None:
         return parse(CaseIntake, {**parse(CitizenCaseIntake, payload).model_dump(exclude_none=True), "channel": "web"})
-    if actor.get("kind") == "integrator" and "open311:write" in actor.get("scopes", ()):
+    if authorization.has_scope(actor, "open311:write"):
         return parse(CaseIntake, {**parse(CitizenCaseIntake, payload).model_dump(exclude_none=True),
                                   "channel": "partner_app"})
-    if actor.get("kind") != "staff" or actor.get("role") not in org.ROLES:
-        raise Forbidden("forbidden", "شما اجازهٔ این کار را ندارید.", "needs a staff role or the open311:write scope")
+    authorization.require(actor, *org.ROLES)
     intake = parse(StaffCaseIntake, payload)
     return parse(CaseIntake, {**intake.model_dump(exclude_none=True),
                               "channel": channel_of_staff(actor["role"], intake.channel)})

@@ -12,9 +12,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from common.config import get_settings
+from gateway.auth import reporter_token
 from services.complaints import cases
 from services.complaints.cartable import end_of_today
 from services.complaints.schemas import CaseIntake
+from tests.browser.reporter_proof import CODE, prove_reporter
 from tests.browser.test_case_pages import sms_to, staff_page
 from tests.e2e.test_case_journey import REY, down_to_rey
 from tests.service.test_complaints_deadlines import refer_to_rey
@@ -118,7 +121,8 @@ def test_report_again_waits_for_the_promised_time_asks_for_confirmation_and_goes
                                                           "text": "کارت توانبخشی پسرم پس از سه ماه هنوز صادر نشده است."})
     code = registered.json()["tracking_code"]
     down_to_rey(api, code)
-    early = api.call("POST", f"/api/v1/cases/{code}/report-again", json={})
+    reporter = {"Authorization": f"Bearer {reporter_token(code, get_settings())[0]}"}  # as after the texted code
+    early = api.call("POST", f"/api/v1/cases/{code}/report-again", json={}, headers=reporter)
     assert early.status_code == 409 and early.json()["code"] == "report_again_too_early"
     assert re.search(r"[۰-۹]{4}/[۰-۹]{2}/[۰-۹]{2}", early.json()["message"])
 
@@ -135,6 +139,7 @@ def test_report_again_waits_for_the_promised_time_asks_for_confirmation_and_goes
                      {"c": code})
     engine.dispose()
     citizen.reload()
+    prove_reporter(citizen, platform["sms"], "09351239031")  # the code alone opens no action (issue 18)
     citizen.locator("#report-again").wait_for()
     citizen.get_by_label("توضیح (اختیاری)").fill("یک روز گذشته و هنوز کسی تماس نگرفته است.")
     citizen.get_by_role("button", name="گزارش دوباره", exact=True).click()
@@ -167,10 +172,11 @@ def test_one_complaint_answered_up_the_chain_shows_one_approval_and_texts_six_ti
     timeline = citizen.locator(".timeline").inner_text()
     assert timeline.count("پاسخ تأیید شد") == 1 and "برگشت" not in timeline
     web.check(citizen, "citizen-track-answered-once")
+    prove_reporter(citizen, platform["sms"], mobile)
     citizen.get_by_label("۴ — راضی‌ام").check()
     citizen.get_by_role("button", name="ثبت امتیاز").click()
     citizen.locator("#case-status[data-status='closed']").wait_for()
 
-    texts = sms_to(platform, mobile, 6)
+    texts = [t for t in sms_to(platform, mobile, 7) if not CODE.search(t)]  # and the one-time code
     assert len(texts) == 6 and "بسته شد" in texts[-1], texts  # registered, three handings, answer ready, closed
     assert not any("تأیید" in t for t in texts)

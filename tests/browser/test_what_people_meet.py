@@ -23,6 +23,7 @@ import requests
 import sqlalchemy as sa
 
 from common.validation import NO_LETTERS_FA
+from tests.browser.reporter_proof import prove_reporter
 from tests.browser.test_case_pages import staff_page
 from tests.browser.test_checks_before_sending import posts_to
 from tests.e2e.test_donation_journey import campaigns  # noqa: F401  (the published campaigns)
@@ -221,9 +222,10 @@ def test_an_anonymous_report_survives_a_reload_and_its_secret_is_read_in_groups(
     web.check(hotline, "hotline-anonymous-secret")
 
 
-def _answered(api, text: str) -> str:
+def _answered(api, text: str, mobile: str) -> str:
     """A case answered by the rehabilitation unit and approved by inspection: a report again goes above it."""
-    registered = requests.post(f"{api.base}/api/v1/cases", json={"kind": "complaint", "text": text}, timeout=20)
+    registered = requests.post(f"{api.base}/api/v1/cases", json={"kind": "complaint", "text": text, "mobile": mobile},
+                               timeout=20)
     assert registered.status_code == 201, registered.text
     code = registered.json()["tracking_code"]
     api.act("operator", code, "refer", {"unit": "hq.rehabilitation", "note": "مربوط به معاونت توانبخشی"})
@@ -232,10 +234,14 @@ def _answered(api, text: str) -> str:
     return code
 
 
-def test_what_a_citizen_does_is_confirmed_on_the_page(web, api):
-    code = _answered(api, "مستمری این ماه به حساب من واریز نشده است.")
+def test_what_a_citizen_does_is_confirmed_on_the_page(web, api, platform):  # noqa: F811
+    code = _answered(api, "مستمری این ماه به حساب من واریز نشده است.", "09351239201")
     page = web.page(f"/web/citizen/track.html?code={code}", width=360, height=780)
     page.locator("#case-title").wait_for()
+    assert page.locator("#rating").count() == page.locator("#evidence").count() == 0  # the code alone: no action
+    web.check(page, "citizen-track-reporter-proof")
+    prove_reporter(page, platform["sms"], "09351239201")
+    assert "شمارهٔ همراه تأیید شد" in page.locator("#result > .alert.ok").inner_text()
     page.get_by_label("فایل").set_input_files([{"name": "رسید.pdf", "mimeType": "application/pdf", "buffer": PDF}])
     page.get_by_role("button", name="فرستادن مدرک").click()
     done = page.locator("#done")
@@ -250,9 +256,10 @@ def test_what_a_citizen_does_is_confirmed_on_the_page(web, api):
     assert "امتیاز شما ثبت شد" in done.inner_text() and "۴ از ۵" in done.inner_text() and done.is_visible()
     web.check(page, "citizen-track-rated")
 
-    again = _answered(api, "کمک هزینهٔ درمان فرزندم پرداخت نشده است.")
+    again = _answered(api, "کمک هزینهٔ درمان فرزندم پرداخت نشده است.", "09351239202")
     page = web.page(f"/web/citizen/track.html?code={again}")
     page.locator("#case-title").wait_for()
+    prove_reporter(page, platform["sms"], "09351239202")
     page.get_by_label("توضیح (اختیاری)").fill("پاسخ داده شد اما هنوز چیزی واریز نشده است.")
     page.get_by_role("button", name="گزارش دوباره", exact=True).click()
     page.get_by_role("button", name="بله، گزارش دوباره بده").click()

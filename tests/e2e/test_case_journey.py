@@ -5,6 +5,7 @@ recognise (not of the review of the answer up the chain)."""
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 
 import pytest
@@ -58,6 +59,32 @@ def texts_to(platform, mobile, at_least):  # noqa: F811
                             params={"receptor": mobile, "wait": 30, "min": at_least}, timeout=40).json()
     assert len(messages) >= at_least, [m["message"] for m in messages]
     return messages
+
+
+REPORTER_CODE = re.compile(r"کد تأیید پرونده شما (\d{6})")
+
+
+def reporter_session(platform, api, code: str, mobile: str, already: int) -> dict:  # noqa: F811
+    """Prove being the named case's reporter as its page does (issue 18): the code alone is refused; a code is
+    texted only to the case's own mobile (a wrong one hears the same answer); a wrong code is refused; the right
+    one opens a reporter session for this case only. Its Authorization header. `already`: the SMS the mobile
+    has had so far."""
+    alone = api.call("POST", f"/api/v1/cases/{code}/rating", json={"score": 1})
+    assert alone.status_code == 401 and alone.json()["code"] == "reporter_proof_required", alone.text
+    texts_to(platform, mobile, already)  # every earlier SMS is in: the next one is the code
+    wrong = api.call("POST", f"/api/v1/cases/{code}/reporter/code", json={"mobile": "09390000000"})
+    right = api.call("POST", f"/api/v1/cases/{code}/reporter/code", json={"mobile": mobile})
+    assert wrong.status_code == right.status_code == 202 and wrong.json() == right.json()
+    texted = REPORTER_CODE.search(texts_to(platform, mobile, already + 1)[already]["message"]).group(1)
+    assert texts_to(platform, "09390000000", 0) == []
+    refused = api.call("POST", f"/api/v1/cases/{code}/reporter/session",
+                       json={"mobile": mobile, "code": "000000" if texted != "000000" else "111111"})
+    assert refused.status_code == 401 and refused.json()["errors"][0]["field"] == "code"
+    opened = api.call("POST", f"/api/v1/cases/{code}/reporter/session", json={"mobile": mobile, "code": texted})
+    assert opened.status_code == 200 and opened.json()["expires_in"] == 1800
+    header = {"Authorization": f"Bearer {opened.json()['token']}"}
+    assert api.call("GET", "/api/v1/staff/cases", headers=header).status_code == 403  # it opens nothing else
+    return header
 
 
 def as_if_the_deadline_passed(platform, code):  # noqa: F811
@@ -132,15 +159,17 @@ def test_a_case_goes_down_misses_its_deadline_comes_back_and_is_answered_approve
     page = str(citizen)
     for hidden in ("مبلغ و تاریخ واریز", "شهرستان ری رسیدگی کند", "کارشناس بهزیستی ری", "رئیس", "تأیید نهایی"):
         assert hidden not in page  # internal notes and staff names stay inside
-    rated = api.call("POST", f"/api/v1/cases/{code}/rating", json={"score": 5})
+    token = reporter_session(platform, api, code, MOBILE, sent)  # the code alone does not rate someone's case
+    sent += 1  # the one-time code
+    rated = api.call("POST", f"/api/v1/cases/{code}/rating", json={"score": 5}, headers=token)
     assert rated.status_code == 200 and rated.json()["status"] == "closed"
     sent += 1
 
     stages = [s["stage"] for s in rated.json()["timeline"]]
     assert stages == ["registered", "triaged", "referred", "referred", "deadline_missed", "triaged", "referred",
                       "referred", "answered", "approved", "closed"]  # each public step once: the review folded
-    messages = texts_to(platform, MOBILE, sent)
-    assert len(messages) == sent == len(stages) - 1  # one SMS per step the citizen recognises, none twice
+    messages = [m for m in texts_to(platform, MOBILE, sent) if not REPORTER_CODE.search(m["message"])]
+    assert len(messages) == sent - 1 == len(stages) - 1  # one SMS per step the citizen recognises, none twice
     assert all(code in m["message"] or code[-4:] in m["message"] for m in messages)
 
 
