@@ -2,7 +2,6 @@
 private (only its owner, after a one-time code); the totals are published with small cells suppressed."""
 from __future__ import annotations
 
-from collections import defaultdict
 
 import jdatetime
 from sqlalchemy import func, select, tuple_
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Session
 from common.errors import FieldError, InvalidRequest
 from common.jalali import month_fa
 from common.pagination import MAX_LIMIT, decode_cursor, encode_cursor
-from common.suppression import THRESHOLD, published_total, suppress
+from common.suppression import THRESHOLD, published_total, suppress, suppress_table
 from common.text import persian_digits
 from services.transparency.signing import iso_utc
 from services.complaints.org_data import PROVINCES
@@ -80,25 +79,23 @@ def spending(session: Session, by: str, threshold: int = THRESHOLD) -> dict:
 
 
 def aggregate_rows(session: Session, threshold: int = THRESHOLD) -> list[dict]:
-    """The payment_aggregates dataset: paid per line, province and month. Within each line and month the
-    provinces are suppressed together (a suppressed province cannot be had from the line's total)."""
-    groups: dict[tuple, dict[str, tuple[int, int]]] = defaultdict(dict)
+    """The payment_aggregates dataset: paid per line, province and month. Small cells are suppressed with their
+    complements along every total that is published too (common.suppression.suppress_table): the provinces of
+    one line and month, and `spending`'s totals of each province, line and month, so that no suppressed cell
+    can be had from any of them by subtraction."""
+    cells: dict[tuple, tuple[int, int]] = {}
     for line, province, month, n, amount in session.execute(
             select(payment_totals.c.budget_line, payment_totals.c.province, payment_totals.c.month,
-                   payment_totals.c.households, payment_totals.c.amount_rials).order_by(payment_totals.c.month, payment_totals.c.budget_line,
-                                            payment_totals.c.province)):
-        groups[(line, month)][province] = (int(n), int(amount))
+                   payment_totals.c.households, payment_totals.c.amount_rials)):
+        cells[(month, line, province)] = (int(n), int(amount))
+    shown = suppress_table({key: n for key, (n, _) in cells.items()},
+                           [lambda k: (k[0], k[1]), lambda k: k[2], lambda k: k[1], lambda k: k[0]], threshold)
     titles = _titles(session)
-    rows = []
-    for (line, month), cells in sorted(groups.items(), key=lambda g: (g[0][1], g[0][0])):
-        counts = {p: n for p, (n, _) in cells.items()}
-        shown = suppress(counts, sum(counts.values()), threshold)
-        for province, (_, amount) in sorted(cells.items()):
-            rows.append({"month": month, "month_fa": month_fa(month), "budget_line": line,
-                         "budget_line_fa": titles.get(line, line), "province": province,
-                         "province_fa": PROVINCES.get(province, province), "households": shown[province],
-                         "amount_rials": amount if shown[province] is not None else None})
-    return rows
+    return [{"month": month, "month_fa": month_fa(month), "budget_line": line,
+             "budget_line_fa": titles.get(line, line), "province": province,
+             "province_fa": PROVINCES.get(province, province), "households": shown[(month, line, province)],
+             "amount_rials": amount if shown[(month, line, province)] is not None else None}
+            for (month, line, province), (_, amount) in sorted(cells.items())]
 
 
 def spent_by_line(session: Session) -> dict[str, int]:
