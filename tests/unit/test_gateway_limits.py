@@ -227,3 +227,14 @@ def test_a_shafaf_search_of_too_many_words_is_refused_before_any_call():
     [error] = answer.get_json()["errors"]
     assert error["field"] == "q" and error["code"] == "too_many_terms" and "۵" in error["message"]
     assert rpc.calls == []
+
+
+def test_every_limit_names_a_route_the_gateway_has():
+    """A renamed route must not quietly fall back to the default budget (issue 19)."""
+    from gateway.protection import PER_CASE, PER_MOBILE, PER_NATIONAL_ID, ROUTE_LIMITS
+
+    client, _ = app_with()
+    endpoints = set(client.application.view_functions)
+    named = set(ROUTE_LIMITS) | PER_MOBILE | PER_NATIONAL_ID | PER_CASE
+    assert named - endpoints == set()
+    assert all(hasattr(Settings(), setting) for setting in ROUTE_LIMITS.values())
