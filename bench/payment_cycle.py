@@ -58,7 +58,7 @@ from common.events.envelope import register_kombu_serializer
 from common.outbox.relay import OutboxRelay, event_exchange
 from scripts.processes import free_port
 from services.payments import cycle_steps, demo_load, ledger_store
-from services.payments.bank import FakeBankAdapter
+from services.payments.bank import BankHttpAdapter
 from services.payments.budget_data import LINES_BY_CODE, PENSION_LINES
 
 MONTH = "1405-09"
@@ -216,7 +216,7 @@ class StageClock:
 class TimedBank:
     """The bank adapter, its calls (HTTP, the bank's work and our parsing of its answer) timed."""
 
-    def __init__(self, bank: FakeBankAdapter, clock: StageClock):
+    def __init__(self, bank: BankHttpAdapter, clock: StageClock):
         self.bank, self.clock = bank, clock
         self.submit = clock.timed("bank.submit (http + parse)", bank.submit)
         self.statement = clock.timed("bank.statement (http + parse)", bank.statement)
@@ -278,7 +278,7 @@ def run_lines(url: str, bank, clock: StageClock, lines: list[str], expected: dic
 def cycle_worker(url: str, bank_url: str, key: str, lines: list[str], expected: dict[str, int], go, out) -> None:
     """A process running the cycles of some lines (as `python -m services.payments.worker` runs one cycle)."""
     clock = StageClock()
-    bank = TimedBank(FakeBankAdapter(bank_url, key, timeout=300), clock)
+    bank = TimedBank(BankHttpAdapter(bank_url, key, timeout=300), clock)
     go.wait()
     before = psutil.Process().cpu_times()
     try:
@@ -458,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
                 for w in workers:
                     w.join(60)
             else:
-                bank = TimedBank(FakeBankAdapter(bank_url, key, timeout=300), clock)
+                bank = TimedBank(BankHttpAdapter(bank_url, key, timeout=300), clock)
                 lines = run_lines(url, bank, clock, list(PENSION_LINES), expected, sql_times, profiler)
             settled = time.perf_counter()
             delivered = delivered_q.get(timeout=1800)

@@ -24,7 +24,9 @@ _log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Outgoing:
+class TemplatedMessage:
+    """A message to queue: to whom, which template, with what values (providers.base.Outgoing is what goes to
+    an operator: the rendered text and its send key)."""
     recipient: str
     template: Template
     values: dict = field(default_factory=dict)
@@ -58,20 +60,20 @@ STAFF = {
 }
 
 
-def for_case_step(step: str, event: dict, public_base_url: str) -> list[Outgoing]:
+def for_case_step(step: str, event: dict, public_base_url: str) -> list[TemplatedMessage]:
     data = event["data"]
     code = data["tracking_code"]
     out = []
     citizen = _citizen_template(step, data)
     if citizen and data.get("reporter_mobile"):
-        out.append(Outgoing(data["reporter_mobile"], citizen, {
+        out.append(TemplatedMessage(data["reporter_mobile"], citizen, {
             "tracking_code": code, "holder_unit_fa": data["holder_unit_fa"],
             "track_url": f"{public_base_url.rstrip('/')}/track/{code}"}))
     staff = _staff_template(step, data)
     if staff and data.get("staff_recipients"):
         if data.get("deadline_at"):
             deadline = to_jalali(datetime.fromisoformat(data["deadline_at"]))
-            out.extend(Outgoing(person["mobile"], staff, {"tracking_code": code, "deadline": deadline})
+            out.extend(TemplatedMessage(person["mobile"], staff, {"tracking_code": code, "deadline": deadline})
                        for person in data["staff_recipients"])
         else:
             _log.warning("%s %s names staff to tell but no deadline: staff not texted", event["type"], event["id"])
@@ -90,31 +92,31 @@ def _staff_template(step: str, data: dict) -> Template | None:
     return STAFF.get(step)
 
 
-def for_access_revoked(event: dict) -> list[Outgoing]:
+def for_access_revoked(event: dict) -> list[TemplatedMessage]:
     data = event["data"]
     if not data.get("mobile"):
         return []
     template = t.ACCESS_REVOKED_INACTIVITY_STAFF if data["by"] == "inactivity" else t.ACCESS_REVOKED_BY_ADMIN_STAFF
-    return [Outgoing(data["mobile"], template, {"username": data["username"]})]
+    return [TemplatedMessage(data["mobile"], template, {"username": data["username"]})]
 
 
-def for_disbursements(event: dict) -> list[Outgoing]:
+def for_disbursements(event: dict) -> list[TemplatedMessage]:
     """SPEC P1: each paid beneficiary the registry has a mobile for hears that the money is in."""
     data = event["data"]
-    return [Outgoing(item["mobile"], t.PENSION_PAID_CITIZEN, {
+    return [TemplatedMessage(item["mobile"], t.PENSION_PAID_CITIZEN, {
         "budget_line": data.get("budget_line_short_fa") or data["budget_line_fa"], "month": data["month_fa"],
         "amount": persian_digits(f"{item['amount_rials']:,}").replace(",", "٬")})
         for item in data["items"] if item.get("mobile")]
 
 
-def for_payment_failure(event: dict) -> list[Outgoing]:
+def for_payment_failure(event: dict) -> list[TemplatedMessage]:
     data = event["data"]
     if not data.get("mobile"):
         return []
-    return [Outgoing(data["mobile"], t.PAYMENT_FAILED_CITIZEN, {"budget_line": data["line_fa"], "month": data["month_fa"]})]
+    return [TemplatedMessage(data["mobile"], t.PAYMENT_FAILED_CITIZEN, {"budget_line": data["line_fa"], "month": data["month_fa"]})]
 
 
-def for_donation(event: dict) -> list[Outgoing]:
+def for_donation(event: dict) -> list[TemplatedMessage]:
     """SPEC P5, N1: a donor who gave a mobile gets the receipt number by SMS."""
     data = event["data"]
     if not data.get("mobile"):
@@ -122,6 +124,6 @@ def for_donation(event: dict) -> list[Outgoing]:
     purpose = data["purpose_fa"]
     if len(purpose) > t.PURPOSE_CHARS:
         purpose = purpose[:t.PURPOSE_CHARS - 1].rstrip() + "…"
-    return [Outgoing(data["mobile"], t.DONATION_RECEIPT_CITIZEN, {
+    return [TemplatedMessage(data["mobile"], t.DONATION_RECEIPT_CITIZEN, {
         "amount": persian_digits(f"{data['amount_rials']:,}").replace(",", "٬"), "purpose": purpose,
         "province": data["province_fa"], "receipt_number": data["receipt_number"]})]

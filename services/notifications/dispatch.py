@@ -47,7 +47,7 @@ from common.pagination import MAX_LIMIT, decode_cursor, page
 from services.notifications import code_text, quiet_hours
 from services.notifications.models import SmsMessage
 from services.notifications.models import outbox as outbox_table
-from services.notifications.case_messages import Outgoing
+from services.notifications.case_messages import TemplatedMessage
 from services.notifications.providers.base import FINAL_STATES, Accepted, ProviderError, SmsProvider
 from services.notifications.providers.base import Outgoing as ToOperator
 from services.notifications.routing import ProviderRouter
@@ -79,12 +79,12 @@ class InvalidRecipient(ValueError):
 def queue(session: Session, cause: dict, recipient: str, template: Template, urgent: bool = False,
           **values) -> str | None:
     """Queue one message for this cause, recipient and template; None when it was already queued."""
-    ids = queue_all(session, cause, [Outgoing(recipient, template, values)], urgent)
+    ids = queue_all(session, cause, [TemplatedMessage(recipient, template, values)], urgent)
     return ids[0] if ids else None
 
 
 def queue_all(session: Session, cause: dict, messages, urgent: bool = False) -> list[str]:
-    """Queue the messages (case_messages.Outgoing) of one cause in one statement; the ids of those queued now (a message
+    """Queue the messages (case_messages.TemplatedMessage) of one cause in one statement; the ids of those queued now (a message
     already queued for the same cause, recipient and template is not queued again)."""
     if not messages:
         return []

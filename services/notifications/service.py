@@ -77,7 +77,7 @@ class NotificationsService(HealthRpc):
     def on_staff_access_revoked(self, event: dict) -> list[str] | None:
         return self._notify(event, case_messages.for_access_revoked(event))
 
-    def _notify(self, event: dict, messages: list[case_messages.Outgoing]) -> list[str] | None:
+    def _notify(self, event: dict, messages: list[case_messages.TemplatedMessage]) -> list[str] | None:
         """Record the event and queue its messages in one transaction, then send them (the fast path;
         the sweep retries what fails). None for a redelivery."""
         event_schemas.validate(event)  # off its contract: dead-lettered at once, nothing sent

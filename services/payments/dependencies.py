@@ -3,7 +3,7 @@ from __future__ import annotations
 from nameko.extensions import DependencyProvider
 
 from common.config import get_settings
-from services.payments.bank import FakeBankAdapter
+from services.payments.bank import BankHttpAdapter
 
 BANK_URL_KEY = "BANK_URL"
 
@@ -15,7 +15,7 @@ class BankDependency(DependencyProvider):
     def setup(self):
         settings = get_settings()
         url = self.container.config.get(BANK_URL_KEY) or settings.bank_url
-        self.bank = FakeBankAdapter(url, settings.bank_shared_key, settings.bank_timeout)
+        self.bank = BankHttpAdapter(url, settings.bank_shared_key, settings.bank_timeout)
 
     def get_dependency(self, worker_ctx):
         return self.bank
@@ -30,11 +30,11 @@ class IpgDependency(DependencyProvider):
     at its PSP."""
 
     def setup(self):
-        from services.payments.psp import FakeIpgAdapter
+        from services.payments.psp import IpgHttpAdapter
 
         settings = get_settings()
         url = self.container.config.get(IPG_URL_KEY) or settings.ipg_url
-        self.ipg = FakeIpgAdapter(url, settings.ipg_merchant_id, settings.ipg_shared_key, settings.ipg_timeout)
+        self.ipg = IpgHttpAdapter(url, settings.ipg_merchant_id, settings.ipg_shared_key, settings.ipg_timeout)
 
     def get_dependency(self, worker_ctx):
         return self.ipg

@@ -76,8 +76,9 @@ class PaymentGateway(Protocol):
         """Whether a callback's fields carry the gateway's signature."""
 
 
-class FakeIpgAdapter:
-    """The adapter for the fake gateway's HTTP API (fakes/ipg/app.py)."""
+class IpgHttpAdapter:
+    """The payment gateway adapter the service runs with in every deployment: the gateway's HTTP API, which the
+    fake gateway (fakes/ipg/app.py) speaks in tests and the demo. (It was named FakeIpgAdapter; it is no fake.)"""
 
     def __init__(self, base_url: str, merchant_id: str, shared_key: str, timeout: float = 10.0):
         self.base_url = base_url.rstrip("/")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from common.config import get_settings
 from common.db import make_engine
-from services.payments.bank import FakeBankAdapter
+from services.payments.bank import BankHttpAdapter
 from services.payments.cycle_steps import advance
 
 
@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
         return 2
     settings = get_settings()
     engine = make_engine(settings.database_url_for("payments"))
-    bank = FakeBankAdapter(settings.bank_url, settings.bank_shared_key, settings.bank_timeout)
+    bank = BankHttpAdapter(settings.bank_url, settings.bank_shared_key, settings.bank_timeout)
     with Session(engine) as session:
         print(advance(session, argv[0], bank), flush=True)
     engine.dispose()

@@ -17,7 +17,7 @@ from scripts.processes import free_port
 from services.payments.bank import (
     BankError,
     BatchRejected,
-    FakeBankAdapter,
+    BankHttpAdapter,
     ForgedAnswer,
     ForgedStatement,
     iso20022,
@@ -53,7 +53,7 @@ def fake_bank():
 
 @pytest.fixture
 def bank(fake_bank):
-    return FakeBankAdapter(fake_bank.url, KEY, timeout=5)
+    return BankHttpAdapter(fake_bank.url, KEY, timeout=5)
 
 
 def control(server, **settings):
@@ -82,7 +82,7 @@ def test_the_owner_inquiry_names_the_national_id(bank):
 
 def test_an_open_registry_owns_every_sheba_by_its_last_ten_digits():
     with serving(create_app(KEY, open_registry=True)) as server:
-        bank = FakeBankAdapter(server.url, KEY)
+        bank = BankHttpAdapter(server.url, KEY)
         someone = national_id("123456789")
         assert bank.owner_of(open_iban(someone, "062")) == someone
         assert bank.owner_of(open_iban("1111111111")) is None  # not a valid national ID
@@ -150,9 +150,9 @@ def test_a_forged_statement_is_refused(bank, fake_bank, forgery):
 
 
 def test_a_statement_signed_with_another_key_is_refused(fake_bank):
-    FakeBankAdapter(fake_bank.url, KEY).submit(batch())
+    BankHttpAdapter(fake_bank.url, KEY).submit(batch())
     with pytest.raises(ForgedStatement):
-        FakeBankAdapter(fake_bank.url, "someone-else's-key").statement("BATCH-1")
+        BankHttpAdapter(fake_bank.url, "someone-else's-key").statement("BATCH-1")
 
 
 def test_a_forged_status_report_is_refused(bank, fake_bank):
@@ -192,13 +192,13 @@ def test_a_bank_that_is_down_is_retried_with_the_same_batch(bank, fake_bank):
 def test_a_slow_bank_times_out_and_the_retry_does_not_pay_twice(fake_bank):
     control(fake_bank, latency_ms=600)
     with pytest.raises(BankError) as slow:
-        FakeBankAdapter(fake_bank.url, KEY, timeout=0.2).submit(batch())
+        BankHttpAdapter(fake_bank.url, KEY, timeout=0.2).submit(batch())
     assert slow.value.retryable
     deadline = time.monotonic() + 5
     while not batches_at(fake_bank) and time.monotonic() < deadline:  # the bank took it; its answer was lost
         time.sleep(0.02)
     control(fake_bank, latency_ms=0)
-    report = FakeBankAdapter(fake_bank.url, KEY).submit(batch())
+    report = BankHttpAdapter(fake_bank.url, KEY).submit(batch())
     assert report["group_status"] == "ACCP"
     [held] = batches_at(fake_bank)
     assert held["submissions"] == 2
@@ -209,7 +209,7 @@ def test_unknown_statements_and_unreachable_banks_are_bank_errors(bank):
         bank.statement("NO-SUCH-BATCH")
     assert not unknown.value.retryable
     with pytest.raises(BankError) as unreachable:
-        FakeBankAdapter(f"http://127.0.0.1:{free_port()}", KEY, timeout=1).owner_of(PEOPLE[0]["iban"])
+        BankHttpAdapter(f"http://127.0.0.1:{free_port()}", KEY, timeout=1).owner_of(PEOPLE[0]["iban"])
     assert unreachable.value.retryable
 
 
@@ -228,7 +228,7 @@ def test_the_fake_bank_runs_as_its_own_process():
     try:
         assert ready.wait(20), "the fake bank did not start"
         someone = national_id("987654321")
-        assert FakeBankAdapter(f"http://127.0.0.1:{port}", KEY).owner_of(open_iban(someone)) == someone
+        assert BankHttpAdapter(f"http://127.0.0.1:{port}", KEY).owner_of(open_iban(someone)) == someone
         page = requests.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert page.status_code == 200 and 'dir="rtl"' in page.text
     finally:
@@ -244,7 +244,7 @@ def test_the_bank_keeps_a_batch_on_disk_and_builds_its_statement_when_asked(tmp_
     with serving(app) as server:
         requests.post(f"{server.url}/api/accounts", json={"accounts": PEOPLE}, timeout=5).raise_for_status()
         control(server, return_later=[PEOPLE[0]["iban"]], reject=[PEOPLE[1]["iban"]])
-        adapter = FakeBankAdapter(server.url, KEY)
+        adapter = BankHttpAdapter(server.url, KEY)
         report = adapter.submit(batch())
         [record] = bank_state.batches.values()
         assert set(record) <= {"batch_id", "received_at", "group_status", "group_reason", "count", "total",

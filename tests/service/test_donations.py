@@ -40,7 +40,7 @@ def ipg_server():
 
 @pytest.fixture
 def ipg(ipg_server):
-    return psp.FakeIpgAdapter(ipg_server.url, MERCHANT, KEY, timeout=10)
+    return psp.IpgHttpAdapter(ipg_server.url, MERCHANT, KEY, timeout=10)
 
 
 @pytest.fixture

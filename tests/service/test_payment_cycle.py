@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from common.errors import Conflict, Forbidden
 from fakes.bank.app import create_app, open_iban
 from services.payments import budget, cycle_steps, cycles, ledger_store, registry
-from services.payments.bank import FakeBankAdapter, ForgedStatement
+from services.payments.bank import BankHttpAdapter, ForgedStatement
 from tests.helpers import serving
 
 KEY = "test-bank-key"
@@ -41,7 +41,7 @@ def bank_server():
 
 @pytest.fixture
 def bank(bank_server):
-    return FakeBankAdapter(bank_server.url, KEY, timeout=10)
+    return BankHttpAdapter(bank_server.url, KEY, timeout=10)
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@ from services.payments.bank.adapter import (
     BankAdapter,
     BankError,
     BatchRejected,
-    FakeBankAdapter,
+    BankHttpAdapter,
     ForgedAnswer,
     ForgedStatement,
 )
 from services.payments.bank.iso20022 import BankFileError
 
-__all__ = ["BankAdapter", "BankError", "BankFileError", "BatchRejected", "FakeBankAdapter", "ForgedAnswer",
+__all__ = ["BankAdapter", "BankError", "BankFileError", "BatchRejected", "BankHttpAdapter", "ForgedAnswer",
            "ForgedStatement"]

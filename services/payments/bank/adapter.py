@@ -67,8 +67,10 @@ class BankAdapter(Protocol):
         """The parsed camt.053 statement of a batch (see iso20022.parse_camt053)."""
 
 
-class FakeBankAdapter:
-    """The bank adapter for the fake bank's HTTP API (fakes/bank/app.py)."""
+class BankHttpAdapter:
+    """The bank adapter the service runs with in every deployment: the bank's HTTP API (ISO 20022 files, signed
+    answers), which the fake bank (fakes/bank/app.py) speaks in tests and the demo. (It was named
+    FakeBankAdapter, for the fake it was written against; it is no fake.)"""
 
     def __init__(self, base_url: str, shared_key: str, timeout: float = 10.0):
         self.base_url = base_url.rstrip("/")
