@@ -4,7 +4,10 @@
   with a traceback; nameko a warning per attempt), and `connected` says which it is, for readiness.
 - An ack or requeue on a connection that has just gone away is dropped with a log line instead of
   raising in the worker thread (nameko would then kill the whole container): the broker has already
-  taken the message back and delivers it again.
+  taken the message back and delivers it again. And the consumer takes it as the loss of its connection:
+  at its next iteration (within a second) it connects again. Its reader did not always see the loss: after
+  a node's `stop_app` the complaints RPC consumer waited 48 s, until the node came back, while its acks
+  failed with ECONNRESET and no request was taken.
 - `RpcQueueConsumer` is the same class under another name, so nameko (which shares one consumer per
   class in a container) gives RPC its own connection and channel: a queue that cannot be consumed
   (its node lost, a declaration refused) then stops only what reads from that connection, never both
@@ -41,6 +44,7 @@ class ResilientQueueConsumer(QueueConsumer):
         super().__init__()
         self.connected = False
         self._down_since: float | None = None
+        self._settling_failed: Exception | None = None  # an ack or requeue found the connection dead
 
     # an outage: logged once at each end ---------------------------------------------------------
     def _went_down(self, reason) -> None:
@@ -74,6 +78,12 @@ class ResilientQueueConsumer(QueueConsumer):
                                    interval_max=RECONNECT_MAX)
             yield conn
 
+    def on_iteration(self):
+        failed, self._settling_failed = self._settling_failed, None
+        if failed is not None:  # run() below takes it as any connection error: reconnect with back-off
+            raise ConnectionResetError(f"an ack or requeue failed on this connection: {failed}")
+        super().on_iteration()
+
     def run(self, _tokens=1, **kwargs):
         # kombu's ConsumerMixin.run, logging an outage once rather than a traceback per attempt
         errors = connection_errors(self.connection)
@@ -100,6 +110,8 @@ class ResilientQueueConsumer(QueueConsumer):
         except Exception as exc:  # the connection it came on is gone: the broker redelivers it
             _log.info("could not %s a message (%s: %s); the broker delivers it again", what,
                       type(exc).__name__, exc)
+            if isinstance(exc, connection_errors(self.connection)):
+                self._settling_failed = exc
 
 
 class RpcQueueConsumer(ResilientQueueConsumer):

@@ -435,6 +435,19 @@ def sms_to(sms_url: str, mobile: str, wait: float = 0) -> list[dict]:
     return response.json()
 
 
+def sms_to_each(sms_url: str, mobiles: set[str], wait: float) -> Counter:
+    """{mobile: SMS received} once every one of `mobiles` has had one, or `wait` seconds have passed. Counting
+    all SMS against the number of cases is not enough: other SMS (a case the test registered for itself) would
+    end the wait while a citizen's is still on its way. Each round blocks in the operator until as many more
+    SMS have come as mobiles still wait."""
+    deadline = time.monotonic() + wait
+    received = sms_per_receptor(sms_url)
+    while (missing := mobiles - set(received)) and (left := deadline - time.monotonic()) > 0:
+        sms_count(sms_url, at_least=sum(received.values()) + len(missing), wait=left)
+        received = sms_per_receptor(sms_url)
+    return received
+
+
 def sms_lost_and_doubled(cases: list[Case], received: Counter) -> tuple[list[str], dict[str, int]]:
     """Of these (answered) cases: the mobiles with no SMS, and those with more than one."""
     lost = [c.mobile for c in cases if received.get(c.mobile, 0) == 0]

@@ -43,7 +43,7 @@ from tests.faults.harness import (
     next_mobile,
     read_cases,
     restarts,
-    sms_count,
+    sms_to_each,
     sms_lost_and_doubled,
     sms_per_receptor,
     time_to_ready,
@@ -280,7 +280,7 @@ def test_publishers_are_refused_at_once_and_resume_by_themselves_after_a_broker_
 
     # at the edges: the citizens' SMS, the cases they can follow, the dead-letter queues, the outboxes
     try:
-        sms_count(platform["sms"], at_least=len(everyone), wait=patience)
+        sms_to_each(platform["sms"], {c.mobile for c in everyone}, wait=patience)
         wait_until(lambda: not any(unpublished_outbox(platform["pg"].urls).values()), patience)
         received = sms_per_receptor(platform["sms"])
     except Exception as exc:  # noqa: BLE001 - the operator or the database is gone with the platform

@@ -39,7 +39,7 @@ from tests.faults.harness import (
     log_tail,
     read_cases,
     restarts,
-    sms_count,
+    sms_to_each,
     sms_lost_and_doubled,
     sms_per_receptor,
     ready,
@@ -384,7 +384,7 @@ def test_the_platform_rides_out_the_loss_of_a_leading_node(cluster_platform, loa
     answered = citizens.answered()
     asker = live(nodes, but=last_lost)  # the last one lost may be coming back meanwhile
     try:
-        sms_count(platform["sms"], at_least=len(answered), wait=patience)
+        sms_to_each(platform["sms"], {c.mobile for c in answered}, wait=patience)
         wait_until(lambda: settled(platform, asker), patience)
         received = sms_per_receptor(platform["sms"])
     except Exception as exc:  # noqa: BLE001 - the operator or the database is gone with the platform
