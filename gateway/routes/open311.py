@@ -1,9 +1,17 @@
-"""Open311 GeoReport v2 over the complaints service, for third-party apps (read the GeoReport v2
-specification for the shapes). Violation reports are never offered nor shown, and no personal
-field is ever returned. Errors take the GeoReport shape: [{"code", "description"}]."""
+"""Open311 GeoReport v2 over the complaints service, for third-party apps and aggregators (read the GeoReport
+v2 specification for the shapes). Violation reports are never offered nor shown, and no personal field is
+ever returned. Errors take the GeoReport shape: [{"code", "description"}].
+
+A request's `service_request_id` is the case's own id, a UUID that opens nothing else; its tracking code,
+the citizen's handle to follow and act on the case, is never listed: an app that registered a case gets it
+as the request's `token` (and in the notice for the citizen), and asking by the token also returns where the
+case is about (services/complaints/open311.py)."""
 from __future__ import annotations
 
-from flask import current_app, g, jsonify
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app, g, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
@@ -13,8 +21,13 @@ from common.validation import parse
 from gateway.auth import requires
 from gateway.protection import idempotency
 from gateway.schemas import IdempotencyHeader, RequestPart
-from services.complaints.domain import PARTNER_APP_KINDS, normalise_tracking_code
-from services.complaints.schemas import CaseIntake
+from services.complaints.domain import PARTNER_APP_KINDS
+from services.complaints.schemas import ADDRESS_MAX, LAT_RANGE, LONG_RANGE, MEDIA_URL_MAX, CaseIntake
+
+WINDOW = timedelta(days=90)  # GeoReport v2: the default range of a listing, and the longest one asked
+MAX_REQUESTS = 1000
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-12-06T00:00:00Z"  # when this endpoint's behaviour last changed
 
 bp = APIBlueprint("open311", __name__, url_prefix="/open311/v2",
                   abp_tags=[Tag(name="open311", description="Open311 GeoReport v2 for third-party apps")])
@@ -54,17 +67,39 @@ class CreatedList(RootModel[list[Created]]):
 
 
 class Request(BaseModel):
-    service_request_id: str
+    service_request_id: str = Field(description="the case's own id (a UUID)")
     status: str = Field(description="open or closed")
     status_notes: str | None = None
     service_name: str
     service_code: str
+    agency_responsible: str = "سازمان بهزیستی کشور"
     requested_datetime: str
     updated_datetime: str
+    lat: float | None = Field(None, description="only when asked by the request's token: the app sent it")
+    long: float | None = None
+    address: str | None = None
+    media_url: str | None = None
 
 
 class Requests(RootModel[list[Request]]):
-    model_config = ConfigDict(json_schema_extra={"examples": [[{"service_request_id": "4203917755102846", "status": "open", "status_notes": "ثبت شد", "service_name": "شکایت", "service_code": "complaint", "requested_datetime": "2026-11-26T09:00:00Z", "updated_datetime": "2026-11-26T09:00:00Z"}]]})
+    model_config = ConfigDict(json_schema_extra={"examples": [[{"service_request_id": "0b7c9d2e-4f1a-4c3b-9e8d-7a6b5c4d3e2f", "status": "open", "status_notes": "ثبت شده، در انتظار بررسی", "service_name": "شکایت", "service_code": "complaint", "agency_responsible": "سازمان بهزیستی کشور", "requested_datetime": "2026-11-26T09:00:00+00:00", "updated_datetime": "2026-11-26T09:00:00+00:00"}]]})
+
+
+class Endpoint(BaseModel):
+    specification: str
+    url: str
+    changeset: str
+    type: str
+    formats: list[str]
+
+
+class Discovery(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"changeset": CHANGESET, "contact": "open311@behzisti.example", "key_service": "an API key from the organization's administrators (scope open311:write)", "endpoints": [{"specification": SPECIFICATION, "url": "https://api.behzisti.example/open311/v2", "changeset": CHANGESET, "type": "production", "formats": ["application/json"]}]}]})
+
+    changeset: str
+    contact: str
+    key_service: str
+    endpoints: list[Endpoint]
 
 
 class Token(BaseModel):
@@ -101,7 +136,14 @@ MAX_IDS = 5  # each id is a look-up; an app asks again for the next few
 
 
 class RequestsQuery(RequestPart):
-    service_request_id: str = Field(max_length=120, description=f"one or more ids, comma-separated (at most {MAX_IDS})")
+    service_request_id: str | None = Field(None, max_length=300,
+                                           description=f"one or more ids, comma-separated (at most {MAX_IDS}); "
+                                                       "with it, the other filters are not used")
+    service_code: str | None = Field(None, max_length=300, description="one or more service codes, comma-separated")
+    start_date: datetime | None = Field(None, description="ISO 8601; the earliest registration to list")
+    end_date: datetime | None = Field(None, description="ISO 8601; the latest; at most 90 days after start_date "
+                                                        "(by default the 90 days up to now)")
+    status: str | None = Field(None, max_length=20, description="open, closed, or both comma-separated")
 
 
 class RequestForm(BaseModel):
@@ -113,15 +155,28 @@ class RequestForm(BaseModel):
     last_name: str | None = Field(None, max_length=50)
     phone: str | None = Field(None, max_length=20)
     email: str | None = Field(None, max_length=200, description="accepted, not stored")
-    lat: float | None = Field(None, description="accepted, not yet stored")
-    long: float | None = Field(None, description="accepted, not yet stored")
-    address_string: str | None = Field(None, max_length=300, description="accepted, not yet stored")
+    lat: float | None = Field(None, ge=LAT_RANGE[0], le=LAT_RANGE[1], description="WGS 84, in Iran; stored")
+    long: float | None = Field(None, ge=LONG_RANGE[0], le=LONG_RANGE[1], description="WGS 84, in Iran; stored")
+    address_string: str | None = Field(None, max_length=ADDRESS_MAX, description="stored")
+    media_url: str | None = Field(None, max_length=MEDIA_URL_MAX, description="http(s); stored, not fetched")
     api_key: str | None = Field(None, max_length=200, description="or the X-API-Key header")
 
 
 OPEN311_FIELDS = {"text": "description", "mobile": "phone", "name": "first_name", "kind": "service_code"}
 ERRORS = {400: Open311Errors, 401: Open311Errors, 403: Open311Errors, 404: Open311Errors,
           429: Open311Errors, 503: Open311Errors, 504: Open311Errors}
+
+
+@bp.get("/discovery.json", responses={200: Discovery})
+def discovery():
+    """GeoReport v2 service discovery: where this endpoint is, what it speaks, how to get a key."""
+    base = request.host_url.rstrip("/")
+    endpoint = Endpoint(specification=SPECIFICATION, url=f"{base}/open311/v2", changeset=CHANGESET,
+                        type="production", formats=["application/json"])
+    return jsonify(Discovery(changeset=CHANGESET, contact="open311@behzisti.example",
+                             key_service="an API key with the scope open311:write, issued by the organization's "
+                                         "administrators (POST /api/v1/staff/api-keys)",
+                             endpoints=[endpoint]).model_dump())
 
 
 @bp.get("/services.json", responses={200: Services})
@@ -148,64 +203,101 @@ def create_request(form: RequestForm, header: IdempotencyHeader):
     name = " ".join(p for p in (form.first_name, form.last_name) if p) or None
     try:
         intake = parse(CaseIntake, {"kind": form.service_code, "text": form.description or "",
-                                    "channel": "partner_app", "name": name, "mobile": form.phone})
+                                    "channel": "partner_app", "name": name, "mobile": form.phone, "lat": form.lat,
+                                    "long": form.long, "address_string": form.address_string,
+                                    "media_url": form.media_url})
     except InvalidRequest as exc:  # name the fields as the app sent them
         raise InvalidRequest([{**e, "field": OPEN311_FIELDS.get(e["field"], e["field"])} for e in exc.errors]) from None
     case = current_app.extensions["rpc"].call("complaints", "register_case",
                                               intake.model_dump(exclude_none=True, exclude={"channel", "urgency"}),
                                               idempotency(header), g.principal)  # the key's app: partner_app
     code = case["tracking_code"]
-    response = jsonify([Created(service_request_id=code, token=code,
+    request_id = current_app.extensions["rpc"].call("complaints", "open311_request", code)["id"]
+    response = jsonify([Created(service_request_id=request_id, token=code,
                                 service_notice=f"کد رهگیری شما {case['tracking_code_display']} است.").model_dump()])
     response.status_code = 201
     return response
 
 
-def _request(case: dict) -> dict:
-    last = case["timeline"][-1]["at"]["iso"] if case["timeline"] else case["registered_at"]["iso"]
-    return Request(service_request_id=case["tracking_code"], status="closed" if case["status"] == "closed" else "open",
-                   status_notes=case["status_fa"], service_name=case["kind_fa"], service_code=case["kind"],
-                   requested_datetime=case["registered_at"]["iso"], updated_datetime=last).model_dump()
+def _request(found: dict) -> dict:
+    location = found.get("location") or {}
+    return Request(service_request_id=found["id"], status=found["status"], status_notes=found["status_fa"],
+                   service_name=found["kind_fa"], service_code=found["kind"],
+                   requested_datetime=found["registered_at"], updated_datetime=found["updated_at"],
+                   **location).model_dump(exclude_none=True)
+
+
+def _is_request_id(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+        return True
+    except ValueError:
+        return False
 
 
 def _find(request_id: str) -> dict | None:
-    code = normalise_tracking_code(request_id)
-    if code is None:
-        return None
+    """A request by its id or its token (the tracking code); None for what no app may see."""
+    return current_app.extensions["rpc"].call("complaints", "open311_request", request_id)
+
+
+def _listed(query: RequestsQuery) -> list[dict]:
+    """The standard's listing: by service, registration date (at most 90 days) and status, newest first."""
+    errors = []
+    kinds = [c.strip() for c in (query.service_code or "").split(",") if c.strip()]
+    if any(k not in PARTNER_APP_KINDS for k in kinds):
+        errors.append(FieldError("service_code", "unknown_service", "چنین خدمتی نیست.",
+                                 f"service codes: {', '.join(PARTNER_APP_KINDS)}"))
+    statuses = sorted({s.strip() for s in (query.status or "").split(",") if s.strip()})
+    if any(s not in ("open", "closed") for s in statuses):
+        errors.append(FieldError("status", "unknown_status", "وضعیت open یا closed است.", "status: open, closed"))
+    start, end = (d if d is None or d.tzinfo else d.replace(tzinfo=timezone.utc)
+                  for d in (query.start_date, query.end_date))
+    if start is None and end is None:
+        end = datetime.now(timezone.utc)
     try:
-        case = current_app.extensions["rpc"].call("complaints", "get_case", code)
-    except NotFound:
-        return None
-    return None if case["kind"] not in PARTNER_APP_KINDS else case
+        start, end = start or end - WINDOW, end or start + WINDOW
+    except OverflowError:  # 90 days before year 1 or after 9999
+        start = end = None
+    if start is None or end <= start or end - start > WINDOW:
+        errors.append(FieldError("end_date", "invalid_range", "بازهٔ تاریخ باید مثبت و حداکثر ۹۰ روز باشد.",
+                                 "end_date must come after start_date, at most 90 days"))
+    if errors:
+        raise InvalidRequest(errors)
+    return current_app.extensions["rpc"].call("complaints", "open311_requests", kinds, start.isoformat(),
+                                              end.isoformat(), statuses, MAX_REQUESTS)
 
 
 @bp.get("/requests.json", responses={200: Requests, 400: Open311Errors})
 def get_requests(query: RequestsQuery):
-    """Requests by id. This jurisdiction does not list requests without ids: they are citizens' matters."""
+    """Requests by id (`service_request_id`, up to five), or the listing the standard describes: the last 90
+    days by default, filtered by `service_code`, `start_date`/`end_date` (at most 90 days) and `status`, newest
+    first, at most 1,000. Never a violation report, never a personal field."""
+    if query.service_request_id is None:
+        return jsonify([_request(found) for found in _listed(query)])
     ids = [i.strip() for i in query.service_request_id.split(",") if i.strip()]
     if len(ids) > MAX_IDS:
         raise InvalidRequest([FieldError("service_request_id", "too_many_ids",
                                          f"در هر درخواست حداکثر {persian_digits(MAX_IDS)} شناسه بفرستید.",
                                          f"at most {MAX_IDS} comma-separated ids per request, got {len(ids)}")])
-    return jsonify([_request(c) for c in (_find(i) for i in ids) if c])
+    return jsonify([_request(found) for found in (_find(i) for i in ids) if found])
 
 
 @bp.get("/requests/<service_request_id>.json", responses={200: Requests, 404: Open311Errors})
 def get_request(path: RequestPath):
-    """One request by id."""
-    case = _find(path.service_request_id)
-    if case is None:
+    """One request by its id, or by its token (then with where it is about, which the app sent)."""
+    found = _find(path.service_request_id)
+    if found is None:
         raise NotFound("request_not_found", "درخواستی با این شناسه نیست.", "no such service request")
-    return jsonify([_request(case)])
+    return jsonify([_request(found)])
 
 
 @bp.get("/tokens/<token>.json", responses={200: Tokens, 404: Open311Errors})
 def get_token(path: TokenPath):
-    """The request id of a token (requests are created at once here, so the token is the id)."""
-    case = _find(path.token)
-    if case is None:
+    """The request id of a token (the tracking code POST answered as `token`)."""
+    found = None if _is_request_id(path.token) else _find(path.token)
+    if found is None:
         raise NotFound("token_not_found", "چنین نشانه‌ای نیست.", "no such token")
-    return jsonify([Token(service_request_id=case["tracking_code"], token=case["tracking_code"]).model_dump()])
+    return jsonify([Token(service_request_id=found["id"], token=path.token).model_dump()])
 
 
 def as_open311_error(response):

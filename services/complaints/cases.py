@@ -45,6 +45,7 @@ def register(session: Session, intake: CaseIntake, secret: str | None = None, ac
             channel=intake.channel, urgency=intake.urgency, status=state.status, text=intake.text,
             category=intake.category, center_id=intake.center, reporter_name=intake.name,
             reporter_mobile=intake.mobile, reporter_national_id=intake.national_id, registered_at=now,
+            lat=intake.lat, long=intake.long, address=intake.address_string, media_url=intake.media_url,
             holder_unit_id=state.holder, path=list(state.path), visible_to=org.visible_to(state.path),
             history_count=0, secret_hash=domain.secret_hash(secret) if anonymous and secret else None,
         )
@@ -201,11 +202,19 @@ def staff_view(session: Session, actor: dict, tracking_code: str) -> dict:
                          "unit": h.unit_id, "public_note": h.public_note, "internal_note": h.internal_note}
                         for h in case.history],
             "files": [file_view(f) for f in _files(session, case.id)]}
+    if location_of(case):
+        view["location"] = location_of(case)
     if actor["role"] in org.SEES_REPORTER:
         view["reporter"] = {"name": case.reporter_name, "mobile": case.reporter_mobile,
                             "national_id": case.reporter_national_id}
         identity_audit.record(session, actor, [case.id], "case_view")
     return view
+
+
+def location_of(case: Case) -> dict | None:
+    """Where the case is about (Open311's lat, long, address_string, media_url), when an app said."""
+    location = {"lat": case.lat, "long": case.long, "address": case.address, "media_url": case.media_url}
+    return {k: v for k, v in location.items() if v is not None} or None
 
 
 def caller_view(session: Session, tracking_code: str) -> dict:

@@ -40,6 +40,11 @@ class Case(Base):
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # an anonymous report is followed with its tracking code and this secret (only its hash is kept)
     secret_hash: Mapped[str | None] = mapped_column(Text)
+    # where it is about, as a third-party app sent it (Open311: lat, long, address_string, media_url)
+    lat: Mapped[float | None] = mapped_column(Float)
+    long: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(Text)
+    media_url: Mapped[str | None] = mapped_column(Text)
 
     # where the case is (services/complaints/workflow.py): the unit whose cartable holds it, the
     # referral chain from the top, and every unit allowed to see it (the chain and all above it)

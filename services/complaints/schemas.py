@@ -76,7 +76,33 @@ class StaffCaseIntake(CitizenCaseIntake):
     urgency: Urgency = "normal"
 
 
-class CaseIntake(CitizenCaseIntake):
+# Iran's bounding box: a point outside it is a mistake of the app that sent it (Open311 lat/long, WGS 84)
+LAT_RANGE, LONG_RANGE = (25.0, 40.0), (44.0, 63.5)
+ADDRESS_MAX, MEDIA_URL_MAX = 300, 500
+
+
+class PartnerCaseIntake(CitizenCaseIntake):
+    """What a third-party app sends through Open311 GeoReport v2: a citizen's case and where it is about."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"kind": "complaint", "text": "رمپ ورودی مرکز توانبخشی خراب است.", "mobile": "09121234567",
+                      "lat": 35.6892, "long": 51.389, "address_string": "تهران، خیابان انقلاب"}]})
+
+    lat: float | None = Field(None, ge=LAT_RANGE[0], le=LAT_RANGE[1], description="WGS 84 latitude, in Iran")
+    long: float | None = Field(None, ge=LONG_RANGE[0], le=LONG_RANGE[1], description="WGS 84 longitude, in Iran")
+    address_string: Annotated[str, StringConstraints(max_length=ADDRESS_MAX), Printable, PrintableInSchema] | None = None
+    media_url: Annotated[str, StringConstraints(max_length=MEDIA_URL_MAX, pattern=r"^https?://\S+$")] | None = Field(
+        None, description="a photo or file the app keeps (http or https)")
+
+    @model_validator(mode="after")
+    def _both_coordinates_or_neither(self):
+        if (self.lat is None) != (self.long is None):
+            raise PydanticCustomError("incomplete_location", "lat and long go together",
+                                      {"message_fa": "طول و عرض جغرافیایی با هم فرستاده می‌شوند.",
+                                       "detail": "lat and long go together"})
+        return self
+
+
+class CaseIntake(PartnerCaseIntake):
     """A case as it is registered: the channel and the urgency set by who registers it (register_for), never
     by the public."""
     channel: Channel = "web"
@@ -97,7 +123,7 @@ def register_for(payload: dict, actor: dict | None) -> CaseIntake:
     if actor is None:
         return parse(CaseIntake, {**parse(CitizenCaseIntake, payload).model_dump(exclude_none=True), "channel": "web"})
     if authorization.has_scope(actor, "open311:write"):
-        return parse(CaseIntake, {**parse(CitizenCaseIntake, payload).model_dump(exclude_none=True),
+        return parse(CaseIntake, {**parse(PartnerCaseIntake, payload).model_dump(exclude_none=True),
                                   "channel": "partner_app"})
     authorization.require(actor, *org.ROLES)
     intake = parse(StaffCaseIntake, payload)
@@ -260,6 +286,13 @@ STAFF_VIEW_EXAMPLE = {**CASE_VIEW_EXAMPLE, "text": "مستمری این ماه �
                       "files": []}
 
 
+class Location(BaseModel):
+    lat: float | None = None
+    long: float | None = None
+    address: str | None = None
+    media_url: str | None = None
+
+
 class StaffCaseView(CaseView):
     """A case as staff see it: the text, the path, the deadline and the whole history with names and
     internal notes; the reporter only for inspection roles (SPEC C17)."""
@@ -276,6 +309,7 @@ class StaffCaseView(CaseView):
     history: list[HistoryRow]
     files: list[FileView]
     reporter: Reporter | None = None
+    location: Location | None = Field(None, description="where the case is about, as a third-party app sent it")
 
 
 SUMMARY_EXAMPLE = {k: STAFF_VIEW_EXAMPLE[k] for k in ("tracking_code", "tracking_code_display", "kind", "kind_fa", "urgency",

@@ -2,7 +2,7 @@
 org.py and domain.py."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from nameko.timer import timer
 
@@ -15,7 +15,9 @@ from common.idempotency import once, purge_idempotency_records
 from common.observability import Observability
 from common.rpc import rpc
 from common.validation import parse
-from services.complaints import api_keys, cases, domain, evidence, identity_audit, org, outages, reports, staff, steps, sweeps
+from services.complaints import (
+    api_keys, cases, domain, evidence, identity_audit, open311, org, outages, reports, staff, steps, sweeps,
+)
 from services.complaints.models import Case, idempotency_keys
 from services.complaints.schemas import (
     Answer, Note, OutageIntake, Rating, Referral, ReportAgain, ReporterCodeRequest, RequiredNote, register_for,
@@ -140,6 +142,18 @@ class ComplaintsService(HealthRpc):
                      actor: dict | None = None) -> dict:
         with self.db.begin():
             return evidence.add_from_reporter(self.db, tracking_code, secret, filename, content_b64, actor)
+
+    # Open311 GeoReport v2 for third-party apps (services/complaints/open311.py) --------------------------------
+    @rpc
+    def open311_requests(self, kinds: list, start: str, end: str, statuses: list, limit: int = 1000) -> list:
+        with self.db.begin():
+            return open311.requests(self.db, list(kinds), datetime.fromisoformat(start), datetime.fromisoformat(end),
+                                    list(statuses), int(limit))
+
+    @rpc
+    def open311_request(self, request_id: str) -> dict | None:
+        with self.db.begin():
+            return open311.request(self.db, str(request_id))
 
     @rpc
     def reporter_case(self, tracking_code: str, mobile: str) -> str | None:

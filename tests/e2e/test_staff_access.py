@@ -3,6 +3,7 @@ revocation that takes effect on the next request."""
 from __future__ import annotations
 
 import time
+import uuid
 
 import jwt
 import pytest
@@ -253,7 +254,8 @@ def test_open311_offers_no_whistleblowing_and_returns_no_personal_field(api, pla
     assert "complaint" in codes and "violation_report" not in codes
 
     form = {"service_code": "complaint", "description": "نوبت مشاوره تلفنی داده نمی‌شود.", "first_name": "علی",
-            "phone": "09121234567", "lat": "35.7", "long": "51.4"}
+            "phone": "09121234567", "lat": "35.7", "long": "51.4", "address_string": "تهران، خیابان انقلاب، پلاک ۱۲",
+            "media_url": "https://app.example/photos/ramp.jpg"}
     anonymous = requests.post(f"{base}/requests.json", data=form, timeout=10)
     assert anonymous.status_code == 401 and anonymous.json()[0]["code"] == 401  # GeoReport's error shape
 
@@ -261,11 +263,29 @@ def test_open311_offers_no_whistleblowing_and_returns_no_personal_field(api, pla
     key = api.post("/api/v1/staff/api-keys", {"name": "برنامهٔ شهروندی", "scopes": ["open311:write"]}, admin).json()["key"]
     created = requests.post(f"{base}/requests.json", data={**form, "api_key": key}, timeout=10)
     assert created.status_code == 201
-    request_id = created.json()[0]["service_request_id"]
+    request_id, token = created.json()[0]["service_request_id"], created.json()[0]["token"]
+    assert uuid.UUID(request_id) and token.isdigit() and len(token) == 16  # the case's id; its tracking code
     shown = requests.get(f"{base}/requests/{request_id}.json", timeout=10).json()[0]
-    assert shown["status"] == "open" and shown["service_code"] == "complaint"
+    assert shown["status"] == "open" and shown["service_code"] == "complaint" and shown["service_request_id"] == request_id
     assert "09121234567" not in str(shown) and "علی" not in str(shown) and "description" not in shown
-    assert requests.get(f"{base}/tokens/{request_id}.json", timeout=10).json()[0]["service_request_id"] == request_id
+    assert "lat" not in shown and token not in str(shown)  # by its id: no place, no tracking code
+    mine = requests.get(f"{base}/requests/{token}.json", timeout=10).json()[0]  # by its token: the place the app sent
+    assert (mine["lat"], mine["long"], mine["address"], mine["media_url"]) == (
+        35.7, 51.4, "تهران، خیابان انقلاب، پلاک ۱۲", "https://app.example/photos/ramp.jpg")
+    assert requests.get(f"{base}/tokens/{token}.json", timeout=10).json()[0]["service_request_id"] == request_id
+    staff_view = api.get(f"/api/v1/staff/cases/{token}", api.token("operator")["access_token"]).json()
+    assert staff_view["location"] == {"lat": 35.7, "long": 51.4, "address": "تهران، خیابان انقلاب، پلاک ۱۲",
+                                      "media_url": "https://app.example/photos/ramp.jpg"}
+
+    listed = requests.get(f"{base}/requests.json", timeout=10)  # the standard's listing: the last 90 days
+    assert listed.status_code == 200 and request_id in [r["service_request_id"] for r in listed.json()]
+    assert token not in listed.text and "09121234567" not in listed.text and "lat" not in listed.text
+    for narrower in ({"status": "closed"}, {"service_code": "question"},
+                     {"start_date": "2020-01-01T00:00:00Z", "end_date": "2020-03-01T00:00:00Z"}):
+        assert request_id not in requests.get(f"{base}/requests.json", params=narrower, timeout=10).text, narrower
+    outside = requests.post(f"{base}/requests.json", data={**form, "lat": "48.85", "long": "2.35"},
+                            headers={"X-API-Key": key}, timeout=10)
+    assert outside.status_code == 400 and outside.json()[0]["description"].startswith("lat")  # not in Iran
 
     bad = requests.post(f"{base}/requests.json", data={**form, "phone": "12"}, headers={"X-API-Key": key}, timeout=10)
     assert bad.status_code == 400 and bad.json()[0]["description"].startswith("phone")
@@ -276,6 +296,7 @@ def test_open311_offers_no_whistleblowing_and_returns_no_personal_field(api, pla
     report = requests.post(f"{platform['base']}/api/v1/cases", json={
         "kind": "violation_report", "text": "در مرکز نگهداری کودکان تخلف رخ داده است."}, timeout=10).json()
     assert requests.get(f"{base}/requests/{report['tracking_code']}.json", timeout=10).status_code == 404
+    assert report["tracking_code"] not in requests.get(f"{base}/requests.json", timeout=10).text
     assert requests.get(f"{base}/requests.json", params={"service_request_id": report["tracking_code"]},
                         timeout=10).json() == []
 

@@ -34,6 +34,8 @@ class CountingRpc(RpcClient):
             raise NotFound("case_not_found", "پرونده‌ای نیست.", "no such case")
         if method == "request_code":
             return None  # the service answers the same whether or not the ID is paid or a code was sent
+        if method == "open311_request":
+            return None  # no such request
         raise AssertionError(f"unexpected call {service}.{method}")
 
 

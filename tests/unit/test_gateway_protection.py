@@ -79,7 +79,7 @@ PUBLIC = {"health.healthz", "health.readyz", "cases.register_case", "cases.get_c
           "cases.report_again", "cases.rate", "cases.request_reporter_code", "cases.open_reporter_session",
           "reports.units", "events.list_schemas",
           "events.get_schema", "auth.login", "auth.change_password", "auth.refresh", "auth.logout", "static",
-          "open311.services", "open311.service_definition", "open311.get_requests", "open311.get_request",
+          "open311.services", "open311.discovery", "open311.service_definition", "open311.get_requests", "open311.get_request",
           "open311.get_token", "sms.receipt", "payments.budget_lines",
           "donations.purposes", "donations.start", "donations.callback", "donations.receipt", "donations.dataset",
           "reports.categories", "pages.home", "pages.web_root", "pages.asset", "pages.track",
