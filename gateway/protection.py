@@ -159,6 +159,11 @@ def idempotency(header) -> dict:
     return {"client": client_key(), "key": g.idempotency_key}
 
 
+def _answered(response) -> bool:
+    """Did the platform answer (anything but its own 5xx: an outage, a timeout)?"""
+    return response.status_code < 500
+
+
 def protect(app: Flask, settings: Settings) -> Limiter:
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
@@ -178,12 +183,16 @@ def protect(app: Flask, settings: Settings) -> Limiter:
         Limit(lambda: settings.rate_limit_bad_api_keys, key_function=address_key, shared=True,
               scope="bad-api-keys", exempt_when=lambda: presented_api_key() is None,
               deduct_when=lambda response: response.status_code == 401),
+        # A person's own budgets count what the platform answered, not its own failures: a registration
+        # retried with its key through an outage (503 after 503) must not spend the citizen's ten an hour.
         Limit(lambda: settings.rate_limit_register_mobile, key_function=mobile_key,
-              exempt_when=lambda: request.endpoint not in PER_MOBILE or _mobile() is None),
+              exempt_when=lambda: request.endpoint not in PER_MOBILE or _mobile() is None,
+              deduct_when=_answered),
         Limit(lambda: settings.rate_limit_code_national_id, key_function=national_id_key,
-              exempt_when=lambda: request.endpoint not in PER_NATIONAL_ID or _national_id() is None),
+              exempt_when=lambda: request.endpoint not in PER_NATIONAL_ID or _national_id() is None,
+              deduct_when=_answered),
         Limit(lambda: settings.rate_limit_code_case, key_function=case_key,
-              exempt_when=lambda: request.endpoint not in PER_CASE),
+              exempt_when=lambda: request.endpoint not in PER_CASE, deduct_when=_answered),
     ]
     # The limiter's own Retry-After would land on every answer (a 503's included); only the 429 says it.
     limiter = Limiter(limit_key, app=app, default_limits=limits, headers_enabled=True,

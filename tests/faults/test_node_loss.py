@@ -34,6 +34,7 @@ from gateway.principal_cache import QUEUE_PREFIX
 from scripts.processes import free_port, platform_processes, start_platform, wait_ready
 from scripts.rabbit_nodes import RabbitNode, RabbitNodeError
 from tests.conftest import empty_databases
+from tests.faults.conftest import LIFTED_LIMITS
 from tests.faults.harness import (
     crashes,
     log_tail,
@@ -64,8 +65,6 @@ VHOST = "node-loss"
 # node 2 with notifications and transparency; the relay, on node 3, keeps its connection through both
 # losses while the queues it publishes to elect new leaders.
 FIRST_NODE = {"notifications": 1, "transparency": 1, "relay": 2}
-LIFTED_LIMITS = {"RATE_LIMIT_REGISTER": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute",
-                 "RATE_LIMIT_DEFAULT": "100000/minute"}  # eight clients share 127.0.0.1 on purpose
 
 
 def sms_queue() -> str:

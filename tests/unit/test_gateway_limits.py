@@ -240,3 +240,25 @@ def test_every_limit_names_a_route_the_gateway_has():
     named = set(ROUTE_LIMITS) | PER_MOBILE | PER_NATIONAL_ID | PER_CASE
     assert named - endpoints == set()
     assert all(hasattr(Settings(), setting) for setting in ROUTE_LIMITS.values())
+
+
+def test_a_registration_the_platform_could_not_take_spends_none_of_the_person_s_budget():
+    """Retried with its key through an outage, a registration is answered 503 again and again: that is the
+    platform's failure, not the citizen's try, so the per-mobile budget counts only what was answered."""
+    from gateway.rpc import ServiceUnavailable
+
+    class Down(CountingRpc):
+        def call(self, service, method, *args, **kwargs):
+            self.calls.append((service, method))
+            raise ServiceUnavailable(service, "the broker refused the request (nack)", retry_after=2)
+
+    rpc = Down()
+    client = create_app(rpc, Settings(rate_limit_default="1000/minute", rate_limit_register="1000/minute",
+                                      rate_limit_register_mobile="2/hour")).test_client()
+    case = {"kind": "complaint", "text": "مستمری این ماه واریز نشده است.", "mobile": "09121234567"}
+    outage = [client.post("/api/v1/cases", json=case, headers={"Idempotency-Key": "retry-5f2a9c1e"}).status_code
+              for _ in range(5)]
+    assert outage == [503] * 5 and len(rpc.calls) == 5
+    refused = [register(client, "203.0.113.9", {**INVALID_CASE, "mobile": "09121234567"}).status_code
+               for _ in range(3)]
+    assert refused == [400, 400, 429]  # what the platform answered is counted
