@@ -157,3 +157,4 @@ def test_a_visitor_reads_jalali_dates_and_picks_persian_names_with_no_internal_c
     kinds = centers.locator("#rows td[data-column='center_type_fa']").all_inner_texts()
     assert places and set(places) == {"تهران"} and set(kinds) == {"مهدکودک"}
     web.check(centers, "shafaf-filter-persian-pickers")
+

@@ -10,6 +10,9 @@ const slug = new URLSearchParams(location.search).get("slug") || "";
 let detail = null;
 let cursors = [null];  // the `after` of each page seen, for "previous"
 let matched = null;  // how many rows the current search finds ({ count, capped }), told by its first page
+// Rows asked so far: an answer to an earlier request that comes after a later one is dropped (a slow first load
+// once replaced a province's search results with every row).
+let rowsAsked = 0;
 const FRACTIONS = new Intl.NumberFormat("fa-IR", { maximumFractionDigits: 4 });
 
 const MONTH = /^\d{4}-\d{2}$/;
@@ -98,9 +101,11 @@ function narrowed() {
 /** A page of rows; `moved` (the previous or next page): the focus and the scroll go to the top of the new rows. */
 async function loadRows(page = 0, { moved = false } = {}) {
   const out = $("#rows-out");
+  const mine = ++rowsAsked;
   out.setAttribute("aria-busy", "true");
   try {
     const data = await get(`${T}/datasets/${encodeURIComponent(slug)}/rows?${rowsQuery(cursors[page])}`);
+    if (mine !== rowsAsked) return;  // a later search or page was asked meanwhile: its answer is the one shown
     cursors = cursors.slice(0, page + 1);
     if (data.next) cursors.push(data.next);
     if (page === 0) matched = data.matched == null ? null : { count: data.matched, capped: Boolean(data.matched_capped) };
@@ -124,9 +129,10 @@ async function loadRows(page = 0, { moved = false } = {}) {
       (out.querySelector(".table-wrap") || $("#rows-status")).focus({ preventScroll: true });
     }
   } catch (error) {
+    if (mine !== rowsAsked) return;
     clear(out, error instanceof ApiError && error.status === 400 ? problemBox(error, "جست‌وجو پذیرفته نشد") : shafafProblem(error));
   } finally {
-    out.setAttribute("aria-busy", "false");
+    if (mine === rowsAsked) out.setAttribute("aria-busy", "false");
   }
 }
 
