@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from common.identifiers import InvalidIdentifier, normalise_mobile
-from common.validation import OneTimeCodeText, identifier_error
+from common.validation import OneTimeCodeText, RequiredMobileNumber
 
 # Each purpose asked for through its own route: beneficiary_login by /transparency/me/code, case_reporter by
 # /cases/{code}/reporter/code (the proof that the one acting on a named case holds the mobile it was
@@ -19,25 +18,11 @@ Purpose = Literal[PURPOSES]
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
-def _mobile(value):
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise PydanticCustomError("missing", "mobile is required")
-    try:
-        return normalise_mobile(str(value))
-    except InvalidIdentifier as exc:
-        raise identifier_error(exc) from None
-
-
-# A mobile that must be given (common.validation.Mobile may be left empty).
-RequiredMobile = Annotated[str, BeforeValidator(_mobile),
-                           WithJsonSchema({"type": "string", "format": "ir-mobile", "examples": ["09121234567"]})]
-
-
 class CodeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"mobile": "09121234567", "purpose": "beneficiary_login"}]})
 
-    mobile: RequiredMobile = Field(description="09xxxxxxxxx; +98 forms and Persian digits accepted")
+    mobile: RequiredMobileNumber = Field(description="09xxxxxxxxx; +98 forms and Persian digits accepted")
     purpose: Purpose = Field(description="what the code is for")
 
 
@@ -45,7 +30,7 @@ class CodeCheck(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"mobile": "09121234567", "purpose": "beneficiary_login", "code": "۴۸۲۹۱۷"}]})
 
-    mobile: RequiredMobile = Field(description="the mobile the code was sent to")
+    mobile: RequiredMobileNumber = Field(description="the mobile the code was sent to")
     purpose: Purpose = Field(description="the purpose the code was asked for")
     code: OneTimeCodeText = Field(max_length=32)
 
