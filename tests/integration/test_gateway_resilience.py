@@ -60,7 +60,8 @@ def test_after_repeated_failures_the_circuit_answers_at_once(gateway, rabbit_con
         assert gateway.get("/api/v1/cases/4203917755102846").status_code == 504
     started = time.perf_counter()
     response = gateway.get("/api/v1/cases/4203917755102846")
-    assert time.perf_counter() - started < 0.2
+    # "at once": nothing is sent, so no wait for the RPC timeout (a bound with room for a loaded CI machine)
+    assert time.perf_counter() - started < TIMEOUT / 2
     body = assert_problem(response, 503, "service_unavailable")
     assert "circuit" in body["detail"] and response.headers["Retry-After"] == "30"
 
