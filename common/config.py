@@ -37,7 +37,8 @@ SECRETS_OF = {
     "gateway": ("amqp_uri", "token_secret", "token_previous_keys", "kavenegar_receipt_secret",
                 "smsir_receipt_secret", "caller_signing_key"),
     "complaints": ("amqp_uri", "secret_derivation_key", "caller_verify_keys"),
-    "notifications": ("amqp_uri", "secret_derivation_key", "sms_api_key", "smsir_api_key", "caller_verify_keys"),
+    "notifications": ("amqp_uri", "secret_derivation_key", "sms_api_key", "smsir_api_key", "caller_verify_keys",
+                      "broker_admin_url"),
     "payments": ("amqp_uri", "secret_derivation_key", "bank_shared_key", "ipg_shared_key", "caller_verify_keys"),
     "transparency": ("amqp_uri", "transparency_signing_key", "caller_verify_keys"),
     "relay": ("amqp_uri",),
@@ -143,6 +144,11 @@ class Settings(BaseSettings):
     sms_max_segments: int = 3  # a template that renders longer is refused (cost)
     quiet_hours: str = "22:00-07:00"  # Tehran time; non-urgent messages wait until it ends ("" for none)
     public_base_url: str = "http://localhost:8000"
+    # Integrators' broker users, queues and replay streams are made through RabbitMQ's management API by
+    # an administrator (http://user:password@host:15672); integrators connect to integrator_amqp_address
+    # (host:port as they reach the broker; default: the platform's own AMQP host and port)
+    broker_admin_url: str = "http://guest:guest@localhost:15672"
+    integrator_amqp_address: str | None = None
 
     # Evidence files of complaint cases: where their bytes are kept (services/complaints/files.py).
     file_store_url: str | None = None  # file:///path; default: <data_dir>/files

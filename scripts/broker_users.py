@@ -41,8 +41,9 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
+from common.broker_admin import credentials_of
 from common.config import SERVICES
 from common.events.catalog import STAFF_ACCESS_REVOKED
 from common.events.handler import DEAD_LETTER_EXCHANGE
@@ -62,6 +63,7 @@ CALLS: dict[str, dict[str, tuple[str, ...] | None]] = {  # None: every method
     "transparency": {"notifications": ("issue_code", "verify_code", "health")},
 }
 
+INTEGRATOR_QUEUES = "integrator\\.[a-z][a-z0-9-]+(\\.replay)?"  # services/notifications/integrator_access.py
 CLUSTER = "welfare-rabbitmq"  # the RabbitmqCluster of k8s/components/engines/rabbitmq.yaml
 K8S_VHOST = "/"
 K8S_HOST = "welfare-rabbitmq"  # its Service, in the platform's namespace
@@ -181,6 +183,12 @@ def users() -> dict[str, BrokerUser]:
                   literal(DEAD_LETTER_EXCHANGE)),
             tags=("policymaker",), in_k8s=False),
         BrokerUser(
+            "integrators", "the notifications service registering integrators: their users, queues and replay "
+            "streams, bound to the events exchanges, made through the management API (services/notifications/"
+            "integrators.py); RabbitMQ lets only an administrator make users",
+            configure=(INTEGRATOR_QUEUES, *event_exchanges), write=(INTEGRATOR_QUEUES,), read=event_exchanges,
+            tags=("administrator",), in_compose=False),
+        BrokerUser(
             "keda", "KEDA: reads queue lengths (a passive declare needs no permission, only the vhost)",
             in_compose=False),
     ]
@@ -188,41 +196,25 @@ def users() -> dict[str, BrokerUser]:
 
 
 # the management API ---------------------------------------------------------------------------------------
-def credentials_of(amqp_uri: str) -> tuple[str, str, str]:
-    """(username, password, vhost) of an AMQP URI (the first node of a `;` list)."""
-    parts = urlsplit(amqp_uri.split(";")[0].strip())
-    if not parts.username or parts.password is None:
-        raise ValueError("the URI names no user and password")
-    vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
-    return unquote(parts.username), unquote(parts.password), vhost
-
-
 def apply(management_url: str, credentials: dict[str, tuple[str, str, str]], timeout: float = 10) -> list[str]:
     """Create or update the users named in `credentials` ({user: (username, password, vhost)}): password,
     tags, permissions and topic permissions (others of theirs on that vhost removed). The usernames made."""
-    import requests
+    from common.broker_admin import ManagementApi, q
 
-    parts = urlsplit(management_url)
-    base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}{parts.path.rstrip('/')}/api"
-    auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
+    api = ManagementApi(management_url, timeout)
     table = users()
     unknown = set(credentials) - set(table)
     if unknown:
         raise ValueError(f"no such broker user: {', '.join(sorted(unknown))}")
 
-    def call(method: str, path: str, body=None, missing_ok=False):
-        response = requests.request(method, f"{base}/{path}", json=body, auth=auth, timeout=timeout)
-        if not (missing_ok and response.status_code == 404):
-            response.raise_for_status()
-
     made = []
     for name, (username, password, vhost) in credentials.items():
-        user, who, where = table[name], quote(username, safe=""), quote(vhost, safe="")
-        call("PUT", f"users/{who}", {"password": password, "tags": ",".join(user.tags)})
-        call("PUT", f"permissions/{where}/{who}", user.permissions())
-        call("DELETE", f"topic-permissions/{where}/{who}", missing_ok=True)
+        user, who, where = table[name], q(username), q(vhost)
+        api.put_user(username, password, ",".join(user.tags))
+        api.call("PUT", f"permissions/{where}/{who}", user.permissions())
+        api.call("DELETE", f"topic-permissions/{where}/{who}", missing_ok=True)
         for topic in user.topic_permissions():
-            call("PUT", f"topic-permissions/{where}/{who}", topic)
+            api.call("PUT", f"topic-permissions/{where}/{who}", topic)
         made.append(username)
     return made
 
@@ -272,11 +264,13 @@ def credentials_secret(user: str, password: str, host: str = K8S_HOST, vhost: st
     two passwords equal: the operator sets the user's password from `password`)."""
     username = user
     path = "" if vhost == "/" else quote(vhost, safe="")
-    uri = f"amqp://{quote(username, safe='')}:{quote(password, safe='')}@{host}:5672/{path}"
+    who = f"{quote(username, safe='')}:{quote(password, safe='')}@{host}"
+    data = {"username": username, "password": password, "connection_string": f"amqp://{who}:5672/{path}"}
+    if "administrator" in users()[user].tags:  # it works through the management API
+        data["management_url"] = f"http://{who}:15672"
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": k8s_name(user), "labels": {"rabbitmq.com/topology-operator": "true"}},
-            "type": "Opaque",
-            "stringData": {"username": username, "password": password, "connection_string": uri}}
+            "type": "Opaque", "stringData": data}
 
 
 def demo_secrets() -> list[dict]:

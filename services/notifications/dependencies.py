@@ -43,3 +43,19 @@ class SmsProviderDependency(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.provider
+
+
+class IntegratorBrokerDependency(DependencyProvider):
+    """The broker as integrators' registry changes it (services/notifications/integrators.py), on the vhost of
+    the container's AMQP_URI; BROKER_ADMIN_URL in the container config overrides the setting (tests)."""
+
+    def setup(self):
+        from services.notifications.integrators import Broker
+
+        settings = get_settings()
+        config = self.container.config
+        self.broker = Broker(config.get("BROKER_ADMIN_URL", settings.broker_admin_url), config["AMQP_URI"],
+                             settings.integrator_amqp_address)
+
+    def get_dependency(self, worker_ctx):
+        return self.broker

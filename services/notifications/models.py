@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, Text, UniqueConstraint, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.inbox import define_inbox_table
@@ -110,3 +110,22 @@ class StaffNotification(Base):
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cause_source: Mapped[str] = mapped_column(Text)
     cause_id: Mapped[str] = mapped_column(Text)
+
+
+class Integrator(Base):
+    """A ministry system that receives the platform's events (issue 20): its broker user, queue and replay
+    stream are named after `name` (services/notifications/integrator_access.py). Its password is never
+    stored: it is shown once, at registration or rotation."""
+
+    __tablename__ = "integrators"
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[list] = mapped_column(JSONB)
+    personal_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

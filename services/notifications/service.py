@@ -22,8 +22,8 @@ from common.events.catalog import (
 )
 from common.events.handler import reliable_event_handler
 from common.observability import Observability
-from services.notifications import case_messages, dispatch, otp, staff_inbox, templates
-from services.notifications.dependencies import SmsProviderDependency
+from services.notifications import case_messages, dispatch, integrators, otp, staff_inbox, templates
+from services.notifications.dependencies import IntegratorBrokerDependency, SmsProviderDependency
 from services.notifications.models import OneTimeCode, inbox as inbox_table
 from services.notifications.schemas import CodeCheck, CodeRequest, MarkRead
 
@@ -39,6 +39,7 @@ def _case_step_handler(step: str):
 
 
 SMS_OPERATORS = ("admin", "hq_operator")  # who looks after the messages the platform sends
+INTEGRATOR_ADMINS = "admin"  # who registers the systems that receive the platform's events
 
 
 class NotificationsService(HealthRpc):
@@ -46,6 +47,7 @@ class NotificationsService(HealthRpc):
 
     db = Database("notifications")
     sms = SmsProviderDependency()
+    integrator_broker = IntegratorBrokerDependency()
     observability = Observability()
 
     @reliable_event_handler("complaints", CASE_REGISTERED)
@@ -147,6 +149,31 @@ class NotificationsService(HealthRpc):
             replayed = dispatch.replay(self.db, [str(i) for i in ids])
         dispatch.deliver_all(self.db, self.sms, replayed, get_settings().sms_max_attempts)
         return {"replayed": replayed}
+
+    # integrators (issue 20): their broker users, queues and replay streams -----------------------------------
+    @rpc
+    def register_integrator(self, actor: dict, payload: dict) -> dict:
+        authorization.require(actor, INTEGRATOR_ADMINS)
+        with self.db.begin():
+            return integrators.register(self.db, self.integrator_broker, actor, payload)
+
+    @rpc
+    def list_integrators(self, actor: dict) -> list:
+        authorization.require(actor, INTEGRATOR_ADMINS)
+        with self.db.begin():
+            return integrators.listing(self.db)
+
+    @rpc
+    def rotate_integrator(self, actor: dict, integrator_id: str) -> dict:
+        authorization.require(actor, INTEGRATOR_ADMINS)
+        with self.db.begin():
+            return integrators.rotate(self.db, self.integrator_broker, integrator_id, _now())
+
+    @rpc
+    def revoke_integrator(self, actor: dict, integrator_id: str) -> dict:
+        authorization.require(actor, INTEGRATOR_ADMINS)
+        with self.db.begin():
+            return integrators.revoke(self.db, self.integrator_broker, integrator_id, _now())
 
     @rpc
     def templates(self, actor: dict) -> list:

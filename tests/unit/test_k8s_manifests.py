@@ -33,7 +33,7 @@ FAKES = {"sms-operator", "bank", "ipg"}
 OPERATOR_SECRETS = {f"welfare-{s}-db-app" for s in SERVICES}
 EXTERNAL_SECRETS = {"welfare-secrets", "welfare-backup-s3"}
 # each broker user's credentials (scripts/broker_users.py): made by whoever deploys; the demo holds demo ones
-BROKER_SECRETS = {f"welfare-broker-{u}" for u in ("gateway", *SERVICES, "relay", "keda", "operator")}
+BROKER_SECRETS = {f"welfare-broker-{u}" for u in ("gateway", *SERVICES, "relay", "keda", "operator", "integrators")}
 
 
 @functools.cache
@@ -272,7 +272,7 @@ def test_a_new_version_starts_only_on_its_migrated_schema(name):
         (init,) = [c for c in pod["initContainers"] if c["name"] == "wait-for-schema"]
         assert init["command"][:4] == ["python", "-m", "common.health", "wait-for-schema"]
         assert sorted(init["command"][4:]) == uses
-        assert {f"{s.upper()}_DATABASE_URL" for s in uses} == {n for n in inputs_of(init, pod) if n.endswith("_URL")}
+        assert {f"{s.upper()}_DATABASE_URL" for s in uses} == {n for n in inputs_of(init, pod) if n.endswith("_DATABASE_URL")}
 
 
 @pytest.mark.parametrize("name", OVERLAYS)

@@ -39,9 +39,10 @@ def test_each_pod_holds_only_its_own_process_s_secrets():
         volume = next(v for v in pod["volumes"] if "projected" in v)
         own = {i["path"] for s in volume["projected"]["sources"] if s["secret"]["name"] == "welfare-secrets"
                for i in s["secret"]["items"]}
-        expected = {n.upper() for n in held if n != "amqp_uri"} | ({"TOKEN_KEY_ID"} if process == "gateway" else set())
+        from_broker = {"amqp_uri", "broker_admin_url"}  # from the broker users' Secrets (welfare-broker-<user>)
+        expected = {n.upper() for n in held if n not in from_broker} | ({"TOKEN_KEY_ID"} if process == "gateway" else set())
         assert own == expected, process
-        assert "AMQP_URI" in secret_files(pod)[volume["name"]], process
+        assert {n.upper() for n in held} & {n.upper() for n in from_broker} <= secret_files(pod)[volume["name"]], process
         assert volume["projected"]["defaultMode"] == 0o440  # the owner and the pod's group (fsGroup) only
 
 

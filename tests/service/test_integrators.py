@@ -1,0 +1,180 @@
+"""Integrators on the real broker (issue 20, item 3): an administrator registers a ministry system with the event
+types it may receive; it consumes them with its own credentials and nothing else, replays its stream from an offset
+or a time after being offline, and its credentials are rotated and revoked."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import amqp
+import pytest
+from amqp.exceptions import AccessRefused, NotFound as QueueNotFound
+
+from common.broker_admin import ManagementApi
+from common.config import get_settings
+from common.errors import Conflict, Forbidden, InvalidRequest
+from common.events.catalog import CASE_REGISTERED, DATASET_PUBLISHED, STATISTICS_PUBLISHED
+from services.notifications import integrator_access
+from tests.helpers import gateway_proxy, publish
+
+ADMIN = {"kind": "staff", "role": "admin", "id": str(uuid.uuid4()), "username": "admin"}
+PUBLIC_TYPES = [STATISTICS_PUBLISHED.type, DATASET_PUBLISHED.type]
+
+
+@pytest.fixture
+def registry(notifications, rabbit_config):
+    made = []
+    with gateway_proxy("notifications", rabbit_config) as proxy:
+        def register(**payload):
+            payload = {"name": f"sys-{uuid.uuid4().hex[:8]}", "title": "سامانهٔ آزمایشی", **payload}
+            made.append(payload["name"])
+            return proxy.register_integrator(ADMIN, payload)
+        proxy.register = register
+        yield proxy
+    admin = ManagementApi(get_settings().broker_admin_url)
+    for name in made:  # users are the broker's, not the test vhost's
+        admin.delete_user(integrator_access.username(name))
+
+
+def connect(amqp_answer: dict) -> amqp.Connection:
+    uri = amqp_answer["uri"].split("://", 1)[1]
+    host = uri.split("@", 1)[1].split("/", 1)[0]
+    connection = amqp.Connection(host=host, userid=amqp_answer["username"], password=amqp_answer["password"],
+                                 virtual_host=amqp_answer["vhost"], connect_timeout=5)
+    connection.connect()
+    return connection
+
+
+def event_of(event_type, n: int) -> dict:
+    from common.events.envelope import new_event
+
+    data = {"n": n}
+    return new_event(event_type, data, subject=str(n))  # the data need not keep its contract here
+
+
+def take(channel, queue: str, count: int, arguments: dict | None = None, timeout: float = 10,
+         and_the_rest: bool = False) -> list[dict]:
+    """`count` messages from the queue (a stream with `arguments` from where to start), acked; with and_the_rest,
+    also those that follow until none comes for half a second."""
+    import json
+
+    got = []
+    channel.basic_qos(0, 100, False)
+    channel.basic_consume(queue, callback=lambda m: (got.append(json.loads(m.body)), channel.basic_ack(m.delivery_tag)),
+                          arguments=arguments or {})
+    deadline = datetime.now() + timedelta(seconds=timeout)
+    while len(got) < count:
+        assert datetime.now() < deadline, f"{len(got)} of {count} messages from {queue}"
+        try:
+            channel.connection.drain_events(timeout=0.5)
+        except TimeoutError:
+            pass
+    while and_the_rest:
+        try:
+            channel.connection.drain_events(timeout=0.5)
+        except TimeoutError:
+            break
+    return got
+
+
+def test_an_integrator_reads_only_its_own_types_with_its_own_credentials(registry, rabbit_config):
+    answer = registry.register(event_types=PUBLIC_TYPES)
+    amqp_answer = answer["amqp"]
+    assert answer["event_types"] == sorted(PUBLIC_TYPES) and answer["personal_fields"] == {}
+    assert amqp_answer["username"] != "guest" and len(amqp_answer["password"]) >= 32
+    uri = rabbit_config["AMQP_URI"]
+    stats, case = event_of(STATISTICS_PUBLISHED, 1), event_of(CASE_REGISTERED, 2)
+    publish(uri, case)
+    publish(uri, stats)
+
+    with connect(amqp_answer) as connection:
+        channel = connection.channel()
+        [received] = take(channel, amqp_answer["queue"], 1)
+        assert received["id"] == stats["id"]  # the case event, not granted, never reached its queue
+        assert channel.queue_declare(amqp_answer["queue"], passive=True).message_count == 0
+
+    refusals = [
+        lambda ch: ch.queue_declare("mine", durable=True),  # nothing of its own
+        lambda ch: ch.queue_bind(amqp_answer["queue"], CASE_REGISTERED.exchange, CASE_REGISTERED.type),  # no more types
+        lambda ch: ch.basic_consume("evt-complaints-x", callback=print),  # no one else's queue
+        lambda ch: ch.exchange_declare(CASE_REGISTERED.exchange, "topic", passive=False, durable=True),
+    ]
+    for refused in refusals:
+        with connect(amqp_answer) as connection:
+            with pytest.raises(AccessRefused):
+                refused(connection.channel())
+
+
+def test_an_integrator_offline_finds_what_it_missed_and_replays_from_an_offset_or_a_time(registry, rabbit_config):
+    amqp_answer = registry.register(event_types=PUBLIC_TYPES)["amqp"]
+    uri = rabbit_config["AMQP_URI"]
+    events = [event_of(STATISTICS_PUBLISHED, n) for n in range(3)]
+    for event in events:
+        publish(uri, event)
+    middle = datetime.now(timezone.utc)
+    later = [event_of(DATASET_PUBLISHED, n) for n in range(3, 5)]
+    for event in later:
+        publish(uri, event)
+    sent = [e["id"] for e in events + later]
+
+    with connect(amqp_answer) as connection:  # back after being offline: its queue kept everything
+        assert [e["id"] for e in take(connection.channel(), amqp_answer["queue"], 5)] == sent
+    with connect(amqp_answer) as connection:  # and the stream still has it all, to read again
+        replay = amqp_answer["replay_stream"]
+        assert [e["id"] for e in take(connection.channel(), replay, 5, {"x-stream-offset": "first"})] == sent
+        assert [e["id"] for e in take(connection.channel(), replay, 2, {"x-stream-offset": 3})] == sent[3:]
+        # from a time: from the stored chunk that holds it, so what follows it and maybe a few before, in order
+        from_time = [e["id"] for e in take(connection.channel(), replay, 2, {"x-stream-offset": middle},
+                                           and_the_rest=True)]
+        assert from_time == sent[-len(from_time):] and set(sent[3:]) <= set(from_time)
+
+
+def test_personal_types_need_the_entitlement_and_its_legal_basis(registry):
+    with pytest.raises(InvalidRequest) as refused:
+        registry.register(event_types=[CASE_REGISTERED.type])
+    assert refused.value.errors[0]["field"] == "event_types"
+    assert refused.value.errors[0]["code"] == "personal_data_not_granted"
+    with pytest.raises(InvalidRequest) as refused:
+        registry.register(event_types=[CASE_REGISTERED.type], personal_data=True)
+    assert [e["field"] for e in refused.value.errors] == ["legal_basis"]
+    answer = registry.register(event_types=[CASE_REGISTERED.type], personal_data=True,
+                               legal_basis="تفاهم‌نامهٔ ۱۴۰۳ با وزارت کار، بند ۴")
+    assert answer["personal_fields"] == {CASE_REGISTERED.type: ["reporter_mobile"]}
+    with pytest.raises(InvalidRequest):
+        registry.register(event_types=["ir.behzisti.nothing.v1"])
+
+
+def test_credentials_are_rotated_and_revoked(registry, rabbit_config):
+    first = registry.register(event_types=PUBLIC_TYPES)
+    with pytest.raises(Conflict):
+        registry.register_integrator(ADMIN, {"name": first["name"], "event_types": PUBLIC_TYPES})
+    held = connect(first["amqp"])  # a connection open on the old password is closed by the rotation
+    rotated = registry.rotate_integrator(ADMIN, first["id"])
+    assert rotated["amqp"]["password"] != first["amqp"]["password"] and rotated["rotated_at"]
+    with pytest.raises(AccessRefused):
+        connect(first["amqp"])
+    with pytest.raises((OSError, amqp.exceptions.ConnectionForced, amqp.exceptions.RecoverableConnectionError)):
+        for _ in range(50):
+            held.channel().queue_declare(first["amqp"]["queue"], passive=True)
+            held.drain_events(timeout=0.1)
+    with connect(rotated["amqp"]) as connection:
+        connection.channel().queue_declare(first["amqp"]["queue"], passive=True)
+
+    revoked = registry.revoke_integrator(ADMIN, first["id"])
+    assert revoked["revoked"] is True
+    with pytest.raises(AccessRefused):
+        connect(rotated["amqp"])
+    with pytest.raises(Conflict):
+        registry.rotate_integrator(ADMIN, first["id"])
+    assert [i["revoked"] for i in registry.list_integrators(ADMIN) if i["id"] == first["id"]] == [True]
+    with amqp.Connection(host="localhost:5672", virtual_host=first["amqp"]["vhost"]) as platform:
+        with pytest.raises(QueueNotFound):  # its queue and stream went with it
+            platform.channel().queue_declare(first["amqp"]["queue"], passive=True)
+
+
+def test_only_an_administrator_registers_integrators(registry):
+    expert = {**ADMIN, "role": "province_expert"}
+    with pytest.raises(Forbidden):
+        registry.register_integrator(expert, {"name": "nope-system", "event_types": PUBLIC_TYPES})
+    with pytest.raises(Forbidden):
+        registry.list_integrators(None)
