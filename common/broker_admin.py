@@ -19,10 +19,11 @@ class ManagementApi:
         self.auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
         self.timeout = timeout
 
-    def call(self, method: str, path: str, body=None, missing_ok: bool = False):
+    def call(self, method: str, path: str, body=None, missing_ok: bool = False, headers: dict | None = None):
         """The answer's JSON (None when empty, or a 404 with missing_ok); raises BrokerAdminError otherwise."""
         try:
-            response = requests.request(method, f"{self.base}/{path}", json=body, auth=self.auth, timeout=self.timeout)
+            response = requests.request(method, f"{self.base}/{path}", json=body, auth=self.auth, timeout=self.timeout,
+                                        headers=headers)
         except requests.RequestException as exc:
             raise BrokerAdminError(f"{method} {path}: {type(exc).__name__}") from exc
         if missing_ok and response.status_code == 404:
@@ -45,7 +46,7 @@ class ManagementApi:
         closed = 0
         for connection in self.call("GET", "connections?columns=name,user") or []:
             if connection.get("user") == username:
-                self.call("DELETE", f"connections/{q(connection['name'])}", missing_ok=True)
+                self.call("DELETE", f"connections/{q(connection['name'])}", missing_ok=True, headers={"X-Reason": reason})
                 closed += 1
         return closed
 

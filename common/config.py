@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     # (host:port as they reach the broker; default: the platform's own AMQP host and port)
     broker_admin_url: str = "http://guest:guest@localhost:15672"
     integrator_amqp_address: str | None = None
+    # webhooks (services/notifications/webhooks.py): tries, the first back-off (doubling), each post's timeout
+    webhook_max_attempts: int = 10
+    webhook_retry_base_seconds: float = 5.0
+    webhook_timeout: float = 5.0
 
     # Evidence files of complaint cases: where their bytes are kept (services/complaints/files.py).
     file_store_url: str | None = None  # file:///path; default: <data_dir>/files

@@ -19,7 +19,14 @@ class InvalidRequest(Exception):
 
     def __init__(self, errors: list):
         super().__init__(errors)
-        self.errors = [dict(e) for e in errors]
+        self.errors = [_restored(dict(e)) for e in errors]
+
+
+def _restored(error: dict) -> dict:
+    """A file's line number (uploads) as a number again: nameko sends every non-string argument as text."""
+    if "line" in error:
+        error["line"] = int(error["line"])
+    return error
 
 
 class ClientError(Exception):

@@ -1,14 +1,18 @@
 """Dates for people in the Jalali calendar, Asia/Tehran, beside ISO 8601 for machines."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import jdatetime
 
-from common.text import persian_digits
+from common.text import normalise_digits, persian_digits
 
 TEHRAN = ZoneInfo("Asia/Tehran")
+# a day as people type it: year, month, day with / - or . between them, in any script's digits
+_DAY = re.compile(r"(\d{4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,2})")
+_LAST_JALALI_YEAR = 1700  # a four-digit year below this is a Jalali one (1403 is 2024)
 
 
 def to_jalali(moment: datetime, with_time: bool = True) -> str:
@@ -37,3 +41,18 @@ def month_fa(month: str) -> str:
     """'1405-09' (a Jalali month, as events and cycles name it) as people read it: 'آذر ۱۴۰۵'."""
     year, number = month.split("-")
     return f"{jdatetime.date.j_months_fa[int(number) - 1]} {persian_digits(year)}"
+
+
+def typed_day(text: str) -> date | None:
+    """The Gregorian day of a date as a person typed it: Jalali ('۱۴۰۳/۰۵/۱۲', '1403-5-12') or Gregorian
+    ('2024-08-02', '2024/08/02'); None when it is not a real day of either calendar."""
+    found = _DAY.fullmatch(normalise_digits(text.strip()))
+    if not found:
+        return None
+    year, month, day = (int(part) for part in found.groups())
+    try:
+        if year < _LAST_JALALI_YEAR:
+            return jdatetime.date(year, month, day).togregorian()
+        return date(year, month, day)
+    except ValueError:
+        return None

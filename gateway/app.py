@@ -24,7 +24,7 @@ from gateway.principal_cache import PrincipalCache
 from gateway.protection import protect
 from gateway.requests import json_object
 from gateway.routes import auth, casework, cases, events, health, notifications, open311, payments, reports, sms, staff
-from gateway.routes import donations, transparency
+from gateway.routes import donations, integrators, transparency
 from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
 
 _log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None,
     app.extensions["principals"] = principals
 
     for blueprint in (health.bp, cases.bp, events.bp, auth.bp, staff.bp, casework.bp, reports.bp, open311.bp,
-                      notifications.bp, sms.bp, payments.bp, donations.bp, transparency.bp):
+                      notifications.bp, sms.bp, payments.bp, donations.bp, transparency.bp, integrators.bp):
         app.register_api(blueprint)
 
     @app.before_request

@@ -37,6 +37,7 @@ ROUTE_LIMITS = {
     "cases.report_again": "rate_limit_register",
     "cases.rate": "rate_limit_register",
     "casework.register_for_caller": "rate_limit_register",
+    "transparency.hand_in": "rate_limit_register",  # a whole dataset's file, read and checked line by line
     "open311.create_request": "rate_limit_register",
     "auth.login": "rate_limit_login",
     "auth.change_password": "rate_limit_login",

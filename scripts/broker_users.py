@@ -64,6 +64,8 @@ CALLS: dict[str, dict[str, tuple[str, ...] | None]] = {  # None: every method
 }
 
 INTEGRATOR_QUEUES = "integrator\\.[a-z][a-z0-9-]+(\\.replay)?"  # services/notifications/integrator_access.py
+# queues a service reads beyond its own: notifications takes webhook integrators' events from their queues
+READS_ALSO = {"notifications": ("integrator\\.[a-z][a-z0-9-]+",)}
 CLUSTER = "welfare-rabbitmq"  # the RabbitmqCluster of k8s/components/engines/rabbitmq.yaml
 K8S_VHOST = "/"
 K8S_HOST = "welfare-rabbitmq"  # its Service, in the platform's namespace
@@ -144,7 +146,7 @@ def _service(service: str) -> BrokerUser:
         # write on dead-letters: RabbitMQ asks it of whoever declares a queue that dead-letters there
         configure=(*own, *source_exchanges),
         write=(*own, literal(PROBE_EXCHANGE), *([literal(DEAD_LETTER_EXCHANGE)] if events else [])),
-        read=(*own, *source_exchanges), topics=topics)
+        read=(*own, *source_exchanges, *READS_ALSO.get(service, ())), topics=topics)
 
 
 def users() -> dict[str, BrokerUser]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 
 from kombu import Connection, Producer
 
@@ -50,8 +51,6 @@ def serving(app):
 
 def wait_for(condition, what: str, timeout: float = 20):
     """Wait, yielding to green threads, until `condition()` is truthy; its value."""
-    import time
-
     import eventlet
 
     deadline = time.monotonic() + timeout
@@ -80,3 +79,40 @@ def gateway_proxy(service: str, config: dict, timeout: float = 30):
         yield Proxy()
     finally:
         client.close()
+
+
+def as_integrator(amqp_answer: dict):
+    """An AMQP connection with an integrator's credentials, as its registration answered them (`amqp`)."""
+    import amqp
+
+    uri = amqp_answer["uri"].split("://", 1)[1]
+    host = uri.split("@", 1)[1].split("/", 1)[0]
+    connection = amqp.Connection(host=host, userid=amqp_answer["username"], password=amqp_answer["password"],
+                                 virtual_host=amqp_answer["vhost"], connect_timeout=5)
+    connection.connect()
+    return connection
+
+
+def take(channel, queue: str, count: int, arguments: dict | None = None, timeout: float = 10,
+         and_the_rest: bool = False) -> list[dict]:
+    """`count` messages from the queue (a stream with `arguments` from where to start), acked; with and_the_rest,
+    also those that follow until none comes for half a second."""
+    import json
+
+    got = []
+    channel.basic_qos(0, 100, False)
+    channel.basic_consume(queue, callback=lambda m: (got.append(json.loads(m.body)), channel.basic_ack(m.delivery_tag)),
+                          arguments=arguments or {})
+    deadline = time.monotonic() + timeout
+    while len(got) < count:
+        assert time.monotonic() < deadline, f"{len(got)} of {count} messages from {queue}"
+        try:
+            channel.connection.drain_events(timeout=0.5)
+        except TimeoutError:
+            pass
+    while and_the_rest:
+        try:
+            channel.connection.drain_events(timeout=0.5)
+        except TimeoutError:
+            break
+    return got

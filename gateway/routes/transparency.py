@@ -4,6 +4,7 @@ one-time code (T1). Every public answer carries an ETag and Last-Modified and an
 conditional request; downloads stream, page by page, never holding a dataset in memory."""
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
 from typing import Iterator, Literal
@@ -15,10 +16,10 @@ from pydantic import Field
 from common.config import get_settings
 from common.errors import FieldError
 from gateway import problems
-from gateway.auth import BEARER, BENEFICIARY, beneficiary_token, requires
+from gateway.auth import BEARER, BENEFICIARY, accepts_upload, beneficiary_token, requires
 from gateway.openapi import file_response
 from gateway.protection import client_key
-from gateway.schemas import Problem, RequestPart
+from gateway.schemas import DatasetFileForm, Problem, RequestPart
 from services.transparency.schemas import MAX_SEARCH_TERMS, MIN_TERM_LETTERS, search_terms
 from services.transparency.catalog import CATALOG, describe
 from services.transparency.formats.csv_stream import csv_chunks
@@ -27,9 +28,10 @@ from services.transparency.formats.fiscal import fiscal_datapackage
 from services.transparency.formats.json_stream import json_chunks
 from services.transparency.formats.ocds import ocds_release_package_chunks
 from services.transparency.schemas import (
-    BeneficiarySession, CodeAccepted, Correction, DatasetDetail, DatasetList, MyPayments, NationalIdIn, PublicKey,
-    RowPage, SessionIn, Spending, VersionRecord,
+    ApprovedUpload, BeneficiarySession, CodeAccepted, Correction, DatasetDetail, DatasetList, MyPayments, NationalIdIn,
+    PublicKey, RowPage, SessionIn, Spending, UploadList, UploadView, VersionRecord,
 )
+from services.transparency.submissions import APPROVES, HANDS_IN
 
 bp = APIBlueprint("transparency", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="transparency", description="Shafaf: public datasets and each beneficiary's "
@@ -61,6 +63,10 @@ class RowsQuery(VersionQuery):
     order: Literal["asc", "desc"] = "asc"
     after: str | None = Field(None, max_length=400, description="the `next` cursor of the previous page")
     limit: int = Field(20, ge=1, le=100)
+
+
+class UploadPath(RequestPart):
+    upload_id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", max_length=36)
 
 
 class SpendingQuery(RequestPart):
@@ -309,3 +315,39 @@ def correct(path: SlugPath, body: Correction):
     response = jsonify(_call("correct", g.principal, path.slug, body.model_dump()))
     response.status_code = 201
     return response
+
+
+# units hand in datasets (SPEC T10, T11): an HQ unit uploads, another person approves ------------------------
+@bp.post("/staff/transparency/datasets/<slug>/uploads", security=BEARER,
+         responses={201: UploadView, 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem,
+                    413: Problem, 503: Problem, 504: Problem})
+@requires(*HANDS_IN)
+@accepts_upload
+def hand_in(path: SlugPath, form: DatasetFileForm):
+    """Hand in a dataset's whole file (an HQ unit's head or expert). It is checked against the dataset's columns:
+    Persian or Arabic digits and letters and Jalali dates (۱۴۰۳/۰۵/۱۲) are understood, the `…_jalali` columns
+    are made from their dates. Any error is a 400 naming every one with its `line` (the header is line 1),
+    `column` and a Persian message, and nothing is kept; with none, the file waits for another person's
+    approval. A dataset built from events takes no file (409)."""
+    response = jsonify(_call("hand_in", g.principal, path.slug, form.file.filename or "",
+                             base64.b64encode(form.file.read()).decode(), form.note))
+    response.status_code = 201
+    return response
+
+
+@bp.get("/staff/transparency/uploads", security=BEARER,
+        responses={200: UploadList, 401: Problem, 403: Problem, 503: Problem, 504: Problem})
+@requires(*sorted({*HANDS_IN, *APPROVES}))
+def uploads():
+    """The newest files handed in, those waiting for approval first."""
+    return jsonify(_call("uploads", g.principal))
+
+
+@bp.post("/staff/transparency/uploads/<upload_id>/approve", security=BEARER,
+         responses={200: ApprovedUpload, 400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem,
+                    503: Problem, 504: Problem})
+@requires(*APPROVES)
+def approve_upload(path: UploadPath):
+    """Publish a waiting file as the dataset's next signed version (an HQ unit head or the administrator, never
+    the one who uploaded it: 403 `same_person`). A file whose rows are the latest version's: 409."""
+    return jsonify(_call("approve_upload", g.principal, path.upload_id))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nameko.extensions import DependencyProvider
 
 from common.config import Settings, get_settings
@@ -45,17 +47,35 @@ class SmsProviderDependency(DependencyProvider):
         return self.provider
 
 
-class IntegratorBrokerDependency(DependencyProvider):
-    """The broker as integrators' registry changes it (services/notifications/integrators.py), on the vhost of
-    the container's AMQP_URI; BROKER_ADMIN_URL in the container config overrides the setting (tests)."""
+class IntegratorsDependency(DependencyProvider):
+    """What integrators' registry and webhooks work with (services/notifications/integrators.py, webhooks.py):
+    the broker, on the vhost of the container's AMQP_URI, and the webhooks' retry policy. The container config
+    may override BROKER_ADMIN_URL, WEBHOOK_MAX_ATTEMPTS and WEBHOOK_RETRY_BASE_SECONDS (tests)."""
 
     def setup(self):
         from services.notifications.integrators import Broker
+        from services.notifications.webhooks import RetryPolicy
 
         settings = get_settings()
         config = self.container.config
-        self.broker = Broker(config.get("BROKER_ADMIN_URL", settings.broker_admin_url), config["AMQP_URI"],
-                             settings.integrator_amqp_address)
+        self.tools = Integrators(
+            broker=Broker(config.get("BROKER_ADMIN_URL", settings.broker_admin_url), config["AMQP_URI"],
+                          settings.integrator_amqp_address),
+            amqp_uri=config["AMQP_URI"],
+            policy=RetryPolicy(max_attempts=int(config.get("WEBHOOK_MAX_ATTEMPTS", settings.webhook_max_attempts)),
+                               base_delay=float(config.get("WEBHOOK_RETRY_BASE_SECONDS",
+                                                           settings.webhook_retry_base_seconds)),
+                               timeout=settings.webhook_timeout),
+            derivation_key=settings.secret_derivation_key, production=settings.is_production)
 
     def get_dependency(self, worker_ctx):
-        return self.broker
+        return self.tools
+
+
+@dataclass(frozen=True)
+class Integrators:
+    broker: object
+    amqp_uri: str
+    policy: object
+    derivation_key: str
+    production: bool

@@ -8,6 +8,7 @@ registered as entitled to personal data, with the legal basis written down.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from common.errors import FieldError, InvalidRequest
 from common.events import catalog, personal
@@ -52,9 +53,13 @@ def bindings(event_types: list[str]) -> list[tuple[str, str]]:
     return [(catalog.BY_TYPE[t].exchange, t) for t in sorted(event_types)]
 
 
-def check_grant(name: str, event_types: list[str], personal_data: bool, legal_basis: str) -> list[str]:
+def check_grant(name: str, event_types: list[str], personal_data: bool, legal_basis: str,
+                webhook_url: str | None = None, production: bool = False) -> list[str]:
     """The types, sorted and once each; InvalidRequest naming every field at fault."""
     errors = []
+    if webhook_url is not None and not _webhook_url_ok(webhook_url, production):
+        errors.append(FieldError("webhook_url", "invalid_webhook_url", "نشانی وب‌هوک باید یک نشانی کامل https باشد.",
+                                 "an absolute https:// URL (http:// only outside production), at most 2000 characters"))
     if not NAME.match(name or ""):
         errors.append(FieldError("name", "invalid_name", "نام باید با حرف لاتین کوچک آغاز شود و ۳ تا ۴۰ حرف "
                                  "لاتین کوچک، رقم یا خط تیره باشد.", "^[a-z][a-z0-9-]{2,39}$"))
@@ -73,3 +78,9 @@ def check_grant(name: str, event_types: list[str], personal_data: bool, legal_ba
     if errors:
         raise InvalidRequest(errors)
     return sorted(set(event_types))
+
+
+def _webhook_url_ok(url: str, production: bool) -> bool:
+    parts = urlsplit(url)
+    schemes = ("https",) if production else ("https", "http")
+    return len(url) <= 2000 and parts.scheme in schemes and bool(parts.hostname) and not parts.username

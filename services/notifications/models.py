@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint, func, text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -127,5 +129,31 @@ class Integrator(Base):
     legal_basis: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # a system that cannot speak AMQP: the platform posts its events to this URL (webhooks.py), signed with a
+    # secret derived from the platform's key, this id and secret_version (never stored; rotation bumps it)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    secret_version: Mapped[int] = mapped_column(Integer, default=1)
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """One event to post to one webhook integrator: pending until its URL answers 2xx, retried with back-off,
+    dead after the last try (an administrator replays it). Kept for as long as a replay stream keeps events."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("integrator_id", "event_id", name="webhook_once_per_event"),
+                      CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="webhook_delivery_status"),
+                      Index("webhook_deliveries_due", "next_at", postgresql_where=text("status = 'pending'")))
+
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    integrator_id: Mapped[str] = mapped_column(UUID(as_uuid=False), ForeignKey("integrators.id"))
+    event_id: Mapped[str] = mapped_column(Text)
+    event_type: Mapped[str] = mapped_column(Text)
+    envelope: Mapped[dict] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(Text, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from common.validation import OneTimeCodeText, RequiredMobileNumber
@@ -85,6 +85,23 @@ class MarkRead(BaseModel):
             raise PydanticCustomError("ids_or_all", "send either ids or all: true",
                                       {"message_fa": "یا شناسهٔ اعلان‌ها را بفرستید یا all را true کنید.",
                                        "detail": "send either ids or all: true"})
+        return self
+
+
+class WebhookReplay(BaseModel):
+    """Post again: some dead letters by id, or every delivery made since a time (within the 7 days kept)."""
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"ids": ["3c0f6a8e-2b1d-4e5f-9a7b-8c6d5e4f3a2b"]}, {"since": "2026-12-06T00:00:00+03:30"}]})
+
+    ids: list[Annotated[str, Field(pattern=UUID_PATTERN)]] | None = Field(None, min_length=1, max_length=1000)
+    since: AwareDatetime | None = Field(None, description="an ISO 8601 time with its offset")
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.ids is None) == (self.since is None):
+            raise PydanticCustomError("ids_or_since", "send either ids or since",
+                                      {"message_fa": "یا شناسهٔ تحویل‌ها را بفرستید یا زمان آغاز (since) را.",
+                                       "detail": "send either ids or since"})
         return self
 
 

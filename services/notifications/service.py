@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from kombu import Connection
 from nameko.timer import timer
 
 from common import authorization, inbox
@@ -22,10 +23,10 @@ from common.events.catalog import (
 )
 from common.events.handler import reliable_event_handler
 from common.observability import Observability
-from services.notifications import case_messages, dispatch, integrators, otp, staff_inbox, templates
-from services.notifications.dependencies import IntegratorBrokerDependency, SmsProviderDependency
+from services.notifications import case_messages, dispatch, integrators, otp, staff_inbox, templates, webhooks
+from services.notifications.dependencies import IntegratorsDependency, SmsProviderDependency
 from services.notifications.models import OneTimeCode, inbox as inbox_table
-from services.notifications.schemas import CodeCheck, CodeRequest, MarkRead
+from services.notifications.schemas import CodeCheck, CodeRequest, MarkRead, WebhookReplay
 
 
 def _case_step_handler(step: str):
@@ -47,7 +48,7 @@ class NotificationsService(HealthRpc):
 
     db = Database("notifications")
     sms = SmsProviderDependency()
-    integrator_broker = IntegratorBrokerDependency()
+    integration = IntegratorsDependency()
     observability = Observability()
 
     @reliable_event_handler("complaints", CASE_REGISTERED)
@@ -150,12 +151,13 @@ class NotificationsService(HealthRpc):
         dispatch.deliver_all(self.db, self.sms, replayed, get_settings().sms_max_attempts)
         return {"replayed": replayed}
 
-    # integrators (issue 20): their broker users, queues and replay streams -----------------------------------
+    # integrators (issue 20): their broker users, queues, replay streams and webhooks ----------------------------
     @rpc
     def register_integrator(self, actor: dict, payload: dict) -> dict:
         authorization.require(actor, INTEGRATOR_ADMINS)
+        tools = self.integration
         with self.db.begin():
-            return integrators.register(self.db, self.integrator_broker, actor, payload)
+            return integrators.register(self.db, tools.broker, actor, payload, tools.derivation_key, tools.production)
 
     @rpc
     def list_integrators(self, actor: dict) -> list:
@@ -167,13 +169,51 @@ class NotificationsService(HealthRpc):
     def rotate_integrator(self, actor: dict, integrator_id: str) -> dict:
         authorization.require(actor, INTEGRATOR_ADMINS)
         with self.db.begin():
-            return integrators.rotate(self.db, self.integrator_broker, integrator_id, _now())
+            return integrators.rotate(self.db, self.integration.broker, integrator_id, _now(),
+                                      self.integration.derivation_key)
 
     @rpc
     def revoke_integrator(self, actor: dict, integrator_id: str) -> dict:
         authorization.require(actor, INTEGRATOR_ADMINS)
         with self.db.begin():
-            return integrators.revoke(self.db, self.integrator_broker, integrator_id, _now())
+            return integrators.revoke(self.db, self.integration.broker, integrator_id, _now())
+
+    @rpc
+    def webhook_dead_letters(self, actor: dict, integrator_id: str) -> list:
+        authorization.require(actor, INTEGRATOR_ADMINS)
+        with self.db.begin():
+            integrators.find(self.db, integrator_id)
+            return webhooks.dead_letters(self.db, integrator_id)
+
+    @rpc
+    def replay_webhooks(self, actor: dict, integrator_id: str, payload: dict) -> dict:
+        authorization.require(actor, INTEGRATOR_ADMINS)
+        replay = parse(WebhookReplay, payload)
+        with self.db.begin():
+            integrators.find(self.db, integrator_id)
+            return {"replayed": webhooks.replay(self.db, integrator_id, replay.ids, replay.since, _now())}
+
+    @timer(interval=2)
+    def post_webhooks(self) -> int:
+        """What waits in webhook integrators' queues into their deliveries, then the due ones posted."""
+        with self.db.begin():
+            receivers = integrators.webhook_receivers(self.db)
+        if receivers:
+            with Connection(self.integration.amqp_uri, connect_timeout=5) as connection:
+                channel = connection.default_channel
+                for receiver in receivers:
+                    with self.db.begin():
+                        last_tag = webhooks.pull(self.db, channel, receiver)
+                    if last_tag:
+                        channel.basic_ack(last_tag, multiple=True)  # only once the deliveries are committed
+        with self.db.begin():
+            return webhooks.send_due(self.db, self.integration.derivation_key, self.integration.policy, _now())
+
+    @timer(interval=3600)
+    def purge_webhook_deliveries(self) -> int:
+        """Kept as long as a replay stream keeps events (integrator_access.REPLAY_MAX_AGE)."""
+        with self.db.begin():
+            return webhooks.purge(self.db, timedelta(days=7))
 
     @rpc
     def templates(self, actor: dict) -> list:

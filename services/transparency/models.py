@@ -96,3 +96,23 @@ complaint_statistics = Table(
     Column("period", Text, primary_key=True),
     Column("data", JSONB, nullable=False),
 )
+
+# A unit's file for a dataset (SPEC T10), checked and waiting for a second person's approval; approved, it is
+# published as a new version (services/transparency/submissions.py). A newer file for the same dataset
+# supersedes a waiting one.
+dataset_uploads = Table(
+    "dataset_uploads", Base.metadata,
+    Column("id", Text, primary_key=True),
+    Column("slug", Text, nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("row_count", Integer, nullable=False),
+    Column("rows", JSONB, nullable=False),  # the checked rows, as publication keeps them; [] once decided
+    Column("uploaded_by", Text, nullable=False),  # the staff account's id
+    Column("uploaded_by_name", Text, nullable=False),  # its username, for the approver to read
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    Column("status", Text, nullable=False),  # pending | approved | superseded
+    Column("decided_by_name", Text),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("version", Integer),  # the version its approval published
+)

@@ -32,6 +32,12 @@ class Correction(BaseModel):
                                          "(or are added)")
 
 
+class UploadNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=500, description="what this file changes (published with the version)")
+
+
 VERSION_EXAMPLE = {"slug": "contracts", "version": 2, "published_at": "2026-11-26T09:00:00.000000Z", "row_count": 22000,
     "content_sha256": "3f" * 32, "prev_sha256": "a1" * 32, "note": "اصلاح مبلغ قرارداد ۱۴۰۳-۰۰۱۲ (اصلاح: admin)",
     "record_sha256": "9c" * 32, "signature": "bWFkZS11cC1zaWduYXR1cmU="}
@@ -213,3 +219,62 @@ def search_terms(q: str | None) -> list[str]:
                                          f"هر واژهٔ جستجو دست‌کم {persian_digits(MIN_TERM_LETTERS)} حرف باشد.",
                                          f"every word at least {MIN_TERM_LETTERS} characters: {' '.join(short)!r}")])
     return words
+
+
+STAMP_EXAMPLE = {"iso": "2026-12-10T08:30:00Z", "jalali": "۱۴۰۵/۰۹/۱۹ ۱۲:۰۰"}
+UPLOAD_EXAMPLE = {
+    "id": "5b0c7a4e-0f7e-4a55-9d8e-2f3b1c6d7e8f", "slug": "managers", "title_fa": "مدیران", "filename": "managers.xlsx",
+    "note": "مدیران منصوب آذر ۱۴۰۵", "row_count": 412, "uploaded_by": "6f1c2b9e-7d5a-4c1b-9a8e-2f3d4c5b6a7e",
+    "uploaded_by_name": "rehab.expert", "uploaded_at": STAMP_EXAMPLE, "status": "pending", "decided_by_name": None,
+    "decided_at": None, "version": None}
+
+
+class Stamp(BaseModel):
+    iso: str
+    jalali: str
+
+
+class UploadView(BaseModel):
+    model_config = _examples(UPLOAD_EXAMPLE)
+
+    id: str
+    slug: str
+    title_fa: str
+    filename: str
+    note: str
+    row_count: int
+    uploaded_by: str = Field(description="the uploader's staff id (another person approves)")
+    uploaded_by_name: str
+    uploaded_at: Stamp
+    status: str = Field(description="pending | approved | superseded (a newer file for the same dataset came)")
+    decided_by_name: str | None = None
+    decided_at: Stamp | None = None
+    version: int | None = Field(None, description="the version its approval published")
+
+
+class FileColumn(BaseModel):
+    name: str
+    title_fa: str
+    type: str
+    required: bool = Field(description="false: the column may be left out of the file, or its cells empty")
+
+
+class HandedInDataset(BaseModel):
+    slug: str
+    title_fa: str
+    columns: list[FileColumn] = Field(description="the columns a file carries (the `…_jalali` ones are made)")
+
+
+class UploadList(BaseModel):
+    model_config = _examples({"items": [UPLOAD_EXAMPLE], "datasets": [{"slug": "managers", "title_fa": "مدیران", "columns": [
+        {"name": "manager_id", "title_fa": "شناسه", "type": "string", "required": True}]}]})
+
+    items: list[UploadView]
+    datasets: list[HandedInDataset] = Field(description="the datasets units hand in")
+
+
+class ApprovedUpload(UploadView):
+    model_config = _examples({**UPLOAD_EXAMPLE, "status": "approved", "decided_by_name": "rehab.head",
+                              "decided_at": STAMP_EXAMPLE, "version": 3, "published": VERSION_EXAMPLE})
+
+    published: VersionRecord

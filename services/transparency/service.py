@@ -1,8 +1,10 @@
 """The transparency service (SPEC T): entrypoints only translate. Publication is in publication.py and
-publisher.py, reading in browse.py, what events feed in feeds.py, a beneficiary's own payments in
-payment_history.py."""
+publisher.py, units' files for datasets in submissions.py and uploads.py, reading in browse.py, what events
+feed in feeds.py, a beneficiary's own payments in payment_history.py."""
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime, timezone
 
 from nameko.dependency_providers import Config
@@ -11,7 +13,7 @@ from nameko.timer import timer
 from common import authorization, inbox
 from common.config import get_settings
 from common.db import Database
-from common.errors import Forbidden
+from common.errors import FieldError, Forbidden, InvalidRequest
 from common.events import schemas as event_schemas
 from common.events.catalog import DISBURSEMENTS_PUBLISHED, DONATION_RECEIVED, PAYMENT_FAILED, STATISTICS_PUBLISHED
 from common.events.handler import reliable_event_handler
@@ -19,11 +21,11 @@ from common.health import HealthRpc
 from common.observability import Observability
 from common.rpc import RpcProxy, rpc
 from common.validation import parse
-from services.transparency import browse, feeds, payment_history, publication, publisher
+from services.transparency import browse, feeds, payment_history, publication, publisher, submissions
 from services.transparency.catalog import CATALOG
 from services.transparency.dependencies import SignerDependency
 from services.transparency.models import inbox as inbox_table
-from services.transparency.schemas import Correction, NationalIdIn, SessionIn
+from services.transparency.schemas import Correction, NationalIdIn, SessionIn, UploadNote
 
 LOGIN_PURPOSE = "beneficiary_login"
 # a national ID with no payments still costs a code check, against a mobile no one has: the answer takes
@@ -95,6 +97,32 @@ class TransparencyService(HealthRpc):
         browse.dataset_or_404(slug)
         with self.db.begin():
             return publisher.correct(self.db, self.signer, slug, change, actor["username"], _now())
+
+    @rpc
+    def hand_in(self, actor: dict, slug: str, filename: str, content_b64: str, note: str = "") -> dict:
+        """A unit's whole file for a dataset, checked line by line; with no error, it waits for approval."""
+        authorization.require(actor, *submissions.HANDS_IN)
+        note = parse(UploadNote, {"note": note}).note
+        try:
+            content = base64.b64decode(content_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequest([FieldError("file", "not_base64", "پرونده خوانده نشد.", "content is not base64")]) from None
+        rows = submissions.checked(slug, content)  # before the transaction: a large file takes seconds
+        with self.db.begin():
+            return submissions.keep(self.db, slug, filename, rows, note, actor, _now())
+
+    @rpc
+    def uploads(self, actor: dict) -> dict:
+        authorization.require(actor, *submissions.HANDS_IN, *submissions.APPROVES)
+        with self.db.begin():
+            return {"items": submissions.recent(self.db), "datasets": submissions.datasets()}
+
+    @rpc
+    def approve_upload(self, actor: dict, upload_id: str) -> dict:
+        """Four eyes: another person than the uploader publishes the file as the dataset's next version."""
+        authorization.require(actor, *submissions.APPROVES)
+        with self.db.begin():
+            return submissions.approve(self.db, upload_id, actor, self.signer, _now())
 
     # the public side (SPEC T2-T12) ------------------------------------------------------------------------
     @rpc

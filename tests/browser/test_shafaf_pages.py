@@ -158,3 +158,58 @@ def test_a_visitor_reads_jalali_dates_and_picks_persian_names_with_no_internal_c
     assert places and set(places) == {"تهران"} and set(kinds) == {"مهدکودک"}
     web.check(centers, "shafaf-filter-persian-pickers")
 
+
+
+UPLOAD_HEADER = "manager_id,full_name,position_fa,unit_fa,level,level_fa,province,province_fa,appointed_on,education_fa"
+UPLOAD_ROWS = ["m-1,علي كريمي,مدیرکل,اداره کل بهزیستی استان تهران,province,استان,tehran,تهران,۱۴۰۳/۰۵/۱۲,کارشناسی ارشد",
+               "m-2,مریم احمدی,معاون توانبخشی,اداره کل بهزیستی استان تهران,province,استان,tehran,تهران,1403/06/01,دکتری"]
+
+
+def _managers_file(*rows: str) -> dict:
+    return {"name": "managers.csv", "mimeType": "text/csv", "buffer": "\n".join([UPLOAD_HEADER, *rows]).encode()}
+
+
+def test_a_unit_hands_in_a_dataset_reads_the_line_at_fault_fixes_it_and_another_person_publishes_it(web):
+    """SPEC T10, T11: an HQ expert's file with a wrong date is refused with its line and column in Persian and
+    nothing is published; fixed, it waits; the unit's head approves it and Shafaf shows the new signed version."""
+    from common.text import persian_digits
+    from tests.browser.test_case_pages import staff_page
+
+    dataset = f"{web.base}/api/v1/transparency/datasets/managers"
+    before = _until(lambda: requests.get(dataset, timeout=10).json(), lambda d: d["version"], "managers published")
+
+    page = staff_page(web, "rehab.expert", "/web/staff/datasets.html")
+    page.get_by_label("مجموعه‌داده", exact=True).select_option(label="مدیران")
+    page.get_by_label("پرونده (CSV یا xlsx)").set_input_files(
+        _managers_file(UPLOAD_ROWS[0], UPLOAD_ROWS[1].replace("1403/06/01", "1403/13/01")))
+    page.get_by_role("button", name="بارگذاری و بررسی").click()
+    wrong = page.locator("#upload-report li[data-line='3'][data-column='appointed_on']")
+    wrong.wait_for()
+    assert page.locator("#upload-report li").count() == 1
+    assert wrong.inner_text().startswith("سطر ۳، ستون «تاریخ انتصاب (میلادی)»")
+    web.check(page, "staff-datasets-report")
+    assert requests.get(dataset, timeout=10).json()["version"] == before["version"]  # all or nothing
+
+    page.get_by_label("مجموعه‌داده", exact=True).select_option(label="مدیران")
+    page.get_by_label("پرونده (CSV یا xlsx)").set_input_files(_managers_file(*UPLOAD_ROWS))
+    page.get_by_label("یادداشت (اختیاری)").fill("مدیران استان تهران")
+    page.get_by_role("button", name="بارگذاری و بررسی").click()
+    page.locator("#uploads li[data-status='pending']").wait_for()
+    assert page.locator("#upload-report").count() == 0
+    assert page.locator("#uploads li[data-status='pending'] button").count() == 0  # an expert never approves
+
+    head = staff_page(web, "rehab.head", "/web/staff/datasets.html")
+    head.locator("#uploads li[data-status='pending']").get_by_role("button", name="تأیید و انتشار").click()
+    published = head.locator("#uploads li[data-status='approved']").first
+    published.wait_for()
+    web.check(head, "staff-datasets-approved")
+    after = requests.get(dataset, timeout=10).json()
+    assert (after["version"], after["row_count"]) == (before["version"] + 1, 2)
+    assert "مدیران استان تهران" in after["versions"][-1]["note"]
+
+    published.get_by_role("link", name=re.compile("در سامانهٔ شفاف")).click()
+    head.locator("#rows tbody tr").first.wait_for()
+    assert head.locator("#rows tbody tr").count() == 2
+    names = head.locator("#rows td[data-column='full_name']").all_inner_texts()
+    assert sorted(names) == ["علی کریمی", "مریم احمدی"]  # Arabic ي ك read as Persian ی ک
+    assert f"(نسخهٔ {persian_digits(after['version'])})" in head.locator("#rows-status").inner_text()

@@ -50,7 +50,8 @@ BODIES = {
 }
 FORMS = {"POST /open311/v2/requests.json", "POST /api/v1/donations/callback",
          "POST /api/v1/sms/receipts/{provider}/{secret}"}
-UPLOADS = {"POST /api/v1/cases/{tracking_code}/evidence", "POST /api/v1/staff/cases/{tracking_code}/attachments"}
+UPLOADS = {"POST /api/v1/cases/{tracking_code}/evidence", "POST /api/v1/staff/cases/{tracking_code}/attachments",
+           "POST /api/v1/staff/transparency/datasets/{slug}/uploads"}
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +126,10 @@ def world(platform):
         "name": "cloudevents-envelope", "slug": datasets["items"][0]["slug"], "version": "1",
         "tracking_code": objects["rey_case"]["tracking_code"], "file_id": objects["rey_case"]["file_id"],
         "staff_id": str(uuid.uuid4()), "reset_id": str(uuid.uuid4()), "key_id": str(uuid.uuid4()),
+        "integrator_id": str(uuid.uuid4()),
         "sweep": "warn_due", "subject_id": str(uuid.uuid4()), "service_code": "complaint",
         "provider": "kavenegar", "secret": "not-the-receipt-secret", "national_id": "0011223344",
-        "cycle_id": "1405-01.no_such_cycle", "donation_id": str(uuid.uuid4()), "service_request_id": None, "token": None,
+        "cycle_id": "1405-01.no_such_cycle", "donation_id": str(uuid.uuid4()), "upload_id": str(uuid.uuid4()), "service_request_id": None, "token": None,
     }
     http.close()
     queries = {"GET /open311/v2/requests.json": {"service_request_id": objects["rey_case"]["tracking_code"]}}

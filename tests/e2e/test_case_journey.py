@@ -244,3 +244,52 @@ def test_administrators_set_deadline_policies_and_see_revoked_accounts(platform,
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"].endswith("warn_fraction")
     revoked = api.call("GET", "/api/v1/staff/accounts?revoked=true", "admin").json()["items"]
     assert all(not a["active"] for a in revoked)
+
+
+def test_an_integrator_registered_through_the_api_consumes_is_refused_other_types_and_replays(platform, api):  # noqa: F811
+    """Issue 20: registered by an administrator, an integrator reads its types with its own credentials, cannot
+    take another type, goes offline, finds what it missed in its queue, and replays its stream from the start."""
+    from amqp.exceptions import AccessRefused
+
+    from common.broker_admin import ManagementApi
+    from common.config import get_settings
+    from common.events.catalog import CASE_REGISTERED, CASE_STEP_EVENTS, SMS_SENT
+    from tests.helpers import as_integrator, take
+
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    body = {"name": name, "title": "سامانهٔ پایش وزارت", "event_types": [CASE_REGISTERED.type, SMS_SENT.type]}
+    refused = api.call("POST", "/api/v1/staff/integrators", "admin", json=body)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "event_types"  # personal data
+    assert api.call("POST", "/api/v1/staff/integrators", "rey.expert", json=body).status_code == 403
+    registered = api.call("POST", "/api/v1/staff/integrators", "admin", json={
+        **body, "personal_data": True, "legal_basis": "تفاهم‌نامهٔ تبادل داده با وزارت، ۱۴۰۵"})
+    assert registered.status_code == 201, registered.text
+    credentials = registered.json()["amqp"]
+    try:
+        def register_case() -> str:
+            response = api.call("POST", "/api/v1/cases", json={
+                "kind": "complaint", "mobile": "09351230077", "category": "pension",
+                "text": "مستمری این ماه مادرم هنوز واریز نشده است."})
+            assert response.status_code == 201, response.text
+            return response.json()["tracking_code"]
+
+        first = register_case()
+        with as_integrator(credentials) as connection:
+            got = take(connection.channel(), credentials["queue"], 2)  # its case.registered and its sms.sent
+            assert {e["type"] for e in got} == {CASE_REGISTERED.type, SMS_SENT.type}
+            assert [e["data"]["tracking_code"] for e in got if e["type"] == CASE_REGISTERED.type] == [first]
+        with as_integrator(credentials) as connection, pytest.raises(AccessRefused):
+            triaged = CASE_STEP_EVENTS["triaged"]
+            connection.channel().queue_bind(credentials["queue"], triaged.exchange, triaged.type)
+
+        second = register_case()  # offline meanwhile: its queue keeps them
+        with as_integrator(credentials) as connection:
+            missed = take(connection.channel(), credentials["queue"], 2)
+            assert [e["data"]["tracking_code"] for e in missed if e["type"] == CASE_REGISTERED.type] == [second]
+        with as_integrator(credentials) as connection:  # and replays everything from its stream
+            replayed = take(connection.channel(), credentials["replay_stream"], 4, {"x-stream-offset": "first"})
+            assert [e["id"] for e in replayed] == [e["id"] for e in got + missed]
+    finally:
+        revoked = api.call("POST", f"/api/v1/staff/integrators/{registered.json()['id']}/revoke", "admin")
+        assert revoked.status_code == 200 and revoked.json()["revoked"] is True
+        ManagementApi(get_settings().broker_admin_url).delete_user(f"integrator.{name}")

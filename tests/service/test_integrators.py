@@ -1,10 +1,11 @@
 """Integrators on the real broker (issue 20, item 3): an administrator registers a ministry system with the event
 types it may receive; it consumes them with its own credentials and nothing else, replays its stream from an offset
-or a time after being offline, and its credentials are rotated and revoked."""
+or a time after being offline, and its credentials are rotated and revoked. A system that cannot speak AMQP gets
+them posted to its webhook, signed, retried, dead-lettered and replayed."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import amqp
 import pytest
@@ -15,7 +16,8 @@ from common.config import get_settings
 from common.errors import Conflict, Forbidden, InvalidRequest
 from common.events.catalog import CASE_REGISTERED, DATASET_PUBLISHED, STATISTICS_PUBLISHED
 from services.notifications import integrator_access
-from tests.helpers import gateway_proxy, publish
+from services.notifications.service import NotificationsService
+from tests.helpers import as_integrator as connect, gateway_proxy, publish, serving, take, wait_for
 
 ADMIN = {"kind": "staff", "role": "admin", "id": str(uuid.uuid4()), "username": "admin"}
 PUBLIC_TYPES = [STATISTICS_PUBLISHED.type, DATASET_PUBLISHED.type]
@@ -36,45 +38,11 @@ def registry(notifications, rabbit_config):
         admin.delete_user(integrator_access.username(name))
 
 
-def connect(amqp_answer: dict) -> amqp.Connection:
-    uri = amqp_answer["uri"].split("://", 1)[1]
-    host = uri.split("@", 1)[1].split("/", 1)[0]
-    connection = amqp.Connection(host=host, userid=amqp_answer["username"], password=amqp_answer["password"],
-                                 virtual_host=amqp_answer["vhost"], connect_timeout=5)
-    connection.connect()
-    return connection
-
-
 def event_of(event_type, n: int) -> dict:
     from common.events.envelope import new_event
 
     data = {"n": n}
     return new_event(event_type, data, subject=str(n))  # the data need not keep its contract here
-
-
-def take(channel, queue: str, count: int, arguments: dict | None = None, timeout: float = 10,
-         and_the_rest: bool = False) -> list[dict]:
-    """`count` messages from the queue (a stream with `arguments` from where to start), acked; with and_the_rest,
-    also those that follow until none comes for half a second."""
-    import json
-
-    got = []
-    channel.basic_qos(0, 100, False)
-    channel.basic_consume(queue, callback=lambda m: (got.append(json.loads(m.body)), channel.basic_ack(m.delivery_tag)),
-                          arguments=arguments or {})
-    deadline = datetime.now() + timedelta(seconds=timeout)
-    while len(got) < count:
-        assert datetime.now() < deadline, f"{len(got)} of {count} messages from {queue}"
-        try:
-            channel.connection.drain_events(timeout=0.5)
-        except TimeoutError:
-            pass
-    while and_the_rest:
-        try:
-            channel.connection.drain_events(timeout=0.5)
-        except TimeoutError:
-            break
-    return got
 
 
 def test_an_integrator_reads_only_its_own_types_with_its_own_credentials(registry, rabbit_config):
@@ -178,3 +146,99 @@ def test_only_an_administrator_registers_integrators(registry):
         registry.register_integrator(expert, {"name": "nope-system", "event_types": PUBLIC_TYPES})
     with pytest.raises(Forbidden):
         registry.list_integrators(None)
+
+
+# webhooks: a system that cannot speak AMQP ----------------------------------------------------------------------
+@pytest.fixture
+def receiver():
+    """A ministry system's webhook endpoint: answers 503 to the first `failures` posts, then 204; keeps each
+    post's headers and body."""
+    from flask import Flask, request
+
+    app = Flask("receiver")
+    app.config.update(posts=[], failures=0)
+
+    @app.post("/hook")
+    def hook():
+        if app.config["failures"] > 0:
+            app.config["failures"] -= 1
+            return "", 503
+        app.config["posts"].append((dict(request.headers), request.get_data()))
+        return "", 204
+
+    with serving(app) as server:
+        server.app = app
+        yield server
+
+
+@pytest.fixture
+def webhooks_service(container_factory, service_config, sms_operator):
+    container = container_factory(NotificationsService, {
+        **service_config, "SMS_PROVIDER_URL": sms_operator.url, "SMS_PROVIDERS": "kavenegar",
+        "WEBHOOK_MAX_ATTEMPTS": 3, "WEBHOOK_RETRY_BASE_SECONDS": 0.1})
+    container.start()
+    return container
+
+
+@pytest.fixture
+def hooks(webhooks_service, rabbit_config):
+    with gateway_proxy("notifications", rabbit_config) as proxy:
+        yield proxy
+
+
+def test_a_webhook_gets_each_event_as_a_signed_cloudevent(hooks, receiver, rabbit_config):
+    from cloudevents.core.bindings.http import HTTPMessage, from_http
+    from cloudevents.core.formats.json import JSONFormat
+    from standardwebhooks import Webhook
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    answer = hooks.register_integrator(ADMIN, {"name": f"hook-{uuid.uuid4().hex[:8]}", "event_types": PUBLIC_TYPES,
+                                               "webhook_url": f"{receiver.url}/hook"})
+    assert answer["delivery"] == "webhook" and "amqp" not in answer and answer["webhook"]["secret"].startswith("whsec_")
+    events = [event_of(STATISTICS_PUBLISHED, 1), event_of(DATASET_PUBLISHED, 2), event_of(CASE_REGISTERED, 3)]
+    for event in events:
+        publish(rabbit_config["AMQP_URI"], event)
+    posts = wait_for(lambda: len(receiver.app.config["posts"]) >= 2 and receiver.app.config["posts"], "two posts")
+    verifier = Webhook(answer["webhook"]["secret"])
+    received = []
+    for headers, body in posts:
+        assert headers["Content-Type"].startswith("application/cloudevents+json")
+        assert verifier.verify(body, headers)["id"] == headers["Webhook-Id"]
+        event = from_http(HTTPMessage(headers=headers, body=body), JSONFormat())  # the CloudEvents HTTP binding
+        assert event.get_specversion() == "1.0" and event.get_type() in PUBLIC_TYPES
+        received.append(event.get_id())
+    assert sorted(received) == sorted(e["id"] for e in events[:2])  # never the case event
+    with pytest.raises(WebhookVerificationError):  # another system's secret does not verify it
+        Webhook("whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=").verify(posts[0][1], posts[0][0])
+
+
+def test_a_webhook_that_keeps_failing_is_dead_lettered_and_replayed(hooks, receiver, rabbit_config, engine_of):
+    import sqlalchemy as sa
+
+    answer = hooks.register_integrator(ADMIN, {"name": f"hook-{uuid.uuid4().hex[:8]}", "event_types": PUBLIC_TYPES,
+                                               "webhook_url": f"{receiver.url}/hook"})
+    receiver.app.config["failures"] = 3  # WEBHOOK_MAX_ATTEMPTS: every try fails
+    event = event_of(STATISTICS_PUBLISHED, 1)
+    publish(rabbit_config["AMQP_URI"], event)
+    [dead] = wait_for(lambda: hooks.webhook_dead_letters(ADMIN, answer["id"]), "the dead letter")
+    assert dead["event_id"] == event["id"] and dead["attempts"] == 3 and dead["last_error"] == "HTTP 503"
+    assert receiver.app.config["posts"] == []
+
+    assert hooks.replay_webhooks(ADMIN, answer["id"], {"ids": [dead["id"]]}) == {"replayed": 1}
+    wait_for(lambda: receiver.app.config["posts"], "the replayed post")
+    assert hooks.webhook_dead_letters(ADMIN, answer["id"]) == []
+    # and everything posted since a time, once more (a system that lost what it had taken)
+    assert hooks.replay_webhooks(ADMIN, answer["id"], {"since": "2020-01-01T00:00:00+00:00"}) == {"replayed": 1}
+    wait_for(lambda: len(receiver.app.config["posts"]) == 2, "the second replayed post")
+    with engine_of("notifications").connect() as conn:  # one delivery row per event, however often posted
+        assert conn.execute(sa.text("SELECT count(*) FROM webhook_deliveries")).scalar() == 1
+    with pytest.raises(InvalidRequest):
+        hooks.replay_webhooks(ADMIN, answer["id"], {})
+
+
+def test_a_webhook_url_must_be_a_full_web_address(hooks):
+    for url in ("ftp://ministry.ir/hook", "ministry.ir/hook", "https://user:pass@ministry.ir/hook"):
+        with pytest.raises(InvalidRequest) as refused:
+            hooks.register_integrator(ADMIN, {"name": f"hook-{uuid.uuid4().hex[:8]}", "event_types": PUBLIC_TYPES,
+                                              "webhook_url": url})
+        assert refused.value.errors[0]["field"] == "webhook_url"

@@ -30,7 +30,8 @@ def test_the_official_parser_finds_no_error():
 def test_every_queue_the_code_consumes_is_a_queue_channel_of_its_events():
     doc = yaml.safe_load(DOCUMENT.read_text())
     channels = doc["channels"]
-    queues = {c["address"]: c for c in channels.values() if c.get("bindings", {}).get("amqp", {}).get("is") == "queue"}
+    queues = {c["address"]: c for c in channels.values() if c.get("bindings", {}).get("amqp", {}).get("is") == "queue"
+              and "{" not in c["address"]}  # integrators' queues, one per integrator: below
     assert set(queues) == set(event_queues(list(SERVICES)))
     received = {op["channel"]["$ref"].rsplit("/", 1)[1] for op in doc["operations"].values() if op["action"] == "receive"}
     by_address = {c["address"]: name for name, c in channels.items()}
@@ -43,3 +44,22 @@ def test_every_queue_the_code_consumes_is_a_queue_channel_of_its_events():
         assert message
     for op in doc["operations"].values():
         assert "queue" not in op.get("bindings", {}).get("amqp", {})  # queues are channels, not operation bindings
+
+
+def test_integrators_queue_and_replay_stream_are_named_and_carry_every_event_as_the_code_makes_them():
+    from common.events.catalog import ALL
+    from services.notifications import integrator_access
+
+    doc = yaml.safe_load(DOCUMENT.read_text())
+    channels = doc["channels"]
+    by_type = {c["address"]: c["messages"] for c in channels.values() if c["address"].startswith("ir.behzisti.")}
+    assert set(by_type) == {e.type for e in ALL}
+    every_message = {name: ref for messages in by_type.values() for name, ref in messages.items()}
+    for key, name_of in (("integratorQueue", integrator_access.queue_name),
+                         ("integratorReplay", integrator_access.stream_name)):
+        channel = channels[key]
+        assert channel["address"] == name_of("{name}") and "name" in channel["parameters"]
+        assert channel["bindings"]["amqp"]["queue"]["name"] == channel["address"]
+        assert channel["messages"] == every_message
+        assert any(op["channel"]["$ref"] == f"#/channels/{key}" and op["action"] == "receive"
+                   for op in doc["operations"].values())

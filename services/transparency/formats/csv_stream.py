@@ -18,7 +18,7 @@ from services.transparency.formats.values import in_chunks, plain
 BOM = "\ufeff".encode()
 MEDIA_TYPE = "text/csv; charset=utf-8"
 CHUNK_BYTES = 64 * 1024
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value, column_type: str) -> str:
@@ -28,7 +28,7 @@ def _cell(value, column_type: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value)
-    if column_type == "string" and text.startswith(_FORMULA_START):
+    if column_type == "string" and text.startswith(FORMULA_START):
         return "'" + text
     return text
 

@@ -54,6 +54,8 @@ export const NAMES = {
   download_format: { "csv": "CSV", "json": "JSON", "ocds": "OCDS (قراردادها)", "fdp": "Fiscal Data Package (بودجه)" },
   spending_by: { "line": "ردیف بودجه", "province": "استان", "month": "ماه" },
   boolean: { "true": "بله", "false": "خیر" },
+  // a unit's file for a Shafaf dataset (services/transparency/submissions.py)
+  upload_status: { "pending": "در انتظار تأیید", "approved": "تأیید و منتشر شد", "superseded": "پروندهٔ تازه‌تری جای آن را گرفت" },
   // the licence of Shafaf's datasets (services/transparency/catalog.py LICENCE)
   licence: { "CC-BY-4.0": "کریتیو کامنز، انتساب ۴٫۰ بین‌المللی: استفاده، بازنشر و تغییر آزاد با ذکر منبع" },
   // the Latin letters of an anonymous report's secret, as a hotline operator reads them to a caller
