@@ -9,7 +9,11 @@ import requests
 
 
 class BrokerAdminError(RuntimeError):
-    pass
+    """The management API refused a call (a 4xx: a fault of ours or of the setup)."""
+
+
+class BrokerAdminUnavailable(BrokerAdminError):
+    """The management API did not answer, or answered 5xx: weather; the caller's request may be tried again."""
 
 
 class ManagementApi:
@@ -25,11 +29,12 @@ class ManagementApi:
             response = requests.request(method, f"{self.base}/{path}", json=body, auth=self.auth, timeout=self.timeout,
                                         headers=headers)
         except requests.RequestException as exc:
-            raise BrokerAdminError(f"{method} {path}: {type(exc).__name__}") from exc
+            raise BrokerAdminUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
         if missing_ok and response.status_code == 404:
             return None
         if response.status_code >= 400:
-            raise BrokerAdminError(f"{method} {path}: {response.status_code} {response.text[:200]}")
+            error = BrokerAdminUnavailable if response.status_code >= 500 else BrokerAdminError
+            raise error(f"{method} {path}: {response.status_code} {response.text[:200]}")
         return response.json() if response.content else None
 
     def put_user(self, username: str, password: str, tags: str = "") -> None:

@@ -11,6 +11,7 @@ from flask import g, request
 from nameko.exceptions import RemoteError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from common.broker_admin import BrokerAdminUnavailable
 from common.config import Settings, get_settings
 from common.errors import Conflict, Forbidden, InvalidRequest, NotFound, TooManyRequests, Unauthenticated
 from common.idempotency import IdempotencyConflict
@@ -159,7 +160,7 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None,
             _log.warning("broker unreachable: %s", exc)
             return problems.unavailable("the message broker is unreachable", 5, g.get("idempotency_key"),
                                         True).response()
-        if isinstance(exc, RemoteError) and exc.exc_type == DATABASE_UNAVAILABLE:
+        if isinstance(exc, RemoteError) and exc.exc_type in (DATABASE_UNAVAILABLE, BrokerAdminUnavailable.__name__):
             _log.warning("service unavailable: %s", exc)
             # the transaction may have committed before the connection broke: the outcome is unknown
             return problems.unavailable(f"{exc.value}; try again", 5, g.get("idempotency_key"), True).response()

@@ -242,3 +242,21 @@ def test_a_webhook_url_must_be_a_full_web_address(hooks):
             hooks.register_integrator(ADMIN, {"name": f"hook-{uuid.uuid4().hex[:8]}", "event_types": PUBLIC_TYPES,
                                               "webhook_url": url})
         assert refused.value.errors[0]["field"] == "webhook_url"
+
+
+def test_a_broker_whose_management_api_is_away_registers_nothing_and_says_try_again(
+        container_factory, service_config, sms_operator, rabbit_config, engine_of):
+    import sqlalchemy as sa
+    from nameko.exceptions import RemoteError
+
+    from scripts.processes import free_port
+
+    container = container_factory(NotificationsService, {
+        **service_config, "SMS_PROVIDER_URL": sms_operator.url, "SMS_PROVIDERS": "kavenegar",
+        "BROKER_ADMIN_URL": f"http://guest:guest@127.0.0.1:{free_port()}"})  # nothing listens there
+    container.start()
+    with gateway_proxy("notifications", rabbit_config) as proxy, pytest.raises(RemoteError) as away:
+        proxy.register_integrator(ADMIN, {"name": f"sys-{uuid.uuid4().hex[:8]}", "event_types": PUBLIC_TYPES})
+    assert away.value.exc_type == "BrokerAdminUnavailable"  # the gateway answers it 503, outcome unknown
+    with engine_of("notifications").connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM integrators")).scalar() == 0
