@@ -37,10 +37,41 @@ def tehran_date(moment: str) -> date:
     return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(TEHRAN).date()
 
 
+def day_text(day: date, persian: bool = False) -> str:
+    """'1403/05/12' (ASCII digits: sorts and filters as text, as the `..._jalali` columns hold it) or, with
+    persian, '۱۴۰۳/۰۵/۱۲' as people read it."""
+    j = jdatetime.date.fromgregorian(date=day)
+    text = f"{j.year:04d}/{j.month:02d}/{j.day:02d}"
+    return persian_digits(text) if persian else text
+
+
+def month_key(day: date) -> str:
+    """'1403-05': the Jalali month of a day, as events, cycles and the `month` columns spell it."""
+    j = jdatetime.date.fromgregorian(date=day)
+    return f"{j.year:04d}-{j.month:02d}"
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    """The first day of the Jalali month of `day` and of the month after it (Gregorian dates)."""
+    j = jdatetime.date.fromgregorian(date=day)
+    following = jdatetime.date(j.year + j.month // 12, j.month % 12 + 1, 1)
+    return jdatetime.date(j.year, j.month, 1).togregorian(), following.togregorian()
+
+
+def year_start(year: int) -> date:
+    """1 Farvardin of a Jalali year, as a Gregorian date."""
+    return jdatetime.date(year, 1, 1).togregorian()
+
+
+def month_name_fa(number: int) -> str:
+    """The Persian name of a Jalali month (1 is فروردین)."""
+    return jdatetime.date.j_months_fa[number - 1]
+
+
 def month_fa(month: str) -> str:
     """'1405-09' (a Jalali month, as events and cycles name it) as people read it: 'آذر ۱۴۰۵'."""
     year, number = month.split("-")
-    return f"{jdatetime.date.j_months_fa[int(number) - 1]} {persian_digits(year)}"
+    return f"{month_name_fa(int(number))} {persian_digits(year)}"
 
 
 def typed_day(text: str) -> date | None:

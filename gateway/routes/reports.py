@@ -7,7 +7,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from gateway.auth import BEARER, requires
 from gateway.schemas import CategoryList, Dashboard, OrgUnitList, OrgUnitQuery, PeriodQuery, Problem, Scorecards
 from services.complaints import org
-from services.complaints.org_data import CATEGORIES
+from common.reference_data import CATEGORIES
 
 bp = APIBlueprint("reports", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="reports", description="dashboards, scorecards, and the organization tree")])

@@ -8,20 +8,12 @@ import re
 import secrets
 
 from common.identifiers import luhn_check_digit, luhn_valid
+from common.reference_data import CASE_KINDS
 from common.text import normalise_digits
 
-# SPEC C2, with their Persian names as citizens see them.
-KINDS = {
-    "complaint": "شکایت",
-    "criticism": "انتقاد",
-    "opinion": "نظر",
-    "idea": "ایده",
-    "suggestion": "پیشنهاد",
-    "recommendation": "توصیه",
-    "violation_report": "گزارش تخلف",
-    "question": "پرسش",
-    "other": "سایر",
-}
+# SPEC C2, with their Persian names as citizens see them (kept with the shared reference data: transparency
+# publishes statistics by them)
+KINDS = CASE_KINDS
 # SPEC C1: the web, mobile web, the 1482 hotline (an operator registers on the caller's behalf), staff.
 CHANNELS = {"web": "وب", "mobile_web": "وب همراه", "hotline": "تلفن ۱۴۸۲", "staff": "کارکنان",
             "partner_app": "برنامهٔ همکار (Open311)"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from services.complaints.org_data import CENTERS, COUNTIES, PROVINCE_UNITS, PROVINCES
+from common.reference_data import CENTERS, COUNTIES, PROVINCE_UNITS, PROVINCES
 
 HQ = "hq"
 INSPECTION_OPERATORS = "hq.inspection"  # the operator unit of the performance-management and inspection office

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-import jdatetime
 from sqlalchemy import and_, case, desc, extract, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -17,13 +16,12 @@ from common import outbox
 from common.errors import InvalidRequest
 from common.events.catalog import STATISTICS_PUBLISHED
 from common.events.envelope import new_event
-from common.jalali import TEHRAN, iso, month_fa
+from common.jalali import TEHRAN, day_text, iso, month_bounds, month_fa, month_key
 from common.suppression import THRESHOLD, published_total, suppress
-from common.text import persian_digits
 from services.complaints import domain, org
 from services.complaints.models import Case, CaseHop, DeadlineMiss, Staff, StatisticsPublication
 from services.complaints.models import outbox as outbox_table
-from services.complaints.org_data import CATEGORIES, PROVINCES
+from common.reference_data import CATEGORIES, PROVINCES
 
 TOP_CENTERS, TOP_PROBLEMS = 20, 10
 PROBLEM_WINDOW = timedelta(days=365)
@@ -164,9 +162,8 @@ def week_of(moment: datetime) -> tuple[datetime, datetime]:
 
 def month_of(moment: datetime) -> tuple[datetime, datetime]:
     """The Jalali month around `moment`, from its first day 00:00 to the next month's, Tehran time."""
-    j = jdatetime.date.fromgregorian(date=moment.astimezone(TEHRAN).date())
-    following = jdatetime.date(j.year + j.month // 12, j.month % 12 + 1, 1)
-    return _midnight(jdatetime.date(j.year, j.month, 1).togregorian()), _midnight(following.togregorian())
+    first, following = month_bounds(moment.astimezone(TEHRAN).date())
+    return _midnight(first), _midnight(following)
 
 
 def period_bounds(kind: str, moment: datetime) -> tuple[datetime, datetime]:
@@ -185,11 +182,9 @@ def period_of(kind: str, start: datetime) -> tuple[str, str]:
     ۱۴۰۵/۰۹/۰۶") or ("monthly:1405-09", "آذر ۱۴۰۵")."""
     day = start.astimezone(TEHRAN).date()
     if kind == "weekly":
-        first, last = (jdatetime.date.fromgregorian(date=d) for d in (day, day + timedelta(days=6)))
-        jalali = [persian_digits(d.strftime("%Y/%m/%d")) for d in (first, last)]
-        return f"weekly:{day.isoformat()}", f"هفتهٔ {jalali[0]} تا {jalali[1]}"
-    j = jdatetime.date.fromgregorian(date=day)
-    return f"monthly:{j.year:04d}-{j.month:02d}", month_fa(f"{j.year:04d}-{j.month:02d}")
+        first, last = (day_text(d, persian=True) for d in (day, day + timedelta(days=6)))
+        return f"weekly:{day.isoformat()}", f"هفتهٔ {first} تا {last}"
+    return f"monthly:{month_key(day)}", month_fa(month_key(day))
 
 
 # SPEC C16: statistics --------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from services.complaints import org
 from services.complaints.domain import (
     CHANNELS, KINDS, NAME_MAX, PARTNER_APP_KINDS, TEXT_MAX, TEXT_MIN, URGENCIES, channel_of_staff,
 )
-from services.complaints.org_data import CATEGORIES
+from common.reference_data import CATEGORIES
 
 Kind = Literal[tuple(KINDS)]
 Channel = Literal[tuple(CHANNELS)]

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from math import gcd
 from random import Random
 
-from services.complaints.org_data import PROVINCES
+from common.reference_data import PROVINCES
 from services.payments.budget_data import DEMO_HOUSEHOLDS, LINES_BY_CODE, PENSION_LINES, SUPPLEMENT_LINES
 
 # pension line -> the supplementary lines some of its households also get, with how many
@@ -146,7 +146,7 @@ def _check_plan() -> None:
         if counts[code] != line["demo_beneficiaries"]:
             raise ValueError(f"{code}: the registry enrols {counts[code]}, budget_data says {line['demo_beneficiaries']}")
     if set(PROVINCE_WEIGHTS) != set(PROVINCES):
-        raise ValueError("PROVINCE_WEIGHTS must name every province of org_data.PROVINCES")
+        raise ValueError("PROVINCE_WEIGHTS must name every province of common.reference_data.PROVINCES")
 
 
 _check_plan()

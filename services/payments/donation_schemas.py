@@ -9,7 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from common.text import normalise_digits, persian_digits
 from common.validation import FreeText, Mobile
-from services.complaints.org_data import PROVINCES
+from common.reference_data import PROVINCES
 from services.payments.budget_data import LINES_BY_CODE
 
 MAX_DONATION_RIALS = 1_000_000_000_000  # beyond any gateway's single payment

@@ -32,8 +32,8 @@ from common.errors import Conflict, FieldError, Forbidden, InvalidRequest, NotFo
 from common.events.catalog import DONATION_RECEIVED
 from common.events.envelope import new_event
 from common.identifiers import luhn_check_digit, luhn_valid, mask_mobile
-from common.jalali import TEHRAN, iso, stamp, to_jalali
-from services.complaints.org_data import PROVINCES
+from common.jalali import TEHRAN, day_text, iso, stamp, to_jalali
+from common.reference_data import PROVINCES
 from services.payments.budget_data import LINES_BY_CODE
 from services.payments.donation_schemas import DonationIn
 from services.payments.ledger import Posting
@@ -416,15 +416,9 @@ def purposes(session: Session, today: date | None = None) -> dict:
                                                        Campaign.closes >= today).order_by(Campaign.code))
     return {"lines": [{"code": code, "title_fa": line["title_fa"]} for code, line in LINES_BY_CODE.items()],
             "campaigns": [{"code": c.code, "title_fa": c.title_fa, "province": c.province, "goal_rials": c.goal_rials,
-                           "raised_rials": int(raised.get(c.code) or 0), "opens": _jalali_day(c.opens),
-                           "closes": _jalali_day(c.closes)} for c in campaigns],
+                           "raised_rials": int(raised.get(c.code) or 0), "opens": day_text(c.opens),
+                           "closes": day_text(c.closes)} for c in campaigns],
             "provinces": dict(PROVINCES)}
-
-
-def _jalali_day(day: date) -> str:
-    import jdatetime
-
-    return jdatetime.date.fromgregorian(date=day).strftime("%Y/%m/%d")
 
 
 def dataset(session: Session, limit: int = 1000) -> dict:

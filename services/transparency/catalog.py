@@ -19,13 +19,10 @@ names that T10 publishes on purpose.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-import jdatetime
-
-from common.jalali import stamp, tehran_date
-from services.complaints.domain import KINDS as CASE_KINDS  # read-only: the kinds' Persian names
-from services.complaints.org_data import PROVINCES  # read-only: the 31 provinces and their Persian names
+from common.jalali import day_text, month_key, stamp, tehran_date
+from common.reference_data import CASE_KINDS, PROVINCES
 
 TYPES = ("string", "integer", "number", "date", "boolean")
 SOURCES = ("demo", "events")
@@ -545,18 +542,6 @@ OUTCOMES = {"answered": "پاسخ داده‌شده", "in_progress": "در دس�
 NATIONAL_FA = "ستاد و واحدهای ملی"
 
 
-def jalali_text(day: date) -> str:
-    """'1403/05/12': a Jalali date with ASCII digits, as the `..._jalali` columns hold it."""
-    j = jdatetime.date.fromgregorian(date=day)
-    return f"{j.year:04d}/{j.month:02d}/{j.day:02d}"
-
-
-def jalali_month(day: date) -> str:
-    """'1403-05', the Jalali month as the payments events and the `month` columns spell it."""
-    j = jdatetime.date.fromgregorian(date=day)
-    return f"{j.year:04d}-{j.month:02d}"
-
-
 def donation_row(data: dict) -> dict:
     """The donations row of a `donation.received` event's data. A person is never named and no mobile is
     kept; a company (social responsibility, SPEC P6) is published with its name."""
@@ -565,8 +550,8 @@ def donation_row(data: dict) -> dict:
     return {
         "receipt_number": data["receipt_number"],
         "paid_on": day.isoformat(),
-        "paid_on_jalali": jalali_text(day),
-        "month": jalali_month(day),
+        "paid_on_jalali": day_text(day),
+        "month": month_key(day),
         "province": data["province"],
         "province_fa": data.get("province_fa") or PROVINCES.get(data["province"], data["province"]),
         "purpose_kind": data["purpose_kind"],

@@ -8,7 +8,7 @@ transactions pay installments of contracts picked by index).
 THE VALUES ARE ILLUSTRATIVE, NOT THE ORGANIZATION'S REAL DATA. Sizes come from the seeds: 2,800 property
 units and 22,000 contracts, agreements and memoranda (seed 000); 31 provinces; the licence on-time rates
 of 98% in 1403 against 36% in 1402 (seed 003); the 16 budget lines of services/payments/budget_data.py;
-the 427 centers of services/complaints/org_data.py. Company, NGO and centre names are made up from
+the 427 centers of common/reference_data.py. Company, NGO and centre names are made up from
 common words; the managers' names are random pairs of common first and family names and belong to no
 one. No national ID, mobile number, bank account or postal code appears anywhere.
 
@@ -24,10 +24,10 @@ from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from functools import lru_cache
 
-import jdatetime
 
+from common.jalali import month_name_fa, year_start
 from common.text import persian_digits
-from services.complaints.org_data import CENTER_TYPES, CENTERS, COUNTIES, PROVINCES
+from common.reference_data import CENTER_TYPES, CENTERS, COUNTIES, PROVINCES
 from services.payments.budget_data import BUDGET_LINES, LINES_BY_CODE
 from services.transparency.catalog import CATALOG
 
@@ -79,7 +79,7 @@ def _weighted(rng: random.Random, table: Mapping[str, tuple]) -> str:
 # Dates are Gregorian `date`s; their Jalali form comes from the first day of each Jalali year (jdatetime
 # is exact but slow: these tables make 22,000 contracts fast).
 _JALALI_YEARS = range(1330, 1412)
-_YEAR_STARTS = [jdatetime.date(y, 1, 1).togregorian() for y in _JALALI_YEARS]
+_YEAR_STARTS = [year_start(y) for y in _JALALI_YEARS]
 _YEAR_ORDINALS = [d.toordinal() for d in _YEAR_STARTS]
 
 
@@ -650,7 +650,7 @@ def _transactions() -> Iterator[dict]:
                 line = _CENTER_LINES[center_type]
                 amount = _lognormal_rials(rng, 5e8, 2e10)
                 paid_year, paid_month, _ = _jalali(paid)
-                description = f"پرداخت سرانه {jdatetime.date.j_months_fa[paid_month - 1]} ماه {_fa(paid_year)} مددجویان مقیم"
+                description = f"پرداخت سرانه {month_name_fa(paid_month)} ماه {_fa(paid_year)} مددجویان مقیم"
             elif payee_kind == "insurer":
                 payee, line = rng.choice(_INSURERS)
                 province = _province(rng)

@@ -3,17 +3,15 @@ private (only its owner, after a one-time code); the totals are published with s
 from __future__ import annotations
 
 
-import jdatetime
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from common.errors import FieldError, InvalidRequest
-from common.jalali import month_fa
+from common.jalali import day_text, month_fa
 from common.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from common.suppression import THRESHOLD, published_total, suppress, suppress_table
-from common.text import persian_digits
 from services.transparency.signing import iso_utc
-from services.complaints.org_data import PROVINCES
+from common.reference_data import PROVINCES
 from services.transparency.models import beneficiary_contacts, beneficiary_payments, budget_line_titles, payment_totals
 
 STATUS_FA = {"paid": "واریز شد", "failed": "ناموفق", "returned": "برگشت خورد"}
@@ -47,7 +45,7 @@ def history(session: Session, national_id: str, after: str | None, limit: int) -
 
 def _payment_view(row) -> dict:
     return {"order_id": row.order_id, "paid_on": row.paid_on.isoformat(),
-            "paid_on_fa": persian_digits(jdatetime.date.fromgregorian(date=row.paid_on).strftime("%Y/%m/%d")),
+            "paid_on_fa": day_text(row.paid_on, persian=True),
             "month": row.month, "budget_line": row.budget_line, "budget_line_fa": row.title_fa or row.budget_line,
             "amount_rials": row.amount_rials, "account_masked": row.account_masked, "status": row.status,
             "status_fa": STATUS_FA.get(row.status, row.status)}

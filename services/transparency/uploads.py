@@ -24,9 +24,9 @@ from datetime import date, datetime
 from frictionless import Resource, Schema
 
 from common.errors import FieldError, InvalidRequest
-from common.jalali import typed_day
+from common.jalali import day_text, typed_day
 from common.text import normalise, persian_digits, persian_letters, standard_persian
-from services.transparency.catalog import Column, Dataset, jalali_text
+from services.transparency.catalog import Column, Dataset
 from services.transparency.formats.csv_stream import FORMULA_START
 from services.transparency.formats.values import plain
 
@@ -286,7 +286,7 @@ def _validated(dataset: Dataset, columns: tuple[Column, ...], table: list[list],
 
 def _published(dataset: Dataset, row: dict) -> dict:
     """A checked row as publication keeps it: every column, in order, each derived Jalali date made."""
-    made = {jalali: jalali_text(row[day]) if row.get(day) else None for jalali, day in derived(dataset).items()}
+    made = {jalali: day_text(row[day]) if row.get(day) else None for jalali, day in derived(dataset).items()}
     for column in dataset.columns:  # a number stays a float (939.0), as the hash of an unchanged row needs
         if column.type == "number" and row.get(column.name) is not None:
             row[column.name] = float(row[column.name])

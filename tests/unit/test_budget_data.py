@@ -11,7 +11,7 @@ import pytest
 
 from common.config import PROJECT_ROOT
 from common.identifiers import is_valid_national_id, is_valid_sheba, normalise_mobile, normalise_sheba
-from services.complaints.org_data import PROVINCES
+from common.reference_data import PROVINCES
 from services.payments import demo_registry
 from services.payments.budget_data import (
     BUDGET_LINES, CENTER_LINES, DEMO_HOUSEHOLDS, DEMO_SECOND_ENROLMENTS, LINES_BY_CODE,

@@ -1,6 +1,6 @@
 import re
 
-from services.complaints.org_data import CATEGORIES, CENTER_TYPES, CENTERS, COUNTIES, PROVINCE_UNITS, PROVINCES
+from common.reference_data import CATEGORIES, CENTER_TYPES, CENTERS, COUNTIES, PROVINCE_UNITS, PROVINCES
 
 SLUG = re.compile(r"^[a-z0-9_]+$")
 ARABIC_YEH_KAF = ("\u064a", "\u0643")

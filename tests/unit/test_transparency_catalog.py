@@ -10,7 +10,7 @@ import jdatetime
 import pytest
 
 from common.text import normalise_digits
-from services.complaints.org_data import CENTERS, PROVINCES
+from common.reference_data import CENTERS, PROVINCES
 from services.payments.budget_data import BUDGET_LINES
 from services.transparency.catalog import (
     CATALOG,

@@ -26,10 +26,10 @@ import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
-import jdatetime
-
+from common.jalali import year_start
 from services.transparency.catalog import CATALOG, LICENCE, PUBLISHER
 
 PROFILE_URL = "https://specs.frictionlessdata.io/schemas/fiscal-data-package.json"
@@ -62,9 +62,7 @@ _MONEY = ("per_capita_rials", "yearly_allocation_rials", "spent_rials")
 
 def _fiscal_period(year: int) -> dict:
     """The Jalali fiscal year (1 Farvardin to the last day of Esfand) in Gregorian dates."""
-    start = jdatetime.date(year, 1, 1)
-    end = jdatetime.date(year + 1, 1, 1) - jdatetime.timedelta(days=1)
-    return {"start": start.togregorian().isoformat(), "end": end.togregorian().isoformat()}
+    return {"start": year_start(year).isoformat(), "end": (year_start(year + 1) - timedelta(days=1)).isoformat()}
 
 
 def _field(column) -> dict:

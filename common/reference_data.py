@@ -1,9 +1,25 @@
-"""The data of the organization tree used by `org.py`: provinces, counties, units, centers, case categories.
+"""Reference data more than one service needs, kept once: the organization's tree (provinces, counties,
+units, centers: complaints' org.py builds on it; payments and transparency name provinces with it), case
+categories, and the kinds of a case with their Persian names (complaints takes them; transparency publishes
+statistics by them).
 
 Pure data, no I/O. The counties are a demo set (3 to 5 real counties per province, always including the
 capital county) and the centers under them are demo centers with plausible names, built deterministically
 below: the same module always yields the same tree."""
 from __future__ import annotations
+
+# SPEC C2: the kinds of a case, with their Persian names.
+CASE_KINDS = {
+    "complaint": "شکایت",
+    "criticism": "انتقاد",
+    "opinion": "نظر",
+    "idea": "ایده",
+    "suggestion": "پیشنهاد",
+    "recommendation": "توصیه",
+    "violation_report": "گزارش تخلف",
+    "question": "پرسش",
+    "other": "سایر",
+}
 
 PROVINCES = {
     "alborz": "البرز", "ardabil": "اردبیل", "east_azerbaijan": "آذربایجان شرقی",
