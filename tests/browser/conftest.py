@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from common.config import PROJECT_ROOT
+from tests.helpers import in_ci
 from tests.e2e.test_case_journey import Api, api  # noqa: F401  (the staff client, with the demo staff loaded)
 from tests.e2e.test_first_path import platform  # noqa: F401  (a module's running platform, as the e2e tests start it)
 
@@ -26,10 +27,6 @@ BLOCKING = {"serious", "critical"}
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 PHONE_WIDTH = 360
 SETUP = "run .ci/browser-setup (it installs Debian's chromium and chromium-driver)"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 def _unavailable(reason: str):
