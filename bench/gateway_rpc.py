@@ -59,11 +59,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sequential", type=int, default=500)
+    parser.add_argument("--gateway-threads", type=int, help="gunicorn threads per worker (default: --clients)")
+    parser.add_argument("--gateway-workers", type=int, default=1, help="gunicorn worker processes (production: 1)")
     args = parser.parse_args()
     with databases() as dbs, vhost() as amqp_uri:
         load_demo_staff(dbs["complaints"])
         config = {**get_settings().nameko_config(), "AMQP_URI": amqp_uri}
-        with gateway_and_complaints(dbs, amqp_uri, args.clients) as (_, base, _):
+        with gateway_and_complaints(dbs, amqp_uri, args.gateway_threads or args.clients,
+                                    {"GATEWAY_WORKERS": str(args.gateway_workers)}) as (_, base, _):
             url = f"{base}/api/v1/cases/{UNKNOWN}"
             load(url, args.clients, 2, expect=404)  # warm-up
             spread(_direct_process, args.clients, 2, (config,))
@@ -84,7 +87,8 @@ def main() -> int:
             me = sequential(f"{base}/api/v1/auth/me", args.sequential, {"Authorization": f"Bearer {token}"})
 
     subject, baseline = median_run(via_gateway), median_run(direct)
-    subject["what"] = f"GET /api/v1/cases/{{unknown}} through the gateway, {args.clients} clients"
+    subject["what"] = (f"GET /api/v1/cases/{{unknown}} through the gateway, {args.clients} clients; gunicorn gthread, "
+                       f"{args.gateway_workers} worker(s) × {args.gateway_threads or args.clients} threads")
     baseline["what"] = f"complaints.get_case from standalone proxies, {args.clients} clients"
     report("trivial RPC route", subject, baseline)
     print(f"rounds req/s gateway {[r['per_second'] for r in via_gateway]} direct {[r['per_second'] for r in direct]}")

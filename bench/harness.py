@@ -149,7 +149,7 @@ def load(url: str, clients: int, seconds: float, body: bytes | None = None, head
 
 
 @contextlib.contextmanager
-def gateway_and_complaints(dbs: dict, amqp_uri: str, threads: int):
+def gateway_and_complaints(dbs: dict, amqp_uri: str, threads: int, gateway_env: dict | None = None):
     """Only the gateway and complaints, ready, rate limits off (a benchmark is one client doing a
     lot): the relay and notifications would spend the shared two cores on one run's events during
     another's measurement. Yields (the process group, the gateway's base URL, the ports)."""
@@ -165,7 +165,8 @@ def gateway_and_complaints(dbs: dict, amqp_uri: str, threads: int):
     ports = {"sms-operator": free_port(), "gateway": free_port()}
     ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
     group = start_platform(amqp_uri, dbs, ports, str(PROJECT_ROOT), threads=threads,
-                           only={"gateway", "complaints"}, extra_env={"RATE_LIMITS_ENABLED": "false"})
+                           only={"gateway", "complaints"},
+                           extra_env={"RATE_LIMITS_ENABLED": "false", **(gateway_env or {})})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         wait_ready(f"http://127.0.0.1:{ports['metrics:complaints']}/readyz", group)

@@ -7,7 +7,9 @@ from common.config import get_settings
 
 _settings = get_settings()
 bind = f"{_settings.gateway_host}:{_settings.gateway_port}"
-workers = 1
+# one process per container (its metrics are its own); more only to compare worker models
+# (bench.gateway_rpc --gateway-workers, docs/benchmarks.md §3)
+workers = int(os.environ.get("GATEWAY_WORKERS", "1"))
 worker_class = "gthread"
 threads = int(os.environ.get("GATEWAY_THREADS", "32"))
 timeout = 30
@@ -21,7 +23,12 @@ control_socket_disable = True  # no runtime control socket: the root filesystem 
 def post_worker_init(worker):
     from common.ops_server import start_ops_server
 
-    start_ops_server(_settings.metrics_port_for("gateway"), {})
+    try:
+        start_ops_server(_settings.metrics_port_for("gateway"), {})
+    except OSError:
+        if workers == 1:
+            raise
+        # a measuring run with several workers: the first one serves the probes and its own metrics
     principals = worker.wsgi.extensions.get("principals")
     if principals is not None:
         principals.start()  # consuming the revocation events before the first staff request

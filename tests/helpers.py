@@ -122,3 +122,25 @@ def take(channel, queue: str, count: int, arguments: dict | None = None, timeout
         except TimeoutError:
             break
     return got
+
+
+@contextlib.contextmanager
+def webhook_receiver():
+    """A ministry system's webhook endpoint at `<url>/hook`: answers 503 to the first `app.config["failures"]`
+    posts, then 204; keeps each post's (headers, body) in `app.config["posts"]`."""
+    from flask import Flask, request
+
+    app = Flask("receiver")
+    app.config.update(posts=[], failures=0)
+
+    @app.post("/hook")
+    def hook():
+        if app.config["failures"] > 0:
+            app.config["failures"] -= 1
+            return "", 503
+        app.config["posts"].append((dict(request.headers), request.get_data()))
+        return "", 204
+
+    with serving(app) as server:
+        server.app = app
+        yield server

@@ -3,6 +3,7 @@ the same command compose's init job runs; every service serves RPC and consumes 
 the relay publishes under its own; and each user can do no more than its part."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import uuid
@@ -19,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from common import outbox
 from common.config import get_settings
-from common.events.catalog import CASE_REGISTERED, PAYMENT_FAILED, STAFF_ACCESS_REVOKED, STAFF_CREDENTIALS_CHANGED
+from common.events.catalog import (
+    CASE_REGISTERED, PAYMENT_FAILED, STAFF_ACCESS_REVOKED, STAFF_CREDENTIALS_CHANGED, STATISTICS_PUBLISHED,
+)
 from common.events.envelope import new_event
 from common.events.handler import dead_letter_queue_arguments, event_queue_arguments
 from common.ops_server import broker_check
@@ -34,7 +37,7 @@ from services.notifications.service import NotificationsService
 from services.payments.models import outbox as payments_outbox
 from services.payments.service import PaymentsService
 from services.transparency.service import TransparencyService
-from tests.helpers import case_registered
+from tests.helpers import as_integrator, case_registered, publish as publish_event, take, wait_for, webhook_receiver
 
 PROCESSES = {"complaints": ComplaintsService, "notifications": NotificationsService, "payments": PaymentsService,
              "transparency": TransparencyService}
@@ -67,6 +70,40 @@ def broker(request, rabbit_manager):
 
 def config_for(service_config, uri, **extra):
     return {**service_config, "AMQP_URI": uri, **extra}
+
+
+def test_integrators_are_made_and_served_under_the_platform_s_least_privileged_users(
+        broker, request, container_factory, service_config, sms_operator):
+    """Notifications makes integrators through the management API as the broker user `integrators` (its
+    permissions reach only integrator queues and the events exchanges), and takes a webhook integrator's
+    events from its queue under its own user; the AMQP integrator reads under the user it was given."""
+    api, own = urlsplit(request.config.getoption("RABBIT_API_URI")), urlsplit(broker["integrators"])
+    management = f"http://{own.username}:{own.password}@{api.hostname}:{api.port}"
+    container = container_factory(NotificationsService, config_for(
+        service_config, broker["notifications"], BROKER_ADMIN_URL=management, SMS_PROVIDER_URL=sms_operator.url,
+        SMS_PROVIDERS="kavenegar"))
+    container.start()
+    admin = {"kind": "staff", "role": "admin", "id": str(uuid.uuid4()), "username": "admin"}
+    types = [STATISTICS_PUBLISHED.type]
+    names = [f"t{uuid.uuid4().hex[:8]}-{kind}" for kind in ("amqp", "hook")]
+    gateway = RpcClient({**get_settings().nameko_config(), "AMQP_URI": broker["gateway"]}, timeout=10)
+    try:
+        with webhook_receiver() as receiver:
+            on_amqp = gateway.call("notifications", "register_integrator", admin,
+                                   {"name": names[0], "event_types": types})
+            gateway.call("notifications", "register_integrator", admin,
+                         {"name": names[1], "event_types": types, "webhook_url": f"{receiver.url}/hook"})
+            event = new_event(STATISTICS_PUBLISHED, {"n": 1})
+            publish_event(broker["admin"], event)
+            posted = wait_for(lambda: receiver.app.config["posts"], "the webhook's post")
+            assert json.loads(posted[0][1])["id"] == event["id"]
+        with as_integrator(on_amqp["amqp"]) as connection:
+            assert [e["id"] for e in take(connection.channel(), on_amqp["amqp"]["queue"], 1)] == [event["id"]]
+    finally:
+        gateway.close()
+        for name in names:
+            requests.delete(f"{api.scheme}://{api.hostname}:{api.port}/api/users/{quote('integrator.' + name, safe='')}",
+                            auth=(api.username, api.password), timeout=10)
 
 
 def test_every_process_serves_and_consumes_under_its_own_user(broker, container_factory, service_config, db_urls,

@@ -17,7 +17,7 @@ from common.errors import Conflict, Forbidden, InvalidRequest
 from common.events.catalog import CASE_REGISTERED, DATASET_PUBLISHED, STATISTICS_PUBLISHED
 from services.notifications import integrator_access
 from services.notifications.service import NotificationsService
-from tests.helpers import as_integrator as connect, gateway_proxy, publish, serving, take, wait_for
+from tests.helpers import as_integrator as connect, gateway_proxy, publish, take, wait_for, webhook_receiver
 
 ADMIN = {"kind": "staff", "role": "admin", "id": str(uuid.uuid4()), "username": "admin"}
 PUBLIC_TYPES = [STATISTICS_PUBLISHED.type, DATASET_PUBLISHED.type]
@@ -151,23 +151,7 @@ def test_only_an_administrator_registers_integrators(registry):
 # webhooks: a system that cannot speak AMQP ----------------------------------------------------------------------
 @pytest.fixture
 def receiver():
-    """A ministry system's webhook endpoint: answers 503 to the first `failures` posts, then 204; keeps each
-    post's headers and body."""
-    from flask import Flask, request
-
-    app = Flask("receiver")
-    app.config.update(posts=[], failures=0)
-
-    @app.post("/hook")
-    def hook():
-        if app.config["failures"] > 0:
-            app.config["failures"] -= 1
-            return "", 503
-        app.config["posts"].append((dict(request.headers), request.get_data()))
-        return "", 204
-
-    with serving(app) as server:
-        server.app = app
+    with webhook_receiver() as server:
         yield server
 
 
