@@ -15,7 +15,7 @@ from flask import current_app, g, request
 
 from common.config import Settings
 from gateway.problems import Problem
-from services.complaints import org
+from services.complaints.api import org
 
 ALGORITHM = "HS256"
 BEARER = [{"bearer": []}]

@@ -28,15 +28,14 @@ def _models() -> dict[str, type]:
 
     from gateway import schemas as gateway_schemas
     from gateway.routes import open311
-    from services.complaints import schemas as complaint_schemas
-    from services.notifications import schemas as notification_schemas
-    from services.payments import registry as payment_registry
-    from services.payments import donation_schemas
-    from services.payments import schemas as payment_schemas
-    from services.transparency import schemas as transparency_schemas
+    from services.complaints.api import schemas as complaint_schemas
+    from services.notifications.api import schemas as notification_schemas
+    from services.payments.api import donation_schemas
+    from services.payments.api import schemas as payment_schemas
+    from services.transparency.api import schemas as transparency_schemas
 
     found = {}
-    for module in (gateway_schemas, complaint_schemas, notification_schemas, payment_schemas, payment_registry,
+    for module in (gateway_schemas, complaint_schemas, notification_schemas, payment_schemas,
                    open311, donation_schemas, transparency_schemas):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__:

@@ -21,7 +21,7 @@ from common.errors import FieldError
 from gateway.auth import accepts_upload, reporter, reporter_token
 from gateway.protection import client_key, idempotency
 from gateway.schemas import CaseSecretHeader, IdempotencyHeader, Problem, TrackingCodePath, UploadForm
-from services.complaints.schemas import (
+from services.complaints.api import (
     REPORTER_CODE_SENT_FA,
     CaseView,
     CitizenCaseIntake,

@@ -14,8 +14,8 @@ from gateway.auth import ALL_STAFF, BEARER, accepts_upload, requires
 from gateway.protection import idempotency
 from gateway.schemas import CaseFilePath, IdempotencyHeader, PageQuery, Problem, TrackingCodePath, UploadForm
 from common.validation import FreeText
-from services.complaints import org
-from services.complaints.schemas import (
+from services.complaints.api import org
+from services.complaints.api import (
     Answer, CartablePage, Category, Kind, Urgency, StaffCaseIntake, FileView, Note, Referral, RegisteredCase, RequiredNote, StaffCaseView,
 )
 

@@ -9,7 +9,7 @@ from pydantic import Field
 from gateway.auth import accepts_form
 from gateway.protection import idempotency
 from gateway.schemas import IdempotencyHeader, Problem, RequestPart
-from services.payments.donation_schemas import (
+from services.payments.api import (
     CallbackForm, DonationIn, DonationPurposes, DonationReceipt, DonationsDataset, DonationStarted,
 )
 

@@ -10,7 +10,7 @@ from gateway.schemas import (
     IntegratorBody, IntegratorList, IntegratorPath, IntegratorView, Problem, RegisteredIntegrator, WebhookDeadLetters,
     WebhookReplayed,
 )
-from services.notifications.schemas import WebhookReplay
+from services.notifications.api import WebhookReplay
 
 bp = APIBlueprint("integrators", __name__, url_prefix="/api/v1/staff/integrators",
                   abp_tags=[Tag(name="integrators", description="systems that receive the platform's events")],

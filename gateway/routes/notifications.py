@@ -9,7 +9,7 @@ from pydantic import Field
 
 from gateway.auth import ALL_STAFF, BEARER, requires
 from gateway.schemas import PageQuery, Problem
-from services.notifications.schemas import MarkedRead, MarkRead, StaffNotificationPage, UnreadCount
+from services.notifications.api import MarkedRead, MarkRead, StaffNotificationPage, UnreadCount
 
 bp = APIBlueprint("notifications", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="notifications", description="staff notifications")])

@@ -24,8 +24,8 @@ from common.validation import parse
 from gateway.auth import requires
 from gateway.protection import idempotency
 from gateway.schemas import IdempotencyHeader, RequestPart
-from services.complaints.domain import PARTNER_APP_KINDS
-from services.complaints.schemas import ADDRESS_MAX, LAT_RANGE, LONG_RANGE, MEDIA_URL_MAX, CaseIntake
+from services.complaints.api import PARTNER_APP_KINDS
+from services.complaints.api import ADDRESS_MAX, LAT_RANGE, LONG_RANGE, MEDIA_URL_MAX, CaseIntake
 
 WINDOW = timedelta(days=90)  # GeoReport v2: the default range of a listing, and the longest one asked
 MAX_REQUESTS = 1000

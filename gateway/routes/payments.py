@@ -11,8 +11,8 @@ from pydantic import Field
 from gateway.auth import BEARER, requires
 from gateway.protection import idempotency
 from gateway.schemas import IdempotencyHeader, Problem, RequestPart
-from services.payments.registry import BeneficiaryIn
-from services.payments.schemas import (
+from services.payments.api import BeneficiaryIn
+from services.payments.api import (
     CYCLE_STAGES,
     BeneficiaryView, BudgetLineList, CycleList, CycleOpen, CycleView, FailedPayments, LedgerCheck, Resolve, Resolved,
     StatusChange,

@@ -6,7 +6,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from gateway.auth import BEARER, requires
 from gateway.schemas import CategoryList, Dashboard, OrgUnitList, OrgUnitQuery, PeriodQuery, Problem, Scorecards
-from services.complaints import org
+from services.complaints.api import org
 from common.reference_data import CATEGORIES
 
 bp = APIBlueprint("reports", __name__, url_prefix="/api/v1",

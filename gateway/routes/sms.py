@@ -13,7 +13,7 @@ from common.config import get_settings
 from gateway.auth import BEARER, accepts_form, requires
 from gateway.problems import Problem as ProblemError
 from gateway.schemas import PageQuery, Problem
-from services.notifications.schemas import (
+from services.notifications.api import (
     DeadLetterPage, Preview, PreviewBody, ReceiptsTaken, Replay, Replayed, TemplateList, TemplatePath,
 )
 

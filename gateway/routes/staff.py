@@ -13,8 +13,8 @@ from gateway.schemas import (
     PasswordResetPath, PendingReset, PendingResetList, Principal, StaffAccountList, Problem, RestoreBody, RevokeBody,
     StaffAccountPath, SweepFailurePath, TrackingCodePath,
 )
-from services.complaints import org
-from services.complaints.schemas import (
+from services.complaints.api import org
+from services.complaints.api import (
     CallerCaseView, OutageIntake, OutageList, OutageView, ReporterIdentityViewList, StaffCasePage, StaffCaseView, SweepFailureList, SweepFailureView,
 )
 

@@ -20,18 +20,15 @@ from gateway.auth import BEARER, BENEFICIARY, accepts_upload, beneficiary_token,
 from gateway.openapi import file_response
 from gateway.protection import client_key
 from gateway.schemas import DatasetFileForm, Problem, RequestPart
-from services.transparency.schemas import MAX_SEARCH_TERMS, MIN_TERM_LETTERS, search_terms
-from services.transparency.catalog import CATALOG, describe
-from services.transparency.formats.csv_stream import csv_chunks
-from services.transparency.formats.dcat import dcat_catalog
-from services.transparency.formats.fiscal import fiscal_datapackage
-from services.transparency.formats.json_stream import json_chunks
-from services.transparency.formats.ocds import ocds_release_package_chunks
-from services.transparency.schemas import (
+from services.transparency.api import (
+    CATALOG, MAX_SEARCH_TERMS, MIN_TERM_LETTERS, csv_chunks, dcat_catalog, describe, fiscal_datapackage, json_chunks,
+    ocds_release_package_chunks, search_terms,
+)
+from services.transparency.api import (
     ApprovedUpload, BeneficiarySession, CodeAccepted, Correction, DatasetDetail, DatasetList, MyPayments, NationalIdIn,
     PublicKey, RowPage, SessionIn, Spending, UploadList, UploadView, VersionRecord,
 )
-from services.transparency.submissions import APPROVES, HANDS_IN
+from services.transparency.api import APPROVES, HANDS_IN
 
 bp = APIBlueprint("transparency", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="transparency", description="Shafaf: public datasets and each beneficiary's "

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from common.errors import FieldError, InvalidRequest, NotFound
-from common.validation import Mobile, RequiredNationalId
 from services.payments.models import AuditEntry, Beneficiary, BudgetLine, Enrolment
+from services.payments.schemas import BeneficiaryIn
 
 STATUSES = ("active", "suspended", "deceased")
-
-
-class BeneficiaryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "national_id": "0499370899", "full_name": "مریم احمدی", "household_size": 3, "mobile": "09121234567",
-        "province": "tehran", "iban": "IR820540102680020817909002", "lines": ["pension_disability"]}]})
-
-    national_id: RequiredNationalId = Field(description="10 digits with a valid check digit")
-    full_name: str = Field(min_length=2, max_length=100)
-    household_size: int = Field(ge=1, le=30)
-    mobile: Mobile = None
-    province: str = Field(max_length=50)
-    iban: str = Field(min_length=26, max_length=40, description="Sheba: IR and 24 digits (mod 97 checked)")
-    lines: list[str] = Field(min_length=1, max_length=16)
-    since: str = Field("1391-01", pattern=r"^1[34][0-9]{2}-(0[1-9]|1[0-2])$", description="first Jalali month paid")
 
 
 def _snapshot(person: Beneficiary | None) -> dict | None:

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.validation import Mobile, RequiredNationalId
 from services.payments.budget_data import BUDGET_LINES
 from services.payments.cycles import STAGES
 
@@ -13,6 +14,21 @@ CYCLE_STAGES = (*STAGES, "stopped")  # every stage a cycle can be at (cycles.py)
 
 LineCode = Literal[tuple(line["code"] for line in BUDGET_LINES)]
 MONTH = r"^1[34][0-9]{2}-(0[1-9]|1[0-2])$"
+
+
+class BeneficiaryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "national_id": "0499370899", "full_name": "مریم احمدی", "household_size": 3, "mobile": "09121234567",
+        "province": "tehran", "iban": "IR820540102680020817909002", "lines": ["pension_disability"]}]})
+
+    national_id: RequiredNationalId = Field(description="10 digits with a valid check digit")
+    full_name: str = Field(min_length=2, max_length=100)
+    household_size: int = Field(ge=1, le=30)
+    mobile: Mobile = None
+    province: str = Field(max_length=50)
+    iban: str = Field(min_length=26, max_length=40, description="Sheba: IR and 24 digits (mod 97 checked)")
+    lines: list[str] = Field(min_length=1, max_length=16)
+    since: str = Field("1391-01", pattern=r"^1[34][0-9]{2}-(0[1-9]|1[0-2])$", description="first Jalali month paid")
 
 
 class CycleOpen(BaseModel):

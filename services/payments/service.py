@@ -20,7 +20,7 @@ from services.payments import cycle_steps, cycle_worker, cycles, donations, ledg
 from services.payments.donation_schemas import DonationIn
 from services.payments.dependencies import BankDependency, IpgDependency
 from services.payments.models import BudgetLine, Cycle, idempotency_keys
-from services.payments.schemas import CycleOpen, Resolve, StatusChange
+from services.payments.schemas import BeneficiaryIn, CycleOpen, Resolve, StatusChange
 from services.payments.views import budget_line_view, cycle_list, cycle_view, failed_orders
 
 # Four eyes (SPEC P): one finance expert prepares, another person approves; the administrator, who manages
@@ -52,7 +52,7 @@ class PaymentsService(HealthRpc):
     @rpc
     def enrol(self, actor: dict, payload: dict) -> dict:
         who = _require(actor, PREPARES)
-        data = parse(registry.BeneficiaryIn, payload)
+        data = parse(BeneficiaryIn, payload)
         with self.db.begin():
             return registry.enrol(self.db, data, who, self.bank)
 

@@ -8,6 +8,11 @@ from common.text import normalise, persian_digits
 from common.validation import RequiredNationalId
 from common.validation import OneTimeCodeText
 
+# Who hands in a dataset's file and who publishes it (submissions.py): a unit at HQ keeps each national dataset,
+# and another person publishes it
+HANDS_IN = ("hq_head", "hq_expert")
+APPROVES = ("hq_head", "admin")
+
 
 class NationalIdIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"national_id": "0499370899"}]})

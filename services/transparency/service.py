@@ -25,7 +25,7 @@ from services.transparency import browse, feeds, payment_history, publication, p
 from services.transparency.catalog import CATALOG
 from services.transparency.dependencies import SignerDependency
 from services.transparency.models import inbox as inbox_table
-from services.transparency.schemas import Correction, NationalIdIn, SessionIn, UploadNote
+from services.transparency.schemas import APPROVES, HANDS_IN, Correction, NationalIdIn, SessionIn, UploadNote
 
 LOGIN_PURPOSE = "beneficiary_login"
 # a national ID with no payments still costs a code check, against a mobile no one has: the answer takes
@@ -101,7 +101,7 @@ class TransparencyService(HealthRpc):
     @rpc
     def hand_in(self, actor: dict, slug: str, filename: str, content_b64: str, note: str = "") -> dict:
         """A unit's whole file for a dataset, checked line by line; with no error, it waits for approval."""
-        authorization.require(actor, *submissions.HANDS_IN)
+        authorization.require(actor, *HANDS_IN)
         note = parse(UploadNote, {"note": note}).note
         try:
             content = base64.b64decode(content_b64, validate=True)
@@ -113,14 +113,14 @@ class TransparencyService(HealthRpc):
 
     @rpc
     def uploads(self, actor: dict) -> dict:
-        authorization.require(actor, *submissions.HANDS_IN, *submissions.APPROVES)
+        authorization.require(actor, *HANDS_IN, *APPROVES)
         with self.db.begin():
             return {"items": submissions.recent(self.db), "datasets": submissions.datasets()}
 
     @rpc
     def approve_upload(self, actor: dict, upload_id: str) -> dict:
         """Four eyes: another person than the uploader publishes the file as the dataset's next version."""
-        authorization.require(actor, *submissions.APPROVES)
+        authorization.require(actor, *APPROVES)
         with self.db.begin():
             return submissions.approve(self.db, upload_id, actor, self.signer, _now())
 

@@ -17,8 +17,6 @@ from services.transparency import publication, signing, uploads
 from services.transparency.catalog import CATALOG, Dataset
 from services.transparency.models import dataset_uploads
 
-HANDS_IN = ("hq_head", "hq_expert")  # a unit at HQ keeps each national dataset
-APPROVES = ("hq_head", "admin")  # and another person publishes it
 RECENT = 20
 
 

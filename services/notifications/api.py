@@ -1,0 +1,13 @@
+"""notifications' published contract: all a caller (the gateway) imports from this service, its request and answer
+models (`schemas`, each also by name below). tests/unit/test_import_contracts.py fails on any other import across
+the boundary (import-linter, pyproject.toml)."""
+from services.notifications import schemas
+from services.notifications.schemas import (
+    DeadLetterPage, MarkedRead, MarkRead, Preview, PreviewBody, ReceiptsTaken, Replay, Replayed, StaffNotificationPage,
+    TemplateList, TemplatePath, UnreadCount, WebhookReplay,
+)
+
+__all__ = [
+    "schemas", "DeadLetterPage", "MarkedRead", "MarkRead", "Preview", "PreviewBody", "ReceiptsTaken", "Replay",
+    "Replayed", "StaffNotificationPage", "TemplateList", "TemplatePath", "UnreadCount", "WebhookReplay",
+]
