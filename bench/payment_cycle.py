@@ -59,7 +59,7 @@ from common.outbox.relay import OutboxRelay, event_exchange
 from scripts.processes import free_port
 from services.payments import cycle_steps, demo_load, ledger_store
 from services.payments.bank import BankHttpAdapter
-from services.payments.budget_data import LINES_BY_CODE, PENSION_LINES
+from common.budget_lines import LINES_BY_CODE, PENSION_LINES
 
 MONTH = "1405-09"
 QUEUE = "bench-disbursements"

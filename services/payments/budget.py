@@ -5,7 +5,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.payments import ledger
-from services.payments.budget_data import BUDGET_LINES
+from common.budget_lines import BUDGET_LINES
 from services.payments.ledger_store import post
 from services.payments.models import BudgetLine
 

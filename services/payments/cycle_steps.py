@@ -27,7 +27,7 @@ from common.events.envelope import new_event
 from common.jalali import iso, month_fa
 from services.payments import cycles, ledger
 from services.payments.bank import BankError, BatchRejected, iso20022
-from services.payments.budget_data import SHORT_NAMES_FA
+from common.budget_lines import SHORT_NAMES_FA
 from services.payments.ledger_store import balance, post
 from services.payments.models import BankBatch, BudgetLine, Cycle, PaymentOrder
 from services.payments.models import outbox as outbox_table

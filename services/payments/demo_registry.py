@@ -12,7 +12,7 @@ again from their national ID (`find`). People come in groups of 1,000: i = 1000*
 - lines: a permutation p = (C*i + D) mod N places the person in the registry's layout: the pension lines
   take consecutive blocks of p whose sizes are their `demo_beneficiaries`, and the first positions of each
   block also get one supplementary line (`SUPPLEMENT_PLAN`). So every person has one pension line, some
-  have a second, and the enrolments of each line are exactly its `demo_beneficiaries` in budget_data,
+  have a second, and the enrolments of each line are exactly its `demo_beneficiaries` in common/budget_lines.py,
   while the lines stay mixed along the stream.
 - iban: "IR" + 2 mod-97 check digits + a 3-digit bank code + "0" + 8 account digits + the 10 digits of the
   national ID. The last 10 digits ARE the owner's national ID: a demo convention (real Sheba numbers carry
@@ -36,7 +36,7 @@ from math import gcd
 from random import Random
 
 from common.reference_data import PROVINCES
-from services.payments.budget_data import DEMO_HOUSEHOLDS, LINES_BY_CODE, PENSION_LINES, SUPPLEMENT_LINES
+from common.budget_lines import DEMO_HOUSEHOLDS, LINES_BY_CODE, PENSION_LINES, SUPPLEMENT_LINES
 
 # pension line -> the supplementary lines some of its households also get, with how many
 SUPPLEMENT_PLAN: dict[str, tuple[tuple[str, int], ...]] = {
@@ -144,7 +144,7 @@ def _check_plan() -> None:
     counts = enrolment_counts()
     for code, line in LINES_BY_CODE.items():
         if counts[code] != line["demo_beneficiaries"]:
-            raise ValueError(f"{code}: the registry enrols {counts[code]}, budget_data says {line['demo_beneficiaries']}")
+            raise ValueError(f"{code}: the registry enrols {counts[code]}, common.budget_lines says {line['demo_beneficiaries']}")
     if set(PROVINCE_WEIGHTS) != set(PROVINCES):
         raise ValueError("PROVINCE_WEIGHTS must name every province of common.reference_data.PROVINCES")
 

@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 from common.text import normalise_digits, persian_digits
 from common.validation import FreeText, Mobile
 from common.reference_data import PROVINCES
-from services.payments.budget_data import LINES_BY_CODE
+from common.budget_lines import LINES_BY_CODE
 
 MAX_DONATION_RIALS = 1_000_000_000_000  # beyond any gateway's single payment
 # Less than 10,000 rials (1,000 toman) costs more in the gateway's fee than it gives, and 1-rial payments are how

@@ -34,7 +34,7 @@ from common.events.envelope import new_event
 from common.identifiers import luhn_check_digit, luhn_valid, mask_mobile
 from common.jalali import TEHRAN, day_text, iso, stamp, to_jalali
 from common.reference_data import PROVINCES
-from services.payments.budget_data import LINES_BY_CODE
+from common.budget_lines import LINES_BY_CODE
 from services.payments.donation_schemas import DonationIn
 from services.payments.ledger import Posting
 from services.payments.ledger_store import post

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.validation import Mobile, RequiredNationalId
-from services.payments.budget_data import BUDGET_LINES
+from common.budget_lines import BUDGET_LINES
 from services.payments.cycles import STAGES
 
 CYCLE_STAGES = (*STAGES, "stopped")  # every stage a cycle can be at (cycles.py)

@@ -7,7 +7,7 @@ transactions pay installments of contracts picked by index).
 
 THE VALUES ARE ILLUSTRATIVE, NOT THE ORGANIZATION'S REAL DATA. Sizes come from the seeds: 2,800 property
 units and 22,000 contracts, agreements and memoranda (seed 000); 31 provinces; the licence on-time rates
-of 98% in 1403 against 36% in 1402 (seed 003); the 16 budget lines of services/payments/budget_data.py;
+of 98% in 1403 against 36% in 1402 (seed 003); the 16 budget lines of common/budget_lines.py;
 the 427 centers of common/reference_data.py. Company, NGO and centre names are made up from
 common words; the managers' names are random pairs of common first and family names and belong to no
 one. No national ID, mobile number, bank account or postal code appears anywhere.
@@ -28,7 +28,7 @@ from functools import lru_cache
 from common.jalali import month_name_fa, year_start
 from common.text import persian_digits
 from common.reference_data import CENTER_TYPES, CENTERS, COUNTIES, PROVINCES
-from services.payments.budget_data import BUDGET_LINES, LINES_BY_CODE
+from common.budget_lines import BUDGET_LINES, LINES_BY_CODE
 from services.transparency.catalog import CATALOG
 
 DEMO_TODAY = date(2026, 11, 21)  # 1405/08/30

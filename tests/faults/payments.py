@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
 from services.payments import demo_load
-from services.payments.budget_data import LINES_BY_CODE, PENSION_LINES
+from common.budget_lines import LINES_BY_CODE, PENSION_LINES
 from tests.faults.harness import (
     Sampler,
     at_rest,

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.payments import demo_load, demo_registry
-from services.payments.budget_data import BUDGET_LINES
+from common.budget_lines import BUDGET_LINES
 
 PEOPLE = 2_000
 

@@ -13,7 +13,7 @@ from common.config import PROJECT_ROOT
 from common.identifiers import is_valid_national_id, is_valid_sheba, normalise_mobile, normalise_sheba
 from common.reference_data import PROVINCES
 from services.payments import demo_registry
-from services.payments.budget_data import (
+from common.budget_lines import (
     BUDGET_LINES, CENTER_LINES, DEMO_HOUSEHOLDS, DEMO_SECOND_ENROLMENTS, LINES_BY_CODE,
     ORGANIZATION_BUDGET_1405_RIALS, PENSION_LINES, SUPPLEMENT_LINES, UNDERFUNDED_LINE,
 )

@@ -192,7 +192,7 @@ def test_a_template_refuses_a_missing_variable_an_unknown_name_and_a_text_too_lo
 
 
 def test_payday_sms_fits_one_part_for_every_line_month_and_amount_under_a_billion():
-    from services.payments.budget_data import LINES_BY_CODE, SHORT_NAMES_FA
+    from common.budget_lines import LINES_BY_CODE, SHORT_NAMES_FA
 
     from common.events.catalog import DISBURSEMENTS_PUBLISHED
     from common.jalali import month_fa

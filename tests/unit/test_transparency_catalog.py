@@ -11,7 +11,7 @@ import pytest
 
 from common.text import normalise_digits
 from common.reference_data import CENTERS, PROVINCES
-from services.payments.budget_data import BUDGET_LINES
+from common.budget_lines import BUDGET_LINES
 from services.transparency.catalog import (
     CATALOG,
     LICENCE,

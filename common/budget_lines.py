@@ -1,4 +1,5 @@
-"""The organization's 16 budget lines (SPEC T9, P3): pure data, no I/O.
+"""The organization's 16 budget lines (SPEC T9, P3): pure data, no I/O. Shared: payments funds and pays them,
+transparency publishes them (the budget dataset, with what has been spent from each, from the disbursements).
 
 Seed 000 says 82% of the budget (4,850 billion toman in 1399) is published in 16 line items, each with its
 per-capita amount, its purpose and the law on which it is paid into people's accounts; seed 004 says
