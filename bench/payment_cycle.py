@@ -276,7 +276,7 @@ def run_lines(url: str, bank, clock: StageClock, lines: list[str], expected: dic
 
 
 def cycle_worker(url: str, bank_url: str, key: str, lines: list[str], expected: dict[str, int], go, out) -> None:
-    """A process running the cycles of some lines (as `python -m services.payments.worker` runs one cycle)."""
+    """A process running the cycles of some lines (as `python -m services.payments.advance_cycle` runs one cycle)."""
     clock = StageClock()
     bank = TimedBank(BankHttpAdapter(bank_url, key, timeout=300), clock)
     go.wait()

@@ -1,7 +1,7 @@
 """Move one payment cycle on from wherever it is, outside the service (operators, and the test that
 kills the worker again and again):
 
-    python -m services.payments.worker <cycle id>
+    python -m services.payments.advance_cycle <cycle id>
 """
 from __future__ import annotations
 

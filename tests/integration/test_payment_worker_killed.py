@@ -73,7 +73,7 @@ def worker(db_url, bank_url):
            # (production's default is two minutes: tests/service/test_payment_cycle_faults.py)
            "BANK_CLAIM_SECONDS": "2"}
     env.pop("DATABASE_URL", None)
-    return subprocess.Popen([sys.executable, "-m", "services.payments.worker", "1405-09.pension"], cwd=PROJECT_ROOT,
+    return subprocess.Popen([sys.executable, "-m", "services.payments.advance_cycle", "1405-09.pension"], cwd=PROJECT_ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
