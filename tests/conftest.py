@@ -12,6 +12,9 @@ import uuid  # noqa: E402
 
 import pytest  # noqa: E402
 
+# shared helpers that assert (moved out of the test modules): pytest explains their failures as a test module's
+pytest.register_assert_rewrite("tests.platform_fixtures", "tests.e2e.casework", "tests.browser.pages", "tests.unit.k8s")
+
 os.environ.setdefault("EVENT_RETRY_BASE_DELAY", "0.05")
 os.environ.setdefault("LOG_FORMAT", "text")
 # Quiet hours hold non-urgent SMS from 22:00 to 07:00 Tehran; the tests must not depend on the hour they

@@ -33,6 +33,19 @@ def case_registered(mobile: str | None = "09121234567", code: str = "42039177551
     return new_event(CASE_REGISTERED, data, subject=code)
 
 
+def disbursements(n: int, mobiles=True) -> dict:
+    """A `disbursements.published` event of one batch paying `n` people (each with a mobile unless not `mobiles`)."""
+    from common.events.catalog import DISBURSEMENTS_PUBLISHED
+    from common.events.envelope import new_event
+
+    items = [{"order_id": f"1405-09.pension.{i:010d}", "national_id": f"{i:010d}", "amount_rials": 12_500_000,
+              "province": "tehran", **({"mobile": f"0935{i:07d}"} if mobiles else {})} for i in range(n)]
+    return new_event(DISBURSEMENTS_PUBLISHED, {
+        "cycle_id": "1405-09.pension", "budget_line": "pension", "budget_line_fa": "مستمری",
+        "month": "1405-09", "month_fa": "آذر ۱۴۰۵", "batch": 1, "batches": 1, "paid_at": "2026-11-26T09:00:00Z",
+        "items": items}, subject="1405-09.pension")
+
+
 def in_ci() -> bool:
     """CI=true (.ci/run sets it): every test must run there, none may skip."""
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")

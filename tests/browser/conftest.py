@@ -16,8 +16,13 @@ import pytest
 
 from common.config import PROJECT_ROOT
 from tests.helpers import in_ci
-from tests.e2e.test_case_journey import Api, api  # noqa: F401  (the staff client, with the demo staff loaded)
-from tests.e2e.test_first_path import platform  # noqa: F401  (a module's running platform, as the e2e tests start it)
+from tests.platform_fixtures import (  # noqa: F401  (as the e2e tests have them)
+    api,  # the staff client, with the demo staff loaded
+    campaigns,  # the published campaigns
+    funded,  # the budget lines, funded
+    paid,  # a month paid to tests/e2e/transparency.py's PEOPLE
+    platform,  # a module's running platform, as the e2e tests start it
+)
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"

@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from services.complaints.demo_staff import DEMO_PASSWORD
-from tests.e2e.test_case_journey import down_to_rey
+from tests.browser.pages import login, sms_to, staff_page
+from tests.e2e.casework import down_to_rey
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -20,19 +20,6 @@ MOBILE = "09351239001"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 CASE_TEXT = "مستمری سه ماه گذشتهٔ مادرم واریز نشده و اداره پاسخی نمی‌دهد."
 ANSWER = "مستمری سه ماه، جمعاً ۴۵٬۰۰۰٬۰۰۰ ریال، امروز به حساب مادرتان واریز شد."
-
-
-def login(page, username: str, password: str = DEMO_PASSWORD) -> None:
-    page.get_by_label("نام کاربری").fill(username)
-    page.get_by_label("گذرواژه").fill(password)
-    page.get_by_role("button", name="ورود").click()
-
-
-def staff_page(web, username: str, path: str = "/web/staff/"):
-    page = web.page(path)
-    login(page, username)
-    page.locator("#who button").wait_for()  # logged in: the name and the logout button
-    return page
 
 
 def open_from_cartable(page, code: str):
@@ -52,13 +39,6 @@ def refer(web, username: str, code: str, unit: str, note: str, shot: str | None 
     assert f"ارجاع شد به «{unit}»" in page.locator(".alert.ok").inner_text()
     assert page.locator("#holder").inner_text() == unit
     return page
-
-
-def sms_to(platform, mobile: str, at_least: int) -> list[str]:
-    messages = requests.get(f"{platform['sms']}/api/messages",
-                            params={"receptor": mobile, "wait": 30, "min": at_least}, timeout=40).json()
-    assert len(messages) >= at_least, messages
-    return [m["message"] for m in messages]
 
 
 def test_the_home_page_serves_the_local_persian_font(web):

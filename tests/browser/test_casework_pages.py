@@ -18,9 +18,9 @@ from services.complaints import cases
 from services.complaints.cartable import end_of_today
 from services.complaints.schemas import CaseIntake
 from tests.browser.reporter_proof import CODE, prove_reporter
-from tests.browser.test_case_pages import sms_to, staff_page
-from tests.e2e.test_case_journey import REY, down_to_rey
-from tests.service.test_complaints_deadlines import refer_to_rey
+from tests.browser.pages import sms_to, staff_page
+from tests.e2e.casework import REY, down_to_rey
+from tests.service.complaints_helpers import refer_to_rey
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 

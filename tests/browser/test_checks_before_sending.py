@@ -21,8 +21,7 @@ import requests
 from common.config import PROJECT_ROOT
 from scripts.processes import free_port, start_platform, wait_ready
 from services.complaints.demo_staff import DEMO_PASSWORD
-from tests.browser.test_case_pages import login
-from tests.e2e.test_donation_journey import campaigns  # noqa: F401  (the published campaigns)
+from tests.browser.pages import login, posts_to
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -34,7 +33,7 @@ COLLEAGUES = ["operator", "inspector", "hotline", "tehran.head", "rey.expert"]
 
 
 @pytest.fixture(scope="module")
-def limited(platform, module_vhost, tmp_path_factory):  # noqa: F811
+def limited(platform, module_vhost, tmp_path_factory):
     """A gateway with the limits production has (config.py), on the platform's broker: its own in-memory counts."""
     ports = {"gateway": free_port(), "metrics:gateway": free_port(),
              "sms-operator": int(platform["sms"].rsplit(":", 1)[1])}
@@ -47,13 +46,6 @@ def limited(platform, module_vhost, tmp_path_factory):  # noqa: F811
         yield base
     finally:
         group.stop(timeout=3)  # the graceful stop has tests of its own (tests/integration/test_sigterm.py)
-
-
-def posts_to(page, path: str) -> list[str]:
-    """Every POST the page sends to `path` (the API's), recorded as it leaves the browser."""
-    sent: list[str] = []
-    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" and r.url.endswith(path) else None)
-    return sent
 
 
 def answers_to(page, path: str) -> list[dict]:
@@ -173,7 +165,7 @@ def test_an_office_s_sixth_login_is_told_to_wait_and_that_the_account_is_not_loc
     web.check(sixth, "checks-login-rate-limited")
 
 
-def test_a_wrong_check_digit_and_an_impossible_amount_are_refused_on_the_page(web, campaigns):  # noqa: F811
+def test_a_wrong_check_digit_and_an_impossible_amount_are_refused_on_the_page(web, campaigns):
     me = web.page(None)
     sent = posts_to(me, "/api/v1/transparency/me/code")
     me.goto("/web/shafaf/me.html")

@@ -15,7 +15,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.browser.test_case_pages import staff_page
+from tests.browser.pages import staff_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

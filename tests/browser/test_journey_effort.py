@@ -13,10 +13,9 @@ import requests
 
 from services.complaints.demo_staff import DEMO_PASSWORD
 from tests.browser.journeys import Journey, budgets, write
-from tests.e2e.test_case_journey import down_to_rey
-from tests.e2e.test_donation_journey import campaigns  # noqa: F401  (the published campaigns)
-from tests.e2e.test_payments_journey import LINE, cycle_reaches, funded  # noqa: F401  (the budget lines, funded)
-from tests.e2e.test_transparency_journey import PEOPLE, _until, paid  # noqa: F401  (a month paid to PEOPLE)
+from tests.e2e.casework import down_to_rey
+from tests.e2e.payments import LINE, cycle_reaches
+from tests.e2e.transparency import PEOPLE, _until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -110,7 +109,7 @@ def test_county_and_province_staff_answer_from_the_cartable_and_approve_up_the_c
     finished(j)
 
 
-def test_a_finance_approver_approves_a_waiting_cycle(web, api, paid):  # noqa: F811
+def test_a_finance_approver_approves_a_waiting_cycle(web, api, paid):
     opened = api.call("POST", "/api/v1/staff/payments/cycles", "finance.expert",
                       headers={"Idempotency-Key": "journey-effort-1405-08"}, json={"month": "1405-08", "line": LINE})
     assert opened.status_code == 201, opened.text
@@ -126,7 +125,7 @@ def test_a_finance_approver_approves_a_waiting_cycle(web, api, paid):  # noqa: F
     finished(j)
 
 
-def test_a_shafaf_visitor_finds_a_dataset_filters_it_and_downloads_it(web, funded):  # noqa: F811
+def test_a_shafaf_visitor_finds_a_dataset_filters_it_and_downloads_it(web, funded):
     _until(lambda: requests.get(f"{web.base}/api/v1/transparency/datasets", timeout=10).json()["items"],
            lambda items: all(i["version"] for i in items), "every dataset published")
     j = Journey("shafaf_visitor")
@@ -144,7 +143,7 @@ def test_a_shafaf_visitor_finds_a_dataset_filters_it_and_downloads_it(web, funde
     finished(j)
 
 
-def test_a_beneficiary_sees_what_was_paid_to_them_with_the_one_time_code(web, platform, paid):  # noqa: F811
+def test_a_beneficiary_sees_what_was_paid_to_them_with_the_one_time_code(web, platform, paid):
     national_id, mobile = next(iter(PEOPLE.items()))
     _until(lambda: requests.get(f"{platform['base']}/api/v1/transparency/spending?by=line", timeout=10).json(),
            lambda body: body["households"] == len(PEOPLE), "the cycle's payments at transparency")
@@ -163,7 +162,7 @@ def test_a_beneficiary_sees_what_was_paid_to_them_with_the_one_time_code(web, pl
     finished(j)
 
 
-def test_a_donor_donates_and_gets_the_receipt(web, campaigns):  # noqa: F811
+def test_a_donor_donates_and_gets_the_receipt(web, campaigns):
     j = Journey("donor")
     page = j.open(web, "/web/donate/")
     j.choose(page.get_by_label("استان (الزامی)"), label="بوشهر")

@@ -9,16 +9,15 @@ import pytest
 import requests
 
 from fakes.bank.app import open_iban
-from tests.browser.test_case_pages import staff_page
-from tests.e2e.test_donation_journey import campaigns  # noqa: F401  (the published campaigns)
-from tests.e2e.test_payments_journey import LINE, PEOPLE, funded  # noqa: F401  (the budget lines, funded)
+from tests.browser.pages import staff_page
+from tests.e2e.payments import LINE, PEOPLE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
 DONOR_MOBILE = "09123334499"
 
 
-def test_a_donor_pays_at_the_gateway_and_comes_back_to_a_receipt(web, platform, campaigns):  # noqa: F811
+def test_a_donor_pays_at_the_gateway_and_comes_back_to_a_receipt(web, platform, campaigns):
     page = web.page("/web/donate/")
     page.locator("#donation").wait_for()
     web.check(page, "donate")
@@ -64,7 +63,7 @@ def test_a_donor_pays_at_the_gateway_and_comes_back_to_a_receipt(web, platform, 
     assert any(latin in m["message"] for m in sms)
 
 
-def test_finance_staff_prepare_approve_and_follow_a_cycle_to_settlement(web, api, funded):  # noqa: F811
+def test_finance_staff_prepare_approve_and_follow_a_cycle_to_settlement(web, api, funded):
     for national_id, mobile in PEOPLE.items():
         enrolled = api.call("POST", "/api/v1/staff/payments/beneficiaries", "finance.expert", json={
             "national_id": national_id, "full_name": "مددجوی نمونه", "household_size": 2, "province": "tehran",

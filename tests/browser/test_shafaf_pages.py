@@ -9,13 +9,13 @@ import re
 import pytest
 import requests
 
-from tests.e2e.test_payments_journey import funded  # noqa: F401  (the budget lines, funded)
-from tests.e2e.test_transparency_journey import PEOPLE, _until, paid  # noqa: F401  (a month paid to PEOPLE)
+from tests.browser.pages import staff_page
+from tests.e2e.transparency import PEOPLE, _until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
 
-def test_anyone_finds_a_dataset_searches_its_rows_downloads_it_and_verifies_its_signatures(web, funded):  # noqa: F811
+def test_anyone_finds_a_dataset_searches_its_rows_downloads_it_and_verifies_its_signatures(web, funded):
     # the service publishes the demo datasets on its first timer ticks after the platform starts
     _until(lambda: requests.get(f"{web.base}/api/v1/transparency/datasets", timeout=10).json()["items"],
            lambda items: all(i["version"] for i in items), "every dataset published")
@@ -46,7 +46,7 @@ def test_anyone_finds_a_dataset_searches_its_rows_downloads_it_and_verifies_its_
     web.check(page, "shafaf-dataset")
 
 
-def test_a_beneficiary_sees_their_own_payment_after_the_one_time_code(web, platform, paid):  # noqa: F811
+def test_a_beneficiary_sees_their_own_payment_after_the_one_time_code(web, platform, paid):
     base = f"{platform['base']}/api/v1/transparency"
     national_id, mobile = next(iter(PEOPLE.items()))
     _until(lambda: requests.get(f"{base}/spending?by=line", timeout=10).json(),
@@ -102,7 +102,7 @@ JALALI = re.compile(r"۱[۳۴][۰-۹]{2}/[۰-۹]{2}/[۰-۹]{2}")
 ID_WITH_PERSIAN_DIGITS = re.compile(r"[A-Za-z][A-Za-z_:.\-]*[۰-۹]")  # emergency_۱۲۳, C۱۳۹۸-۰۰۰۰۱
 
 
-def test_a_visitor_reads_jalali_dates_and_picks_persian_names_with_no_internal_codes_or_types(web, funded):  # noqa: F811
+def test_a_visitor_reads_jalali_dates_and_picks_persian_names_with_no_internal_codes_or_types(web, funded):
     """Issue 22: every dataset with dates shows them Jalali (the downloads keep ISO 8601); a province or a center
     type is picked by its Persian name (provinces in the order of their Persian names) and the filter still sends
     the code; no `python -m` instruction, no `string`/`integer` column types, internal ids keep their Latin digits."""
@@ -173,7 +173,6 @@ def test_a_unit_hands_in_a_dataset_reads_the_line_at_fault_fixes_it_and_another_
     """SPEC T10, T11: an HQ expert's file with a wrong date is refused with its line and column in Persian and
     nothing is published; fixed, it waits; the unit's head approves it and Shafaf shows the new signed version."""
     from common.text import persian_digits
-    from tests.browser.test_case_pages import staff_page
 
     dataset = f"{web.base}/api/v1/transparency/datasets/managers"
     before = _until(lambda: requests.get(dataset, timeout=10).json(), lambda d: d["version"], "managers published")

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.browser.test_case_pages import sms_to
+from tests.browser.pages import sms_to
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -24,11 +24,9 @@ import sqlalchemy as sa
 
 from common.validation import NO_LETTERS_FA
 from tests.browser.reporter_proof import prove_reporter
-from tests.browser.test_case_pages import staff_page
-from tests.browser.test_checks_before_sending import posts_to
-from tests.e2e.test_donation_journey import campaigns  # noqa: F401  (the published campaigns)
-from tests.e2e.test_payments_journey import LINE, cycle_reaches, funded  # noqa: F401  (the budget lines, funded)
-from tests.e2e.test_transparency_journey import PEOPLE, _until, paid  # noqa: F401  (a month paid to PEOPLE)
+from tests.browser.pages import posts_to, staff_page
+from tests.e2e.payments import LINE, cycle_reaches
+from tests.e2e.transparency import PEOPLE, _until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -59,7 +57,7 @@ def published(web) -> dict[str, dict]:
     return {i["slug"]: requests.get(f"{api}/datasets/{i['slug']}", timeout=30).json() for i in items}
 
 
-def test_shafaf_rows_fit_a_phone_and_paging_keeps_the_reader_s_place(web, funded):  # noqa: F811
+def test_shafaf_rows_fit_a_phone_and_paging_keeps_the_reader_s_place(web, funded):
     details = published(web)
     for slug in details:
         page = web.page(f"/web/shafaf/dataset.html?slug={slug}")
@@ -121,7 +119,7 @@ def test_shafaf_rows_fit_a_phone_and_paging_keeps_the_reader_s_place(web, funded
     web.check(home, "shafaf-one-unit")
 
 
-def test_after_three_codes_the_beneficiary_page_counts_down_and_sends_no_fourth(web, platform, paid):  # noqa: F811
+def test_after_three_codes_the_beneficiary_page_counts_down_and_sends_no_fourth(web, platform, paid):
     national_id, mobile = list(PEOPLE.items())[1]
     _until(lambda: requests.get(f"{platform['base']}/api/v1/transparency/spending?by=line", timeout=10).json(),
            lambda body: body["households"] == len(PEOPLE), "the cycle's payments at transparency")
@@ -234,7 +232,7 @@ def _answered(api, text: str, mobile: str) -> str:
     return code
 
 
-def test_what_a_citizen_does_is_confirmed_on_the_page(web, api, platform):  # noqa: F811
+def test_what_a_citizen_does_is_confirmed_on_the_page(web, api, platform):
     code = _answered(api, "مستمری این ماه به حساب من واریز نشده است.", "09351239201")
     page = web.page(f"/web/citizen/track.html?code={code}", width=360, height=780)
     page.locator("#case-title").wait_for()
@@ -283,7 +281,7 @@ def test_punctuation_alone_is_not_a_complaint_on_the_page_nor_at_the_api(web):
 
 
 @pytest.fixture
-def hundred_newer_cycles(platform):  # noqa: F811
+def hundred_newer_cycles(platform):
     """100 settled cycles of later months: the waiting one is not among the newest 100 cycles."""
     engine = sa.create_engine(platform["db"]["payments"])
     months = [f"{1406 + i // 12}-{i % 12 + 1:02d}" for i in range(100)]
@@ -297,7 +295,7 @@ def hundred_newer_cycles(platform):  # noqa: F811
     engine.dispose()
 
 
-def test_the_approver_sees_the_cycles_waiting_and_colleagues_by_name(web, api, paid, hundred_newer_cycles):  # noqa: F811
+def test_the_approver_sees_the_cycles_waiting_and_colleagues_by_name(web, api, paid, hundred_newer_cycles):
     opened = api.call("POST", "/api/v1/staff/payments/cycles", "finance.expert",
                       headers={"Idempotency-Key": "people-waiting-1405-08"}, json={"month": "1405-08", "line": LINE})
     assert opened.status_code == 201, opened.text
@@ -322,7 +320,7 @@ def test_the_approver_sees_the_cycles_waiting_and_colleagues_by_name(web, api, p
     web.check(page, "finance-approved-none-waiting")
 
 
-def test_the_donation_page_stops_waiting_for_an_abandoned_gateway_window(web, campaigns):  # noqa: F811
+def test_the_donation_page_stops_waiting_for_an_abandoned_gateway_window(web, campaigns):
     page = web.page(None)
     page.clock.install()
     sent = posts_to(page, "/api/v1/donations")

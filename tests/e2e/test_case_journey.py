@@ -12,48 +12,16 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
-from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
+from tests.e2e.casework import REY, down_to_rey
 
 pytestmark = pytest.mark.e2e
 
-REY = "prov.tehran.county.rey"
 GHONCHEH = "prov.tehran.county.rey.center.ghoncheh"
 MOBILE = "09351230001"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
-class Api:
-    def __init__(self, base):
-        self.base, self.tokens = base, {}
-
-    def token(self, username):
-        if username not in self.tokens:
-            response = requests.post(f"{self.base}/api/v1/auth/login",
-                                     json={"username": username, "password": DEMO_PASSWORD}, timeout=10)
-            assert response.status_code == 200, response.text
-            self.tokens[username] = response.json()["access_token"]
-        return self.tokens[username]
-
-    def call(self, method, path, username=None, **kwargs):
-        headers = kwargs.pop("headers", {})
-        if username:
-            headers["Authorization"] = f"Bearer {self.token(username)}"
-        return requests.request(method, f"{self.base}{path}", headers=headers, timeout=20, **kwargs)
-
-    def act(self, username, code, action, body, expect=200):
-        response = self.call("POST", f"/api/v1/staff/cases/{code}/{action}", username, json=body)
-        assert response.status_code == expect, response.text
-        return response.json()
-
-
-@pytest.fixture(scope="module")
-def api(platform):  # noqa: F811
-    load_demo_staff(platform["db"]["complaints"])
-    return Api(platform["base"])
-
-
-def texts_to(platform, mobile, at_least):  # noqa: F811
+def texts_to(platform, mobile, at_least):
     """The fake operator's messages to `mobile`, once there are at least `at_least` of them."""
     messages = requests.get(f"{platform['sms']}/api/messages",
                             params={"receptor": mobile, "wait": 30, "min": at_least}, timeout=40).json()
@@ -64,7 +32,7 @@ def texts_to(platform, mobile, at_least):  # noqa: F811
 REPORTER_CODE = re.compile(r"کد تأیید پرونده شما (\d{6})")
 
 
-def reporter_session(platform, api, code: str, mobile: str, already: int) -> dict:  # noqa: F811
+def reporter_session(platform, api, code: str, mobile: str, already: int) -> dict:
     """Prove being the named case's reporter as its page does (issue 18): the code alone is refused; a code is
     texted only to the case's own mobile (a wrong one hears the same answer); a wrong code is refused; the right
     one opens a reporter session for this case only. Its Authorization header. `already`: the SMS the mobile
@@ -87,7 +55,7 @@ def reporter_session(platform, api, code: str, mobile: str, already: int) -> dic
     return header
 
 
-def as_if_the_deadline_passed(platform, code):  # noqa: F811
+def as_if_the_deadline_passed(platform, code):
     engine = sa.create_engine(platform["db"]["complaints"])
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE case_hops SET due_at = now() - interval '1 second' "
@@ -109,13 +77,7 @@ def status_becomes(api, code, status, timeout=30):
         time.sleep(0.2)  # polling the public API: the sweep gives no other signal to a citizen
 
 
-def down_to_rey(api, code):
-    api.act("operator", code, "refer", {"unit": "hq.rehabilitation", "note": "مربوط به معاونت توانبخشی"})
-    api.act("rehab.expert", code, "refer", {"unit": "prov.tehran", "note": "استان تهران پیگیری کند"})
-    return api.act("tehran.head", code, "refer", {"unit": REY, "note": "شهرستان ری رسیدگی کند"})
-
-
-def test_a_case_goes_down_misses_its_deadline_comes_back_and_is_answered_approved_and_closed(platform, api):  # noqa: F811
+def test_a_case_goes_down_misses_its_deadline_comes_back_and_is_answered_approved_and_closed(platform, api):
     registered = api.call("POST", "/api/v1/cases", json={
         "kind": "complaint", "mobile": MOBILE, "category": "pension",
         "text": "مستمری سه ماه گذشته به حساب پدرم واریز نشده و اداره پاسخی نمی‌دهد."})
@@ -173,7 +135,7 @@ def test_a_case_goes_down_misses_its_deadline_comes_back_and_is_answered_approve
     assert all(code in m["message"] or code[-4:] in m["message"] for m in messages)
 
 
-def test_one_county_cannot_read_or_act_on_another_s_case(platform, api):  # noqa: F811
+def test_one_county_cannot_read_or_act_on_another_s_case(platform, api):
     code = api.call("POST", "/api/v1/cases", json={
         "kind": "complaint", "text": "نوبت ویزیت مرکز توانبخشی داده نمی‌شود."}).json()["tracking_code"]
     down_to_rey(api, code)
@@ -183,7 +145,7 @@ def test_one_county_cannot_read_or_act_on_another_s_case(platform, api):  # noqa
     assert api.act("rey.expert", code, "answer", {"text": "نوبت داده شد."})["holder_unit"] == "prov.tehran"
 
 
-def test_the_reported_center_never_sees_the_reporter(platform, api):  # noqa: F811
+def test_the_reported_center_never_sees_the_reporter(platform, api):
     report = api.call("POST", "/api/v1/cases", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
         "kind": "violation_report", "center": GHONCHEH, "name": "گزارشگر", "mobile": "09351230002",
         "text": "در مهدکودک به کودکان غذای مانده داده می‌شود."}).json()
@@ -204,7 +166,7 @@ def test_the_reported_center_never_sees_the_reporter(platform, api):  # noqa: F8
     assert seen["holder_unit"] == GHONCHEH and "reporter" not in seen
 
 
-def test_evidence_is_checked_by_content_and_downloads_only_for_those_allowed(platform, api):  # noqa: F811
+def test_evidence_is_checked_by_content_and_downloads_only_for_those_allowed(platform, api):
     report = api.call("POST", "/api/v1/cases", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
         "kind": "violation_report", "text": "در این مرکز از مددجویان پول گرفته می‌شود."}).json()
     code, secret = report["tracking_code"], report["secret"]
@@ -225,7 +187,7 @@ def test_evidence_is_checked_by_content_and_downloads_only_for_those_allowed(pla
     assert [s["stage"] for s in timeline] == ["registered", "evidence_added"]
 
 
-def test_the_hotline_finds_a_caller_s_cases_by_mobile_and_others_may_not(platform, api):  # noqa: F811
+def test_the_hotline_finds_a_caller_s_cases_by_mobile_and_others_may_not(platform, api):
     code = api.call("POST", "/api/v1/staff/cases", "hotline", json={
         "kind": "question", "mobile": "09351230009", "text": "تماس‌گیرنده می‌پرسد مستمری کی واریز می‌شود."}).json()
     assert code["channel"] == "hotline"  # registered on the caller's behalf (SPEC C1)
@@ -234,7 +196,7 @@ def test_the_hotline_finds_a_caller_s_cases_by_mobile_and_others_may_not(platfor
     assert api.call("GET", "/api/v1/staff/cases?mobile=09351230009", "rey.expert").status_code == 403
 
 
-def test_administrators_set_deadline_policies_and_see_revoked_accounts(platform, api):  # noqa: F811
+def test_administrators_set_deadline_policies_and_see_revoked_accounts(platform, api):
     rule = {"urgency": "urgent", "level": "center", "minutes": 120, "warn_fraction": 0.75}
     assert api.call("PUT", "/api/v1/staff/deadline-policies", "rey.head", json={"items": [rule]}).status_code == 403
     saved = api.call("PUT", "/api/v1/staff/deadline-policies", "admin", json={"items": [rule]})
@@ -246,7 +208,7 @@ def test_administrators_set_deadline_policies_and_see_revoked_accounts(platform,
     assert all(not a["active"] for a in revoked)
 
 
-def test_an_integrator_registered_through_the_api_consumes_is_refused_other_types_and_replays(platform, api):  # noqa: F811
+def test_an_integrator_registered_through_the_api_consumes_is_refused_other_types_and_replays(platform, api):
     """Issue 20: registered by an administrator, an integrator reads its types with its own credentials, cannot
     take another type, goes offline, finds what it missed in its queue, and replays its stream from the start."""
     from amqp.exceptions import AccessRefused

@@ -11,22 +11,13 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.payments import donations, ledger_store
-from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
+from services.payments import ledger_store
 
 pytestmark = pytest.mark.e2e
 
 MOBILE = "09123334455"
 DONATION = {"donor_name": "مریم احمدی", "mobile": MOBILE, "province": "bushehr",
             "purpose": {"kind": "campaign", "code": "bushehr_rehab_centers"}, "amount_rials": 7_500_000}
-
-
-@pytest.fixture(scope="module")
-def campaigns(platform):  # noqa: F811
-    engine = sa.create_engine(platform["db"]["payments"])
-    with Session(engine) as session, session.begin():
-        donations.load_campaigns(session)
-    engine.dispose()
 
 
 def _fields_of(page: str) -> tuple[str, dict]:
@@ -36,7 +27,7 @@ def _fields_of(page: str) -> tuple[str, dict]:
     return action, fields
 
 
-def test_a_donor_gives_pays_at_the_gateway_and_gets_a_receipt_and_an_sms(platform, campaigns):  # noqa: F811
+def test_a_donor_gives_pays_at_the_gateway_and_gets_a_receipt_and_an_sms(platform, campaigns):
     base = platform["base"]
     purposes = requests.get(f"{base}/api/v1/donations/purposes", timeout=10).json()
     assert "bushehr_rehab_centers" in {c["code"] for c in purposes["campaigns"]}

@@ -9,62 +9,14 @@ import time
 import pytest
 import requests
 import sqlalchemy as sa
-from kombu import Connection, Queue
 
-from common.config import PROJECT_ROOT, SERVICES
+from common.config import SERVICES
 from common.events import schemas
-from common.events.catalog import exchange_of
-from common.events.envelope import register_kombu_serializer
-from common.outbox.relay import event_exchange
-from scripts.processes import free_port, platform_processes, start_platform, wait_ready
-from tests.conftest import empty_databases
 
 pytestmark = pytest.mark.e2e
 
 CASE = {"kind": "complaint", "text": "مستمری این ماه به حساب مادرم واریز نشده است.",
         "mobile": "۰۹۱۲ ۱۲۳ ۴۵۶۷", "national_id": "0499370899", "name": "مریم احمدی"}
-
-
-@pytest.fixture(scope="module")
-def platform(databases, module_vhost, tmp_path_factory):
-    empty_databases(databases)
-    ports = {name: free_port() for name in ("sms-operator", "gateway")}
-    ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
-    tap = _tap(module_vhost)  # bound before anything is published, as an integrator's queue would be
-    logs = tmp_path_factory.mktemp("logs")
-    # schemathesis registers hundreds of cases from one address: lift the registration limit here
-    # (tests/unit/test_gateway_protection.py covers the limits themselves)
-    group = start_platform(module_vhost, databases, ports, str(PROJECT_ROOT), log_dir=str(logs),
-                           extra_env={"RATE_LIMIT_REGISTER": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute",
-                                      "RATE_LIMIT_REGISTER_MOBILE": "100000/minute",
-                                      "RATE_LIMIT_CODE_NATIONAL_ID": "100000/minute", "RATE_LIMIT_CODE_CASE": "100000/minute",
-                                      "DEADLINE_SWEEP_SECONDS": "1"})
-    base = f"http://127.0.0.1:{ports['gateway']}"
-    try:
-        try:
-            wait_ready(f"{base}/readyz", group, timeout=60)
-        except RuntimeError as exc:
-            raise AssertionError(f"{exc}; logs in {logs}") from None
-        yield {"base": base, "sms": f"http://127.0.0.1:{ports['sms-operator']}", "tap": tap,
-               "metrics": {name: ports[f"metrics:{name}"] for name in platform_processes()},
-               "db": databases, "group": group, "logs": logs}
-    finally:
-        group.stop(timeout=3)  # the graceful stop has tests of its own (tests/integration/test_sigterm.py)
-        tap["queue"].close()
-        tap["conn"].release()
-
-
-def _tap(amqp_uri):
-    register_kombu_serializer()
-    conn = Connection(amqp_uri)
-    channel = conn.channel()
-    queue = Queue("e2e-tap", durable=True)
-    queue(channel).declare()
-    for service in ("complaints", "notifications"):
-        exchange = event_exchange(exchange_of(service))
-        exchange(channel).declare()
-        queue(channel).bind_to(exchange=exchange, routing_key="#")
-    return {"conn": conn, "queue": conn.SimpleQueue(queue), "seen": [], "raw": []}
 
 
 def tapped_until(tap, event_type, timeout=20):

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 
 from services.complaints.admin import ensure_staff
 from services.complaints.demo_staff import DEMO_PASSWORD
-from tests.e2e.test_case_journey import Api
-from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
+from tests.e2e.casework import Api
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +20,7 @@ PERSIAN = re.compile(r"[\u0600-\u06ff]")
 
 
 @pytest.fixture(scope="module")
-def api(platform):  # noqa: F811
+def api(platform):
     from services.complaints.demo_staff import load_demo_staff
 
     load_demo_staff(platform["db"]["complaints"])
@@ -46,7 +45,7 @@ def login(api, username, password=DEMO_PASSWORD):
                          timeout=20)
 
 
-def scalar(platform, sql, **params):  # noqa: F811
+def scalar(platform, sql, **params):
     engine = sa.create_engine(platform["db"]["complaints"])
     try:
         with engine.connect() as conn:
@@ -66,7 +65,7 @@ def test_the_administrator_neither_opens_nor_approves_a_payment_cycle(api):
     assert api.call("GET", "/api/v1/staff/payments/cycles", "admin").status_code == 200  # reading stays
 
 
-def test_logins_are_throttled_the_same_for_every_username_and_no_account_locks(platform, api):  # noqa: F811
+def test_logins_are_throttled_the_same_for_every_username_and_no_account_locks(platform, api):
     answers = {}
     for username in ("shemiranat.expert", "nobody.at.all"):
         seen = until_held_back(api, username)
@@ -120,7 +119,7 @@ def test_a_reset_ends_the_sessions_forces_a_new_password_and_a_finance_reset_nee
 
 
 @pytest.mark.parametrize("field,value", [("urgency", "urgent"), ("channel", "hotline")])
-def test_the_public_cannot_choose_the_channel_or_the_urgency(platform, api, field, value):  # noqa: F811
+def test_the_public_cannot_choose_the_channel_or_the_urgency(platform, api, field, value):
     count = "SELECT count(*) FROM cases"
     before = scalar(platform, count)
     sent = api.call("POST", "/api/v1/cases", json={"kind": "complaint", field: value,
@@ -131,7 +130,7 @@ def test_the_public_cannot_choose_the_channel_or_the_urgency(platform, api, fiel
     assert scalar(platform, count) == before  # nothing registered
 
 
-def test_staff_registering_for_a_caller_set_the_urgency(platform, api):  # noqa: F811
+def test_staff_registering_for_a_caller_set_the_urgency(platform, api):
     made = api.call("POST", "/api/v1/staff/cases", "hotline", json={
         "kind": "complaint", "urgency": "urgent", "text": "تماس‌گیرنده می‌گوید سالمند تنها در خانه مانده است."})
     assert made.status_code == 201, made.text

@@ -8,8 +8,7 @@ import pytest
 import requests
 
 from services.complaints.demo_staff import load_demo_staff
-from tests.e2e.test_case_journey import Api, down_to_rey
-from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
+from tests.e2e.casework import Api, down_to_rey
 
 pytestmark = pytest.mark.e2e
 
@@ -17,12 +16,12 @@ MOBILE = "09351239876"
 
 
 @pytest.fixture(scope="module")
-def api(platform):  # noqa: F811
+def api(platform):
     load_demo_staff(platform["db"]["complaints"])
     return Api(platform["base"])
 
 
-def test_no_public_route_texts_a_code_or_checks_one(platform, api):  # noqa: F811
+def test_no_public_route_texts_a_code_or_checks_one(platform, api):
     """Each code purpose is asked for through its own route only (a beneficiary's: /transparency/me/code):
     the old public /otp texted citizen_login codes that nothing used, and took beneficiary_login too, so
     anyone knowing a mobile could keep replacing its codes (issue 18)."""
@@ -49,7 +48,7 @@ def unread_becomes(api, username, at_least, timeout=30) -> int:
     return n
 
 
-def test_a_case_referred_to_rey_shows_in_rey_expert_s_notifications_until_read(platform, api):  # noqa: F811
+def test_a_case_referred_to_rey_shows_in_rey_expert_s_notifications_until_read(platform, api):
     assert api.call("GET", "/api/v1/staff/notifications/unread-count").status_code == 401
     before = unread_of(api, "rey.expert")
     registered = api.call("POST", "/api/v1/cases", json={

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from common.identifiers import is_valid_national_id
 from gateway.app import create_app
 from services.payments.donation_schemas import is_valid_company_id
-from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
 
 pytestmark = pytest.mark.e2e
 KEY = r"[A-Za-z0-9._:-]{8,128}"  # gateway/schemas.py IdempotencyHeader
@@ -34,7 +33,7 @@ DOCUMENT = create_app().api_doc  # the document the gateway serves, built the sa
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 
-def test_the_gateway_serves_this_document(platform):  # noqa: F811
+def test_the_gateway_serves_this_document(platform):
     served = requests.get(f"{platform['base']}/api/v1/openapi.json", timeout=10).json()
     assert served == DOCUMENT
     assert served["openapi"].startswith("3.1")
@@ -45,7 +44,7 @@ def test_the_gateway_serves_this_document(platform):  # noqa: F811
 # derandomize: the same examples every run, so CI never turns red on a new random draw; widen the
 # search locally with --hypothesis-seed or by dropping it
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
-def test_every_operation_keeps_the_document(case, platform):  # noqa: F811
+def test_every_operation_keeps_the_document(case, platform):
     key = (case.headers or {}).get("Idempotency-Key")
     if isinstance(key, str) and not re.fullmatch(KEY, key) and (
             not key.strip(" \t") or re.fullmatch(KEY, key.strip(" \t"))):

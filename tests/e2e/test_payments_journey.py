@@ -4,42 +4,17 @@ balances, and each paid beneficiary with a mobile gets "your pension was paid" b
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 import requests
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from fakes.bank.app import open_iban
-from services.payments import budget
-from tests.e2e.test_case_journey import Api, api  # noqa: F401  (the module's staff client)
-from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
+from tests.e2e.payments import LINE, PEOPLE, cycle_reaches
 
 pytestmark = pytest.mark.e2e
 
-PEOPLE = {"0499370899": "09121110001", "0010350829": "09121110002", "0084575948": None}
-LINE = "pension_elderly"
 
-
-@pytest.fixture(scope="module")
-def funded(platform):  # noqa: F811
-    engine = sa.create_engine(platform["db"]["payments"])
-    with Session(engine) as session, session.begin():
-        budget.load(session)
-    engine.dispose()
-
-
-def cycle_reaches(api, cycle_id, stage, timeout=60):  # noqa: F811
-    deadline = time.monotonic() + timeout
-    while True:
-        seen = api.call("GET", f"/api/v1/staff/payments/cycles/{cycle_id}", "auditor").json()
-        if seen["stage"] == stage or time.monotonic() > deadline:
-            return seen
-        time.sleep(0.3)  # the worker's timer moves the cycle; the API is how staff follow it
-
-
-def test_finance_staff_pay_a_month_and_every_paid_person_hears_of_it(platform, api, funded):  # noqa: F811
+def test_finance_staff_pay_a_month_and_every_paid_person_hears_of_it(platform, api, funded):
     for national_id, mobile in PEOPLE.items():
         enrolled = api.call("POST", "/api/v1/staff/payments/beneficiaries", "finance.expert", json={
             "national_id": national_id, "full_name": "مددجوی نمونه", "household_size": 2, "province": "tehran",

@@ -7,13 +7,11 @@ import requests
 import sqlalchemy as sa
 
 from common.config import get_settings
-from tests.e2e.test_case_journey import Api, api  # noqa: F401  (the module's staff client)
-from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
 
 pytestmark = pytest.mark.e2e
 
 
-def test_templates_are_listed_and_previewed_with_their_parts(api):  # noqa: F811
+def test_templates_are_listed_and_previewed_with_their_parts(api):
     listed = api.call("GET", "/api/v1/staff/sms/templates", "operator")
     assert listed.status_code == 200
     names = {t["name"]: t for t in listed.json()["items"]}
@@ -26,7 +24,7 @@ def test_templates_are_listed_and_previewed_with_their_parts(api):  # noqa: F811
     assert api.call("GET", "/api/v1/staff/sms/templates", "rey.expert").status_code == 403
 
 
-def test_a_dead_letter_is_listed_and_replayed_and_a_receipt_is_taken(platform, api):  # noqa: F811
+def test_a_dead_letter_is_listed_and_replayed_and_a_receipt_is_taken(platform, api):
     registered = api.call("POST", "/api/v1/cases", json={
         "kind": "question", "mobile": "09351239876", "text": "نشانی اداره بهزیستی شهرستان ری کجاست؟"})
     code = registered.json()["tracking_code"]

@@ -16,13 +16,12 @@ from scripts.processes import free_port, platform_processes, wait_ready
 from services.complaints import org
 from services.complaints.admin import ensure_staff
 from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
-from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def api(platform):  # noqa: F811
+def api(platform):
     load_demo_staff(platform["db"]["complaints"])
     base = platform["base"]
 
@@ -47,7 +46,7 @@ def api(platform):  # noqa: F811
     return Api()
 
 
-def case_held_by(platform, unit):  # noqa: F811
+def case_held_by(platform, unit):
     response = requests.post(f"{platform['base']}/api/v1/cases", json={
         "kind": "complaint", "text": "اداره شهرستان به درخواست مستمری پاسخ نمی‌دهد.", "mobile": "09351112233"},
         timeout=10)
@@ -95,7 +94,7 @@ def test_an_expired_token_is_refused_and_the_refresh_token_renews_it(api):
     assert api.get("/api/v1/auth/me", renewed.json()["access_token"]).status_code == 200
 
 
-def test_a_county_user_asking_for_another_countys_case_gets_404_not_403(api, platform):  # noqa: F811
+def test_a_county_user_asking_for_another_countys_case_gets_404_not_403(api, platform):
     code = case_held_by(platform, "prov.tehran.county.rey")
     own = api.get(f"/api/v1/staff/cases/{code}", api.token("rey.expert")["access_token"])
     assert own.status_code == 200 and own.json()["holder_unit"] == "prov.tehran.county.rey"
@@ -132,7 +131,7 @@ def test_revocation_takes_effect_on_the_next_request(api):
 
 
 @pytest.fixture(scope="module")
-def second_gateway(platform):  # noqa: F811
+def second_gateway(platform):
     """Another gateway process on the same broker and databases, as a second replica in Kubernetes."""
     port, metrics = free_port(), free_port()
     platform["group"].start("gateway-2", platform_processes()["gateway"],
@@ -160,7 +159,7 @@ def refused_within(base: str, token: str, seconds: float) -> float:
 
 
 def test_every_gateway_reuses_a_confirmed_session_and_drops_it_within_a_second_of_a_change(
-        api, platform, second_gateway):  # noqa: F811
+        api, platform, second_gateway):
     """issue 21: a staff request costs no principal RPC while nothing changed; a revocation or a password
     change made through one gateway is refused by the other within a second."""
     engine = sa.create_engine(platform["db"]["complaints"])
@@ -205,7 +204,7 @@ def test_every_gateway_reuses_a_confirmed_session_and_drops_it_within_a_second_o
           f"{changed_after * 1000:.0f} ms (password change)")
 
 
-def test_staff_list_their_cases_a_page_at_a_time_within_scope(api, platform):  # noqa: F811
+def test_staff_list_their_cases_a_page_at_a_time_within_scope(api, platform):
     codes = [case_held_by(platform, "prov.isfahan.county.kashan") for _ in range(5)]
     token = api.token("inspector")["access_token"]  # HQ: sees all
     seen, url = [], "/api/v1/staff/cases?limit=2"
@@ -225,7 +224,7 @@ def test_staff_list_their_cases_a_page_at_a_time_within_scope(api, platform):  #
         assert response.status_code == 400 and response.json()["errors"][0]["field"] == "after"
 
 
-def test_an_integrators_key_reads_within_its_scope_until_revoked(api, platform):  # noqa: F811
+def test_an_integrators_key_reads_within_its_scope_until_revoked(api, platform):
     admin = api.token("admin")["access_token"]
     issued = api.post("/api/v1/staff/api-keys", {"name": "سامانهٔ پایش وزارت", "scopes": ["cases:read"]}, admin)
     assert issued.status_code == 201
@@ -247,7 +246,7 @@ def test_an_integrators_key_reads_within_its_scope_until_revoked(api, platform):
     assert forged.status_code == 401
 
 
-def test_open311_offers_no_whistleblowing_and_returns_no_personal_field(api, platform):  # noqa: F811
+def test_open311_offers_no_whistleblowing_and_returns_no_personal_field(api, platform):
     base = f"{platform['base']}/open311/v2"
     services = requests.get(f"{base}/services.json", timeout=10).json()
     codes = {s["service_code"] for s in services}
@@ -301,7 +300,7 @@ def test_open311_offers_no_whistleblowing_and_returns_no_personal_field(api, pla
                         timeout=10).json() == []
 
 
-def test_issuing_a_key_twice_with_one_idempotency_key_issues_one_key_and_stores_no_secret(api, platform):  # noqa: F811
+def test_issuing_a_key_twice_with_one_idempotency_key_issues_one_key_and_stores_no_secret(api, platform):
     admin = api.token("admin")["access_token"]
     body, headers = {"name": "سامانهٔ آمار وزارت", "scopes": ["cases:read"]}, {"Idempotency-Key": "issue-key-7a3b9c"}
 
@@ -323,7 +322,7 @@ def test_issuing_a_key_twice_with_one_idempotency_key_issues_one_key_and_stores_
     assert key.split("_", 2)[2] not in kept
 
 
-def test_an_open311_request_retried_with_its_idempotency_key_is_one_request(api, platform):  # noqa: F811
+def test_an_open311_request_retried_with_its_idempotency_key_is_one_request(api, platform):
     admin = api.token("admin")["access_token"]
     key = api.post("/api/v1/staff/api-keys", {"name": "برنامهٔ همراه", "scopes": ["open311:write"]}, admin).json()["key"]
     form = {"service_code": "question", "description": "ساعت کاری اداره بهزیستی شهرستان چیست؟"}
@@ -334,7 +333,7 @@ def test_an_open311_request_retried_with_its_idempotency_key_is_one_request(api,
     assert first.json()[0]["service_request_id"] == retry.json()[0]["service_request_id"]
 
 
-def test_administrators_record_outages_and_see_the_rows_the_sweeps_set_aside(api, platform):  # noqa: F811
+def test_administrators_record_outages_and_see_the_rows_the_sweeps_set_aside(api, platform):
     from datetime import datetime, timedelta, timezone
 
     admin, county = api.token("admin")["access_token"], api.token("rey.head")["access_token"]
@@ -368,7 +367,7 @@ def test_administrators_record_outages_and_see_the_rows_the_sweeps_set_aside(api
 NO_CASEWORK = ["finance.expert", "finance.approver", "auditor", "admin", "hotline"]
 
 
-def test_roles_without_casework_meet_case_contents_as_unknown(api, platform):  # noqa: F811
+def test_roles_without_casework_meet_case_contents_as_unknown(api, platform):
     code = case_held_by(platform, "prov.tehran.county.rey")
     assert api.get(f"/api/v1/staff/cases/{code}", api.token("rey.expert")["access_token"]).status_code == 200
     for username in NO_CASEWORK:
@@ -381,7 +380,7 @@ def test_roles_without_casework_meet_case_contents_as_unknown(api, platform):  #
         assert listed.status_code == 403, (username, listed.text)
 
 
-def test_the_hotline_reads_what_the_caller_could_and_never_an_anonymous_report(api, platform):  # noqa: F811
+def test_the_hotline_reads_what_the_caller_could_and_never_an_anonymous_report(api, platform):
     hotline = api.token("hotline")["access_token"]
     code = case_held_by(platform, "prov.tehran.county.rey")
     told = api.get(f"/api/v1/staff/calls/cases/{code}", hotline)
@@ -399,7 +398,7 @@ def test_the_hotline_reads_what_the_caller_could_and_never_an_anonymous_report(a
     assert api.get(f"/api/v1/staff/calls/cases/{code}", api.token("rey.expert")["access_token"]).status_code == 403
 
 
-def test_every_view_of_a_reporter_s_identity_leaves_a_row_the_auditor_reads(api, platform):  # noqa: F811
+def test_every_view_of_a_reporter_s_identity_leaves_a_row_the_auditor_reads(api, platform):
     reported = requests.post(f"{platform['base']}/api/v1/cases", json={
         "kind": "violation_report", "text": "کارمند اداره برای پروندهٔ مستمری رشوه خواسته است.",
         "name": "گزارش‌دهندهٔ آزمون", "mobile": "09351117788"}, timeout=10).json()

@@ -8,65 +8,21 @@ import csv
 import io
 import json
 import re
-import time
 
 import pytest
 import rdflib
 import requests
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
-from fakes.bank.app import open_iban
-from services.payments import budget
 from services.transparency.formats import fiscal, ocds
 from services.transparency.verify import verify_api
-from tests.e2e.test_case_journey import Api, api  # noqa: F401  (the module's staff client)
-from tests.e2e.test_first_path import platform  # noqa: F401  (the module's running platform)
-from tests.e2e.test_payments_journey import cycle_reaches
+from tests.e2e.transparency import LINE, PEOPLE, _until
 
 pytestmark = pytest.mark.e2e
 
-# six: a province's cell of fewer than five households would be suppressed in the public totals
-PEOPLE = {nid: f"0912777000{i}" for i, nid in enumerate(
-    ("0004993705", "0005072891", "0005152089", "0005231272", "0005310466", "0005389658"), start=1)}
 NOBODY = "4608968882"  # a valid national ID that receives nothing
-LINE = "pension_disability"
 
 
-def _until(fetch, ready, what: str, timeout: float = 60):
-    """Poll a public route until its answer is ready, as a client would; fail naming what never came."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = fetch()
-        if ready(answer):
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout}s; last answer: {str(answer)[:500]}")
-        time.sleep(0.5)
-
-
-@pytest.fixture(scope="module")
-def paid(platform, api):  # noqa: F811
-    """A month of the disability pension paid to three people through the gateway."""
-    engine = sa.create_engine(platform["db"]["payments"])
-    with Session(engine) as session, session.begin():
-        budget.load(session)
-    engine.dispose()
-    for national_id, mobile in PEOPLE.items():
-        enrolled = api.call("POST", "/api/v1/staff/payments/beneficiaries", "finance.expert", json={
-            "national_id": national_id, "full_name": "مددجوی نمونه", "household_size": 2, "province": "tehran",
-            "iban": open_iban(national_id), "lines": [LINE], "mobile": mobile})
-        assert enrolled.status_code == 200, enrolled.text
-    opened = api.call("POST", "/api/v1/staff/payments/cycles", "finance.expert",
-                      headers={"Idempotency-Key": "shafaf-e2e-1405-09"}, json={"month": "1405-09", "line": LINE})
-    assert opened.status_code == 201, opened.text
-    cycle_id = opened.json()["id"]
-    assert api.call("POST", f"/api/v1/staff/payments/cycles/{cycle_id}/approve", "finance.approver").status_code == 200
-    assert cycle_reaches(api, cycle_id, "settled")["stage"] == "settled"
-    return cycle_id
-
-
-def test_a_settled_cycle_reaches_the_beneficiary_who_logs_in_with_a_one_time_code(platform, paid):  # noqa: F811
+def test_a_settled_cycle_reaches_the_beneficiary_who_logs_in_with_a_one_time_code(platform, paid):
     base = f"{platform['base']}/api/v1/transparency"
     national_id, mobile = next(iter(PEOPLE.items()))
     # the disbursements travel by event: the public totals show when transparency has them
@@ -99,7 +55,7 @@ def test_a_settled_cycle_reaches_the_beneficiary_who_logs_in_with_a_one_time_cod
     assert requests.get(f"{base}/me/payments", headers={"Authorization": "Bearer x.y.z"}, timeout=10).status_code == 401
 
 
-def _public_answers(platform) -> list[tuple[str, requests.Response]]:  # noqa: F811
+def _public_answers(platform) -> list[tuple[str, requests.Response]]:
     base = f"{platform['base']}/api/v1/transparency"
     urls = [f"{base}/datasets", f"{base}/catalog.jsonld", f"{base}/public-key",
             f"{base}/datasets/contracts/ocds.json", f"{base}/datasets/budget/datapackage.json"]
@@ -111,7 +67,7 @@ def _public_answers(platform) -> list[tuple[str, requests.Response]]:  # noqa: F
     return [(url, requests.get(url, timeout=120)) for url in urls]
 
 
-def test_the_public_side_serves_every_dataset_in_every_format_and_no_personal_data(platform, paid,  # noqa: F811
+def test_the_public_side_serves_every_dataset_in_every_format_and_no_personal_data(platform, paid,
                                                                                      tmp_path_factory):
     base = f"{platform['base']}/api/v1/transparency"
     _until(lambda: requests.get(f"{base}/datasets", timeout=10).json()["items"],
@@ -155,7 +111,7 @@ def test_the_public_side_serves_every_dataset_in_every_format_and_no_personal_da
     assert [c["key"] for c in spending["cells"]] == [LINE]
 
 
-def test_conditional_requests_answer_304_and_anyone_can_verify_the_versions(platform, paid):  # noqa: F811
+def test_conditional_requests_answer_304_and_anyone_can_verify_the_versions(platform, paid):
     base = f"{platform['base']}/api/v1/transparency"
     for url in (f"{base}/datasets/contracts", f"{base}/datasets/contracts/download.csv", f"{base}/spending?by=month",
                 f"{base}/public-key",
@@ -169,7 +125,7 @@ def test_conditional_requests_answer_304_and_anyone_can_verify_the_versions(plat
     assert verify_api(platform["base"]) == []
 
 
-def test_search_finds_the_same_rows_in_arabic_letters_and_persian_digits(platform, paid):  # noqa: F811
+def test_search_finds_the_same_rows_in_arabic_letters_and_persian_digits(platform, paid):
     base = f"{platform['base']}/api/v1/transparency/datasets/centers/rows"
     persian = requests.get(base, params={"q": "توانبخشی کرج پلاک ۲۷", "limit": 100}, timeout=10).json()
     arabic = requests.get(base, params={"q": "توانبخشي كرج پلاک ٢٧", "limit": 100}, timeout=10).json()

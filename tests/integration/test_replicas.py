@@ -23,7 +23,7 @@ from common.events.envelope import register_kombu_serializer
 from common.outbox.relay import event_exchange
 from scripts.rabbitmq_policies import apply as apply_policies
 from tests.helpers import serving
-from tests.integration.test_sigterm import Process, consuming, platform_env, queue_state, wait_for
+from tests.integration.processes import Process, consuming, platform_env, queue_state, wait_for
 
 CASES, OVERDUE, PEOPLE, BATCH = 30, 10, 24, 6
 BANK_KEY = "replicas-test-bank-key"

@@ -13,9 +13,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.helpers import publish
-from tests.integration.test_sigterm import Process, consuming, platform_env, rows, wait_for
-from tests.service.test_sms_delivery import disbursements
+from tests.helpers import disbursements, publish
+from tests.integration.processes import Process, consuming, platform_env, rows, wait_for
 
 QUEUE = "evt-payments-ir.behzisti.payments.disbursements.published.v1--notifications.on_disbursements_published"
 TAKEN_BEFORE_THE_KILL = 60

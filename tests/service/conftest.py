@@ -1,7 +1,13 @@
 """Fixtures the service tests share."""
 import pytest
+import sqlalchemy as sa
 
+from fakes.bank.app import create_app
+from services.complaints.demo_staff import load_demo_staff
 from services.notifications.service import NotificationsService
+from services.payments.bank import BankHttpAdapter
+from tests.helpers import serving
+from tests.service.payment_cycle_helpers import KEY
 
 
 @pytest.fixture
@@ -16,3 +22,26 @@ def notifications(container_factory, service_config, sms_operator):
 @pytest.fixture
 def db(engine_of):
     return engine_of("notifications")
+
+
+@pytest.fixture
+def engine(db_urls):
+    """The complaints database, with the demo staff (tests/service/complaints_helpers.py works on it)."""
+    load_demo_staff(db_urls["complaints"])
+    engine = sa.create_engine(db_urls["complaints"])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def bank_server():
+    """The fake bank over HTTP, in this process, as the payment cycle tests pay through it."""
+    app = create_app(KEY, open_registry=True)
+    with serving(app) as server:
+        server.bank = app.config.get("bank")
+        yield server
+
+
+@pytest.fixture
+def bank(bank_server):
+    return BankHttpAdapter(bank_server.url, KEY, timeout=10)

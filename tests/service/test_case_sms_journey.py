@@ -13,7 +13,7 @@ from services.complaints import cases
 from services.complaints.demo_staff import load_demo_staff
 from services.complaints.schemas import CaseIntake
 from tests.helpers import publish
-from tests.service.test_complaints_deadlines import principal, refer_to_rey
+from tests.service.complaints_helpers import principal, refer_to_rey
 
 MOBILE = "09121234567"
 REY = "prov.tehran.county.rey"

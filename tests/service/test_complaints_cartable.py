@@ -15,7 +15,7 @@ from services.complaints.cartable import excerpt
 from services.complaints.demo_staff import load_demo_staff
 from services.complaints.schemas import CaseIntake
 from tests.conftest import empty_databases
-from tests.service.test_complaints_deadlines import engine, principal, refer_to_rey  # noqa: F401
+from tests.service.complaints_helpers import principal, refer_to_rey
 
 LONG = ("مستمری سه ماه گذشتهٔ مادرم واریز نشده است و هر بار که به اداره می‌روم می‌گویند هفتهٔ بعد بیایید؛ "
         "مادرم بیمار است و هزینهٔ دارو را نمی‌توانیم بدهیم. لطفاً رسیدگی کنید تا دست‌کم این ماه واریز شود.")
@@ -108,7 +108,7 @@ def test_each_row_has_an_excerpt_of_the_text(county):
     assert excerpt("  کوتاه\nو دو خطی ") == "کوتاه و دو خطی"
 
 
-def test_inspection_finds_a_reporter_s_case_by_mobile_in_its_own_cartable(engine):  # noqa: F811
+def test_inspection_finds_a_reporter_s_case_by_mobile_in_its_own_cartable(engine):
     with Session(engine) as session, session.begin():
         code = cases.register(session, CaseIntake(kind="complaint", mobile="09351112244",
                                                   text="مستمری این ماه هنوز واریز نشده است.")).tracking_code

@@ -10,43 +10,8 @@ from sqlalchemy.orm import Session
 
 from common.metrics import DEADLINE_MISSES
 from services.complaints import cases, history, sweeps
-from services.complaints.demo_staff import load_demo_staff
 from services.complaints.models import Staff
-from services.complaints.schemas import CaseIntake
-
-REY = "prov.tehran.county.rey"
-
-
-@pytest.fixture
-def engine(db_urls):
-    load_demo_staff(db_urls["complaints"])
-    engine = sa.create_engine(db_urls["complaints"])
-    yield engine
-    engine.dispose()
-
-
-def principal(session, username):
-    person = session.scalars(sa.select(Staff).where(Staff.username == username)).one()
-    return {"kind": "staff", "id": person.id, "full_name": person.full_name, "role": person.role,
-            "unit": person.unit_id, "username": username}
-
-
-def register(session, n=1, urgency="normal", kind="complaint"):
-    with session.begin():
-        return [cases.register(session, CaseIntake(kind=kind, urgency=urgency, mobile="09121234567",
-                                                   text="مستمری این ماه هنوز واریز نشده است.")).tracking_code
-                for _ in range(n)]
-
-
-def refer_to_rey(session, code):
-    for username, unit in [("operator", "hq.rehabilitation"), ("rehab.expert", "prov.tehran"), ("tehran.head", REY)]:
-        with session.begin():
-            cases.refer(session, principal(session, username), code, unit, "پیگیری شود")
-
-
-def scalar(engine, sql, **params):
-    with engine.connect() as conn:
-        return conn.execute(sa.text(sql), params).scalar()
+from tests.service.complaints_helpers import REY, principal, refer_to_rey, register, scalar
 
 
 def test_three_sweeps_side_by_side_escalate_each_overdue_case_exactly_once(engine):

@@ -15,10 +15,11 @@ from common.metrics import DEADLINE_MISSES, OUTAGES_DETECTED, SWEEP_ROWS_FAILED,
 from services.complaints import history, outages, sweeps
 from services.complaints.models import Staff
 from services.complaints.service import ComplaintsService
-from tests.service.test_complaints_deadlines import REY, engine, principal, refer_to_rey, register, scalar  # noqa: F401
+from tests.service.complaints_helpers import principal, register, scalar
+
 
 @pytest.fixture
-def poison(engine):  # noqa: F811
+def poison(engine):
     """poison(code): every history row written for that case fails (a row that fails on write)."""
     codes = []
     with engine.begin() as conn:
@@ -41,23 +42,23 @@ def poison(engine):  # noqa: F811
     _cure(engine)
 
 
-def _cure(engine):  # noqa: F811
+def _cure(engine):
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TRIGGER IF EXISTS poison_history ON case_history"))
         conn.execute(sa.text("DROP FUNCTION IF EXISTS poison_history()"))
         conn.execute(sa.text("DROP TABLE IF EXISTS poisoned_cases"))
 
 
-def db_now(engine):  # noqa: F811
+def db_now(engine):
     return scalar(engine, "SELECT now()")
 
 
-def misses_of(engine, code):  # noqa: F811
+def misses_of(engine, code):
     return scalar(engine, "SELECT count(*) FROM deadline_misses m JOIN cases c ON c.id = m.case_id "
                           "WHERE c.tracking_code = :c", c=code)
 
 
-def set_aside(engine):  # noqa: F811
+def set_aside(engine):
     with engine.connect() as conn:
         return {r.tracking_code: r for r in conn.execute(sa.text(
             "SELECT c.tracking_code, f.* FROM sweep_failures f JOIN cases c ON c.id = f.subject_id "
@@ -65,7 +66,7 @@ def set_aside(engine):  # noqa: F811
 
 
 # item 5: no head-of-line blocking --------------------------------------------------------------------------
-def test_a_poisoned_case_is_set_aside_with_its_error_and_every_other_case_is_escalated_exactly_once(engine, poison):  # noqa: F811
+def test_a_poisoned_case_is_set_aside_with_its_error_and_every_other_case_is_escalated_exactly_once(engine, poison):
     with Session(engine) as session:
         codes = register(session, 40)
     wrong_state, fails_on_write = codes[0], codes[1]
@@ -147,7 +148,7 @@ def test_a_poisoned_case_is_set_aside_with_its_error_and_every_other_case_is_esc
     assert scalar(engine, "SELECT max(n) FROM (SELECT count(*) AS n FROM deadline_misses GROUP BY case_id) m") == 1
 
 
-def test_a_staff_member_whose_revocation_fails_is_set_aside_and_the_others_are_revoked(engine):  # noqa: F811
+def test_a_staff_member_whose_revocation_fails_is_set_aside_and_the_others_are_revoked(engine):
     with engine.begin() as conn:
         now = conn.execute(sa.text("SELECT now()")).scalar()
         conn.execute(sa.update(Staff).values(last_cartable_at=now - timedelta(hours=1)))
@@ -182,7 +183,7 @@ def hours(n: float) -> timedelta:
     return timedelta(hours=n)
 
 
-def test_a_deadline_that_ran_through_an_outage_is_extended_and_the_case_escalated_once_after_it(engine):  # noqa: F811
+def test_a_deadline_that_ran_through_an_outage_is_extended_and_the_case_escalated_once_after_it(engine):
     with Session(engine) as session:
         [code, untouched, late_anyway] = register(session, 3)
     now = db_now(engine)
@@ -241,7 +242,7 @@ def test_a_deadline_that_ran_through_an_outage_is_extended_and_the_case_escalate
         assert sweeps.run_until_done(sweeps.escalate_overdue, session, extended + hours(2)) == 0
 
 
-def test_the_platform_records_its_own_outage_and_deadlines_in_it_wait_for_the_time_lost(engine):  # noqa: F811
+def test_the_platform_records_its_own_outage_and_deadlines_in_it_wait_for_the_time_lost(engine):
     with Session(engine) as session:
         [code] = register(session)
     now = db_now(engine)
@@ -274,7 +275,7 @@ def test_the_platform_records_its_own_outage_and_deadlines_in_it_wait_for_the_ti
             conn.execute(sa.text("DELETE FROM outage_windows"))
 
 
-def test_a_staff_member_inactive_across_an_outage_is_not_revoked_until_48_hours_of_the_platform_up(engine):  # noqa: F811
+def test_a_staff_member_inactive_across_an_outage_is_not_revoked_until_48_hours_of_the_platform_up(engine):
     now = db_now(engine)
     with engine.begin() as conn:
         conn.execute(sa.update(Staff).values(last_cartable_at=now - hours(1)))
@@ -292,7 +293,7 @@ def test_a_staff_member_inactive_across_an_outage_is_not_revoked_until_48_hours_
 
 
 # every sweep uses the database's clock ---------------------------------------------------------------------------
-def test_the_sweeps_take_their_time_from_the_database_not_from_the_replica(engine):  # noqa: F811
+def test_the_sweeps_take_their_time_from_the_database_not_from_the_replica(engine):
     with Session(engine) as session:
         [code] = register(session)
     with engine.connect() as conn:
@@ -325,14 +326,14 @@ def test_the_sweeps_take_their_time_from_the_database_not_from_the_replica(engin
 
 # operators: the RPCs behind the gateway's routes -----------------------------------------------------------------
 @pytest.fixture
-def complaints(container_factory, service_config, engine):  # noqa: F811
+def complaints(container_factory, service_config, engine):
     container = container_factory(ComplaintsService, service_config)
     container.start()
     with gateway_proxy("complaints", service_config) as proxy:
         yield proxy
 
 
-def test_administrators_record_outages_once_per_key_and_see_what_the_sweeps_set_aside(complaints, engine):  # noqa: F811
+def test_administrators_record_outages_once_per_key_and_see_what_the_sweeps_set_aside(complaints, engine):
     with Session(engine) as session:
         admin, county = principal(session, "admin"), principal(session, "rey.head")
     now = db_now(engine)

@@ -9,39 +9,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from common.errors import Conflict, Forbidden
-from fakes.bank.app import create_app, open_iban
+from fakes.bank.app import open_iban
 from services.payments import budget, cycle_steps, cycles, ledger_store, registry
-from services.payments.bank import BankHttpAdapter, ForgedStatement
-from tests.helpers import serving
+from services.payments.bank import ForgedStatement
+from tests.service.payment_cycle_helpers import PEOPLE, scalar, valid
 
-KEY = "test-bank-key"
 LINES = [
     {"code": "pension", "title_fa": "مستمری", "per_capita_rials": 12_500_000, "purpose_fa": "مستمری ماهانه",
      "legal_basis_fa": "قانون", "pays": "beneficiary", "yearly_allocation_rials": 10_000_000_000},
     {"code": "thin", "title_fa": "ردیف کم‌اعتبار", "per_capita_rials": 9_000_000, "purpose_fa": "کمک",
      "legal_basis_fa": "قانون", "pays": "beneficiary", "yearly_allocation_rials": 20_000_000},
 ]
-PEOPLE = ["0499370899", "0010350829", "0084575948", "1234567891", "0067749828", "0013542419", "0370162187",
-          "0440304933", "2282123456", "0793012345", "0010532129", "0012345679"]
-
-
-def valid(ids):
-    from common.identifiers import is_valid_national_id
-
-    return [i for i in ids if is_valid_national_id(i)]
-
-
-@pytest.fixture
-def bank_server():
-    app = create_app(KEY, open_registry=True)
-    with serving(app) as server:
-        server.bank = app.config.get("bank")
-        yield server
-
-
-@pytest.fixture
-def bank(bank_server):
-    return BankHttpAdapter(bank_server.url, KEY, timeout=10)
 
 
 @pytest.fixture
@@ -61,11 +39,6 @@ def session(db_urls, bank, monkeypatch):
 
 def people():
     return len(valid(PEOPLE))
-
-
-def scalar(session, sql, **params):
-    with session.begin():
-        return session.execute(sa.text(sql), params).scalar()
 
 
 def run(session, bank, line="pension", month="1405-09"):

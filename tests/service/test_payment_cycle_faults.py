@@ -18,7 +18,7 @@ from fakes.bank.app import open_iban
 from services.payments import budget, cycle_steps, cycle_worker, ledger_store, registry
 from services.payments.models import Cycle
 from services.payments.views import cycle_view
-from tests.service.test_payment_cycle import KEY, PEOPLE, bank, bank_server, scalar, valid  # noqa: F401
+from tests.service.payment_cycle_helpers import PEOPLE, scalar, valid
 
 LINES = [
     {"code": "pension", "title_fa": "مستمری", "per_capita_rials": 12_500_000, "purpose_fa": "مستمری ماهانه",
@@ -32,7 +32,7 @@ N = len(valid(PEOPLE))
 
 
 @pytest.fixture
-def session(db_urls, bank, monkeypatch):  # noqa: F811 - the bank fixture of test_payment_cycle
+def session(db_urls, bank, monkeypatch):
     monkeypatch.setattr(cycle_steps, "BATCH_SIZE", 4)
     engine = sa.create_engine(db_urls["payments"])
     with Session(engine) as s:
@@ -46,7 +46,7 @@ def session(db_urls, bank, monkeypatch):  # noqa: F811 - the bank fixture of tes
     engine.dispose()
 
 
-def approved(session, bank, line):  # noqa: F811
+def approved(session, bank, line):
     cycle_id = f"{MONTH}.{line}"
     with session.begin():
         cycle_steps.open_cycle(session, MONTH, line, "finance.expert")
@@ -56,12 +56,12 @@ def approved(session, bank, line):  # noqa: F811
     return cycle_id
 
 
-def at_bank(bank_server):  # noqa: F811
+def at_bank(bank_server):
     """The fake bank's own books: {batch id: its summary (submissions, statements...)}."""
     return {b["batch_id"]: b for b in requests.get(f"{bank_server.url}/api/batches", timeout=5).json()}
 
 
-def control(bank_server, **settings):  # noqa: F811
+def control(bank_server, **settings):
     requests.post(f"{bank_server.url}/api/control", json=settings, timeout=5).raise_for_status()
 
 
@@ -75,7 +75,7 @@ def failures_counted(stage):
 
 
 # each cycle alone ------------------------------------------------------------------------------------------
-def test_a_failing_cycle_is_recorded_alerted_and_retried_while_the_others_go_on(session, bank):  # noqa: F811
+def test_a_failing_cycle_is_recorded_alerted_and_retried_while_the_others_go_on(session, bank):
     from nameko.testing.services import worker_factory
 
     from services.payments.service import PaymentsService
@@ -118,7 +118,7 @@ def test_a_failing_cycle_is_recorded_alerted_and_retried_while_the_others_go_on(
     assert balanced(session)
 
 
-def test_a_database_error_is_not_the_cycles_fault_it_waits_for_the_next_run(session, bank):  # noqa: F811
+def test_a_database_error_is_not_the_cycles_fault_it_waits_for_the_next_run(session, bank):
     cycle_id = approved(session, bank, "pension")
 
     class DatabaseGone:  # the bank answers, then the database is lost before the answer is recorded
@@ -137,7 +137,7 @@ def test_a_database_error_is_not_the_cycles_fault_it_waits_for_the_next_run(sess
 
 
 # statements that leave orders out ----------------------------------------------------------------------------
-def test_the_fake_bank_leaves_accounts_out_of_a_statement_under_an_id_of_its_own(session, bank, bank_server):  # noqa: F811
+def test_the_fake_bank_leaves_accounts_out_of_a_statement_under_an_id_of_its_own(session, bank, bank_server):
     cycle_id = approved(session, bank, "pension")
     with session.begin():
         cycle_steps.issue_orders(session, cycle_id)
@@ -158,7 +158,7 @@ def test_the_fake_bank_leaves_accounts_out_of_a_statement_under_an_id_of_its_own
 
 
 def test_orders_a_statement_leaves_out_stay_sent_and_are_asked_for_until_each_has_an_outcome(
-        session, bank, bank_server):  # noqa: F811
+        session, bank, bank_server):
     cycle_id = approved(session, bank, "pension")
     first, second = valid(PEOPLE)[:2]
     control(bank_server, leave_out=[open_iban(first)], return_later=[open_iban(second)])
@@ -200,7 +200,7 @@ def test_orders_a_statement_leaves_out_stay_sent_and_are_asked_for_until_each_ha
 
 
 # each file once across replicas --------------------------------------------------------------------------------
-def test_two_workers_at_once_send_each_file_exactly_once(session, bank, bank_server, db_urls, monkeypatch):  # noqa: F811
+def test_two_workers_at_once_send_each_file_exactly_once(session, bank, bank_server, db_urls, monkeypatch):
     monkeypatch.setattr(cycle_steps, "BATCH_SIZE", 1)  # a file per order: many files for two workers to share
     cycle_id = approved(session, bank, "pension")
     control(bank_server, latency_ms=50)  # each answer late: the two workers are at the bank at the same time
@@ -234,7 +234,7 @@ def test_two_workers_at_once_send_each_file_exactly_once(session, bank, bank_ser
 
 
 def test_a_crashed_workers_claim_runs_out_and_another_sends_the_file_with_the_same_id(
-        session, bank, bank_server):  # noqa: F811
+        session, bank, bank_server):
     cycle_id = approved(session, bank, "pension")
     with session.begin():
         cycle_steps.issue_orders(session, cycle_id)
@@ -252,7 +252,7 @@ def test_a_crashed_workers_claim_runs_out_and_another_sends_the_file_with_the_sa
 
 
 # stages only forward ----------------------------------------------------------------------------------------
-def test_a_worker_that_read_an_older_stage_cannot_write_the_cycle_back(session, bank, db_urls):  # noqa: F811
+def test_a_worker_that_read_an_older_stage_cannot_write_the_cycle_back(session, bank, db_urls):
     cycle_id = approved(session, bank, "pension")
     engine = sa.create_engine(db_urls["payments"])
     try:

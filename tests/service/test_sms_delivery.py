@@ -12,12 +12,10 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy.orm import Session
 
 from common.config import get_settings
-from common.events.catalog import DISBURSEMENTS_PUBLISHED
-from common.events.envelope import new_event
 from services.notifications import dispatch
 from services.notifications.dependencies import build_router
 from services.notifications.templates import CASE_CLOSED_CITIZEN
-from tests.helpers import publish
+from tests.helpers import disbursements, publish
 
 MAX = 3
 
@@ -141,15 +139,6 @@ def test_non_urgent_messages_wait_out_quiet_hours_and_urgent_ones_do_not(session
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
-
-
-def disbursements(n: int, mobiles=True) -> dict:
-    items = [{"order_id": f"1405-09.pension.{i:010d}", "national_id": f"{i:010d}", "amount_rials": 12_500_000,
-              "province": "tehran", **({"mobile": f"0935{i:07d}"} if mobiles else {})} for i in range(n)]
-    return new_event(DISBURSEMENTS_PUBLISHED, {
-        "cycle_id": "1405-09.pension", "budget_line": "pension", "budget_line_fa": "مستمری",
-        "month": "1405-09", "month_fa": "آذر ۱۴۰۵", "batch": 1, "batches": 1, "paid_at": "2026-11-26T09:00:00Z",
-        "items": items}, subject="1405-09.pension")
 
 
 @pytest.fixture

@@ -27,8 +27,7 @@ from services.notifications.providers import smsir as smsir_module
 from services.notifications.providers.smsir import SmsIrProvider
 from services.notifications.routing import ProviderRouter
 from services.notifications.templates import CASE_CLOSED_CITIZEN
-from tests.helpers import publish
-from tests.service.test_sms_delivery import disbursements
+from tests.helpers import disbursements, publish
 
 MAX = 3
 MOBILE = "09121234567"
@@ -392,7 +391,6 @@ def test_the_fake_operator_takes_part_of_a_bulk_request_then_drops_the_connectio
 def test_a_backlog_drains_in_one_tick_of_the_sweep_not_a_chunk_per_tick(session, router, op):
     """After an outage 1,200 messages are due at once: one tick takes them all up (three chunks), each sent once."""
     from services.notifications import case_messages
-    from tests.service.test_sms_delivery import disbursements
 
     op.delivery_after = 0
     event = disbursements(1200)

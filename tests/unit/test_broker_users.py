@@ -12,7 +12,7 @@ import yaml
 
 from common.config import PROJECT_ROOT, SERVICES
 from scripts import broker_users
-from tests.unit.test_k8s_manifests import OVERLAYS, consumed_queues, containers, env_of, of_kind, overlay
+from tests.unit.k8s import OVERLAYS, consumed_queues, containers, env_of, of_kind, overlay
 
 PROCESSES = ("gateway", *SERVICES, "relay")
 

@@ -75,7 +75,7 @@ def manifests() -> list[dict]:
 
 
 def test_manifests_keep_the_kubernetes_schemas(manifests):
-    from tests.unit.test_k8s_manifests import is_builtin, validate_custom
+    from tests.unit.k8s import is_builtin, validate_custom
 
     for doc in manifests:
         if is_builtin(doc):

@@ -140,7 +140,7 @@ def test_a_receipt_without_that_operator_s_secret_is_refused_and_nothing_is_reco
 
 # Swagger UI --------------------------------------------------------------------------------------------------
 def test_swagger_ui_is_off_in_production_and_the_document_stays_public():
-    from tests.unit.test_production_secrets import production
+    from tests.unit.production_profile import production
 
     development, _ = client_for(Settings(rate_limits_enabled=False))
     assert development.get("/api/v1/swagger").status_code == 200

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from common.config import SECRETS_OF
-from tests.unit.test_k8s_manifests import containers, env_of, of_kind, overlay, secret_files
+from tests.unit.k8s import containers, env_of, of_kind, overlay, secret_files
 
 DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 

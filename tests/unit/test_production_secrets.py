@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 
@@ -13,13 +12,7 @@ import pytest
 
 from common.config import PROJECT_ROOT, SECRET_SETTINGS, SECRETS_OF, Settings, UnsafeSettings
 from scripts.processes import free_port
-
-GOOD = {name: secrets.token_urlsafe(32) for name in SECRET_SETTINGS if name not in ("amqp_uri", "token_previous_keys")}
-GOOD["amqp_uri"] = "amqp://notifications:" + secrets.token_urlsafe(16) + "@rabbitmq:5672/"
-
-
-def production(**overrides) -> Settings:
-    return Settings(**{"environment": "production", **GOOD, **overrides})
+from tests.unit.production_profile import GOOD, production
 
 
 def test_the_development_run_keeps_its_defaults_and_starts():
