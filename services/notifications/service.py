@@ -199,7 +199,9 @@ class NotificationsService(HealthRpc):
         with self.db.begin():
             receivers = integrators.webhook_receivers(self.db)
         if receivers:
-            with Connection(self.integration.amqp_uri, connect_timeout=5) as connection:
+            # one try to reach the broker: away, this tick gives up and the next tries again (never a stuck worker)
+            with Connection(self.integration.amqp_uri, connect_timeout=5,
+                            transport_options={"max_retries": 1}) as connection:
                 channel = connection.default_channel
                 for receiver in receivers:
                     with self.db.begin():

@@ -129,7 +129,9 @@ def replay(session: Session, integrator_id: str, ids: list[str] | None, since: d
 
 
 def purge(session: Session, older_than: timedelta) -> int:
-    return session.execute(text("DELETE FROM webhook_deliveries WHERE created_at < now() - :age AND status <> 'pending'"),
+    """Deliveries older than the replay window, whatever became of them (a row still pending after 7 days belongs
+    to a revoked integrator: an active one's tries end within hours)."""
+    return session.execute(text("DELETE FROM webhook_deliveries WHERE created_at < now() - :age"),
                            {"age": older_than}).rowcount
 
 
