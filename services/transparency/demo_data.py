@@ -28,11 +28,11 @@ from functools import lru_cache
 from common.jalali import month_name_fa, year_start
 from common.text import persian_digits
 from common.reference_data import CENTER_TYPES, CENTERS, COUNTIES, PROVINCES
-from common.budget_lines import BUDGET_LINES, LINES_BY_CODE
+from common.budget_lines import LINES_BY_CODE
 from services.transparency.catalog import CATALOG
+from services.transparency.event_rows import budget_rows
 
 DEMO_TODAY = date(2026, 11, 21)  # 1405/08/30
-BUDGET_YEAR = 1405
 
 SIZES = {"properties": 2_800, "contracts": 22_000, "contractors": 700, "transactions": 12_000, "research": 320}
 
@@ -588,28 +588,6 @@ def _financial_statements() -> Iterator[dict]:
                 "audited": audited,
                 "audit_opinion_fa": opinion,
             }
-
-
-# T9 Budget -----------------------------------------------------------------------------------------------
-PAYS = {"beneficiary": "واریز به حساب مددجو", "center": "پرداخت به مرکز، بیمه‌گر یا مجری خدمت"}
-
-
-def budget_rows(spent_rials: Mapping[str, int] | None = None, year: int = BUDGET_YEAR) -> Iterator[dict]:
-    """The 16 budget lines as the budget dataset publishes them; `spent_rials` (line code -> rials paid so
-    far, from the disbursement events) fills the spent column, 0 where missing."""
-    spent_rials = spent_rials or {}
-    for line in BUDGET_LINES:
-        yield {
-            "year": year,
-            "code": line["code"],
-            "title_fa": line["title_fa"],
-            "purpose_fa": line["purpose_fa"],
-            "legal_basis_fa": line["legal_basis_fa"],
-            "pays": line["pays"], "pays_fa": PAYS[line["pays"]],
-            "per_capita_rials": line["per_capita_rials"],
-            "yearly_allocation_rials": line["yearly_allocation_rials"],
-            "spent_rials": int(spent_rials.get(line["code"], 0)),
-        }
 
 
 # T10 Transactions ----------------------------------------------------------------------------------------

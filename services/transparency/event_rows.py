@@ -1,16 +1,41 @@
-"""The rows of the event-fed datasets (catalog.py `source="events"`), made from what feeds.py kept; the
-shape of each row is the catalogue's (catalog.donation_row via feeds.py, catalog.complaint_statistics_rows)."""
+"""The rows of the event-fed datasets (catalog.py `source="events"`, and the budget's spent column), made from
+what feeds.py kept; the shape of each row is the catalogue's (catalog.donation_row via feeds.py,
+catalog.complaint_statistics_rows)."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from common.budget_lines import BUDGET_LINES
 from services.transparency import payment_history
 from services.transparency.catalog import complaint_statistics_rows
-from services.transparency.demo_data import budget_rows
 from services.transparency.models import complaint_statistics, donations_received
+
+BUDGET_YEAR = 1405
+
+# the budget (T9): the shared lines (common/budget_lines.py) with what was paid from each
+PAYS = {"beneficiary": "واریز به حساب مددجو", "center": "پرداخت به مرکز، بیمه‌گر یا مجری خدمت"}
+
+
+def budget_rows(spent_rials: Mapping[str, int] | None = None, year: int = BUDGET_YEAR) -> Iterator[dict]:
+    """The 16 budget lines as the budget dataset publishes them; `spent_rials` (line code -> rials paid so
+    far, from the disbursement events) fills the spent column, 0 where missing."""
+    spent_rials = spent_rials or {}
+    for line in BUDGET_LINES:
+        yield {
+            "year": year,
+            "code": line["code"],
+            "title_fa": line["title_fa"],
+            "purpose_fa": line["purpose_fa"],
+            "legal_basis_fa": line["legal_basis_fa"],
+            "pays": line["pays"], "pays_fa": PAYS[line["pays"]],
+            "per_capita_rials": line["per_capita_rials"],
+            "yearly_allocation_rials": line["yearly_allocation_rials"],
+            "spent_rials": int(spent_rials.get(line["code"], 0)),
+        }
 
 
 def donations(session: Session) -> Iterable[dict]:

@@ -90,3 +90,14 @@ def test_a_service_migrates_starts_and_stops_with_only_its_own_package_and_the_s
             process.kill()
         output = process.communicate(timeout=10)[0]
     assert "ModuleNotFoundError" not in output and "Traceback" not in output, output[-3000:]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_s_production_path_loads_no_demo_data(service):
+    """Demo generators load only when a demo is asked for (issue 19, item 4): never by importing the service."""
+    probe = (f"import sys, services.{service}.service; "
+             "print(sorted(m for m in sys.modules if m.startswith('services.') and 'demo' in m.rsplit('.', 1)[-1]))")
+    result = subprocess.run([sys.executable, "-W", "ignore", "-c", probe], cwd=PROJECT_ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

@@ -205,7 +205,7 @@ def test_licence_on_time_rates_are_the_seeds():
 
 
 def test_budget_rows_carry_the_16_lines_and_what_was_spent():
-    from services.transparency.demo_data import budget_rows
+    from services.transparency.event_rows import budget_rows
 
     rows = list(budget_rows({"pension_disability": 5_000}))
     assert [r["code"] for r in rows] == [line["code"] for line in BUDGET_LINES]

@@ -15,7 +15,8 @@ import pytest
 
 from common.config import PROJECT_ROOT
 from services.transparency.catalog import CATALOG, Column, Dataset
-from services.transparency.demo_data import budget_rows, demo_rows
+from services.transparency.demo_data import demo_rows
+from services.transparency.event_rows import budget_rows
 from services.transparency.formats.csv_stream import BOM, csv_chunks
 from services.transparency.formats.dcat import dcat_catalog
 from services.transparency.formats.fiscal import fiscal_datapackage, validate_package
