@@ -112,11 +112,6 @@ def revoke(session: Session, broker: Broker, integrator_id: str, now: datetime) 
     return describe(integrator)
 
 
-def webhook_receivers(session: Session) -> list[Integrator]:
-    return list(session.scalars(select(Integrator).where(Integrator.webhook_url.is_not(None),
-                                                         Integrator.revoked_at.is_(None))))
-
-
 def listing(session: Session) -> list[dict]:
     return [describe(i) for i in session.scalars(select(Integrator).order_by(Integrator.created_at))]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from kombu import Connection
 from nameko.timer import timer
 
 from common import authorization, inbox
@@ -196,18 +195,7 @@ class NotificationsService(HealthRpc):
     @timer(interval=2)
     def post_webhooks(self) -> int:
         """What waits in webhook integrators' queues into their deliveries, then the due ones posted."""
-        with self.db.begin():
-            receivers = integrators.webhook_receivers(self.db)
-        if receivers:
-            # one try to reach the broker: away, this tick gives up and the next tries again (never a stuck worker)
-            with Connection(self.integration.amqp_uri, connect_timeout=5,
-                            transport_options={"max_retries": 1}) as connection:
-                channel = connection.default_channel
-                for receiver in receivers:
-                    with self.db.begin():
-                        last_tag = webhooks.pull(self.db, channel, receiver)
-                    if last_tag:
-                        channel.basic_ack(last_tag, multiple=True)  # only once the deliveries are committed
+        webhooks.collect(self.db, self.integration.amqp_uri)
         with self.db.begin():
             return webhooks.send_due(self.db, self.integration.derivation_key, self.integration.policy, _now())
 

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 import requests
 from eventlet import GreenPool
+from kombu import Connection
 from standardwebhooks import Webhook
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -53,6 +54,28 @@ class RetryPolicy:
 def signing_secret(derivation_key: str, integrator_id: str, version: int) -> str:
     raw = hmac.new(derivation_key.encode(), f"webhook|{integrator_id}|{version}".encode(), hashlib.sha256).digest()
     return "whsec_" + base64.b64encode(raw).decode()
+
+
+def receivers(session: Session) -> list[Integrator]:
+    return list(session.scalars(select(Integrator).where(Integrator.webhook_url.is_not(None),
+                                                         Integrator.revoked_at.is_(None))))
+
+
+def collect(session: Session, amqp_uri: str) -> None:
+    """Each webhook integrator's waiting events into its deliveries, a transaction per integrator, each batch
+    acked once committed."""
+    with session.begin():
+        found = receivers(session)
+    if not found:
+        return
+    # one try to reach the broker: away, this tick gives up and the next tries again (never a stuck worker)
+    with Connection(amqp_uri, connect_timeout=5, transport_options={"max_retries": 1}) as connection:
+        channel = connection.default_channel
+        for integrator in found:
+            with session.begin():
+                last_tag = pull(session, channel, integrator)
+            if last_tag:
+                channel.basic_ack(last_tag, multiple=True)
 
 
 def pull(session: Session, channel, integrator: Integrator) -> int:
