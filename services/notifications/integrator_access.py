@@ -16,6 +16,7 @@ from common.events import catalog, personal
 NAME = re.compile(r"^[a-z][a-z0-9-]{2,39}$")
 PREFIX = "integrator"
 REPLAY_MAX_AGE = "7D"  # how far back an integrator can replay from its stream
+KEPT_MS = 7 * 24 * 3600 * 1000  # and how long its queue keeps an event it has not taken
 # far above any redelivery count a disconnect can cause (see common/events/handler.py): a plain limit on
 # RabbitMQ 3.10 and 4.x alike, which would otherwise differ (4.x defaults quorum queues to 20)
 QUEUE_DELIVERY_LIMIT = 10**9
@@ -34,7 +35,9 @@ def stream_name(name: str) -> str:
 
 
 def queue_arguments() -> dict:
-    return {"x-queue-type": "quorum", "x-delivery-limit": QUEUE_DELIVERY_LIMIT}
+    """A quorum queue that keeps what waits for as long as the replay stream does, no longer: a system that
+    never comes back does not fill the broker's disk."""
+    return {"x-queue-type": "quorum", "x-delivery-limit": QUEUE_DELIVERY_LIMIT, "x-message-ttl": KEPT_MS}
 
 
 def stream_arguments() -> dict:

@@ -39,7 +39,7 @@ SEND_BATCH = 50
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 10  # 5 s doubling to ~43 min: about 85 minutes of tries in all
+    max_attempts: int = 10  # 9 waits, 5 s doubling to 21 min: about 43 minutes of tries in all (51 with jitter)
     base_delay: float = 5.0
     max_delay: float = 3600.0
     timeout: float = 5.0
