@@ -51,6 +51,7 @@ from common.ops_server import PROBE_EXCHANGE, PROBE_KEY
 from common.outbox.publisher import EVENT_ARCHIVE
 from gateway.principal_cache import INVALIDATING, QUEUE_PREFIX
 from gateway.rpc import RPC_EXCHANGE, WATCH_KEY
+from services.notifications import integrator_access as access
 
 PROBE_KEYS = (PROBE_KEY, WATCH_KEY)
 DEFAULT_EXCHANGE = "amq.default"  # how permissions name the default exchange ""
@@ -63,9 +64,6 @@ CALLS: dict[str, dict[str, tuple[str, ...] | None]] = {  # None: every method
     "transparency": {"notifications": ("issue_code", "verify_code", "health")},
 }
 
-INTEGRATOR_QUEUES = "integrator\\.[a-z][a-z0-9-]+(\\.replay)?"  # services/notifications/integrator_access.py
-# queues a service reads beyond its own: notifications takes webhook integrators' events from their queues
-READS_ALSO = {"notifications": ("integrator\\.[a-z][a-z0-9-]+",)}
 CLUSTER = "welfare-rabbitmq"  # the RabbitmqCluster of k8s/components/engines/rabbitmq.yaml
 K8S_VHOST = "/"
 K8S_HOST = "welfare-rabbitmq"  # its Service, in the platform's namespace
@@ -74,6 +72,13 @@ K8S_HOST = "welfare-rabbitmq"  # its Service, in the platform's namespace
 def literal(name: str) -> str:
     """A name as a regular expression matching only itself (RabbitMQ's are PCRE)."""
     return re.sub(r"([.*+?()\[\]{}|^$\\])", r"\\\1", name)
+
+
+# integrators' queues and replay streams, named as services/notifications/integrator_access.py names them
+INTEGRATOR_QUEUE = literal(access.queue_name("")) + access.NAME_PATTERN
+INTEGRATOR_QUEUES = f"{INTEGRATOR_QUEUE}({literal(access.REPLAY_SUFFIX)})?"
+# queues a service reads beyond its own: notifications takes webhook integrators' events from their queues
+READS_ALSO = {"notifications": (INTEGRATOR_QUEUE,)}
 
 
 def anchored(alternatives) -> str:

@@ -6,11 +6,11 @@ from flask import current_app, g, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
 from gateway.auth import BEARER, requires
-from gateway.schemas import (
-    IntegratorBody, IntegratorList, IntegratorPath, IntegratorView, Problem, RegisteredIntegrator, WebhookDeadLetters,
+from gateway.schemas import IntegratorPath, Problem
+from services.notifications.api import (
+    IntegratorBody, IntegratorList, IntegratorView, RegisteredIntegrator, WebhookDeadLetters, WebhookReplay,
     WebhookReplayed,
 )
-from services.notifications.api import WebhookReplay
 
 bp = APIBlueprint("integrators", __name__, url_prefix="/api/v1/staff/integrators",
                   abp_tags=[Tag(name="integrators", description="systems that receive the platform's events")],

@@ -3,11 +3,13 @@ models (`schemas`, each also by name below). tests/unit/test_import_contracts.py
 the boundary (import-linter, pyproject.toml)."""
 from services.notifications import schemas
 from services.notifications.schemas import (
-    DeadLetterPage, MarkedRead, MarkRead, Preview, PreviewBody, ReceiptsTaken, Replay, Replayed, StaffNotificationPage,
-    TemplateList, TemplatePath, UnreadCount, WebhookReplay,
+    DeadLetterPage, IntegratorBody, IntegratorList, IntegratorView, MarkedRead, MarkRead, Preview, PreviewBody,
+    ReceiptsTaken, RegisteredIntegrator, Replay, Replayed, StaffNotificationPage, TemplateList, TemplatePath,
+    UnreadCount, WebhookDeadLetters, WebhookReplay, WebhookReplayed,
 )
 
 __all__ = [
-    "schemas", "DeadLetterPage", "MarkedRead", "MarkRead", "Preview", "PreviewBody", "ReceiptsTaken", "Replay",
+    "schemas", "DeadLetterPage", "IntegratorBody", "IntegratorList", "IntegratorView", "RegisteredIntegrator",
+    "WebhookDeadLetters", "WebhookReplayed", "MarkedRead", "MarkRead", "Preview", "PreviewBody", "ReceiptsTaken", "Replay",
     "Replayed", "StaffNotificationPage", "TemplateList", "TemplatePath", "UnreadCount", "WebhookReplay",
 ]

@@ -13,8 +13,11 @@ from urllib.parse import urlsplit
 from common.errors import FieldError, InvalidRequest
 from common.events import catalog, personal
 
-NAME = re.compile(r"^[a-z][a-z0-9-]{2,39}$")
+NAME_PATTERN = "[a-z][a-z0-9-]{2,39}"
+NAME = re.compile(f"^{NAME_PATTERN}$")
+WEBHOOK_URL_MAX = 2000
 PREFIX = "integrator"
+REPLAY_SUFFIX = ".replay"
 REPLAY_MAX_AGE = "7D"  # how far back an integrator can replay from its stream
 KEPT_MS = 7 * 24 * 3600 * 1000  # and how long its queue keeps an event it has not taken
 # far above any redelivery count a disconnect can cause (see common/events/handler.py): a plain limit on
@@ -31,7 +34,7 @@ def queue_name(name: str) -> str:
 
 
 def stream_name(name: str) -> str:
-    return f"{PREFIX}.{name}.replay"
+    return f"{queue_name(name)}{REPLAY_SUFFIX}"
 
 
 def queue_arguments() -> dict:
@@ -48,7 +51,7 @@ def permissions(name: str) -> dict:
     """Read its own queue and stream; nothing to configure, nothing to write (a publish to any exchange,
     the default one included, is refused)."""
     own = re.escape(queue_name(name))
-    return {"configure": "^$", "write": "^$", "read": f"^{own}(\\.replay)?$"}
+    return {"configure": "^$", "write": "^$", "read": f"^{own}({re.escape(REPLAY_SUFFIX)})?$"}
 
 
 def bindings(event_types: list[str]) -> list[tuple[str, str]]:
@@ -62,10 +65,10 @@ def check_grant(name: str, event_types: list[str], personal_data: bool, legal_ba
     errors = []
     if webhook_url is not None and not _webhook_url_ok(webhook_url, production):
         errors.append(FieldError("webhook_url", "invalid_webhook_url", "نشانی وب‌هوک باید یک نشانی کامل https باشد.",
-                                 "an absolute https:// URL (http:// only outside production), at most 2000 characters"))
+                                 f"an absolute https:// URL (http:// only outside production), at most {WEBHOOK_URL_MAX} characters"))
     if not NAME.match(name or ""):
         errors.append(FieldError("name", "invalid_name", "نام باید با حرف لاتین کوچک آغاز شود و ۳ تا ۴۰ حرف "
-                                 "لاتین کوچک، رقم یا خط تیره باشد.", "^[a-z][a-z0-9-]{2,39}$"))
+                                 "لاتین کوچک، رقم یا خط تیره باشد.", NAME.pattern))
     unknown = sorted(set(event_types) - set(catalog.BY_TYPE))
     if unknown or not event_types:
         errors.append(FieldError("event_types", "unknown_event_type", "نوع رویداد ناشناخته است.",
@@ -86,4 +89,4 @@ def check_grant(name: str, event_types: list[str], personal_data: bool, legal_ba
 def _webhook_url_ok(url: str, production: bool) -> bool:
     parts = urlsplit(url)
     schemes = ("https",) if production else ("https", "http")
-    return len(url) <= 2000 and parts.scheme in schemes and bool(parts.hostname) and not parts.username
+    return len(url) <= WEBHOOK_URL_MAX and parts.scheme in schemes and bool(parts.hostname) and not parts.username

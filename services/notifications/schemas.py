@@ -1,5 +1,5 @@
-"""What a one-time code request and a staff notification look like: used by the gateway to answer the
-caller and by the service to check again (the gateway is not the only guard)."""
+"""What a one-time code request, a staff notification and an integrator's registration look like: used by the
+gateway to answer the caller and by the service to check again (the gateway is not the only guard)."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from common.validation import OneTimeCodeText, RequiredMobileNumber
+from common.events.catalog import BY_TYPE
+from common.validation import OneTimeCodeText, Printable, PrintableInSchema, RequiredMobileNumber
+from services.notifications import integrator_access
 
 # Each purpose asked for through its own route: beneficiary_login by /transparency/me/code, case_reporter by
 # /cases/{code}/reporter/code (the proof that the one acting on a named case holds the mobile it was
@@ -205,3 +207,104 @@ class Preview(BaseModel):
     characters: int
     segments: int
     encoding: str
+
+
+# integrators (integrators.py, webhooks.py): registration, credentials, webhook deliveries ---------------------
+EventTypeName = Literal[tuple(sorted(BY_TYPE))]
+
+
+class IntegratorBody(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "name": "moe-monitoring", "title": "سامانهٔ پایش وزارت تعاون، کار و رفاه اجتماعی",
+        "event_types": ["ir.behzisti.complaints.statistics.published.v1",
+                        "ir.behzisti.transparency.dataset.published.v1"]}]})
+
+    name: str = Field(pattern=integrator_access.NAME.pattern, description="its broker user is integrator.<name>")
+    title: Annotated[str, Field(min_length=3, max_length=200), Printable, PrintableInSchema]
+    event_types: list[EventTypeName] = Field(min_length=1, max_length=50)
+    personal_data: bool = Field(False, description="entitled to the types with personal fields (x-personal)")
+    legal_basis: Annotated[str, Field(max_length=500), Printable, PrintableInSchema] = ""
+
+
+_INTEGRATOR = {
+    "id": "5f0c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f", "name": "moe-monitoring",
+    "title": "سامانهٔ پایش وزارت تعاون، کار و رفاه اجتماعی",
+    "event_types": ["ir.behzisti.complaints.statistics.published.v1"], "personal_data": False, "legal_basis": "",
+    "delivery": "amqp", "personal_fields": {}, "created_by": "admin", "created_at": "2026-12-07T08:00:00+00:00", "rotated_at": None,
+    "revoked": False}
+_INTEGRATOR_AMQP = {
+    "uri": "amqp://integrator.moe-monitoring:Zm9yLXRoZS1leGFtcGxlLW9ubHktMDEyMzQ1Njc4OQ@broker.behzisti.ir:5672/",
+    "username": "integrator.moe-monitoring", "password": "Zm9yLXRoZS1leGFtcGxlLW9ubHktMDEyMzQ1Njc4OQ", "vhost": "/",
+    "queue": "integrator.moe-monitoring", "replay_stream": "integrator.moe-monitoring.replay", "replay_max_age": "7D"}
+
+
+class IntegratorView(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_INTEGRATOR]})
+
+    id: str
+    name: str
+    title: str
+    event_types: list[str]
+    personal_data: bool
+    legal_basis: str
+    delivery: Literal["amqp", "webhook"]
+    personal_fields: dict[str, list[str]] = Field(description="by event type, the personal fields it receives")
+    created_by: str
+    created_at: str | None
+    rotated_at: str | None
+    revoked: bool
+
+
+class IntegratorConnection(BaseModel):
+    uri: str = Field(description="amqp(s)://integrator.<name>:<password>@host:port/vhost")
+    username: str
+    password: str = Field(description="shown once; rotate to get a new one")
+    vhost: str
+    queue: str = Field(description="its durable queue: every event of its types, kept until it acks")
+    replay_stream: str = Field(description="the same events in a stream, read from an offset or a time")
+    replay_max_age: str
+
+
+class IntegratorWebhook(BaseModel):
+    url: str
+    secret: str = Field(description="whsec_…: verifies the webhook-signature header; shown once, rotate for a new one")
+
+
+class RegisteredIntegrator(IntegratorView):
+    """With its credentials, shown in this answer only: `amqp` for a system on the broker, `webhook` for one
+    the platform posts to."""
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_INTEGRATOR, "amqp": _INTEGRATOR_AMQP}]})
+
+    amqp: IntegratorConnection | None = None
+    webhook: IntegratorWebhook | None = None
+
+
+class WebhookDeliveryView(BaseModel):
+    id: str
+    event_id: str
+    event_type: str
+    status: Literal["pending", "delivered", "dead"]
+    attempts: int
+    last_error: str | None
+    created_at: str | None
+
+
+class WebhookDeadLetters(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{
+        "id": "3c0f6a8e-2b1d-4e5f-9a7b-8c6d5e4f3a2b", "event_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+        "event_type": "ir.behzisti.complaints.statistics.published.v1", "status": "dead", "attempts": 10,
+        "last_error": "HTTP 503", "created_at": "2026-12-07T08:00:00+00:00"}]}]})
+
+    items: list[WebhookDeliveryView]
+
+
+class WebhookReplayed(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"replayed": 3}]})
+
+    replayed: int
+
+
+class IntegratorList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_INTEGRATOR]}]})
+
+    items: list[IntegratorView]
