@@ -27,6 +27,7 @@ from gateway.requests import json_object
 from gateway.routes import auth, casework, cases, events, health, notifications, open311, payments, reports, sms, staff
 from gateway.routes import donations, integrators, transparency
 from gateway.rpc import RpcClient, ServiceTimeout, ServiceUnavailable
+from gateway.services import Services
 
 _log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -44,6 +45,7 @@ def create_app(rpc: RpcClient | None = None, settings: Settings | None = None,
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions["rpc"] = rpc or RpcClient()
+    app.extensions["services"] = Services(app.extensions["rpc"])
     app.extensions["principals"] = principals
 
     for blueprint in (health.bp, cases.bp, events.bp, auth.bp, staff.bp, casework.bp, reports.bp, open311.bp,

@@ -15,6 +15,7 @@ from flask import current_app, g, request
 
 from common.config import Settings
 from gateway.problems import Problem
+from gateway.services import complaints
 from services.complaints.api import org
 
 ALGORITHM = "HS256"
@@ -92,7 +93,7 @@ def identify(settings: Settings) -> None:
     if not header and api_key:
         if len(api_key) > 200:
             raise unauthenticated("invalid_api_key", "کلید دسترسی معتبر نیست.", "unknown or revoked API key")
-        g.principal = current_app.extensions["rpc"].call("complaints", "api_key_principal", api_key)
+        g.principal = complaints().api_key_principal(api_key)
         return
     if not header:
         return
@@ -117,7 +118,7 @@ def identify(settings: Settings) -> None:
         return
     # Unauthenticated from the service (revoked, credentials changed) becomes a 401 in app.py
     def confirmed() -> dict:
-        return current_app.extensions["rpc"].call("complaints", "principal", claims["sub"], claims["ver"])
+        return complaints().principal(claims["sub"], claims["ver"])
 
     principals = current_app.extensions.get("principals")
     g.principal = principals.lookup(claims["sub"], claims["ver"], confirmed) if principals else confirmed()

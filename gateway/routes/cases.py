@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 
-from flask import current_app, jsonify, request, url_for
+from flask import jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import ValidationError
 
@@ -21,6 +21,7 @@ from common.errors import FieldError
 from gateway.auth import accepts_upload, reporter, reporter_token
 from gateway.protection import client_key, idempotency
 from gateway.schemas import CaseSecretHeader, IdempotencyHeader, Problem, TrackingCodePath, UploadForm
+from gateway.services import complaints, notifications
 from services.complaints.api import (
     REPORTER_CODE_SENT_FA,
     CaseView,
@@ -46,8 +47,7 @@ NOBODY = "09000000000"  # a mobile no one has: a wrong mobile's code check costs
 def register_case(body: CitizenCaseIntake, header: IdempotencyHeader):
     """Register a complaint, report or request. Checked here for the citizen, and again by the service. A named
     case's answer holds a reporter session for whoever registered it (evidence may follow at once)."""
-    case = current_app.extensions["rpc"].call("complaints", "register_case", body.model_dump(exclude_none=True),
-                                              idempotency(header))
+    case = complaints().register_case(body.model_dump(exclude_none=True), idempotency(header))
     if not case.get("secret"):  # whoever registered a named case is its reporter: evidence may follow at once
         token, seconds = reporter_token(case["tracking_code"], get_settings())
         case["reporter_session"] = {"token": token, "token_type": "Bearer", "expires_in": seconds}
@@ -61,8 +61,7 @@ def register_case(body: CitizenCaseIntake, header: IdempotencyHeader):
 def get_case(path: TrackingCodePath, header: CaseSecretHeader):
     """A case's stage and timeline, by its tracking code (and an anonymous report's secret, in
     X-Case-Secret). No personal data."""
-    return jsonify(current_app.extensions["rpc"].call("complaints", "get_case", path.tracking_code,
-                                                      header.case_secret))
+    return jsonify(complaints().get_case(path.tracking_code, header.case_secret))
 
 
 @bp.before_request
@@ -77,8 +76,7 @@ def authorise_evidence_before_its_body():
         header = CaseSecretHeader.model_validate({"X-Case-Secret": request.headers.get("X-Case-Secret")})
     except ValidationError as exc:
         return problems.invalid(field_errors(exc)).response()
-    current_app.extensions["rpc"].call("complaints", "authorise_evidence", path.tracking_code, header.case_secret,
-                                       actor=reporter())
+    complaints().authorise_evidence(path.tracking_code, header.case_secret, actor=reporter())
     return None
 
 
@@ -90,9 +88,9 @@ def add_evidence(path: TrackingCodePath, header: CaseSecretHeader, form: UploadF
     audio or MP4, at most 10 MB each, 10 files and 40 MB per case. The type is read from the content;
     an image is kept without its metadata (EXIF, GPS). The code and secret are checked before the
     file is read."""
-    saved = current_app.extensions["rpc"].call("complaints", "add_evidence", path.tracking_code, header.case_secret,
-                                               form.file.filename, base64.b64encode(form.file.read()).decode(),
-                                               actor=reporter())
+    saved = complaints().add_evidence(path.tracking_code, header.case_secret,
+                                      form.file.filename, base64.b64encode(form.file.read()).decode(),
+                                      actor=reporter())
     response = jsonify(saved)
     response.status_code = 201
     return response
@@ -106,9 +104,9 @@ def report_again(path: TrackingCodePath, header: CaseSecretHeader, body: ReportA
     (SPEC C7: urgent 3 hours, normal 1 day from registration or the last report again) is late, or
     within 7 days after the answer; never at the top of the path. `report_again_from` in the case
     says when; too early is a 409 `report_again_too_early` that says until when."""
-    return jsonify(current_app.extensions["rpc"].call("complaints", "report_again", path.tracking_code,
-                                                      header.case_secret, body.model_dump(exclude_none=True),
-                                                      actor=reporter()))
+    return jsonify(complaints().report_again(path.tracking_code,
+                                             header.case_secret, body.model_dump(exclude_none=True),
+                                             actor=reporter()))
 
 
 @bp.post("/<tracking_code>/rating", responses={200: CaseView, 400: Problem, 404: Problem, 409: Problem,
@@ -116,8 +114,8 @@ def report_again(path: TrackingCodePath, header: CaseSecretHeader, body: ReportA
 def rate(path: TrackingCodePath, header: CaseSecretHeader, body: Rating):
     """Rate the answer from 1 to 5; this closes the case (it can still be reported again within 7
     days of the answer)."""
-    return jsonify(current_app.extensions["rpc"].call("complaints", "rate_answer", path.tracking_code,
-                                                      header.case_secret, body.model_dump(), actor=reporter()))
+    return jsonify(complaints().rate_answer(path.tracking_code,
+                                            header.case_secret, body.model_dump(), actor=reporter()))
 
 
 # the reporter of a named case proves it (issue 18) ------------------------------------------------------------
@@ -127,11 +125,10 @@ def request_reporter_code(path: TrackingCodePath, body: ReporterCodeRequest):
     """Ask for a one-time code to act on a named case (rate it, report it again, send evidence): it is texted
     to the given mobile only if the case was registered with it, and the answer is the same either way. An
     anonymous report is acted on with its secret (and is unknown here without it: 404)."""
-    rpc = current_app.extensions["rpc"]
-    if rpc.call("complaints", "reporter_case", path.tracking_code, body.mobile):
-        rpc.cast("notifications", "issue_code", body.mobile, REPORTER_PURPOSE, client_key())
+    if complaints().reporter_case(path.tracking_code, body.mobile):
+        notifications().issue_code(body.mobile, REPORTER_PURPOSE, client_key())
     else:  # the same one publish to the broker, so that the time does not tell either
-        rpc.cast("notifications", "health")
+        notifications().health_sent()
     response = jsonify({"accepted": True, "message_fa": REPORTER_CODE_SENT_FA})
     response.status_code = 202
     return response
@@ -142,10 +139,9 @@ def request_reporter_code(path: TrackingCodePath, body: ReporterCodeRequest):
 def open_reporter_session(path: TrackingCodePath, body: ReporterSessionRequest):
     """Trade the mobile and its one-time code for a short reporter session (a bearer token) that lets its holder
     rate this case, report it again and send evidence to it, and nothing else. A wrong mobile or code: 401."""
-    rpc = current_app.extensions["rpc"]
-    tracking_code = rpc.call("complaints", "reporter_case", path.tracking_code, body.mobile)
-    verified = rpc.call("notifications", "verify_code", body.mobile if tracking_code else NOBODY, REPORTER_PURPOSE,
-                        body.code)["verified"]
+    tracking_code = complaints().reporter_case(path.tracking_code, body.mobile)
+    verified = notifications().verify_code(body.mobile if tracking_code else NOBODY, REPORTER_PURPOSE,
+                                           body.code)["verified"]
     if not (verified and tracking_code):
         message = "شمارهٔ همراه یا کد تأیید درست نیست یا کد منقضی شده است؛ در صورت نیاز کد تازه بخواهید."
         detail = "wrong mobile, or a wrong, used or expired one-time code"

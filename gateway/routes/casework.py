@@ -6,13 +6,14 @@ import base64
 
 from typing import Literal
 
-from flask import Response, current_app, g, jsonify
+from flask import Response, g, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
 from gateway.auth import ALL_STAFF, BEARER, accepts_upload, requires
 from gateway.protection import idempotency
 from gateway.schemas import CaseFilePath, IdempotencyHeader, PageQuery, Problem, TrackingCodePath, UploadForm
+from gateway.services import complaints
 from common.validation import FreeText
 from services.complaints.api import org
 from services.complaints.api import (
@@ -27,10 +28,6 @@ ACTING = tuple(sorted(org.ACTS_ON_CASES))
 MANAGING = tuple(sorted(org.MANAGERS))
 REGISTERING = ("hotline_operator", "hq_operator", *ACTING)
 ACTION_ERRORS = {400: Problem, 401: Problem, 403: Problem, 404: Problem, 409: Problem}
-
-
-def rpc(method: str, *args):
-    return current_app.extensions["rpc"].call("complaints", method, g.principal, *args)
 
 
 class CartableQuery(PageQuery):
@@ -51,7 +48,7 @@ def cartable(query: CartableQuery):
     time (follow `next` with the same filters), searched and filtered. Opening it keeps the account
     alive: 48 hours without it and access is revoked (SPEC C12)."""
     filters = query.model_dump(include={"q", "kind", "urgency", "category", "due", "order"}, exclude_none=True)
-    return jsonify(rpc("cartable", query.limit, query.after, filters))
+    return jsonify(complaints().cartable(g.principal, query.limit, query.after, filters))
 
 
 @bp.post("/cases", responses={201: RegisteredCase, 422: Problem, **ACTION_ERRORS})
@@ -59,49 +56,49 @@ def cartable(query: CartableQuery):
 def register_for_caller(body: StaffCaseIntake, header: IdempotencyHeader):
     """A hotline operator (1482) or a staff member registers a case on a caller's behalf (SPEC C1);
     the channel says which (`hotline` or `staff`), and the history names who registered it."""
-    response = jsonify(current_app.extensions["rpc"].call("complaints", "register_case", body.model_dump(exclude_none=True),
-                                                          idempotency(header), g.principal))
+    response = jsonify(complaints().register_case(body.model_dump(exclude_none=True), idempotency(header), g.principal))
     response.status_code = 201
     return response
 
 
-def _act(method: str, path: TrackingCodePath, body) -> Response:
-    return jsonify(rpc(method, path.tracking_code, body.model_dump(exclude_none=True)))
+def _act(act, path: TrackingCodePath, body) -> Response:
+    """One of complaints' actions on a case (`act`), by the staff member asking."""
+    return jsonify(act(g.principal, path.tracking_code, body.model_dump(exclude_none=True)))
 
 
 @bp.post("/cases/<tracking_code>/refer", responses={200: StaffCaseView, **ACTION_ERRORS})
 @requires(*ACTING)
 def refer(path: TrackingCodePath, body: Referral):
     """Refer the case one level down (SPEC C5); from inspection's operators this is the triage."""
-    return _act("refer_case", path, body)
+    return _act(complaints().refer_case, path, body)
 
 
 @bp.post("/cases/<tracking_code>/answer", responses={200: StaffCaseView, **ACTION_ERRORS})
 @requires(*ACTING)
 def answer(path: TrackingCodePath, body: Answer):
     """Answer the case; the answer goes up the referral path for approval (SPEC C6)."""
-    return _act("answer_case", path, body)
+    return _act(complaints().answer_case, path, body)
 
 
 @bp.post("/cases/<tracking_code>/approve", responses={200: StaffCaseView, **ACTION_ERRORS})
 @requires(*MANAGING)
 def approve(path: TrackingCodePath, body: Note):
     """Approve the answer; the last approval sends it to the citizen."""
-    return _act("approve_answer", path, body)
+    return _act(complaints().approve_answer, path, body)
 
 
 @bp.post("/cases/<tracking_code>/return", responses={200: StaffCaseView, **ACTION_ERRORS})
 @requires(*MANAGING)
 def return_answer(path: TrackingCodePath, body: RequiredNote):
     """Return the answer to the unit that wrote it, with a note saying what to change."""
-    return _act("return_answer", path, body)
+    return _act(complaints().return_answer, path, body)
 
 
 @bp.post("/cases/<tracking_code>/evidence-request", responses={200: StaffCaseView, **ACTION_ERRORS})
 @requires(*ACTING)
 def request_evidence(path: TrackingCodePath, body: RequiredNote):
     """Ask the reporter for documents (SPEC C4); the note is shown on the citizen's timeline."""
-    return _act("request_evidence", path, body)
+    return _act(complaints().request_evidence, path, body)
 
 
 @bp.post("/cases/<tracking_code>/attachments", responses={201: FileView, 413: Problem, **ACTION_ERRORS})
@@ -109,8 +106,8 @@ def request_evidence(path: TrackingCodePath, body: RequiredNote):
 @accepts_upload
 def attach(path: TrackingCodePath, form: UploadForm):
     """Upload a file to attach to the answer (PDF, image, audio or MP4; at most 10 MB)."""
-    response = jsonify(rpc("add_attachment", path.tracking_code, form.file.filename,
-                           base64.b64encode(form.file.read()).decode()))
+    response = jsonify(complaints().add_attachment(g.principal, path.tracking_code, form.file.filename,
+                                                   base64.b64encode(form.file.read()).decode()))
     response.status_code = 201
     return response
 
@@ -122,7 +119,7 @@ def attach(path: TrackingCodePath, form: UploadForm):
 def download(path: CaseFilePath):
     """A file of the case, for staff who can see it; a violation report's evidence only for
     inspection roles (SPEC C17)."""
-    got = rpc("get_file", path.tracking_code, path.file_id)
+    got = complaints().get_file(g.principal, path.tracking_code, path.file_id)
     response = Response(base64.b64decode(got["content_b64"]), mimetype=got["content_type"])
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(got['filename'])}"
     response.headers["Digest"] = f"sha-256={base64.b64encode(bytes.fromhex(got['sha256'])).decode()}"

@@ -2,11 +2,12 @@
 event types it may receive, and rotates or revokes its broker credentials."""
 from __future__ import annotations
 
-from flask import current_app, g, jsonify
+from flask import g, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
 from gateway.auth import BEARER, requires
 from gateway.schemas import IntegratorPath, Problem
+from gateway.services import notifications
 from services.notifications.api import (
     IntegratorBody, IntegratorList, IntegratorView, RegisteredIntegrator, WebhookDeadLetters, WebhookReplay,
     WebhookReplayed,
@@ -17,9 +18,6 @@ bp = APIBlueprint("integrators", __name__, url_prefix="/api/v1/staff/integrators
                   abp_security=BEARER)
 
 
-def _call(method: str, *args):
-    return current_app.extensions["rpc"].call("notifications", method, g.principal, *args)
-
 
 @bp.post("", responses={201: RegisteredIntegrator, 400: Problem, 401: Problem, 403: Problem, 409: Problem})
 @requires("admin")
@@ -27,7 +25,7 @@ def register(body: IntegratorBody):
     """Register a system: its queue and its replay stream, bound to exactly these event types, and its broker
     user (`amqp`) or, with a `webhook_url`, the secret its posts are signed with (`webhook`): in this answer
     only (a lost answer: rotate). A type with personal fields needs `personal_data` and its `legal_basis`."""
-    response = jsonify(_call("register_integrator", body.model_dump()))
+    response = jsonify(notifications().register_integrator(g.principal, body.model_dump()))
     response.status_code = 201
     return response
 
@@ -36,7 +34,7 @@ def register(body: IntegratorBody):
 @requires("admin")
 def listing():
     """Every registered system, revoked ones too, without credentials."""
-    return jsonify({"items": _call("list_integrators")})
+    return jsonify({"items": notifications().list_integrators(g.principal)})
 
 
 @bp.post("/<integrator_id>/rotate", responses={200: RegisteredIntegrator, 401: Problem, 403: Problem, 404: Problem,
@@ -44,14 +42,14 @@ def listing():
 @requires("admin")
 def rotate(path: IntegratorPath):
     """A new password (its connections on the old one are closed) or a new webhook secret, in this answer only."""
-    return jsonify(_call("rotate_integrator", path.integrator_id))
+    return jsonify(notifications().rotate_integrator(g.principal, path.integrator_id))
 
 
 @bp.post("/<integrator_id>/revoke", responses={200: IntegratorView, 401: Problem, 403: Problem, 404: Problem})
 @requires("admin")
 def revoke(path: IntegratorPath):
     """Revoke a system: its user, queue and replay stream are deleted and its connections closed."""
-    return jsonify(_call("revoke_integrator", path.integrator_id))
+    return jsonify(notifications().revoke_integrator(g.principal, path.integrator_id))
 
 
 @bp.get("/<integrator_id>/webhook-dead-letters", responses={200: WebhookDeadLetters, 401: Problem, 403: Problem,
@@ -59,7 +57,7 @@ def revoke(path: IntegratorPath):
 @requires("admin")
 def webhook_dead_letters(path: IntegratorPath):
     """The events its webhook never took (every try failed), oldest first."""
-    return jsonify({"items": _call("webhook_dead_letters", path.integrator_id)})
+    return jsonify({"items": notifications().webhook_dead_letters(g.principal, path.integrator_id)})
 
 
 @bp.post("/<integrator_id>/webhook-replay", responses={200: WebhookReplayed, 400: Problem, 401: Problem, 403: Problem,
@@ -67,4 +65,5 @@ def webhook_dead_letters(path: IntegratorPath):
 @requires("admin")
 def webhook_replay(path: IntegratorPath, body: WebhookReplay):
     """Post again: these dead letters (`ids`), or every event posted since a time (`since`, within 7 days)."""
-    return jsonify(_call("replay_webhooks", path.integrator_id, body.model_dump(mode="json", exclude_none=True)))
+    return jsonify(notifications().replay_webhooks(g.principal, path.integrator_id,
+                                                   body.model_dump(mode="json", exclude_none=True)))

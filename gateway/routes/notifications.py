@@ -3,12 +3,13 @@ is asked for through the route it serves (a beneficiary's: /transparency/me/code
 platform text a code, or replace someone's live code, from anywhere else (issue 18)."""
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, url_for
+from flask import g, jsonify, url_for
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
 from gateway.auth import ALL_STAFF, BEARER, requires
 from gateway.schemas import PageQuery, Problem
+from gateway.services import notifications
 from services.notifications.api import MarkedRead, MarkRead, StaffNotificationPage, UnreadCount
 
 bp = APIBlueprint("notifications", __name__, url_prefix="/api/v1",
@@ -27,8 +28,7 @@ def list_notifications(query: NotificationsQuery):
 
     New cases in the cartable, answers to approve, deadlines about to pass or passed, cases reported
     again, a revoked access. Follow `next` (also a Link header) for more."""
-    result = current_app.extensions["rpc"].call("notifications", "staff_notifications", g.principal, query.unread,
-                                                query.limit, query.after)
+    result = notifications().staff_notifications(g.principal, query.unread, query.limit, query.after)
     link = url_for("notifications.list_notifications", after=result["next"], limit=query.limit,
                    **({"unread": "true"} if query.unread else {})) if result["next"] else None
     response = jsonify({"items": result["items"], "next": link})
@@ -42,7 +42,7 @@ def list_notifications(query: NotificationsQuery):
 @requires(*ALL_STAFF)
 def unread_count():
     """How many of the caller's notifications are not read yet (for the badge)."""
-    return jsonify(current_app.extensions["rpc"].call("notifications", "staff_unread_count", g.principal))
+    return jsonify(notifications().staff_unread_count(g.principal))
 
 
 @bp.post("/staff/notifications/read", responses={200: MarkedRead, 400: Problem, 401: Problem, 403: Problem},
@@ -50,5 +50,4 @@ def unread_count():
 @requires(*ALL_STAFF)
 def mark_read(body: MarkRead):
     """Mark some notifications read ({"ids": [...]}) or all of them ({"all": true})."""
-    return jsonify(current_app.extensions["rpc"].call("notifications", "mark_notifications_read", g.principal,
-                                                      None if body.all else body.ids))
+    return jsonify(notifications().mark_notifications_read(g.principal, None if body.all else body.ids))

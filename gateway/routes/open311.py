@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -24,6 +24,7 @@ from common.validation import parse
 from gateway.auth import requires
 from gateway.protection import idempotency
 from gateway.schemas import IdempotencyHeader, RequestPart
+from gateway.services import complaints
 from services.complaints.api import PARTNER_APP_KINDS
 from services.complaints.api import ADDRESS_MAX, LAT_RANGE, LONG_RANGE, MEDIA_URL_MAX, CaseIntake
 
@@ -232,11 +233,10 @@ def create_request(form: RequestForm, header: IdempotencyHeader):
                                     "media_url": form.media_url})
     except InvalidRequest as exc:  # name the fields as the app sent them
         raise InvalidRequest([{**e, "field": OPEN311_FIELDS.get(e["field"], e["field"])} for e in exc.errors]) from None
-    case = current_app.extensions["rpc"].call("complaints", "register_case",
-                                              intake.model_dump(exclude_none=True, exclude={"channel", "urgency"}),
-                                              idempotency(header), g.principal)  # the key's app: partner_app
+    case = complaints().register_case(intake.model_dump(exclude_none=True, exclude={"channel", "urgency"}),
+                                      idempotency(header), g.principal)  # the key's app: partner_app
     code = case["tracking_code"]
-    request_id = current_app.extensions["rpc"].call("complaints", "open311_request", code)["id"]
+    request_id = complaints().open311_request(code)["id"]
     response = jsonify([Created(service_request_id=request_id, token=code,
                                 service_notice=f"کد رهگیری شما {case['tracking_code_display']} است.").model_dump()])
     response.status_code = 201
@@ -261,7 +261,7 @@ def _is_request_id(value: str) -> bool:
 
 def _find(request_id: str) -> dict | None:
     """A request by its id or its token (the tracking code); None for what no app may see."""
-    return current_app.extensions["rpc"].call("complaints", "open311_request", request_id)
+    return complaints().open311_request(request_id)
 
 
 def _listed(query: RequestsQuery) -> list[dict]:
@@ -280,8 +280,7 @@ def _listed(query: RequestsQuery) -> list[dict]:
         return []
     if end <= start:
         return []
-    return current_app.extensions["rpc"].call("complaints", "open311_requests", kinds, start.isoformat(),
-                                              end.isoformat(), statuses, MAX_REQUESTS)
+    return complaints().open311_requests(kinds, start.isoformat(), end.isoformat(), statuses, MAX_REQUESTS)
 
 
 @bp.get("/requests.json", responses={200: Requests, 400: Open311Errors})

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flask import current_app, g, jsonify
+from flask import g, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
 from gateway.auth import BEARER, requires
 from gateway.protection import idempotency
 from gateway.schemas import IdempotencyHeader, Problem, RequestPart
+from gateway.services import payments
 from services.payments.api import BeneficiaryIn
 from services.payments.api import (
     CYCLE_STAGES,
@@ -46,14 +47,11 @@ class FailedQuery(RequestPart):
     cycle: str | None = Field(None, max_length=80)
 
 
-def _call(method: str, *args):
-    return current_app.extensions["rpc"].call("payments", method, *args)
-
 
 @bp.get("/payments/budget-lines", responses={200: BudgetLineList})
 def budget_lines():
     """The 16 budget lines: per-capita amount, purpose, legal basis, yearly allocation, spent (T9)."""
-    return jsonify({"items": _call("budget_lines")})
+    return jsonify({"items": payments().budget_lines()})
 
 
 @bp.post("/staff/payments/beneficiaries", security=BEARER, responses={200: BeneficiaryView, **ERRORS})
@@ -61,14 +59,14 @@ def budget_lines():
 def enrol(body: BeneficiaryIn):
     """Add a person to the registry and to budget lines (once each); the bank must confirm that the
     Sheba account is theirs. Audited."""
-    return jsonify(_call("enrol", g.principal, body.model_dump(exclude_none=True)))
+    return jsonify(payments().enrol(g.principal, body.model_dump(exclude_none=True)))
 
 
 @bp.get("/staff/payments/beneficiaries/<national_id>", security=BEARER, responses={200: BeneficiaryView, **ERRORS})
 @requires(*READ)
 def beneficiary(path: NationalIdPath):
     """A person in the registry, with the audit of every change."""
-    return jsonify(_call("beneficiary", g.principal, path.national_id))
+    return jsonify(payments().beneficiary(g.principal, path.national_id))
 
 
 @bp.post("/staff/payments/beneficiaries/<national_id>/status", security=BEARER,
@@ -76,7 +74,7 @@ def beneficiary(path: NationalIdPath):
 @requires(*PREPARE)
 def set_status(path: NationalIdPath, body: StatusChange):
     """Active, suspended or deceased: only the active are paid."""
-    return jsonify(_call("set_beneficiary_status", g.principal, path.national_id, body.model_dump()))
+    return jsonify(payments().set_beneficiary_status(g.principal, path.national_id, body.model_dump()))
 
 
 @bp.post("/staff/payments/cycles", security=BEARER, responses={201: CycleView, **ERRORS})
@@ -84,7 +82,7 @@ def set_status(path: NationalIdPath, body: StatusChange):
 def open_cycle(body: CycleOpen, header: IdempotencyHeader):
     """Open the month's cycle for a budget line and compute its entitlements; it stops, with the
     reason, when the line's remaining allocation does not cover it. One cycle per month and line."""
-    response = jsonify(_call("open_cycle", g.principal, body.model_dump(), idempotency(header)))
+    response = jsonify(payments().open_cycle(g.principal, body.model_dump(), idempotency(header)))
     response.status_code = 201
     return response
 
@@ -93,39 +91,39 @@ def open_cycle(body: CycleOpen, header: IdempotencyHeader):
 @requires(*APPROVE)
 def approve(path: CyclePath, header: IdempotencyHeader):
     """A second person approves (not the one who prepared it); then the orders go to the bank."""
-    return jsonify(_call("approve_cycle", g.principal, path.cycle_id, idempotency(header)))
+    return jsonify(payments().approve_cycle(g.principal, path.cycle_id, idempotency(header)))
 
 
 @bp.get("/staff/payments/cycles", security=BEARER, responses={200: CycleList, **ERRORS})
 @requires(*READ)
 def cycles(query: CyclesQuery):
     """The payment cycles, newest month first (at most 100), by month, budget line and stage if asked."""
-    return jsonify({"items": _call("cycles", g.principal, query.month, query.line, query.stage)})
+    return jsonify({"items": payments().cycles(g.principal, query.month, query.line, query.stage)})
 
 
 @bp.get("/staff/payments/cycles/<cycle_id>", security=BEARER, responses={200: CycleView, **ERRORS})
 @requires(*READ)
 def cycle(path: CyclePath):
     """A cycle's stage and progress: orders by state, bank files by state."""
-    return jsonify(_call("cycle", g.principal, path.cycle_id))
+    return jsonify(payments().cycle(g.principal, path.cycle_id))
 
 
 @bp.get("/staff/payments/failed", security=BEARER, responses={200: FailedPayments, **ERRORS})
 @requires(*READ)
 def failed(query: FailedQuery):
     """Payments the bank rejected or returned, waiting for a person."""
-    return jsonify({"items": _call("failed_payments", g.principal, query.cycle)})
+    return jsonify({"items": payments().failed_payments(g.principal, query.cycle)})
 
 
 @bp.post("/staff/payments/failed/resolve", security=BEARER, responses={200: Resolved, **ERRORS})
 @requires(*PREPARE)
 def resolve(body: Resolve, header: IdempotencyHeader):
     """Carry failed payments to the next cycle, or cancel them."""
-    return jsonify(_call("resolve_failed", g.principal, body.model_dump(), idempotency(header)))
+    return jsonify(payments().resolve_failed(g.principal, body.model_dump(), idempotency(header)))
 
 
 @bp.get("/staff/payments/ledger/check", security=BEARER, responses={200: LedgerCheck, **ERRORS})
 @requires(*READ)
 def ledger_check():
     """Does the ledger balance to the rial and match the orders?"""
-    return jsonify(_call("check_ledger", g.principal))
+    return jsonify(payments().check_ledger(g.principal))

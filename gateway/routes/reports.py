@@ -1,11 +1,12 @@
 """Reports for managers (SPEC C13, C15) and the organization's reference data for pickers."""
 from __future__ import annotations
 
-from flask import current_app, g, jsonify
+from flask import g, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 
 from gateway.auth import BEARER, requires
 from gateway.schemas import CategoryList, Dashboard, OrgUnitList, OrgUnitQuery, PeriodQuery, Problem, Scorecards
+from gateway.services import complaints
 from services.complaints.api import org
 from common.reference_data import CATEGORIES
 
@@ -21,7 +22,7 @@ READERS = tuple(sorted(org.SEES_REPORTS))
 def dashboard(query: PeriodQuery):
     """Cases by kind, category, center and status, on-time rates per unit and manager, misses and
     the most frequent problems of the past year, over the caller's own subtree (SPEC C15)."""
-    return jsonify(current_app.extensions["rpc"].call("complaints", "dashboard", g.principal, *query.bounds()))
+    return jsonify(complaints().dashboard(g.principal, *query.bounds()))
 
 
 @bp.get("/staff/reports/scorecards", security=BEARER,
@@ -29,14 +30,14 @@ def dashboard(query: PeriodQuery):
 @requires(*READERS)
 def scorecards(query: PeriodQuery):
     """Each manager's deadline record in the caller's subtree, worst first (SPEC C13)."""
-    cards = current_app.extensions["rpc"].call("complaints", "scorecards", g.principal, *query.bounds())
+    cards = complaints().scorecards(g.principal, *query.bounds())
     return jsonify({"items": cards})
 
 
 @bp.get("/org/units", responses={200: OrgUnitList, 400: Problem})
 def units(query: OrgUnitQuery):
     """The organization tree: HQ units, the 31 provinces, their units, counties and centers."""
-    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "org_units", query.kind, query.parent)})
+    return jsonify({"items": complaints().org_units(query.kind, query.parent)})
 
 
 @bp.get("/org/categories", responses={200: CategoryList})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Literal
 
-from flask import current_app, g, jsonify, request
+from flask import g, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,7 @@ from common.config import get_settings
 from gateway.auth import BEARER, accepts_form, requires
 from gateway.problems import Problem as ProblemError
 from gateway.schemas import PageQuery, Problem
+from gateway.services import notifications
 from services.notifications.api import (
     DeadLetterPage, Preview, PreviewBody, ReceiptsTaken, Replay, Replayed, TemplateList, TemplatePath,
 )
@@ -22,9 +23,6 @@ bp = APIBlueprint("sms", __name__, url_prefix="/api/v1",
 
 OPERATORS = ("admin", "hq_operator")  # who looks after the messages the platform sends
 
-
-def _call(method: str, *args):
-    return current_app.extensions["rpc"].call("notifications", method, *args)
 
 
 class ReceiptPath(BaseModel):
@@ -45,7 +43,7 @@ def receipt(path: ReceiptPath):
         raise ProblemError(401, "invalid_receipt_secret", "Unauthenticated", "نشانی بازگشت معتبر نیست.",
                            f"not the receipt secret of {path.provider}")
     payload = request.get_json(silent=True) if request.is_json else request.form.to_dict(flat=True)
-    return jsonify(_call("record_receipts", path.provider, payload or {}))
+    return jsonify(notifications().record_receipts(path.provider, payload or {}))
 
 
 @bp.get("/staff/sms/dead-letters", security=BEARER,
@@ -53,7 +51,7 @@ def receipt(path: ReceiptPath):
 @requires(*OPERATORS)
 def dead_letters(query: PageQuery):
     """Messages given up on after their attempts (refused, undelivered, expired), newest first."""
-    return jsonify(_call("dead_letters", g.principal, query.limit, query.after))
+    return jsonify(notifications().dead_letters(g.principal, query.limit, query.after))
 
 
 @bp.post("/staff/sms/dead-letters/replay", security=BEARER,
@@ -61,14 +59,14 @@ def dead_letters(query: PageQuery):
 @requires(*OPERATORS)
 def replay(body: Replay):
     """Send these messages again, with fresh attempts."""
-    return jsonify(_call("replay", g.principal, body.ids))
+    return jsonify(notifications().replay(g.principal, body.ids))
 
 
 @bp.get("/staff/sms/templates", security=BEARER, responses={200: TemplateList, 401: Problem, 403: Problem})
 @requires(*OPERATORS)
 def templates():
     """Every message template with its version, audience and variables."""
-    return jsonify({"items": _call("templates", g.principal)})
+    return jsonify({"items": notifications().templates(g.principal)})
 
 
 @bp.post("/staff/sms/templates/<name>/preview", security=BEARER,
@@ -76,4 +74,4 @@ def templates():
 @requires(*OPERATORS)
 def preview(path: TemplatePath, body: PreviewBody):
     """A template rendered with sample data (and any values given), with its length and SMS parts."""
-    return jsonify(_call("preview", g.principal, path.name, body.values))
+    return jsonify(notifications().preview(g.principal, path.name, body.values))

@@ -3,7 +3,7 @@ restoration of access (SPEC C12), the platform's recorded outages (which deadlin
 count) and the rows the sweeps set aside."""
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, url_for
+from flask import g, jsonify, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from gateway.auth import ALL_STAFF, BEARER, BEARER_OR_KEY, forget_principal, requires
@@ -13,6 +13,7 @@ from gateway.schemas import (
     PasswordResetPath, PendingReset, PendingResetList, Principal, StaffAccountList, Problem, RestoreBody, RevokeBody,
     StaffAccountPath, SweepFailurePath, TrackingCodePath,
 )
+from gateway.services import complaints
 from services.complaints.api import org
 from services.complaints.api import (
     CallerCaseView, OutageIntake, OutageList, OutageView, ReporterIdentityViewList, StaffCasePage, StaffCaseView, SweepFailureList, SweepFailureView,
@@ -29,8 +30,7 @@ bp = APIBlueprint("staff", __name__, url_prefix="/api/v1/staff",
 def list_cases(query: CaseListQuery):
     """The cases within the caller's sight (nationwide for HQ and for integrators' keys with
     cases:read), newest first, without personal data; follow `next` (also a Link header) for more."""
-    result = current_app.extensions["rpc"].call("complaints", "list_cases_for_staff", g.principal, query.limit,
-                                                query.after, query.mobile)
+    result = complaints().list_cases_for_staff(g.principal, query.limit, query.after, query.mobile)
     response = jsonify({"items": result["items"], "next": next_link(result["next"], query.limit)})
     if result["next"]:
         response.headers["Link"] = f'<{next_link(result["next"], query.limit)}>; rel="next"'
@@ -45,8 +45,7 @@ def next_link(cursor: str | None, limit: int) -> str | None:
 @requires(*ALL_STAFF)
 def get_case(path: TrackingCodePath):
     """A case, if it is within the caller's unit (else 404: its existence is not disclosed)."""
-    return jsonify(current_app.extensions["rpc"].call("complaints", "get_case_for_staff", g.principal,
-                                                      path.tracking_code))
+    return jsonify(complaints().get_case_for_staff(g.principal, path.tracking_code))
 
 
 @bp.get("/calls/cases/<tracking_code>", responses={200: CallerCaseView, 401: Problem, 403: Problem, 404: Problem})
@@ -55,8 +54,7 @@ def get_case_for_caller(path: TrackingCodePath):
     """For the hotline (1482): what to tell a caller about a case: what the caller could read with the
     code, and which unit holds it. An anonymous report is unknown here (404): its reporter follows it
     on the web with the secret."""
-    return jsonify(current_app.extensions["rpc"].call("complaints", "get_case_for_caller", g.principal,
-                                                      path.tracking_code))
+    return jsonify(complaints().get_case_for_caller(g.principal, path.tracking_code))
 
 
 @bp.get("/reporter-identity-views", responses={200: ReporterIdentityViewList, 401: Problem, 403: Problem})
@@ -64,31 +62,28 @@ def get_case_for_caller(path: TrackingCodePath):
 def reporter_identity_views():
     """For the auditor: who was shown a reporter's identity, or looked cases up by a reporter's
     mobile, newest first (SPEC C17)."""
-    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "reporter_identity_views",
-                                                                g.principal)})
+    return jsonify({"items": complaints().reporter_identity_views(g.principal)})
 
 
 @bp.get("/accounts", responses={200: StaffAccountList, 400: Problem, 401: Problem, 403: Problem})
 @requires("admin")
 def accounts(query: AccountsQuery):
     """Staff accounts, to find those whose access was revoked (SPEC C12) and restore them."""
-    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "list_staff", g.principal,
-                                                                query.revoked)})
+    return jsonify({"items": complaints().list_staff(g.principal, query.revoked)})
 
 
 @bp.get("/deadline-policies", responses={200: DeadlinePolicies, 401: Problem, 403: Problem})
 @requires(*ALL_STAFF)
 def deadline_policies():
     """How long each level has, by class (SPEC C7); a hop keeps the deadline it was given."""
-    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "deadline_policies")})
+    return jsonify({"items": complaints().deadline_policies()})
 
 
 @bp.put("/deadline-policies", responses={200: DeadlinePolicies, 400: Problem, 401: Problem, 403: Problem})
 @requires("admin")
 def set_deadline_policies(body: DeadlinePolicies):
     """Change some rules; they apply to hops opened from now on."""
-    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "set_deadline_policies", g.principal,
-                                                                body.model_dump()["items"])})
+    return jsonify({"items": complaints().set_deadline_policies(g.principal, body.model_dump()["items"])})
 
 
 @bp.post("/accounts/<staff_id>/revoke", responses={200: Principal, 400: Problem, 401: Problem, 403: Problem,
@@ -96,8 +91,7 @@ def set_deadline_policies(body: DeadlinePolicies):
 @requires("admin")
 def revoke(path: StaffAccountPath, body: RevokeBody):
     """Revoke a staff member's access: every session ends on its next request."""
-    revoked = current_app.extensions["rpc"].call("complaints", "revoke_access", g.principal, path.staff_id,
-                                                 body.reason)
+    revoked = complaints().revoke_access(g.principal, path.staff_id, body.reason)
     forget_principal(revoked["id"])  # the id as complaints spells it, as tokens carry it
     return jsonify(revoked)
 
@@ -110,8 +104,7 @@ def restore(path: StaffAccountPath, body: RestoreBody):
     the account ends, and its next login must choose a new password (403 `password_change_required`).
     A finance or administrator account's reset waits for a second administrator: 202 with the pending
     reset, which another administrator (not its subject) approves."""
-    outcome = current_app.extensions["rpc"].call("complaints", "restore_access", g.principal, path.staff_id,
-                                                 body.new_password)
+    outcome = complaints().restore_access(g.principal, path.staff_id, body.new_password)
     response = jsonify(outcome)
     if outcome.get("state") == "pending":
         response.status_code = 202
@@ -124,7 +117,7 @@ def restore(path: StaffAccountPath, body: RestoreBody):
 @requires("admin")
 def password_resets():
     """Resets waiting for a second administrator (each lapses after 24 hours)."""
-    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "password_resets", g.principal)})
+    return jsonify({"items": complaints().password_resets(g.principal)})
 
 
 @bp.post("/password-resets/<reset_id>/approve", responses={200: Principal, 401: Problem, 403: Problem,
@@ -133,7 +126,7 @@ def password_resets():
 def approve_password_reset(path: PasswordResetPath):
     """Approve another administrator's reset: it is applied now. Neither the administrator who asked for
     it nor its subject may approve it (403 `second_admin_required`)."""
-    reset = current_app.extensions["rpc"].call("complaints", "approve_password_reset", g.principal, path.reset_id)
+    reset = complaints().approve_password_reset(g.principal, path.reset_id)
     forget_principal(reset["id"])
     return jsonify(reset)
 
@@ -142,8 +135,7 @@ def approve_password_reset(path: PasswordResetPath):
 @requires("admin")
 def issue_api_key(body: ApiKeyBody, header: IdempotencyHeader):
     """Issue an integrator's API key with scopes. The key is in this answer only; keep it safe."""
-    response = jsonify(current_app.extensions["rpc"].call("complaints", "issue_api_key", g.principal, body.name,
-                                                          body.scopes, idempotency(header)))
+    response = jsonify(complaints().issue_api_key(g.principal, body.name, body.scopes, idempotency(header)))
     response.status_code = 201
     return response
 
@@ -152,7 +144,7 @@ def issue_api_key(body: ApiKeyBody, header: IdempotencyHeader):
 @requires("admin")
 def revoke_api_key(path: ApiKeyPath):
     """Revoke an API key: refused from the next request on."""
-    return jsonify(current_app.extensions["rpc"].call("complaints", "revoke_api_key", g.principal, path.key_id))
+    return jsonify(complaints().revoke_api_key(g.principal, path.key_id))
 
 
 @bp.get("/outages", responses={200: OutageList, 401: Problem, 403: Problem})
@@ -161,7 +153,7 @@ def outages():
     """The windows in which the platform was unavailable, newest first: recorded by an administrator, or
     detected by the platform (its deadline sweep's pulse was silent). Deadlines and the 48 hours of
     inactivity that ran through a window are extended by it (SPEC C8, C12, C13)."""
-    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "list_outages", g.principal)})
+    return jsonify({"items": complaints().list_outages(g.principal)})
 
 
 @bp.post("/outages", responses={201: OutageView, 400: Problem, 401: Problem, 403: Problem, 422: Problem})
@@ -170,8 +162,7 @@ def record_outage(body: OutageIntake, header: IdempotencyHeader):
     """Record a time the platform was unavailable, after it ended (at most 14 days): who, when and why are
     kept, and a window is never changed or deleted. Deadlines not yet acted on that ran through it are
     extended; escalations and revocations already made stand."""
-    response = jsonify(current_app.extensions["rpc"].call("complaints", "record_outage", g.principal,
-                                                          body.model_dump(mode="json"), idempotency(header)))
+    response = jsonify(complaints().record_outage(g.principal, body.model_dump(mode="json"), idempotency(header)))
     response.status_code = 201
     return response
 
@@ -182,7 +173,7 @@ def sweep_failures():
     """Rows a sweep could not act on (a case it could not escalate, warn about or close; a staff member it
     could not revoke), set aside with their error while the rest went on; each is tried again alone at its
     `retry_at` (an hour after it failed, doubling up to a day)."""
-    return jsonify({"items": current_app.extensions["rpc"].call("complaints", "list_sweep_failures", g.principal)})
+    return jsonify({"items": complaints().list_sweep_failures(g.principal)})
 
 
 @bp.post("/sweeps/failures/<sweep>/<subject_id>/retry", responses={200: SweepFailureView, 401: Problem,
@@ -190,5 +181,4 @@ def sweep_failures():
 @requires("admin")
 def retry_sweep_failure(path: SweepFailurePath):
     """The cause is fixed: try the row again, alone, at the sweep's next run."""
-    return jsonify(current_app.extensions["rpc"].call("complaints", "retry_sweep_failure", g.principal, path.sweep,
-                                                      path.subject_id))
+    return jsonify(complaints().retry_sweep_failure(g.principal, path.sweep, path.subject_id))

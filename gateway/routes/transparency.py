@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from typing import Iterator, Literal
 
-from flask import Response, current_app, g, jsonify, request, stream_with_context, url_for
+from flask import Response, g, jsonify, request, stream_with_context, url_for
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
@@ -20,6 +20,7 @@ from gateway.auth import BEARER, BENEFICIARY, accepts_upload, beneficiary_token,
 from gateway.openapi import file_response
 from gateway.protection import client_key
 from gateway.schemas import DatasetFileForm, Problem, RequestPart
+from gateway.services import transparency
 from services.transparency.api import (
     CATALOG, MAX_SEARCH_TERMS, MIN_TERM_LETTERS, csv_chunks, dcat_catalog, describe, fiscal_datapackage, json_chunks,
     ocds_release_package_chunks, search_terms,
@@ -75,9 +76,6 @@ class PaymentsQuery(RequestPart):
     limit: int = Field(20, ge=1, le=100)
 
 
-def _call(method: str, *args):
-    return current_app.extensions["rpc"].call("transparency", method, *args)
-
 
 def _base() -> str:
     return get_settings().public_base_url.rstrip("/")
@@ -106,7 +104,7 @@ def _latest_of(items: list[dict]) -> str | None:
 @bp.get("/transparency/datasets", responses={200: DatasetList, **NOT_MODIFIED, **PUBLIC})
 def datasets():
     """Every dataset of the portal (SPEC T2-T12) with its latest version, publication date and formats."""
-    items = _call("datasets")
+    items = transparency().datasets()
     return _json({"items": items}, _latest_of(items))
 
 
@@ -114,7 +112,7 @@ def datasets():
 def dataset(path: SlugPath):
     """A dataset: title, description, publisher, licence, columns, and every version it had (a correction
     is a new version; none is ever edited)."""
-    detail = _call("dataset", path.slug)
+    detail = transparency().dataset(path.slug)
     return _json(detail, detail["published_at"])
 
 
@@ -125,8 +123,8 @@ def rows(path: SlugPath, query: RowsQuery):
     word, whether typed with Persian or Arabic letters and digits. Pages are keyset: follow `next`."""
     filters = {key: value for key, value in request.args.items() if key not in ROW_QUERY_KEYS}
     search_terms(query.q)  # a search the service would refuse costs no call
-    page = _call("rows", path.slug, {**query.model_dump(), "filters": filters})
-    record = _call("version", path.slug, page["version"])
+    page = transparency().rows(path.slug, {**query.model_dump(), "filters": filters})
+    record = transparency().version(path.slug, page["version"])
     return _json(page, record["published_at"])
 
 
@@ -136,14 +134,14 @@ def version(path: VersionPath):
     """A version's record: its hashes and Ed25519 signature. Recompute `record_sha256` from the record's
     fields and `content_sha256` from the version's JSON download, and check the signature with
     /transparency/public-key (`python -m services.transparency.verify --api <base>` does it all)."""
-    record = _call("version", path.slug, path.version)
+    record = transparency().version(path.slug, path.version)
     return _json(record, record["published_at"])
 
 
 @bp.get("/transparency/public-key", responses={200: PublicKey, **NOT_MODIFIED, 503: Problem, 504: Problem})
 def public_key():
     """The organization's Ed25519 public key that every version's signature is checked with."""
-    key = _call("public_key")
+    key = transparency().public_key()
     return _json(key, key["in_use_since"])
 
 
@@ -152,7 +150,7 @@ def spending(query: SpendingQuery):
     """What was paid to beneficiaries by budget line, province or month (households and rials), from the
     payment cycles' disbursements. A cell of fewer than 5 households is null, and so is its smallest
     complement, so that no total gives it away."""
-    answer = _call("spending", query.by)
+    answer = transparency().spending(query.by)
     return _json(answer, answer["as_of"])
 
 
@@ -160,7 +158,7 @@ def spending(query: SpendingQuery):
 def _rows_of(slug: str, version: int) -> Iterator[dict]:
     after = 0
     while True:
-        page = _call("dump_page", slug, version, after)
+        page = transparency().dump_page(slug, version, after)
         if not page:
             return
         for _, row in page:
@@ -169,7 +167,7 @@ def _rows_of(slug: str, version: int) -> Iterator[dict]:
 
 
 def _download(slug: str, version: int | None, kind: str, mimetype: str, filename: str, make) -> Response:
-    record = _call("version", slug, version)
+    record = transparency().version(slug, version)
     etag = f"{record['record_sha256'][:40]}.{kind}"
     published = datetime.fromisoformat(record["published_at"].replace("Z", "+00:00"))
     if request.if_none_match.contains(etag) or (
@@ -229,7 +227,7 @@ def contracts_ocds(query: VersionQuery):
 def budget_datapackage(query: VersionQuery):
     """The budget and its 16 lines as a Fiscal Data Package: the descriptor, whose resource is this
     version's CSV download."""
-    record = _call("version", "budget", query.version)
+    record = transparency().version("budget", query.version)
     csv_url = _base() + url_for("transparency.download_csv", slug="budget", version=record["version"])
     meta = {"version": record["version"], "published_at": record["published_at"]}
     return _json(fiscal_datapackage(list(_rows_of("budget", record["version"])), meta, csv_url),
@@ -244,7 +242,7 @@ def budget_datapackage(query: VersionQuery):
 def catalog():
     """Every dataset and its distributions as a DCAT-AP catalog, for the ministry's other transparency
     systems to harvest (SPEC T11)."""
-    items = _call("datasets")
+    items = transparency().datasets()
     entries = [{"dataset": CATALOG[item["slug"]], "version": item["version"], "published_at": item["published_at"],
                 "sha256": item["content_sha256"]} for item in items if item["version"]]
     response = Response(json.dumps(dcat_catalog(entries, _base()), ensure_ascii=False),
@@ -266,7 +264,7 @@ def request_code(body: NationalIdIn):
     The answer is the same whether or not the national ID receives payments, and whether or not a code was
     sent (at most 3 a mobile in 10 minutes; none once the mobile had 10 wrong codes in 24 hours). This is
     the only route that issues a beneficiary's login code."""
-    _call("request_code", body.model_dump(), client_key())
+    transparency().request_code(body.model_dump(), client_key())
     response = jsonify({"accepted": True, "message_fa": "اگر این کد ملی از بهزیستی مستمری یا کمک دریافت کند، کد "
                                                         "یک‌بار مصرف به شماره همراه ثبت‌شده در پرونده پیامک شد."})
     response.status_code = 202
@@ -278,7 +276,7 @@ def request_code(body: NationalIdIn):
 def open_session(body: SessionIn):
     """Trade the national ID and the one-time code for a short session (a bearer token) that opens only
     this person's own payments. A wrong or expired code, or a national ID with no payments: 401."""
-    checked = _call("check_code", body.model_dump())
+    checked = transparency().check_code(body.model_dump())
     if not checked["verified"]:
         message = "کد ملی یا کد تأیید درست نیست یا کد منقضی شده است؛ در صورت نیاز کد تازه بخواهید."
         detail = "wrong, used or expired one-time code"
@@ -296,7 +294,7 @@ def open_session(body: SessionIn):
 def my_payments(query: PaymentsQuery):
     """Every payment made to me since 1391, newest first: date (Jalali beside ISO), budget line, amount,
     account (masked), status. Only with the session from /transparency/me/session (a staff token: 403)."""
-    response = jsonify(_call("my_payments", g.principal, query.after, query.limit))
+    response = jsonify(transparency().my_payments(g.principal, query.after, query.limit))
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
@@ -309,7 +307,7 @@ def my_payments(query: PaymentsQuery):
 def correct(path: SlugPath, body: Correction):
     """Publish a correction: a new version with these rows in place of those with the same key. What was
     published stays published; the note says what changed."""
-    response = jsonify(_call("correct", g.principal, path.slug, body.model_dump()))
+    response = jsonify(transparency().correct(g.principal, path.slug, body.model_dump()))
     response.status_code = 201
     return response
 
@@ -326,8 +324,8 @@ def hand_in(path: SlugPath, form: DatasetFileForm):
     are made from their dates. Any error is a 400 naming every one with its `line` (the header is line 1),
     `column` and a Persian message, and nothing is kept; with none, the file waits for another person's
     approval. A dataset built from events takes no file (409)."""
-    response = jsonify(_call("hand_in", g.principal, path.slug, form.file.filename or "",
-                             base64.b64encode(form.file.read()).decode(), form.note))
+    response = jsonify(transparency().hand_in(g.principal, path.slug, form.file.filename or "",
+                                              base64.b64encode(form.file.read()).decode(), form.note))
     response.status_code = 201
     return response
 
@@ -337,7 +335,7 @@ def hand_in(path: SlugPath, form: DatasetFileForm):
 @requires(*sorted({*HANDS_IN, *APPROVES}))
 def uploads():
     """The newest files handed in, those waiting for approval first."""
-    return jsonify(_call("uploads", g.principal))
+    return jsonify(transparency().uploads(g.principal))
 
 
 @bp.post("/staff/transparency/uploads/<upload_id>/approve", security=BEARER,
@@ -347,4 +345,4 @@ def uploads():
 def approve_upload(path: UploadPath):
     """Publish a waiting file as the dataset's next signed version (an HQ unit head or the administrator, never
     the one who uploaded it: 403 `same_person`). A file whose rows are the latest version's: 409."""
-    return jsonify(_call("approve_upload", g.principal, path.upload_id))
+    return jsonify(transparency().approve_upload(g.principal, path.upload_id))
