@@ -1,5 +1,6 @@
-"""The organization's 16 budget lines (SPEC T9, P3): pure data, no I/O. Shared: payments funds and pays them,
-transparency publishes them (the budget dataset, with what has been spent from each, from the disbursements).
+"""The organization's 16 budget lines (SPEC T9, P3): pure data, no I/O. Payments loads, funds and pays them and
+announces each year's lines by event (`budget_lines.published`), from which transparency publishes the budget
+dataset; transparency's demo data uses their titles, and nothing else of transparency reads this module.
 
 Seed 000 says 82% of the budget (4,850 billion toman in 1399) is published in 16 line items, each with its
 per-capita amount, its purpose and the law on which it is paid into people's accounts; seed 004 says

@@ -51,6 +51,8 @@ CYCLE_SETTLED = EventType("payments", "cycle.settled")
 PAYMENT_FAILED = EventType("payments", "payment.failed")
 # a donation paid at the gateway and verified (SPEC P5, P6): the receipt, and the transparency portal
 DONATION_RECEIVED = EventType("payments", "donation.received")
+# a year's budget lines as payments loaded them (SPEC T9, P3), each change a new version: the budget dataset
+BUDGET_LINES_PUBLISHED = EventType("payments", "budget_lines.published")
 # a new immutable, signed version of a Shafaf dataset (SPEC T): integrators harvest it
 DATASET_PUBLISHED = EventType("transparency", "dataset.published")
 SMS_SENT = EventType("notifications", "sms.sent")
@@ -58,5 +60,5 @@ SMS_FAILED = EventType("notifications", "sms.failed")
 
 ALL = (CASE_REGISTERED, *CASE_STEP_EVENTS.values(), STAFF_ACCESS_REVOKED, STAFF_CREDENTIALS_CHANGED,
        STATISTICS_PUBLISHED, DISBURSEMENTS_PUBLISHED, CYCLE_OPENED, CYCLE_APPROVED, CYCLE_SETTLED, PAYMENT_FAILED, DONATION_RECEIVED,
-       SMS_SENT, SMS_FAILED, DATASET_PUBLISHED)
+       BUDGET_LINES_PUBLISHED, SMS_SENT, SMS_FAILED, DATASET_PUBLISHED)
 BY_TYPE = {e.type: e for e in ALL}

@@ -37,6 +37,18 @@ class BudgetLine(Base):
     yearly_allocation_rials: Mapped[int] = mapped_column(BigInteger)
 
 
+class BudgetLinesVersion(Base):
+    """Each set of a year's lines announced (`budget_lines.published`): the same lines again announce nothing,
+    a change is the next version."""
+
+    __tablename__ = "budget_lines_versions"
+
+    year: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lines_sha256: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Beneficiary(Base):
     __tablename__ = "beneficiaries"
 

@@ -11,7 +11,8 @@ their Persian name in a `..._fa` column beside them.
 - "demo": the generated demo set of services/transparency/demo_data.py (in production: the files the
   organization's units upload);
 - "events": built by the transparency service from the events of other services (donations, payment
-  aggregates, complaint statistics). Never read from another service's tables (DESIGN.md).
+  aggregates, the budget's lines and spending, complaint statistics). Never read from another service's
+  tables (DESIGN.md).
 
 No dataset has a column for a person's national ID, mobile, bank account or name, except the managers'
 names that T10 publishes on purpose.
@@ -279,9 +280,10 @@ _DATASETS = [
         title_fa="بودجه و ردیف‌های پرداخت به مددجویان",
         title_en="Budget and its 16 lines",
         description_fa="۱۶ ردیف بودجه‌ای که ۸۲ درصد بودجه سازمان را در بر می‌گیرد: سرانه، هدف، مبنای قانونی "
-                       "پرداخت به حساب افراد، اعتبار مصوب و مبلغ پرداخت‌شده تاکنون. به قالب بسته داده مالی "
-                       "(Fiscal Data Package) نیز منتشر می‌شود.",
-        spec="T8, T9", theme="ECON", source="demo", key="code",
+                       "پرداخت به حساب افراد، اعتبار مصوب و مبلغ پرداخت‌شده از آن در همان سال تاکنون. ردیف‌ها را "
+                       "سامانهٔ پرداخت برای هر سال اعلام می‌کند؛ تا نخستین اعلام، این مجموعه سطری ندارد. به قالب "
+                       "بسته داده مالی (Fiscal Data Package) نیز منتشر می‌شود.",
+        spec="T8, T9", theme="ECON", source="events", key="code",
         keywords_fa=("بودجه", "ردیف بودجه", "سرانه", "مستمری", "هزینه‌کرد"),
         keywords_en=("budget", "spending", "Fiscal Data Package"),
         columns=(

@@ -7,10 +7,11 @@ transactions pay installments of contracts picked by index).
 
 THE VALUES ARE ILLUSTRATIVE, NOT THE ORGANIZATION'S REAL DATA. Sizes come from the seeds: 2,800 property
 units and 22,000 contracts, agreements and memoranda (seed 000); 31 provinces; the licence on-time rates
-of 98% in 1403 against 36% in 1402 (seed 003); the 16 budget lines of common/budget_lines.py;
-the 427 centers of common/reference_data.py. Company, NGO and centre names are made up from
-common words; the managers' names are random pairs of common first and family names and belong to no
-one. No national ID, mobile number, bank account or postal code appears anywhere.
+of 98% in 1403 against 36% in 1402 (seed 003); the titles of the 16 budget lines of common/budget_lines.py
+for the transactions (the budget dataset itself is fed by payments' events); the 427 centers of
+common/reference_data.py. Company, NGO and centre names are made up from common words; the managers'
+names are random pairs of common first and family names and belong to no one. No national ID, mobile number,
+bank account or postal code appears anywhere.
 
 Dates never pass DEMO_TODAY (1405/08/30, 2026-11-21), so the demo reads the same whenever it is run.
 """
@@ -30,7 +31,6 @@ from common.text import persian_digits
 from common.reference_data import CENTER_TYPES, CENTERS, COUNTIES, PROVINCES
 from common.budget_lines import LINES_BY_CODE
 from services.transparency.catalog import CATALOG
-from services.transparency.event_rows import budget_rows
 
 DEMO_TODAY = date(2026, 11, 21)  # 1405/08/30
 
@@ -996,7 +996,6 @@ _GENERATORS = {
     "service_recipients": _service_recipients,
     "centers": _centers,
     "financial_statements": _financial_statements,
-    "budget": budget_rows,
     "transactions": _transactions,
     "managers": _managers,
     "licenses": _licenses,

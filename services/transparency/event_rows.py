@@ -1,6 +1,5 @@
-"""The rows of the event-fed datasets (catalog.py `source="events"`, and the budget's spent column), made from
-what feeds.py kept; the shape of each row is the catalogue's (catalog.donation_row via feeds.py,
-catalog.complaint_statistics_rows)."""
+"""The rows of the event-fed datasets (catalog.py `source="events"`), made from what feeds.py kept; the shape
+of each row is the catalogue's (catalog.donation_row via feeds.py, catalog.complaint_statistics_rows)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -9,22 +8,20 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from common.budget_lines import BUDGET_LINES
 from services.transparency import payment_history
 from services.transparency.catalog import complaint_statistics_rows
-from services.transparency.models import complaint_statistics, donations_received
+from services.transparency.models import budget_lines, complaint_statistics, donations_received
 
-BUDGET_YEAR = 1405
-
-# the budget (T9): the shared lines (common/budget_lines.py) with what was paid from each
+# the budget (T9): the lines payments announced (feeds.record_budget_lines) with what was paid from each
 PAYS = {"beneficiary": "واریز به حساب مددجو", "center": "پرداخت به مرکز، بیمه‌گر یا مجری خدمت"}
 
 
-def budget_rows(spent_rials: Mapping[str, int] | None = None, year: int = BUDGET_YEAR) -> Iterator[dict]:
-    """The 16 budget lines as the budget dataset publishes them; `spent_rials` (line code -> rials paid so
-    far, from the disbursement events) fills the spent column, 0 where missing."""
+def budget_rows(year: int, lines: Iterable[Mapping], spent_rials: Mapping[str, int] | None = None) -> Iterator[dict]:
+    """A year's budget lines (as `budget_lines.published` carries them) as the budget dataset publishes them;
+    `spent_rials` (line code -> rials paid in the year so far, from the disbursement events) fills the spent
+    column, 0 where missing."""
     spent_rials = spent_rials or {}
-    for line in BUDGET_LINES:
+    for line in lines:
         yield {
             "year": year,
             "code": line["code"],
@@ -58,8 +55,13 @@ def payment_aggregates(session: Session) -> Iterable[dict]:
 
 
 def budget(session: Session) -> Iterable[dict]:
-    """The 16 lines as published, with what has been paid from each according to the disbursements."""
-    return budget_rows(payment_history.spent_by_line(session))
+    """The newest year's lines as payments announced them, with what has been paid from each in that year
+    according to the disbursements; no rows before payments announced any."""
+    newest = session.execute(select(budget_lines.c.year, budget_lines.c.lines)
+                             .order_by(budget_lines.c.year.desc()).limit(1)).first()
+    if newest is None:
+        return []
+    return budget_rows(newest.year, newest.lines, payment_history.spent_by_line(session, newest.year))
 
 
 BY_SLUG = {"donations": donations, "complaint_statistics": complaint_statistics_dataset,

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from common.jalali import tehran_date
 from services.transparency.catalog import donation_row
-from services.transparency.models import complaint_statistics, dataset_changes, donations_received
+from services.transparency.models import budget_lines, complaint_statistics, dataset_changes, donations_received
 
-# the datasets each kind of event changes (published anew by publisher.publish_changed)
+# the datasets each kind of event changes (published anew by publishing.publish_changed)
 PAYMENT_DATASETS = ("payment_aggregates", "budget")
+BUDGET_DATASETS = ("budget",)
 DONATION_DATASETS = ("donations",)
 STATISTICS_DATASETS = ("complaint_statistics",)
 
@@ -81,6 +82,17 @@ def record_payment_failure(session: Session, data: dict) -> None:
         "status": "returned" if data["status"] == "returned" else "failed"})
     session.execute(text("INSERT INTO budget_line_titles (code, title_fa) VALUES (:code, :title) "
                          "ON CONFLICT (code) DO NOTHING"), {"code": data["line"], "title": data["line_fa"]})
+
+
+def record_budget_lines(session: Session, data: dict) -> None:
+    """SPEC T9: a year's budget lines as payments loaded them. Versions may arrive in any order: the highest
+    kept wins, and an older one changes nothing."""
+    stmt = insert(budget_lines).values(year=data["year"], version=data["version"], lines=data["lines"])
+    kept = session.execute(stmt.on_conflict_do_update(
+        index_elements=["year"], where=budget_lines.c.version < stmt.excluded.version,
+        set_={"version": stmt.excluded.version, "lines": stmt.excluded.lines, "updated_at": func.now()})).rowcount
+    if kept:
+        changed(session, BUDGET_DATASETS)
 
 
 def record_donation(session: Session, data: dict) -> None:

@@ -78,6 +78,16 @@ payment_totals = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# The budget lines payments announced (`budget_lines.published`), one row a year: the highest version received
+# (an older one arriving late changes nothing). The budget dataset publishes the newest year's.
+budget_lines = Table(
+    "budget_lines", Base.metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("lines", JSONB, nullable=False),  # as the event carries them
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 budget_line_titles = Table(
     "budget_line_titles", Base.metadata,
     Column("code", Text, primary_key=True),

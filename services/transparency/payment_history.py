@@ -96,9 +96,11 @@ def aggregate_rows(session: Session, threshold: int = THRESHOLD) -> list[dict]:
             for (month, line, province), (_, amount) in sorted(cells.items())]
 
 
-def spent_by_line(session: Session) -> dict[str, int]:
+def spent_by_line(session: Session, year: int) -> dict[str, int]:
+    """Paid from each line in the months of a Jalali year."""
     return {line: int(total) for line, total in session.execute(
-        select(payment_totals.c.budget_line, func.sum(payment_totals.c.amount_rials)).group_by(payment_totals.c.budget_line))}
+        select(payment_totals.c.budget_line, func.sum(payment_totals.c.amount_rials))
+        .where(payment_totals.c.month.like(f"{year}-%")).group_by(payment_totals.c.budget_line))}
 
 
 def _titles(session: Session) -> dict[str, str]:

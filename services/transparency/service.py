@@ -1,5 +1,5 @@
-"""The transparency service (SPEC T): entrypoints only translate. Publication is in publication.py and
-publisher.py, units' files for datasets in submissions.py and uploads.py, reading in browse.py, what events
+"""The transparency service (SPEC T): entrypoints only translate. Publication is in dataset_versions.py and
+publishing.py, units' files for datasets in submissions.py and uploads.py, reading in browse.py, what events
 feed in feeds.py, a beneficiary's own payments in payment_history.py."""
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ from common.config import get_settings
 from common.db import Database
 from common.errors import FieldError, Forbidden, InvalidRequest
 from common.events import schemas as event_schemas
-from common.events.catalog import DISBURSEMENTS_PUBLISHED, DONATION_RECEIVED, PAYMENT_FAILED, STATISTICS_PUBLISHED
+from common.events.catalog import (
+    BUDGET_LINES_PUBLISHED, DISBURSEMENTS_PUBLISHED, DONATION_RECEIVED, PAYMENT_FAILED, STATISTICS_PUBLISHED,
+)
 from common.events.handler import reliable_event_handler
 from common.health import HealthRpc
 from common.observability import Observability
 from common.rpc import RpcProxy, rpc
 from common.validation import parse
-from services.transparency import browse, feeds, payment_history, publication, publisher, submissions
+from services.transparency import browse, dataset_versions, feeds, payment_history, publishing, submissions
 from services.transparency.catalog import CATALOG
 from services.transparency.dependencies import SignerDependency
 from services.transparency.models import inbox as inbox_table
@@ -67,6 +69,10 @@ class TransparencyService(HealthRpc):
     def on_donation_received(self, event: dict) -> bool:
         return self._consume(event, feeds.record_donation)
 
+    @reliable_event_handler("payments", BUDGET_LINES_PUBLISHED)
+    def on_budget_lines_published(self, event: dict) -> bool:
+        return self._consume(event, feeds.record_budget_lines)
+
     @reliable_event_handler("complaints", STATISTICS_PUBLISHED)
     def on_statistics_published(self, event: dict) -> bool:
         return self._consume(event, feeds.record_statistics)
@@ -76,8 +82,8 @@ class TransparencyService(HealthRpc):
         """Event-fed datasets that changed get a new version (safe in every replica: SKIP LOCKED); in the
         demo, the demo datasets get their first version."""
         demo = self.config.get("TRANSPARENCY_DEMO_DATA", get_settings().transparency_demo_data)
-        first = publisher.publish_demo(self.db, self.signer, _now()) if demo and not get_settings().is_production else []
-        return first + publisher.publish_changed(self.db, self.signer, _now())
+        first = publishing.publish_demo(self.db, self.signer, _now()) if demo and not get_settings().is_production else []
+        return first + publishing.publish_changed(self.db, self.signer, _now())
 
     # publishing ------------------------------------------------------------------------------------------
     @rpc
@@ -87,7 +93,7 @@ class TransparencyService(HealthRpc):
         if get_settings().is_production:
             raise Forbidden("no_demo_in_production", "در محیط عملیاتی داده‌های نمایشی منتشر نمی‌شوند.",
                             "ENVIRONMENT=production: demo datasets are never published")
-        return publisher.publish_demo(self.db, self.signer, _now())
+        return publishing.publish_demo(self.db, self.signer, _now())
 
     @rpc
     def correct(self, actor: dict, slug: str, payload: dict) -> dict:
@@ -96,7 +102,7 @@ class TransparencyService(HealthRpc):
         change = parse(Correction, payload)
         browse.dataset_or_404(slug)
         with self.db.begin():
-            return publisher.correct(self.db, self.signer, slug, change, actor["username"], _now())
+            return publishing.correct(self.db, self.signer, slug, change, actor["username"], _now())
 
     @rpc
     def hand_in(self, actor: dict, slug: str, filename: str, content_b64: str, note: str = "") -> dict:
@@ -128,16 +134,16 @@ class TransparencyService(HealthRpc):
     @rpc
     def datasets(self) -> list:
         with self.db.begin():
-            latest = publication.latest_of_all(self.db)
-        return [publisher.summary(dataset, latest.get(slug)) for slug, dataset in CATALOG.items()]
+            latest = dataset_versions.latest_of_all(self.db)
+        return [publishing.summary(dataset, latest.get(slug)) for slug, dataset in CATALOG.items()]
 
     @rpc
     def dataset(self, slug: str) -> dict:
         dataset = browse.dataset_or_404(slug)
         with self.db.begin():
-            versions = publication.versions_of(self.db, slug)
+            versions = dataset_versions.versions_of(self.db, slug)
             picks = browse.choices(self.db, dataset, versions[-1]) if versions else {}
-        return publisher.detail(dataset, versions, picks)
+        return publishing.detail(dataset, versions, picks)
 
     @rpc
     def rows(self, slug: str, query: dict) -> dict:
@@ -150,7 +156,7 @@ class TransparencyService(HealthRpc):
     def version(self, slug: str, version: int | None = None) -> dict:
         browse.dataset_or_404(slug)
         with self.db.begin():
-            return publication.record_view(browse.version_or_404(self.db, slug, version))
+            return dataset_versions.record_view(browse.version_or_404(self.db, slug, version))
 
     @rpc
     def dump_page(self, slug: str, version: int, after_n: int) -> list:
@@ -161,7 +167,7 @@ class TransparencyService(HealthRpc):
     def public_key(self) -> dict:
         key = self.signer.public_key_b64()
         with self.db.begin():
-            since = publication.first_signed_with(self.db, key)
+            since = dataset_versions.first_signed_with(self.db, key)
         return {"algorithm": "Ed25519", "encoding": "base64 of the raw 32-byte public key", "public_key": key,
                 "in_use_since": since, "signed": "the record_sha256 of each version (its hex text, UTF-8)"}
 

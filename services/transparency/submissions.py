@@ -1,7 +1,7 @@
 """Units hand in datasets (SPEC T10, T11): an HQ unit's head or expert uploads a dataset's whole file; it is
 checked (uploads.py) and, with no error at all, waits for another person's approval: an HQ unit head or the
 administrator, never the one who uploaded it. Approved, its rows are published as the dataset's next signed
-version (publication.py). Only the datasets units keep ("demo" in the catalog) are handed in; those built
+version (dataset_versions.py). Only the datasets units keep ("demo" in the catalog) are handed in; those built
 from events are the platform's own."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from common.errors import Conflict, Forbidden, NotFound
 from common.jalali import stamp
-from services.transparency import publication, signing, uploads
+from services.transparency import dataset_versions, signing, uploads
 from services.transparency.catalog import CATALOG, Dataset
 from services.transparency.models import dataset_uploads
 
@@ -72,14 +72,14 @@ def approve(session: Session, upload_id: str, actor: dict, signer: signing.Signe
                         "the uploader of a file cannot approve it")
     note = (f"{record['note']} " if record["note"] else "") + \
         f"(پروندهٔ واحد: بارگذاری {record['uploaded_by_name']}، تأیید {actor['username']})"
-    published = publication.publish(session, record["slug"], record["rows"], signer, now, note=note)
+    published = dataset_versions.publish(session, record["slug"], record["rows"], signer, now, note=note)
     if published is None:
         raise Conflict("nothing_changed", "ردیف‌های این پرونده همان ردیف‌های نسخهٔ منتشرشده است.",
                        "the rows are those of the latest version")
     decided = {"status": "approved", "decided_by_name": actor["username"], "decided_at": now,
                "version": published["version"]}
     session.execute(update(dataset_uploads).where(dataset_uploads.c.id == upload_id).values(**decided, rows=[]))
-    return {**view({**record, **decided}), "published": publication.record_view(published)}
+    return {**view({**record, **decided}), "published": dataset_versions.record_view(published)}
 
 
 def _waiting(session: Session, upload_id: str) -> dict:

@@ -17,15 +17,15 @@ def verify_database(url: str, public_key_b64: str, check_rows: bool = True) -> l
     from sqlalchemy.orm import Session
 
     from common.db import make_engine
-    from services.transparency import publication
+    from services.transparency import dataset_versions
     from services.transparency.catalog import CATALOG
 
     problems: list[str] = []
     engine = make_engine(url, pool_size=1, max_overflow=0)
     with Session(engine) as session, session.begin():
         for slug in CATALOG:
-            versions = [publication.record_view(v) for v in publication.versions_of(session, slug)]
-            hashes = ({v["version"]: signing.content_sha256(publication.stored_rows(session, slug, v["version"]))
+            versions = [dataset_versions.record_view(v) for v in dataset_versions.versions_of(session, slug)]
+            hashes = ({v["version"]: signing.content_sha256(dataset_versions.stored_rows(session, slug, v["version"]))
                        for v in versions} if check_rows else None)
             problems += signing.verify_chain(slug, versions, public_key_b64, hashes)
     engine.dispose()

@@ -1,7 +1,8 @@
 """The Shafaf portal through the real platform: a payment cycle settles in payments, its disbursements
 reach transparency by events, the beneficiary logs in with the one-time code the fake SMS operator
-received and sees the payment; the public side serves every dataset in every format with ETags, and
-no public answer holds a national ID or a mobile; anyone can verify the published versions."""
+received and sees the payment; the budget dataset shows the lines payments loaded (they too travel by
+event) with what was paid; the public side serves every dataset in every format with ETags, and no public
+answer holds a national ID or a mobile; anyone can verify the published versions."""
 from __future__ import annotations
 
 import csv
@@ -13,6 +14,7 @@ import pytest
 import rdflib
 import requests
 
+from common.budget_lines import BUDGET_LINES
 from services.transparency.formats import fiscal, ocds
 from services.transparency.verify import verify_api
 from tests.e2e.transparency import LINE, PEOPLE, _until
@@ -55,6 +57,28 @@ def test_a_settled_cycle_reaches_the_beneficiary_who_logs_in_with_a_one_time_cod
     assert requests.get(f"{base}/me/payments", headers={"Authorization": "Bearer x.y.z"}, timeout=10).status_code == 401
 
 
+def _budget_with_the_month_paid(base: str) -> list[dict]:
+    """The budget dataset once payments' `budget_lines.published` and the cycle's disbursements reached it."""
+    return _until(lambda: requests.get(f"{base}/datasets/budget/rows", params={"limit": 100}, timeout=10).json(),
+                  lambda body: len(body.get("items", ())) == len(BUDGET_LINES)  # before: no version yet, or no rows
+                  and any(r["spent_rials"] for r in body["items"]),
+                  "the budget lines payments announced, with the month paid")["items"]
+
+
+def test_the_budget_dataset_shows_the_lines_payments_loaded_and_what_was_paid_from_them(platform, paid):
+    base = f"{platform['base']}/api/v1/transparency"
+    rows = {r["code"]: r for r in _budget_with_the_month_paid(base)}
+    for line in BUDGET_LINES:
+        shown = rows[line["code"]]
+        assert {k: shown[k] for k in ("title_fa", "purpose_fa", "legal_basis_fa", "pays", "per_capita_rials",
+                                      "yearly_allocation_rials")} == {k: line[k] for k in (
+            "title_fa", "purpose_fa", "legal_basis_fa", "pays", "per_capita_rials", "yearly_allocation_rials")}
+        assert shown["year"] == 1405
+    spending = requests.get(f"{base}/spending?by=line", timeout=10).json()
+    assert rows[LINE]["spent_rials"] == spending["amount_rials"] > 0  # the one month paid, from the one line
+    assert all(r["spent_rials"] == 0 for code, r in rows.items() if code != LINE)
+
+
 def _public_answers(platform) -> list[tuple[str, requests.Response]]:
     base = f"{platform['base']}/api/v1/transparency"
     urls = [f"{base}/datasets", f"{base}/catalog.jsonld", f"{base}/public-key",
@@ -74,6 +98,7 @@ def test_the_public_side_serves_every_dataset_in_every_format_and_no_personal_da
            lambda items: all(i["version"] for i in items), "every dataset published")
     _until(lambda: requests.get(f"{base}/spending?by=line", timeout=10).json(),
            lambda body: body["households"] == len(PEOPLE), "the cycle's payments in the public totals")
+    _budget_with_the_month_paid(base)  # the Fiscal Data Package below then describes the year's lines
     answers = _public_answers(platform)
     for url, response in answers:
         assert response.status_code == 200, (url, response.text[:300])

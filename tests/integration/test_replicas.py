@@ -150,14 +150,16 @@ def test_replicas_side_by_side_lose_no_event_and_double_no_effect(db_urls, engin
         processes: dict[str, list[Process]] = {
             service: [Process(["common.run", service], env, tmp_path / f"{service}-{i}.log") for i in range(n)]
             for service, n in REPLICAS.items()}
-        processes["relay"] = [Process(["common.outbox.relay", "complaints", "notifications", "payments",
-                                       "transparency"], env, tmp_path / f"relay-{i}.log") for i in range(RELAYS)]
         everyone = [p for group in processes.values() for p in group]
         try:
             for service, n in REPLICAS.items():
                 wait_for(consuming(amqp_uri, f"rpc-{service}", n), 60, f"{n} replicas of {service} to consume")
                 for queue in consumers_of(service):
                     wait_for(consuming(amqp_uri, queue, n), 30, f"{n} consumers on {queue}")
+            # the relays once every consumer's queue is bound: the budget lines open_cycle loaded are staged already
+            processes["relay"] = [Process(["common.outbox.relay", "complaints", "notifications", "payments",
+                                           "transparency"], env, tmp_path / f"relay-{i}.log") for i in range(RELAYS)]
+            everyone += processes["relay"]
             for process in everyone:  # broker and databases reachable from each (their readiness probe)
                 wait_for(process.ready, 30, "every process to be ready")
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from common.config import get_settings
 from common.errors import Conflict, Forbidden, InvalidRequest
-from services.transparency import publication, signing
+from services.transparency import dataset_versions, signing
 from services.transparency.service import TransparencyService
 from tests.helpers import gateway_proxy
 
@@ -61,7 +61,7 @@ def test_a_file_with_an_error_keeps_nothing_and_a_clean_one_is_published_once_an
     waiting = transparency.hand_in(EXPERT, "managers", "managers.csv", b64(*ROWS), "مدیران استان تهران")
     assert (waiting["status"], waiting["row_count"], waiting["uploaded_by_name"]) == ("pending", 2, "rehab.expert")
     with Session(db) as session:
-        assert publication.latest(session, "managers") is None  # nothing public before the approval
+        assert dataset_versions.latest(session, "managers") is None  # nothing public before the approval
     assert [u["id"] for u in transparency.uploads(HEAD)["items"]] == [waiting["id"]]
 
     with pytest.raises(Forbidden) as refused:
@@ -76,7 +76,7 @@ def test_a_file_with_an_error_keeps_nothing_and_a_clean_one_is_published_once_an
     key = signing.Signer.from_seed(get_settings().transparency_signing_key).public_key_b64()
     assert signing.signature_ok(key, approved["published"]["record_sha256"], approved["published"]["signature"])
     with Session(db) as session:
-        rows = list(publication.stored_rows(session, "managers", 1))
+        rows = list(dataset_versions.stored_rows(session, "managers", 1))
         event = session.scalar(sa.text("SELECT envelope->>'subject' FROM outbox WHERE envelope->>'subject' = 'managers/v1'"))
     assert [(r["full_name"], r["appointed_on"], r["appointed_on_jalali"]) for r in rows] == [
         ("علی کریمی", "2024-08-02", "1403/05/12"), ("مریم احمدی", "2024-08-02", "1403/05/12")]
@@ -102,7 +102,7 @@ def test_a_newer_file_supersedes_a_waiting_one_and_the_same_rows_again_make_no_v
         transparency.approve_upload(ADMIN, again["id"])
     assert refused.value.code == "nothing_changed"
     with Session(db) as session:
-        assert [v["version"] for v in publication.versions_of(session, "managers")] == [1]
+        assert [v["version"] for v in dataset_versions.versions_of(session, "managers")] == [1]
 
 
 def test_only_hq_units_hand_in_and_only_the_datasets_they_keep(transparency, db):

@@ -1,13 +1,15 @@
 """The demo registry loaded with COPY on the real PostgreSQL: exactly the generator's people and
 enrolments, accounts marked confirmed, the foreign keys in place after the load, and loading again adds
-nothing (a larger load adds only the rest)."""
+nothing (a larger load adds only the rest). The budget lines it loads are announced once, for the transparency
+portal's budget dataset (`./dev up` shows them there)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.payments import demo_load, demo_registry
 from common.budget_lines import BUDGET_LINES
+from common.events.catalog import BUDGET_LINES_PUBLISHED
+from services.payments import demo_load, demo_registry
 
 PEOPLE = 2_000
 
@@ -47,6 +49,9 @@ def test_the_first_people_of_the_demo_registry_load_once_with_their_enrolments(d
     assert rows(url, "SELECT count(*) FROM beneficiaries") == [(PEOPLE,)]
     assert rows(url, "SELECT count(*) FROM enrolments") == [(len(enrolments),)]
     assert rows(url, "SELECT count(*) FROM ledger_postings") == [(first["allocations"],)]
+    [(lines,)] = rows(url, "SELECT envelope->'data'->'lines' FROM outbox WHERE routing_key = "
+                           f"'{BUDGET_LINES_PUBLISHED.type}'")
+    assert sorted(line["code"] for line in lines) == sorted(line["code"] for line in BUDGET_LINES)
 
 
 def test_a_larger_load_adds_only_the_rest_in_the_callers_transaction(db_urls):

@@ -18,7 +18,7 @@ from common.config import get_settings
 from common.events.catalog import DISBURSEMENTS_PUBLISHED, DONATION_RECEIVED, PAYMENT_FAILED
 from common.events.envelope import new_event
 from services.notifications.service import NotificationsService
-from services.transparency import payment_history, publication, publisher, signing
+from services.transparency import dataset_versions, payment_history, publishing, signing
 from services.transparency.service import TransparencyService
 from services.transparency.verify import verify_database
 from tests.helpers import publish
@@ -111,7 +111,7 @@ def test_small_cells_are_suppressed_with_their_complement(db):
 
 def _publish_small(session, rows, note="") -> dict:
     with session.begin():
-        return publication.publish(session, "managers", rows, signer(), datetime.now(timezone.utc), note=note)
+        return dataset_versions.publish(session, "managers", rows, signer(), datetime.now(timezone.utc), note=note)
 
 
 def test_versions_are_chained_signed_and_the_verify_command_finds_an_edit_or_a_gap(db, databases):
@@ -158,12 +158,12 @@ def test_a_correction_is_a_new_version_and_the_old_one_stays(db):
     with Session(db) as session:
         _publish_small(session, [{"manager_id": "m1", "full_name": "الف"}, {"manager_id": "m2", "full_name": "ب"}])
         with session.begin():
-            record = publisher.correct(session, signer(), "managers",
+            record = publishing.correct(session, signer(), "managers",
                                        Correction(note="نام مدیر دوم اصلاح شد", rows=[{"manager_id": "m2", "full_name": "پ"}]),
                                        "admin", datetime.now(timezone.utc))
         assert record["version"] == 2 and "نام مدیر دوم" in record["note"]
-        assert [r["full_name"] for r in publication.stored_rows(session, "managers", 1)] == ["الف", "ب"]
-        assert [r["full_name"] for r in publication.stored_rows(session, "managers", 2)] == ["الف", "پ"]
+        assert [r["full_name"] for r in dataset_versions.stored_rows(session, "managers", 1)] == ["الف", "ب"]
+        assert [r["full_name"] for r in dataset_versions.stored_rows(session, "managers", 2)] == ["الف", "پ"]
 
 
 def test_event_fed_datasets_are_published_when_changed_and_hold_no_personal_data(transparency, rabbit_config, db):
@@ -178,17 +178,17 @@ def test_event_fed_datasets_are_published_when_changed_and_hold_no_personal_data
     deliver(transparency, amqp, donation, "on_donation_received")
     def published(*_) -> bool:
         with Session(db) as session:
-            return {"payment_aggregates", "donations", "budget"} <= set(publication.latest_of_all(session))
+            return {"payment_aggregates", "donations", "budget"} <= set(dataset_versions.latest_of_all(session))
 
     if not published():  # the timer publishes what changed on its next tick (or did already)
         with entrypoint_waiter(transparency, "publish_changed", timeout=20, callback=published):
             pass
     with Session(db) as session:
-        latest = publication.latest_of_all(session)
+        latest = dataset_versions.latest_of_all(session)
         assert {"payment_aggregates", "donations", "budget"} <= set(latest)
         public = " ".join(str(d) for (d,) in session.execute(sa.text("SELECT data::text FROM dataset_rows")))
         events = " ".join(str(e) for (e,) in session.execute(sa.text("SELECT envelope::text FROM outbox")))
-        aggregates = list(publication.stored_rows(session, "payment_aggregates", latest["payment_aggregates"]["version"]))
+        aggregates = list(dataset_versions.stored_rows(session, "payment_aggregates", latest["payment_aggregates"]["version"]))
     for planted in (PLANTED_ID, PLANTED_MOBILE) + tuple(p["national_id"] for p in people):
         assert planted not in public and planted not in events
     # tehran has one household: suppressed, and so is qom (8), the only other cell, as its complement
@@ -232,9 +232,9 @@ def test_a_code_filter_offers_each_value_with_its_persian_name(db):
     with Session(db) as session:
         record = _publish_small(session, rows)
         with session.begin():
-            versions = publication.versions_of(session, "managers")
+            versions = dataset_versions.versions_of(session, "managers")
             picks = browse.choices(session, CATALOG["managers"], versions[-1])
-        detail = publisher.detail(CATALOG["managers"], versions, picks)
+        detail = publishing.detail(CATALOG["managers"], versions, picks)
     assert versions[-1]["version"] == record["version"]
     columns = {c["name"]: c for c in detail["columns"]}
     assert sorted(columns["province"]["choices"], key=lambda c: c["value"]) == [

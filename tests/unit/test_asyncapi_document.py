@@ -31,7 +31,8 @@ def test_every_queue_the_code_consumes_is_a_queue_channel_of_its_events():
     doc = yaml.safe_load(DOCUMENT.read_text())
     channels = doc["channels"]
     queues = {c["address"]: c for c in channels.values() if c.get("bindings", {}).get("amqp", {}).get("is") == "queue"
-              and "{" not in c["address"]}  # integrators' queues, one per integrator: below
+              and "{" not in (c["address"] or "{")  # integrators' queues, one per integrator: below
+              and not c["address"].startswith("rpc-")}  # RPC: below
     assert set(queues) == set(event_queues(list(SERVICES)))
     received = {op["channel"]["$ref"].rsplit("/", 1)[1] for op in doc["operations"].values() if op["action"] == "receive"}
     by_address = {c["address"]: name for name, c in channels.items()}
@@ -52,7 +53,7 @@ def test_integrators_queue_and_replay_stream_are_named_and_carry_every_event_as_
 
     doc = yaml.safe_load(DOCUMENT.read_text())
     channels = doc["channels"]
-    by_type = {c["address"]: c["messages"] for c in channels.values() if c["address"].startswith("ir.behzisti.")}
+    by_type = {c["address"]: c["messages"] for c in channels.values() if (c["address"] or "").startswith("ir.behzisti.")}
     assert set(by_type) == {e.type for e in ALL}
     every_message = {name: ref for messages in by_type.values() for name, ref in messages.items()}
     for key, name_of in (("integratorQueue", integrator_access.queue_name),
@@ -63,3 +64,42 @@ def test_integrators_queue_and_replay_stream_are_named_and_carry_every_event_as_
         assert channel["messages"] == every_message
         assert any(op["channel"]["$ref"] == f"#/channels/{key}" and op["action"] == "receive"
                    for op in doc["operations"].values())
+
+
+def service_to_service_calls() -> set[tuple[str, str, str]]:
+    """(caller, callee, method) for every call a service makes through an RpcProxy, read from the services' code."""
+    import ast
+
+    calls = set()
+    for caller in SERVICES:
+        tree = ast.parse((PROJECT_ROOT / f"services/{caller}/service.py").read_text(encoding="utf-8"))
+        proxies = {node.targets[0].id: node.value.args[0].value for node in ast.walk(tree)
+                   if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                   and getattr(node.value.func, "id", None) == "RpcProxy"}
+        for node in ast.walk(tree):  # self.<proxy>.<method>(…) and self.<proxy>.<method>.call_async(…)
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+                    and node.value.attr in proxies and getattr(node.value.value, "id", None) == "self"):
+                calls.add((caller, proxies[node.value.attr], node.attr))
+    return calls
+
+
+def test_every_rpc_queue_and_every_call_between_services_is_in_the_document():
+    doc = yaml.safe_load(DOCUMENT.read_text())
+    channels, operations = doc["channels"], doc["operations"]
+    rpc_channels = {c["address"]: name for name, c in channels.items() if (c["address"] or "").startswith("rpc-")}
+    assert set(rpc_channels) == {f"rpc-{service}" for service in SERVICES}
+    for queue, name in rpc_channels.items():
+        assert channels[name]["bindings"]["amqp"]["queue"]["name"] == queue
+        on_it = {op_name for op_name, op in operations.items() if op["channel"]["$ref"] == f"#/channels/{name}"}
+        gateway_and_service = {f"gatewayCalls{name[3:]}", f"{queue[4:]}AnswersRpc"}
+        assert gateway_and_service <= on_it
+        assert all(operations[op]["reply"]["channel"]["$ref"] == "#/channels/rpcReply" for op in gateway_and_service)
+    calls = service_to_service_calls()
+    # a new call between services must be added to the document (and to docs/architecture.md)
+    assert calls == {("transparency", "notifications", m) for m in ("issue_code", "verify_code", "health")}
+    for caller, callee, method in calls:
+        operation = operations[f"{caller}Calls{callee.capitalize()}{method.title().replace('_', '')}"]
+        assert operation["channel"]["$ref"] == f"#/channels/rpc{callee.capitalize()}"
+        [message] = operation["messages"]
+        name = message["$ref"].rsplit("/", 1)[1]
+        assert doc["components"]["messages"][name]["name"] == f"{callee}.{method}"

@@ -5,7 +5,7 @@ from nameko.testing.services import worker_factory
 
 from common.config import get_settings
 from common.errors import Forbidden
-from services.transparency import publisher
+from services.transparency import publishing
 from services.transparency.service import TransparencyService
 
 
@@ -19,8 +19,8 @@ def production(monkeypatch):
 
 def test_publish_demo_is_refused_and_the_timer_publishes_no_demo_in_production(production, monkeypatch):
     published = []
-    monkeypatch.setattr(publisher, "publish_demo", lambda *args: published.append("demo") or ["demo"])
-    monkeypatch.setattr(publisher, "publish_changed", lambda *args: [])
+    monkeypatch.setattr(publishing, "publish_demo", lambda *args: published.append("demo") or ["demo"])
+    monkeypatch.setattr(publishing, "publish_changed", lambda *args: [])
     service = worker_factory(TransparencyService)
     with pytest.raises(Forbidden) as refused:
         service.publish_demo()
@@ -31,8 +31,8 @@ def test_publish_demo_is_refused_and_the_timer_publishes_no_demo_in_production(p
 
 def test_the_demo_is_published_outside_production(monkeypatch):
     get_settings.cache_clear()
-    monkeypatch.setattr(publisher, "publish_demo", lambda *args: ["demo"])
-    monkeypatch.setattr(publisher, "publish_changed", lambda *args: [])
+    monkeypatch.setattr(publishing, "publish_demo", lambda *args: ["demo"])
+    monkeypatch.setattr(publishing, "publish_changed", lambda *args: [])
     service = worker_factory(TransparencyService)
     service.config = {"TRANSPARENCY_DEMO_DATA": True}
     assert service.publish_changed() == ["demo"] and service.publish_demo() == ["demo"]

@@ -41,7 +41,7 @@ ISSUE_DATASETS = {"properties", "contracts", "contractors", "donations", "servic
 
 def test_every_dataset_of_the_issue_is_in_the_catalogue():
     assert ISSUE_DATASETS <= set(CATALOG)
-    assert {CATALOG[s].source for s in ("donations", "payment_aggregates", "complaint_statistics")} == {"events"}
+    assert {CATALOG[s].source for s in ("donations", "payment_aggregates", "budget", "complaint_statistics")} == {"events"}
 
 
 @pytest.mark.parametrize("slug", list(CATALOG))
@@ -144,7 +144,6 @@ def test_demo_sizes_are_the_real_ones(demo_summary):
     assert counts["contracts"] == 22_000  # seed 000
     assert 100 <= counts["contractors"] < 1_000  # hundreds
     assert counts["centers"] == sum(len(c) for c in CENTERS.values()) == 427
-    assert counts["budget"] == len(BUDGET_LINES) == 16
     assert counts["service_recipients"] == 10 * 31 * 13
     assert all(count > 0 for count in counts.values())
 
@@ -204,18 +203,21 @@ def test_licence_on_time_rates_are_the_seeds():
     assert all((r["issued_on"] <= r["due_on"]) == r["on_time"] for r in licenses)
 
 
-def test_budget_rows_carry_the_16_lines_and_what_was_spent():
+def test_budget_rows_carry_the_lines_payments_announced_and_what_was_spent():
     from services.transparency.event_rows import budget_rows
 
-    rows = list(budget_rows({"pension_disability": 5_000}))
+    rows = list(budget_rows(1405, BUDGET_LINES, {"pension_disability": 5_000}))
     assert [r["code"] for r in rows] == [line["code"] for line in BUDGET_LINES]
     assert rows[0]["spent_rials"] == 5_000 and rows[1]["spent_rials"] == 0
-    assert all(r["yearly_allocation_rials"] > 0 and r["per_capita_rials"] > 0 for r in rows)
+    assert all(r["year"] == 1405 and r["yearly_allocation_rials"] > 0 and r["per_capita_rials"] > 0 for r in rows)
+    assert {r["pays_fa"] for r in rows} == {"واریز به حساب مددجو", "پرداخت به مرکز، بیمه‌گر یا مجری خدمت"}
+    assert list(budget_rows(1405, [])) == []
 
 
 def test_demo_rows_refuse_datasets_built_from_events():
-    with pytest.raises(ValueError):
-        demo_rows("donations")
+    for slug in ("donations", "budget"):
+        with pytest.raises(ValueError):
+            demo_rows(slug)
     with pytest.raises(KeyError):
         demo_rows("no_such_dataset")
 

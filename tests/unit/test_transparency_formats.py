@@ -13,6 +13,7 @@ import tracemalloc
 
 import pytest
 
+from common.budget_lines import BUDGET_LINES
 from common.config import PROJECT_ROOT
 from services.transparency.catalog import CATALOG, Column, Dataset
 from services.transparency.demo_data import demo_rows
@@ -216,7 +217,7 @@ def test_ocdskit_reads_the_release_package_and_compiles_records_that_keep_the_of
 
 # Fiscal Data Package -------------------------------------------------------------------------------------
 def test_the_budget_fiscal_data_package_validates_with_frictionless(tmp_path):
-    rows = list(budget_rows({"pension_disability": 120_000_000_000, "child_support": 9_000_000_000}))
+    rows = list(budget_rows(1405, BUDGET_LINES, {"pension_disability": 120_000_000_000, "child_support": 9_000_000_000}))
     (tmp_path / "budget.csv").write_bytes(b"".join(csv_chunks(CATALOG["budget"], rows)))
     descriptor = fiscal_datapackage(rows, {"version": 2, "published_at": PUBLISHED_AT}, "budget.csv")
     (tmp_path / "datapackage.json").write_text(json.dumps(descriptor, ensure_ascii=False), encoding="utf-8")
@@ -237,8 +238,17 @@ def test_the_budget_fiscal_data_package_validates_with_frictionless(tmp_path):
                                                          "direction": "expenditure", "phase": "executed"}
 
 
+def test_the_budget_before_payments_announced_its_lines_is_an_empty_package_of_no_year(tmp_path):
+    (tmp_path / "budget.csv").write_bytes(b"".join(csv_chunks(CATALOG["budget"], [])))
+    descriptor = fiscal_datapackage([], {"version": 1, "published_at": PUBLISHED_AT}, "budget.csv")
+    (tmp_path / "datapackage.json").write_text(json.dumps(descriptor, ensure_ascii=False), encoding="utf-8")
+    report = validate_package(tmp_path / "datapackage.json")
+    assert report.flatten(["type", "note"]) == [] and report.valid and not report.tasks[0].stats.get("rows")
+    assert descriptor["name"] == "behzisti-budget" and "fiscalPeriod" not in descriptor
+
+
 def test_frictionless_finds_a_broken_fiscal_package(tmp_path):
-    rows = list(budget_rows())
+    rows = list(budget_rows(1405, BUDGET_LINES))
     (tmp_path / "budget.csv").write_bytes(b"".join(csv_chunks(CATALOG["budget"], rows)).replace(b",0\r\n", b",none\r\n", 1))
     descriptor = fiscal_datapackage(rows, {"version": 1, "published_at": PUBLISHED_AT}, "budget.csv")
     del descriptor["model"]["measures"]["spent"]["currency"]

@@ -83,17 +83,19 @@ def _field(column) -> dict:
 
 def fiscal_datapackage(budget_rows: list[dict], meta: dict, csv_path: str) -> dict:
     """The datapackage.json of the budget. `budget_rows`: the budget dataset's rows (they give the fiscal
-    year); `meta`: "version" (int), "published_at" (ISO 8601 date-time), optionally "title"; `csv_path`:
-    where the budget CSV is, relative to the descriptor (or a URL)."""
+    year; none before payments announced a year's lines, and then the package names no year); `meta`:
+    "version" (int), "published_at" (ISO 8601 date-time), optionally "title"; `csv_path`: where the budget
+    CSV is, relative to the descriptor (or a URL)."""
     dataset = CATALOG["budget"]
     years = sorted({int(row["year"]) for row in budget_rows})
-    if len(years) != 1:
+    if len(years) > 1:
         raise ValueError(f"a fiscal data package holds one fiscal year, got {years}")
-    year = years[0]
+    year = years[0] if years else None
+    period = {"fiscalPeriod": _fiscal_period(year)} if year else {}
     return {
         "profile": "fiscal-data-package",
-        "name": f"behzisti-budget-{year}",
-        "title": meta.get("title") or f"{dataset.title_fa} — سال {year}",
+        "name": f"behzisti-budget-{year}" if year else "behzisti-budget",
+        "title": meta.get("title") or (f"{dataset.title_fa} — سال {year}" if year else dataset.title_fa),
         "description": dataset.description_fa,
         "version": str(meta.get("version", 1)),
         "created": meta["published_at"],
@@ -104,7 +106,7 @@ def fiscal_datapackage(budget_rows: list[dict], meta: dict, csv_path: str) -> di
                           "email": PUBLISHER["email"]}],
         "countryCode": "IR",
         "granularity": "aggregated",
-        "fiscalPeriod": _fiscal_period(year),
+        **period,
         "columnTypes": [BUDGET_TAXONOMY_URL, CUSTOM_COLUMN_TYPES],
         "resources": [{
             "name": "budget",

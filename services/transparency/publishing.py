@@ -1,5 +1,5 @@
 """Which rows each dataset publishes, and when: the demo sets once, the event-fed sets whenever their
-events changed them, a correction when a person makes one. publication.py does the publishing."""
+events changed them, a correction when a person makes one. dataset_versions.py does the publishing."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from common.jalali import to_jalali
-from services.transparency import event_rows, publication, signing
+from services.transparency import dataset_versions, event_rows, signing
 from services.transparency.catalog import CATALOG, LICENCE, PUBLISHER, Dataset
 from services.transparency.models import dataset_changes
 
@@ -26,10 +26,10 @@ def publish_demo(session: Session, signer: signing.Signer, now: datetime) -> lis
     published = []
     for slug in CATALOG:
         with session.begin():
-            if publication.latest(session, slug) is not None:
+            if dataset_versions.latest(session, slug) is not None:
                 continue
             rows = EVENT_ROWS[slug](session) if slug in EVENT_ROWS else demo_rows(slug)
-            if publication.publish(session, slug, rows, signer, now, note="نخستین انتشار"):
+            if dataset_versions.publish(session, slug, rows, signer, now, note="نخستین انتشار"):
                 published.append(slug)
     return published
 
@@ -43,7 +43,7 @@ def publish_changed(session: Session, signer: signing.Signer, now: datetime) -> 
                                      .with_for_update(skip_locked=True)).scalar()
             if marked is None:
                 continue
-            if publication.publish(session, slug, EVENT_ROWS[slug](session), signer, now, note="به‌روزرسانی دوره‌ای"):
+            if dataset_versions.publish(session, slug, EVENT_ROWS[slug](session), signer, now, note="به‌روزرسانی دوره‌ای"):
                 published.append(slug)
             session.execute(delete(dataset_changes).where(dataset_changes.c.slug == slug,
                                                           dataset_changes.c.changed_at <= marked))
@@ -59,20 +59,20 @@ def correct(session: Session, signer: signing.Signer, slug: str, change, who: st
     if missing:
         raise InvalidRequest([FieldError(f"rows[{i}]", "key_missing", f"هر ردیف باید ستون کلید «{dataset.key}» را داشته باشد.",
                                          f"the key column is {dataset.key}") for i in missing])
-    current = publication.latest(session, slug)
+    current = dataset_versions.latest(session, slug)
     if current is None:
         raise Conflict("not_published", "این مجموعه‌داده هنوز منتشر نشده است.", f"{slug} has no version to correct")
     replacements = {row[dataset.key]: row for row in change.rows}
 
     def corrected():
-        for row in publication.stored_rows(session, slug, current["version"]):
+        for row in dataset_versions.stored_rows(session, slug, current["version"]):
             yield replacements.pop(row[dataset.key], row)
         yield from replacements.values()  # rows that were not there: added
 
-    record = publication.publish(session, slug, corrected(), signer, now, note=f"{change.note} (اصلاح: {who})")
+    record = dataset_versions.publish(session, slug, corrected(), signer, now, note=f"{change.note} (اصلاح: {who})")
     if record is None:
         raise Conflict("nothing_changed", "این اصلاح چیزی را تغییر نمی‌دهد.", "the rows are those of the latest version")
-    return publication.record_view(record)
+    return dataset_versions.record_view(record)
 
 
 def summary(dataset: Dataset, latest: dict | None) -> dict:
@@ -103,4 +103,4 @@ def detail(dataset: Dataset, versions: list[dict], choices: dict[str, list[dict]
 
     return {**summary(dataset, versions[-1] if versions else None), "key": dataset.key,
             "columns": [column(c) for c in dataset.columns],
-            "versions": [publication.record_view(v) for v in versions]}
+            "versions": [dataset_versions.record_view(v) for v in versions]}
