@@ -1,4 +1,4 @@
-"""`reliable_event_handler`: nameko's event_handler with the delivery rules of DESIGN.md.
+"""`reliable_event_handler`: nameko's event_handler with the delivery rules of docs/design.md.
 
 What happens to an event:
 - A handler that raises is retried in-process with exponential back-off, a bounded number of times

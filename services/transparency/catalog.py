@@ -4,7 +4,7 @@ Every dataset is a table of rows (dicts keyed by column name). A column's `type`
 "string", "integer", "number", "date" (an ISO 8601 Gregorian date, "YYYY-MM-DD") or "boolean". A Jalali
 date is published beside its Gregorian one as text in a column of its own (`..._jalali`, "1403/05/12"
 with ASCII digits, so that it sorts and filters as text; Persian digits typed by a reader are normalised
-at query time, DESIGN.md). Money is integer rials. Codes (`province`, `kind`, ...) are ASCII slugs with
+at query time, docs/design.md). Money is integer rials. Codes (`province`, `kind`, ...) are ASCII slugs with
 their Persian name in a `..._fa` column beside them.
 
 `source` says where the rows come from:
@@ -12,7 +12,7 @@ their Persian name in a `..._fa` column beside them.
   organization's units upload);
 - "events": built by the transparency service from the events of other services (donations, payment
   aggregates, the budget's lines and spending, complaint statistics). Never read from another service's
-  tables (DESIGN.md).
+  tables (docs/design.md).
 
 No dataset has a column for a person's national ID, mobile, bank account or name, except the managers'
 names that T10 publishes on purpose.

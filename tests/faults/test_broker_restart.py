@@ -3,7 +3,7 @@ about 8 s, then `start_app`: clients get CONNECTION_FORCED) and one crash (`kill
 then a start on the same data: clients get EOF or ECONNRESET), while 8 citizens register cases at the
 gateway, each retrying with its one Idempotency-Key on no answer or a 5xx.
 
-DESIGN.md, "Delivery under faults": a broker that goes away is weather. So, counted at the edges
+docs/design.md, "Delivery under faults": a broker that goes away is weather. So, counted at the edges
 (tests/faults/registrations.py): no platform process exits; /readyz is green within 30 s of the broker's
 return each time; every case answered 201 can be followed by its tracking code; each of those citizens
 gets exactly one SMS at the fake operator (none lost, none doubled); no message is dead-lettered. The
