@@ -1,7 +1,8 @@
 """Benchmark 6: bulk SMS (issue "Notifications"). A payment cycle's "your pension was paid" messages,
 from `payments.disbursements.published` events on RabbitMQ to the fake operator's bulk endpoint
-(Kavenegar's sendarray.json), through the notifications service as it runs in production: inbox,
-one INSERT per batch, bulk sends of 100, each send recorded with its `sms.sent` event in the outbox.
+(Kavenegar's sendarray.json), through the notifications service as it runs in production: inbox, one INSERT
+per batch that queues its messages and claims the first 500 of them, bulk sends of 100 (the router's batch), each
+send recorded with its `sms.sent` event in the outbox.
 Beside it, in the same run: the same messages posted straight to the same endpoint by one client,
 200 per request (the operator's limit), nothing recorded.
 

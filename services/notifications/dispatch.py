@@ -1,7 +1,9 @@
 """Queue an SMS once per cause, send it through the operators, follow it to its receipt.
 
 A message moves queued → sending → sent → delivered, in short transactions around each operator
-call, so no database transaction waits on the network:
+call, so no database transaction waits on the network (a bulk batch's first chunk is queued already `sending`,
+queue_bulk: one write of each row fewer); each step is one statement for a whole batch, its rows passed as one
+JSON parameter:
 - a send that surely failed (the operator refused, or the request never reached it) goes back to `queued`
   with back-off, until its attempts run out;
 - an operator's own final state, `undelivered`, `expired` or `failed` (by receipt or by polling), is sent
@@ -28,17 +30,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import time
-import uuid
+from collections import Counter, namedtuple
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import case, func, or_, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from common import outbox
 from common.config import get_settings
 from common.events.catalog import SMS_FAILED, SMS_SENT
+from common.events import schemas as event_schemas
 from common.events.envelope import new_event
 from common.identifiers import InvalidIdentifier, mask_mobile, normalise_mobile
 from common.jalali import iso
@@ -85,24 +90,114 @@ def queue(session: Session, cause: dict, recipient: str, template: Template, urg
 
 def queue_all(session: Session, cause: dict, messages, urgent: bool = False) -> list[str]:
     """Queue the messages (case_messages.TemplatedMessage) of one cause in one statement; the ids of those queued now (a message
-    already queued for the same cause, recipient and template is not queued again)."""
+    already queued for the same cause, recipient and template is not queued again), in the order given."""
+    return [row.id for row in _insert(session, cause, messages, urgent)[0]]
+
+
+@dataclass(frozen=True)
+class Bulk:
+    """The messages of one cause queued for the bulk endpoints (queue_bulk): `claimed`, the first chunk, claimed
+    as they were queued (plain rows, as _claim returns them), and `queued`, the ids of the rest."""
+    claimed: list
+    queued: list[str]
+    since: float  # time.monotonic() before the claim: SEND_BUDGET counts from here
+
+
+def queue_bulk(session: Session, cause: dict, messages, urgent: bool = False, chunk: int = BULK_CHUNK) -> Bulk:
+    """queue_all for the bulk endpoints (send_bulk): in the same statement, the first `chunk` messages, when they
+    are due now, are claimed (`sending`, their first attempt) as _claim would claim them right after, so that
+    each row is written twice (queued and claimed at once, then sent), not three times. Committed with the
+    caller's transaction; a crash after it leaves them `sending`, to be asked about and sent by the sweep, as a
+    crash after any claim does."""
+    since = time.monotonic()
+    rows, claimed = _insert(session, cause, messages, urgent, claim=chunk)
+    return Bulk([r for r in rows if r.id in claimed], [r.id for r in rows if r.id not in claimed], since)
+
+
+def send_bulk(session: Session, provider: SmsProvider, bulk: Bulk, max_attempts: int,
+              chunk: int = BULK_CHUNK) -> int:
+    """Send what queue_bulk queued: the chunk it claimed at once, the rest as deliver_bulk does; how many were
+    sent."""
+    router = _router(provider)
+    sent = _send(session, router, bulk.claimed, max_attempts, bulk.since + SEND_BUDGET, "bulk") if bulk.claimed else 0
+    return sent + deliver_bulk(session, router, bulk.queued, max_attempts, chunk)
+
+
+def _insert(session: Session, cause: dict, messages, urgent: bool, claim: int = 0) -> tuple[list, set[str]]:
+    """Insert the messages of one cause, the first `claim` of them (when due now) claimed; the rows inserted (a
+    message already queued for the same cause, recipient and template is not queued again), in the order given,
+    as _claim returns rows, and the ids of those claimed."""
     if not messages:
-        return []
+        return [], set()
     now = datetime.now(timezone.utc)
     not_before = now if urgent else quiet_hours.release_time(now, get_settings().quiet_hours)
+    if not_before > now:
+        claim = 0  # waits out quiet hours: for the sweep
     rows = []
-    for m in messages:
-        body = m.template.render(**m.values)  # TemplateError: permanent
-        message_id = str(uuid.uuid4())
-        rows.append({"id": message_id, "cause_source": cause["source"], "cause_id": cause["id"],
-                     "cause_type": cause["type"], "recipient": _mobile(m.recipient), "template": m.template.name,
-                     "template_version": m.template.version, "body": body, "segments": segments(body),
-                     "status": "queued", "urgent": urgent, "send_key": message_id, "next_attempt_at": not_before})
-    stmt = insert(SmsMessage).on_conflict_do_nothing(constraint="sms_once_per_cause").returning(SmsMessage.id)
-    return list(session.scalars(stmt, rows))
+    bodies = _Bodies()
+    for m, message_id in zip(messages, _new_ids(len(messages)), strict=True):
+        body, parts = bodies.render(m.template, m.values)  # TemplateError: permanent
+        rows.append({"id": message_id, "recipient": _mobile(m.recipient), "template": m.template.name,
+                     "template_version": m.template.version, "body": body, "segments": parts})
+    # one statement whatever the count: the rows travel as one JSON parameter, and the columns every message of
+    # the cause shares as scalars (not a bind parameter per column per row). A claim's time is the statement's
+    # start, after `since` (queue_bulk): SEND_BUDGET holds from it.
+    inserted = dict(session.execute(text(
+        "INSERT INTO sms_messages (id, cause_source, cause_id, cause_type, recipient, template, template_version, "
+        "body, segments, status, attempts, claimed_at, urgent, send_key, next_attempt_at, replays) "
+        "SELECT v.id, :source, :cause_id, :cause_type, v.recipient, v.template, v.template_version, v.body, "
+        "v.segments, CASE WHEN v.ordinality <= :claim THEN 'sending' ELSE 'queued' END, "
+        "CASE WHEN v.ordinality <= :claim THEN 1 ELSE 0 END, "
+        "CASE WHEN v.ordinality <= :claim THEN statement_timestamp() END, :urgent, v.id::text, :not_before, 0 "
+        "FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (id uuid, recipient text, template text, "
+        "template_version int, body text, segments int)) WITH ORDINALITY AS v ORDER BY v.ordinality "
+        "ON CONFLICT ON CONSTRAINT sms_once_per_cause DO NOTHING RETURNING id::text, status = 'sending'"),
+        {"source": cause["source"], "cause_id": cause["id"], "cause_type": cause["type"], "urgent": urgent,
+         "not_before": not_before, "claim": claim, "rows": json.dumps(rows, ensure_ascii=False)}).all())
+    queued = [_Claimed(r["id"], r["recipient"], r["body"], 1 if inserted[r["id"]] else 0, r["template"],
+                       r["segments"], cause["source"], cause["id"], cause["type"], r["id"], None, None, None)
+              for r in rows if r["id"] in inserted]
+    return queued, {i for i, claimed in inserted.items() if claimed}
+
+
+def _new_ids(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs, as str(uuid.uuid4()) writes them, from one read of the system's random
+    source (uuid4 reads it once per id, which is most of its cost)."""
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])  # version 4
+    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])  # the RFC 4122 variant
+    h = raw.hex()
+    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-{h[i + 12:i + 16]}-{h[i + 16:i + 20]}-{h[i + 20:i + 32]}"
+            for i in range(0, 32 * count, 32)]
+
+
+class _Bodies:
+    """Templates rendered for one batch: a payment batch tells hundreds of people the same amount, so each text
+    (and its count of parts) is made once and reused."""
+
+    def __init__(self):
+        self.made: dict = {}
+
+    def render(self, template: Template, values: dict) -> tuple[str, int]:
+        try:
+            key = (template.name, template.version, tuple(sorted(values.items())))
+            hash(key)
+        except TypeError:  # a value that cannot be a key: rendered each time
+            body = template.render(**values)
+            return body, segments(body)
+        made = self.made.get(key)
+        if made is None:
+            body = template.render(**values)
+            made = self.made[key] = (body, segments(body))
+        return made
+
+
+_CANONICAL_MOBILE = re.compile(r"09[0-9]{9}")
 
 
 def _mobile(value: str) -> str:
+    if isinstance(value, str) and _CANONICAL_MOBILE.fullmatch(value):
+        return value  # already as normalise_mobile writes it
     try:
         return normalise_mobile(value)
     except InvalidIdentifier as exc:
@@ -122,6 +217,9 @@ def queue_case_registered(session: Session, event: dict, public_base_url: str) -
 # sending ------------------------------------------------------------------------------------------------
 _RETURNING = ("id", "recipient", "body", "attempts", "template", "segments", "cause_source", "cause_id",
               "cause_type", "send_key", "held_by", "in_doubt_since", "claimed_at")
+# a row as _claim returns it, made by _insert for the messages it inserts (claimed_at: None, as only a message held
+# by an operator, which a fresh one is not, needs it)
+_Claimed = namedtuple("_Claimed", _RETURNING)
 
 
 def _claim(session: Session, condition, limit: int) -> list:
@@ -340,27 +438,31 @@ def _provider_of(accepted: list[Accepted], provider: SmsProvider) -> str:
 
 def _record_sent(session: Session, provider: SmsProvider, pairs: list, found: bool = False) -> None:
     """Messages an operator took (or, `found`, was found holding). One it refused within a batch is `failed`;
-    the others are `sent`, their state asked after RECEIPT_GRACE (at once when already known)."""
+    the others are `sent`, their state asked after RECEIPT_GRACE (at once when already known). Each with its
+    `sms.sent` event, in two statements whatever the count."""
     if not pairs:
         return
     now = datetime.now(timezone.utc)
+    sent_at, ask_later = iso(now), iso(now + RECEIPT_GRACE)
+    envelope = new_event(SMS_SENT, {}, subject="", time=now)  # what every event of the batch shares
     rows, events = [], []
-    for message, accepted in pairs:
+    sent: Counter = Counter()
+    cost: Counter = Counter()
+    for (message, accepted), event_id in zip(pairs, _new_ids(len(pairs)), strict=True):
         name = accepted.provider or provider.name
-        state = "failed" if accepted.status == "failed" and not found else "sent"
-        ask_at = now if accepted.status in FINAL_STATES else now + RECEIPT_GRACE
-        rows.append({"id": message.id, "status": state, "provider": name,
-                     "provider_message_id": accepted.provider_message_id, "provider_status": accepted.status,
-                     "cost_rials": accepted.cost_rials, "sent_at": iso(now), "next": iso(ask_at)})
+        rows.append({"id": message.id, "status": "failed" if accepted.status == "failed" and not found else "sent",
+                     "provider": name, "provider_message_id": accepted.provider_message_id,
+                     "provider_status": accepted.status, "cost_rials": accepted.cost_rials, "sent_at": sent_at,
+                     "next": sent_at if accepted.status in FINAL_STATES else ask_later})
         data = {"message_id": message.id, "template": message.template,
                 "recipient_masked": mask_mobile(message.recipient), "provider": name,
                 "provider_message_id": accepted.provider_message_id, "segments": message.segments,
                 "cause": _cause(message)}
         if accepted.cost_rials is not None:
             data["cost_rials"] = accepted.cost_rials
-            SMS_COST.labels(name).inc(accepted.cost_rials)
-        events.append(new_event(SMS_SENT, data, subject=message.id, time=now))
-        SMS_MESSAGES.labels(name, "sent").inc()
+            cost[name] += accepted.cost_rials
+        events.append({**envelope, "id": event_id, "subject": message.id, "data": data})
+        sent[name] += 1
     session.execute(text(
         "UPDATE sms_messages m SET status = v.status, provider = v.provider, "
         "provider_message_id = v.provider_message_id, provider_status = v.provider_status, "
@@ -370,7 +472,26 @@ def _record_sent(session: Session, provider: SmsProvider, pairs: list, found: bo
         "provider_message_id text, provider_status text, cost_rials int, sent_at timestamptz, next timestamptz) "
         "WHERE m.id = v.id"),
         {"rows": json.dumps(rows)})
-    outbox.add_many(session, outbox_table, events)
+    _stage_events(session, SMS_SENT, events)
+    for name, count in sent.items():  # the metrics once per operator, not once per message
+        SMS_MESSAGES.labels(name, "sent").inc(count)
+    for name, rials in cost.items():
+        SMS_COST.labels(name).inc(rials)
+
+
+def _stage_events(session: Session, event_type, envelopes: list[dict]) -> None:
+    """outbox.add_many for many events of one type, as one statement with one JSON parameter (not four bind
+    parameters a row): each checked against its schema first, as outbox.add_many does, and staged in order."""
+    for envelope in envelopes:
+        if envelope["type"] != event_type.type:
+            raise ValueError(f"an event of type {envelope['type']} staged as {event_type.type}")
+        event_schemas.validate(envelope)  # off its contract: the transaction fails, nothing is recorded
+    session.execute(text(
+        "INSERT INTO outbox (id, exchange, routing_key, envelope) "
+        "SELECT (e.value ->> 'id')::uuid, :exchange, :routing_key, e.value "
+        "FROM jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(value, n) ORDER BY e.n"),
+        {"exchange": event_type.exchange, "routing_key": event_type.type,
+         "events": json.dumps(envelopes, ensure_ascii=False)})
 
 
 def _record_failure(session, provider, message, exc: ProviderError, max_attempts: int) -> None:

@@ -100,8 +100,8 @@ class NotificationsService(HealthRpc):
         with self.db.begin():
             if not inbox.claim(self.db, inbox_table, event):
                 return None
-            message_ids = dispatch.queue_all(self.db, event, case_messages.for_disbursements(event))
-        return dispatch.deliver_bulk(self.db, self.sms, message_ids, get_settings().sms_max_attempts)
+            bulk = dispatch.queue_bulk(self.db, event, case_messages.for_disbursements(event))
+        return dispatch.send_bulk(self.db, self.sms, bulk, get_settings().sms_max_attempts)
 
     @reliable_event_handler("payments", PAYMENT_FAILED)
     def on_payment_failed(self, event: dict) -> list[str] | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -400,3 +400,67 @@ def test_a_backlog_drains_in_one_tick_of_the_sweep_not_a_chunk_per_tick(session,
     assert dispatch.sweep_backlog(session, router, MAX, budget=60) == 1200
     assert len(received(op)) == 1200 and set(received(op).values()) == {1}
     assert dispatch.sweep_backlog(session, router, MAX) == 0
+
+
+def test_a_batch_queued_already_claimed_is_sent_once_and_the_rest_chunk_by_chunk(urgent_everything, session, router,
+                                                                                 op):
+    """queue_bulk (the payment cycle's path) claims the first chunk in the INSERT that queues the batch; send_bulk
+    sends it, then the rest a chunk at a time: every citizen once, every send recorded with its event."""
+    from services.notifications import case_messages
+
+    event = disbursements(1200)
+    with session.begin():
+        bulk = dispatch.queue_bulk(session, event, case_messages.for_disbursements(event))
+    assert (len(bulk.claimed), len(bulk.queued)) == (500, 700)
+    assert states(session) == {"sending": 500, "queued": 700}
+    with session.begin():
+        assert session.execute(sa.text("SELECT DISTINCT attempts, claimed_at IS NOT NULL FROM sms_messages "
+                                       "WHERE status = 'sending'")).all() == [(1, True)]
+    assert dispatch.send_bulk(session, router, bulk, MAX) == 1200
+    assert states(session) == {"sent": 1200}
+    assert received(op) == Counter({i["mobile"]: 1 for i in event["data"]["items"]})
+    with session.begin():
+        events = session.execute(sa.text("SELECT count(DISTINCT envelope->'data'->>'message_id') FROM outbox "
+                                         "WHERE routing_key LIKE '%sms.sent%'")).scalar()
+    assert events == 1200
+    with session.begin():  # the same event again (a redelivery past the inbox): nothing queued, nothing claimed
+        again = dispatch.queue_bulk(session, event, case_messages.for_disbursements(event))
+    assert (again.claimed, again.queued) == ([], [])
+
+
+def test_a_batch_claimed_as_it_was_queued_then_cut_short_by_a_crash_is_sent_once(urgent_everything, session,
+                                                                                  router, op, sms_operator):
+    """The worker dies after committing the batch, claimed, and after Kavenegar took 200 of it: the sweep takes
+    the chunk as a crash's once STALE_SENDING has passed, finds the 200 at Kavenegar and sends the other 300."""
+    from services.notifications import case_messages
+
+    event = disbursements(500)
+    with session.begin():
+        bulk = dispatch.queue_bulk(session, event, case_messages.for_disbursements(event))
+    kavenegar(sms_operator.url).send_bulk([Outgoing(m.recipient, m.body, m.send_key) for m in bulk.claimed[:200]])
+    assert dispatch.sweep(session, router, MAX) == 0  # a claim of a live worker, as far as anyone can tell
+    sql(session, "UPDATE sms_messages SET claimed_at = claimed_at - interval '5 minutes'")
+    assert dispatch.sweep(session, router, MAX) == 500
+    assert states(session) == {"sent": 500}
+    assert received(op) == Counter({i["mobile"]: 1 for i in event["data"]["items"]})
+
+
+def test_a_batch_made_in_quiet_hours_is_queued_not_claimed(session, router, op, monkeypatch):
+    from common.config import get_settings
+    from common.jalali import TEHRAN
+    from services.notifications import case_messages
+
+    with session.begin():
+        now = session.execute(sa.text("SELECT now()")).scalar().astimezone(TEHRAN)
+    monkeypatch.setenv("QUIET_HOURS", f"{(now - timedelta(minutes=1)):%H:%M}-{(now + timedelta(hours=1)):%H:%M}")
+    get_settings.cache_clear()
+    try:
+        event = disbursements(10)
+        with session.begin():
+            bulk = dispatch.queue_bulk(session, event, case_messages.for_disbursements(event))
+        assert bulk.claimed == [] and len(bulk.queued) == 10
+        assert dispatch.send_bulk(session, router, bulk, MAX) == 0
+        assert states(session) == {"queued": 10} and op.messages == []
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()

@@ -178,6 +178,22 @@ class OperatorAdapter:
                 setattr(cls, name, _redacting(cls.__dict__[name]))
 
 
+# Connections kept open to each operator: as many as nameko's workers (max_workers, 20) may send at once, so that
+# none is opened for one request and closed after it (requests' default keeps 10).
+KEEP_ALIVE = 32
+
+
+def http_session():
+    """A requests session that keeps up to KEEP_ALIVE connections open to its operator."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, HTTPAdapter(pool_connections=4, pool_maxsize=KEEP_ALIVE))
+    return session
+
+
 def may_have_acted(http_status: int) -> bool:
     """Whether an operator that answered a request with this HTTP status (and no readable refusal) may have
     acted on it: after a 2xx or 3xx whose answer cannot be read, or a 5xx, yes; a 4xx page (a proxy's) or a

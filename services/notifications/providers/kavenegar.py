@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import quote_plus
 
 import requests
 
 from services.notifications.providers.base import (
-    Accepted, OperatorAdapter, Outgoing, PartialSend, ProviderError, may_have_acted, request_error,
+    Accepted, OperatorAdapter, Outgoing, PartialSend, ProviderError, http_session, may_have_acted, request_error,
 )
 
 # Entry statuses of the API, mapped to the platform's states.
@@ -64,7 +65,7 @@ class KavenegarProvider(OperatorAdapter):
         self.base = f"{base_url.rstrip('/')}/v1/{api_key}/sms"
         self.sender = sender
         self.timeout = timeout
-        self.http = requests.Session()
+        self.http = http_session()
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
         try:
@@ -99,12 +100,9 @@ class KavenegarProvider(OperatorAdapter):
         for start in range(0, len(messages), SENDARRAY_LIMIT):
             chunk = messages[start:start + SENDARRAY_LIMIT]
             try:
-                answer = self._call("POST", "sendarray.json", data={
-                    "receptor": json.dumps([m.recipient for m in chunk]),
-                    "sender": json.dumps([self.sender] * len(chunk)),
-                    "message": json.dumps([m.body for m in chunk], ensure_ascii=False),
-                    "localmessageids": json.dumps([m.local_id for m in chunk]),
-                })
+                answer = self._call("POST", "sendarray.json", headers=FORM_HEADERS, data=sendarray_form(
+                    [m.recipient for m in chunk], [m.body for m in chunk], [self.sender] * len(chunk),
+                    [m.local_id for m in chunk]).encode("ascii"))
                 entries = answer.get("entries") or []
                 if len(entries) != len(chunk):
                     raise ProviderError(f"{self.name}: {len(entries)} entries for {len(chunk)} messages",
@@ -169,6 +167,29 @@ class KavenegarProvider(OperatorAdapter):
                 raise ValueError(f"a {self.name} delivery receipt without a message id")
             receipts.append((message_id, state_of(status)))
         return receipts
+
+
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def sendarray_form(receptors: list[str], texts: list[str], senders: list[str], local_ids: list[str]) -> str:
+    """sendarray.json's form, exactly as requests' `data=` (urllib's urlencode) writes it, made quicker: the
+    texts field is most of the body (UCS-2 texts, each byte percent-encoded one by one in Python), and a bulk
+    request mostly carries one text to many people, so each distinct text is encoded once per request. A JSON
+    array is its items' JSON joined by ", ", and quoting is character by character, so the joined quoted
+    items are the quoted array."""
+    quoted: dict[str, str] = {}  # this request's only: nothing (a one-time code, say) outlives the call
+
+    def text(value: str) -> str:
+        found = quoted.get(value)
+        if found is None:
+            found = quoted[value] = quote_plus(json.dumps(value, ensure_ascii=False))
+        return found
+
+    return "&".join((f"receptor={quote_plus(json.dumps(receptors))}",
+                     f"sender={quote_plus(json.dumps(senders))}",
+                     "message=%5B" + "%2C+".join(map(text, texts)) + "%5D",
+                     f"localmessageids={quote_plus(json.dumps(local_ids))}"))
 
 
 def state_of(entry_status: int) -> str:

@@ -44,7 +44,8 @@ from zoneinfo import ZoneInfo
 import requests
 
 from services.notifications.providers.base import (
-    Accepted, OperatorAdapter, Outgoing, PartialSend, ProviderError, may_have_acted, request_error, split_cost,
+    Accepted, OperatorAdapter, Outgoing, PartialSend, ProviderError, http_session, may_have_acted, request_error,
+    split_cost,
 )
 
 SUCCESS = 1
@@ -70,7 +71,7 @@ class SmsIrProvider(OperatorAdapter):
         self.line_number = int(line_number) if str(line_number).isdigit() else line_number
         self.timeout = timeout
         self.cost_unit_rials = cost_unit_rials
-        self.http = requests.Session()
+        self.http = http_session()
         self.http.headers.update({"X-API-KEY": api_key, "Accept": "application/json"})
 
     def _call(self, method: str, path: str, payload: dict | None = None, params: dict | None = None):
