@@ -1,0 +1,89 @@
+"""The transparency consumer's quick check of a disbursements event (feeds.check_disbursements, issue 21 item 2)
+accepts and refuses exactly what the contract's schema does (common.events.schemas.validate)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from common.events import schemas
+from common.events.catalog import DISBURSEMENTS_PUBLISHED
+from common.events.envelope import new_event
+from services.transparency import feeds
+
+
+def item(n: int, **changes) -> dict:
+    paid = {"order_id": f"1405-09.pension_disability.{n:010d}", "national_id": f"{n:010d}", "mobile": f"0912{n:07d}",
+            "amount_rials": 12_500_000, "province": "tehran", "account_masked": f"IR** **** **** **** **** **{n % 100:02d} 34"}
+    paid.update(changes)
+    return {k: v for k, v in paid.items() if v is not ...}
+
+
+def event(items: list) -> dict:
+    return new_event(DISBURSEMENTS_PUBLISHED, {
+        "cycle_id": "1405-09.pension_disability", "budget_line": "pension_disability",
+        "budget_line_fa": "مستمری خانوارهای دارای معلول", "month": "1405-09", "month_fa": "آذر ۱۴۰۵",
+        "batch": 1, "batches": 3, "paid_at": "2026-11-26T09:00:00Z", "items": items})
+
+
+def verdict(check, envelope: dict) -> str:
+    try:
+        check(copy.deepcopy(envelope))
+    except schemas.EventContractError:
+        return "refused"
+    return "accepted"
+
+
+# one item of a batch of 50 changed; `...` leaves the key out
+CHANGES = [
+    {}, {"mobile": ...}, {"account_masked": ...}, {"mobile": ..., "account_masked": ...},
+    {"order_id": ...}, {"national_id": ...}, {"amount_rials": ...}, {"province": ...},
+    {"extra": "x"}, {"order_id": 7}, {"order_id": ""}, {"province": None}, {"province": ""},
+    {"national_id": "123456789"}, {"national_id": "12345678901"}, {"national_id": "12345678x0"},
+    {"national_id": "١٢٣٤٥٦٧٨٩٠"}, {"national_id": "0123456789\n"}, {"national_id": 1234567890},
+    {"mobile": "0812345678"}, {"mobile": "09123456789"}, {"mobile": "9912345678"}, {"mobile": "0912345678"},
+    {"mobile": "091234567890"}, {"mobile": "09123456789\n"}, {"mobile": None},
+    {"amount_rials": 0}, {"amount_rials": -5}, {"amount_rials": 1}, {"amount_rials": True}, {"amount_rials": 2.0},
+    {"amount_rials": 2.5}, {"amount_rials": "12"}, {"amount_rials": 10**20},
+    {"account_masked": "IR** **** **** **** **** **12 3"}, {"account_masked": "IR** **** **** **** **** **12 345"},
+    {"account_masked": "IR** **** **** **** **** **1a 34"}, {"account_masked": "IR** **** **** **** **** **12-34"},
+    {"account_masked": "IR** **** **** **** **** **12 34\n"}, {"account_masked": "IR12 3456 7890 1234 5678 9012 34"},
+    {"account_masked": ""}, {"account_masked": 1234},
+]
+
+
+def test_the_check_knows_the_contract_of_today():
+    """Should the contract's items change, the quick check gives way to the schema: correct, but slow again."""
+    assert feeds.items_contract_known()
+
+
+@pytest.mark.parametrize("position", [0, 49])
+@pytest.mark.parametrize("change", CHANGES, ids=repr)
+def test_the_quick_check_says_what_the_schema_says(change, position):
+    items = [item(n) for n in range(1, 51)]
+    items[position] = item(position + 1, **change)
+    envelope = event(items)
+    assert verdict(feeds.check_disbursements, envelope) == verdict(schemas.validate, envelope)
+
+
+@pytest.mark.parametrize("items", [[], [item(n) for n in range(5001)], "items", [["not", "an", "object"]],
+                                   [item(1), None], [item(1), item(2)] * 3])
+def test_and_so_for_the_array_itself(items):
+    envelope = event(items)
+    assert verdict(feeds.check_disbursements, envelope) == verdict(schemas.validate, envelope)
+
+
+def test_the_envelope_and_the_other_fields_are_still_checked():
+    for broken in ({"month": "1405-13"}, {"paid_at": 20261126}, {"batch": 0}, {"surprise": 1}):
+        envelope = event([item(n) for n in range(1, 51)])
+        envelope["data"].update(broken)
+        assert verdict(feeds.check_disbursements, envelope) == "refused"
+    envelope = event([item(n) for n in range(1, 51)])
+    envelope["source"] = "/elsewhere/x"
+    assert verdict(feeds.check_disbursements, envelope) == "refused"
+
+
+def test_a_batch_of_5000_passes_quickly():
+    items = [item(n) for n in range(5000)]
+    assert feeds._plainly_valid(items)  # the quick path, not the fallback to the schema
+    feeds.check_disbursements(event(items))
