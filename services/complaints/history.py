@@ -21,10 +21,14 @@ FIELDS = ("case_id", "n", "at", "action", "actor_kind", "actor_id", "actor_name"
           "internal_note", "data")
 
 
+# json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":")), built once (json.dumps
+# builds an encoder at each call with these options, a good part of the cost of a link)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
 def link_hash(prev_hash: str, row: dict) -> str:
-    values = [prev_hash] + [_canonical(row.get(f)) for f in FIELDS]
-    return hashlib.sha256(json.dumps(values, ensure_ascii=False, sort_keys=True,
-                                     separators=(",", ":")).encode()).hexdigest()
+    values = [prev_hash, *[_canonical(v) if isinstance(v, datetime) else v for v in map(row.get, FIELDS)]]
+    return hashlib.sha256(_ENCODE(values).encode()).hexdigest()
 
 
 def _canonical(value):
@@ -36,7 +40,8 @@ def _canonical(value):
 def chain(prev_hash: str, count: int, row: dict) -> dict:
     """The row to append after a chain ending in `prev_hash` with `count` rows, with its hash."""
     row = {**row, "n": count + 1, "data": row.get("data") or {}}
-    return {**row, "prev_hash": prev_hash, "hash": link_hash(prev_hash, row)}
+    row["prev_hash"], row["hash"] = prev_hash, link_hash(prev_hash, row)  # link_hash reads FIELDS only
+    return row
 
 
 APPEND_ONLY_SQL = """

@@ -11,15 +11,15 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from common import outbox
+from common import bulk, outbox
 from common.events.catalog import CASE_STEP_EVENTS
 from common.events.envelope import new_event
 from common.jalali import iso
 from services.complaints import deadlines, history, org, workflow
-from services.complaints.models import CaseHistory, CaseHop, DeadlineMiss, DeadlinePolicy, Staff
+from services.complaints.models import DeadlinePolicy, Staff
 from services.complaints.models import outbox as outbox_table
 
 # What the writer needs of a case, as plain values (the sweeps read them without the ORM).
@@ -33,6 +33,17 @@ def state_of(case: dict) -> workflow.CaseState:
     return workflow.CaseState(status=case["status"], kind=case["kind"], path=tuple(case["path"]),
                               holder=case["holder_unit_id"], approver_pos=case["approver_pos"],
                               center=case["center_id"], answered_at=case["answered_at"])
+
+
+def step_of(transition, case: dict, known: dict) -> workflow.Step:
+    """`transition(state_of(case))`, worked out once per distinct state in `known` (a batch's cases mostly
+    share one): a transition is a pure function of the state, and its Step is never changed."""
+    key = (transition, case["status"], case["kind"], tuple(case["path"]), case["holder_unit_id"],
+           case["approver_pos"], case["center_id"], case["answered_at"])
+    step = known.get(key)
+    if step is None:
+        step = known[key] = transition(state_of(case))
+    return step
 
 
 @dataclass
@@ -80,6 +91,7 @@ def record(session: Session, changes: list[Change], now: datetime, policy: deadl
     _close_hops(session, changes, now)
     new_hops = _open_hops(session, changes, now, policy, managers)
     rows, events, updates = [], [], []
+    at, visible = iso(now), {}  # the events' time; each path's readers, worked out once per record
     for change in changes:
         case, step, state = change.case, change.step, change.step.state
         hop = new_hops.get(case["id"])
@@ -89,15 +101,27 @@ def record(session: Session, changes: list[Change], now: datetime, policy: deadl
             "public_note": change.public_note, "internal_note": change.internal_note,
             "data": {"status": state.status, "path": list(state.path)}})
         rows.append(row)
-        update = {"id": case["id"], "status": state.status, "path": list(state.path),
-                  "visible_to": org.visible_to(state.path), "holder_unit_id": state.holder,
+        if state.path not in visible:
+            visible[state.path] = org.visible_to(state.path)
+        update = {"id": case["id"], "status": state.status, "path": row["data"]["path"],
+                  "visible_to": visible[state.path], "holder_unit_id": state.holder,
                   "approver_pos": state.approver_pos, "history_head": row["hash"], "history_count": row["n"],
                   **_hop_columns(case, step, hop), **change.updates}
         updates.append(update)
-        events.append(_event(change, update, hop, recipients, now))
-    session.execute(insert(CaseHistory), rows)
+        events.append(_event(change, update, hop, recipients, now, at))
+    bulk.insert_rows(session, "case_history", _HISTORY, rows)
     _update_cases(session, updates)
     outbox.add_many(session, outbox_table, [e for e in events if e])
+
+
+# What record() writes, set-based (common.bulk): {column: SQL type}
+_HISTORY = {"case_id": "uuid", "n": "int", "at": "timestamptz", "action": "text", "actor_kind": "text",
+            "actor_id": "text", "actor_name": "text", "unit_id": "text", "public_note": "text",
+            "internal_note": "text", "data": "jsonb", "prev_hash": "text", "hash": "text"}
+_MISS = {"hop_id": "bigint", "case_id": "uuid", "unit_id": "text", "manager_id": "uuid", "due_at": "timestamptz",
+         "detected_at": "timestamptz"}
+_HOP = {"case_id": "uuid", "unit_id": "text", "purpose": "text", "manager_id": "uuid", "opened_at": "timestamptz",
+        "due_at": "timestamptz"}
 
 
 def extend_hops(session: Session, hops: list[dict]) -> None:
@@ -115,7 +139,7 @@ def extend_hops(session: Session, hops: list[dict]) -> None:
 
 def _hop_columns(case: dict, step: workflow.Step, hop: dict | None) -> dict:
     if hop:
-        return {"current_hop_id": hop["id"], "deadline_at": iso(hop["due_at"]), "warn_at": iso(hop["warn_at"]),
+        return {"current_hop_id": hop["id"], "deadline_at": hop["due_iso"], "warn_at": hop["warn_iso"],
                 "assignee_id": hop["manager_id"]}
     if step.closes_hop_as or step.state.status not in workflow.OPEN:
         return {"current_hop_id": None, "deadline_at": None, "warn_at": None, "assignee_id": None}
@@ -125,55 +149,57 @@ def _hop_columns(case: dict, step: workflow.Step, hop: dict | None) -> dict:
 
 
 def _close_hops(session: Session, changes: list[Change], now: datetime) -> None:
-    closing = [{"id": c.case["current_hop_id"], "outcome": c.step.closes_hop_as}
+    closing = [{"id": c.case["current_hop_id"], "closed_at": now, "outcome": c.step.closes_hop_as}
                for c in changes if c.step.closes_hop_as and c.case["current_hop_id"]]
     warned = [c.case["current_hop_id"] for c in changes if c.step.action == "deadline_warning"]
     if closing:
-        session.execute(text(
-            "UPDATE case_hops h SET closed_at = :now, outcome = v.outcome "
-            "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(id bigint, outcome text) WHERE h.id = v.id"),
-            {"now": now, "rows": json.dumps(closing)})
+        bulk.update_rows(session, "case_hops", "id", {"id": "bigint", "closed_at": "timestamptz", "outcome": "text"},
+                         closing)
     if warned:
         session.execute(text("UPDATE case_hops SET warned_at = :now WHERE id = ANY(:ids)"), {"now": now, "ids": warned})
     misses = [{"hop_id": c.case["current_hop_id"], "case_id": c.case["id"], "unit_id": c.case["holder_unit_id"],
                "manager_id": c.case["assignee_id"], "due_at": c.case["deadline_at"], "detected_at": now}
               for c in changes if c.step.closes_hop_as == "missed" and c.case["current_hop_id"]]
     if misses:
-        session.execute(insert(DeadlineMiss), misses)
+        bulk.insert_rows(session, "deadline_misses", _MISS, misses)
 
 
 def _open_hops(session, changes, now, policy, managers) -> dict[str, dict]:
     """{case id: the new hop} for the changes that open one."""
-    wanted = []
+    wanted, dues, due_by = [], [], {}
     for c in changes:
         if not c.step.opens_hop:
             continue
         state = c.step.state
-        due = deadlines.deadline_for(policy, c.case["urgency"], org.level_of(state.holder), now)
-        wanted.append({"case_id": c.case["id"], "unit_id": state.holder, "opened_at": now, "due_at": due.due_at,
-                       "purpose": "approve" if state.status == "awaiting_approval" else "handle",
-                       "manager_id": managers.get(state.holder), "_warn_at": due.warn_at})
+        key = (c.case["urgency"], state.holder, state.status == "awaiting_approval")
+        due = due_by.get(key)
+        if due is None:  # the same hop for each class of case, unit and purpose: they open at the same `now`
+            deadline = deadlines.deadline_for(policy, key[0], org.level_of(state.holder), now)
+            due = due_by[key] = {"unit_id": state.holder, "opened_at": now, "due_at": deadline.due_at,
+                                 "purpose": "approve" if key[2] else "handle", "manager_id": managers.get(state.holder),
+                                 "warn_at": deadline.warn_at, "due_iso": iso(deadline.due_at),
+                                 "warn_iso": iso(deadline.warn_at)}
+        wanted.append({"case_id": c.case["id"], **due})
+        dues.append(due)
     if not wanted:
         return {}
-    ids = session.scalars(insert(CaseHop).returning(CaseHop.id, sort_by_parameter_order=True),
-                          [{k: v for k, v in w.items() if not k.startswith("_")} for w in wanted]).all()
-    return {w["case_id"]: {**w, "id": hop_id, "warn_at": w["_warn_at"]} for w, hop_id in zip(wanted, ids, strict=True)}
+    ids = dict(bulk.insert_rows(session, "case_hops", _HOP, wanted, "RETURNING CAST(case_id AS text), id").all())
+    return {w["case_id"]: {**due, "id": ids[w["case_id"]]} for w, due in zip(wanted, dues, strict=True)}
 
 
 def _update_cases(session: Session, updates: list[dict]) -> None:
-    """One UPDATE … FROM jsonb_to_recordset per set of columns (most batches have one)."""
+    """One UPDATE per set of columns (most batches have one)."""
     by_columns: dict[tuple, list[dict]] = {}
     for u in updates:
         by_columns.setdefault(tuple(sorted(u)), []).append(u)
-    types = {"path": "text[]", "visible_to": "text[]", "approver_pos": "int", "current_hop_id": "bigint",
-             "deadline_at": "timestamptz", "warn_at": "timestamptz", "answered_at": "timestamptz",
-             "closed_at": "timestamptz", "rating": "int", "history_count": "int", "assignee_id": "uuid",
-             "id": "uuid"}
     for columns, rows in by_columns.items():
-        sets = ", ".join(f"{c} = v.{c}" for c in columns if c != "id")
-        record_type = ", ".join(f"{c} {types.get(c, 'text')}" for c in columns)
-        session.execute(text(f"UPDATE cases c SET {sets} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
-                             f"AS v({record_type}) WHERE c.id = v.id"), {"rows": json.dumps(rows, default=_json)})
+        bulk.update_rows(session, "cases", "id", {c: _CASE_TYPES.get(c, "text") for c in columns}, rows)
+
+
+_CASE_TYPES = {"path": "text[]", "visible_to": "text[]", "approver_pos": "int", "current_hop_id": "bigint",
+               "deadline_at": "timestamptz", "warn_at": "timestamptz", "answered_at": "timestamptz",
+               "closed_at": "timestamptz", "rating": "int", "history_count": "int", "assignee_id": "uuid",
+               "id": "uuid"}
 
 
 def _json(value):
@@ -204,14 +230,14 @@ def _staff_recipients(session: Session, units: set[str]) -> dict[str, list[dict]
     return out
 
 
-def _event(change: Change, update: dict, hop: dict | None, recipients: dict, now: datetime) -> dict | None:
+def _event(change: Change, update: dict, hop: dict | None, recipients: dict, now: datetime, at: str) -> dict | None:
     event_type = CASE_STEP_EVENTS.get(change.step.action)
     if event_type is None:
         return None
     case, state = change.case, change.step.state
     data = {"tracking_code": case["tracking_code"], "step": change.step.action, "kind": case["kind"],
             "urgency": case["urgency"], "status": state.status, "holder_unit": state.holder,
-            "holder_unit_fa": org.unit_names().get(state.holder, state.holder), "at": iso(now), **change.event_data}
+            "holder_unit_fa": org.unit_names().get(state.holder, state.holder), "at": at, **change.event_data}
     if update.get("deadline_at"):
         data["deadline_at"] = update["deadline_at"]
     elif change.step.action == "deadline_warning":

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from collections import Counter, namedtuple
@@ -43,8 +42,7 @@ from sqlalchemy.orm import Session
 from common import outbox
 from common.config import get_settings
 from common.events.catalog import SMS_FAILED, SMS_SENT
-from common.events import schemas as event_schemas
-from common.events.envelope import new_event
+from common.events.envelope import new_event, random_ids
 from common.identifiers import InvalidIdentifier, mask_mobile, normalise_mobile
 from common.jalali import iso
 from common.metrics import SMS_BY_STATE, SMS_COST, SMS_DEAD_LETTERS, SMS_MESSAGES, SMS_SEND_LATENCY
@@ -135,7 +133,7 @@ def _insert(session: Session, cause: dict, messages, urgent: bool, claim: int = 
         claim = 0  # waits out quiet hours: for the sweep
     rows = []
     bodies = _Bodies()
-    for m, message_id in zip(messages, _new_ids(len(messages)), strict=True):
+    for m, message_id in zip(messages, random_ids(len(messages)), strict=True):
         body, parts = bodies.render(m.template, m.values)  # TemplateError: permanent
         rows.append({"id": message_id, "recipient": _mobile(m.recipient), "template": m.template.name,
                      "template_version": m.template.version, "body": body, "segments": parts})
@@ -158,17 +156,6 @@ def _insert(session: Session, cause: dict, messages, urgent: bool, claim: int = 
                        r["segments"], cause["source"], cause["id"], cause["type"], r["id"], None, None, None)
               for r in rows if r["id"] in inserted]
     return queued, {i for i, claimed in inserted.items() if claimed}
-
-
-def _new_ids(count: int) -> list[str]:
-    """`count` random (version 4) UUIDs, as str(uuid.uuid4()) writes them, from one read of the system's random
-    source (uuid4 reads it once per id, which is most of its cost)."""
-    raw = bytearray(os.urandom(16 * count))
-    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])  # version 4
-    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])  # the RFC 4122 variant
-    h = raw.hex()
-    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-{h[i + 12:i + 16]}-{h[i + 16:i + 20]}-{h[i + 20:i + 32]}"
-            for i in range(0, 32 * count, 32)]
 
 
 class _Bodies:
@@ -448,7 +435,7 @@ def _record_sent(session: Session, provider: SmsProvider, pairs: list, found: bo
     rows, events = [], []
     sent: Counter = Counter()
     cost: Counter = Counter()
-    for (message, accepted), event_id in zip(pairs, _new_ids(len(pairs)), strict=True):
+    for (message, accepted), event_id in zip(pairs, random_ids(len(pairs)), strict=True):
         name = accepted.provider or provider.name
         rows.append({"id": message.id, "status": "failed" if accepted.status == "failed" and not found else "sent",
                      "provider": name, "provider_message_id": accepted.provider_message_id,
@@ -472,26 +459,11 @@ def _record_sent(session: Session, provider: SmsProvider, pairs: list, found: bo
         "provider_message_id text, provider_status text, cost_rials int, sent_at timestamptz, next timestamptz) "
         "WHERE m.id = v.id"),
         {"rows": json.dumps(rows)})
-    _stage_events(session, SMS_SENT, events)
+    outbox.add_many(session, outbox_table, events)
     for name, count in sent.items():  # the metrics once per operator, not once per message
         SMS_MESSAGES.labels(name, "sent").inc(count)
     for name, rials in cost.items():
         SMS_COST.labels(name).inc(rials)
-
-
-def _stage_events(session: Session, event_type, envelopes: list[dict]) -> None:
-    """outbox.add_many for many events of one type, as one statement with one JSON parameter (not four bind
-    parameters a row): each checked against its schema first, as outbox.add_many does, and staged in order."""
-    for envelope in envelopes:
-        if envelope["type"] != event_type.type:
-            raise ValueError(f"an event of type {envelope['type']} staged as {event_type.type}")
-        event_schemas.validate(envelope)  # off its contract: the transaction fails, nothing is recorded
-    session.execute(text(
-        "INSERT INTO outbox (id, exchange, routing_key, envelope) "
-        "SELECT (e.value ->> 'id')::uuid, :exchange, :routing_key, e.value "
-        "FROM jsonb_array_elements(CAST(:events AS jsonb)) WITH ORDINALITY AS e(value, n) ORDER BY e.n"),
-        {"exchange": event_type.exchange, "routing_key": event_type.type,
-         "events": json.dumps(envelopes, ensure_ascii=False)})
 
 
 def _record_failure(session, provider, message, exc: ProviderError, max_attempts: int) -> None:

@@ -112,3 +112,15 @@ def test_the_cloudevents_sdk_reads_our_envelope_and_refuses_one_without_its_sour
     assert event.get_data() == CASE_DATA
     with pytest.raises(CloudEventValidationError):
         read({k: v for k, v in envelope.items() if k != "source"})
+
+
+def test_random_ids_are_version_4_uuids_written_as_uuid4_writes_them_and_never_repeat():
+    import uuid
+
+    from common.events.envelope import random_id, random_ids
+
+    ids = random_ids(2000) + [random_id()]
+    assert len(set(ids)) == len(ids)
+    for made in ids:
+        parsed = uuid.UUID(made)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, made)
