@@ -52,7 +52,7 @@ from pathlib import Path
 
 from flask import Flask, jsonify, render_template_string, request
 
-from common.identifiers import InvalidIdentifier, is_valid_national_id, normalise_national_id, normalise_sheba
+from common.identifiers import InvalidIdentifier, normalise_national_id, normalise_sheba
 from services.payments.bank import iso20022
 
 SIGNATURE_HEADER = "X-Signature"
@@ -137,7 +137,7 @@ class Bank:
     def owner(self, iban: str) -> dict | None:
         if iban in self.accounts:
             return self.accounts[iban]
-        if self.open_registry and is_valid_national_id(iban[-10:]):
+        if self.open_registry and iso20022.national_id_ok(iban[-10:]):  # is_valid_national_id, quicker (5,000 a file)
             return {"iban": iban, "national_id": iban[-10:], "name": None}
         return None
 

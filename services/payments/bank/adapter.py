@@ -105,7 +105,7 @@ class BankHttpAdapter:
         return self.owner_of(iban) == national_id
 
     def submit(self, pain001_xml: bytes) -> dict:
-        batch_id = iso20022.parse_pain001(pain001_xml)["batch_id"]  # never send what is not valid pain.001
+        batch_id = iso20022.pain001_batch_id(pain001_xml)  # never send what is not valid pain.001
         response = self._call("POST", "/pain001", data=pain001_xml,
                               headers={"Content-Type": "application/xml; charset=utf-8"})
         self._expect_ok(response, f"batch {batch_id}")
