@@ -15,14 +15,13 @@ from sqlalchemy.orm import Session
 
 from common.errors import Conflict
 from fakes.bank.app import open_iban
-from services.payments import budget, cycle_steps, cycle_worker, ledger_store, registry
+from services.payments import cycle_steps, cycle_worker, ledger_store
 from services.payments.models import Cycle
 from services.payments.views import cycle_view
-from tests.service.payment_cycle_helpers import PEOPLE, scalar, valid
+from tests.service.payment_cycle_helpers import PENSION, PEOPLE, enrolled, scalar, valid
 
 LINES = [
-    {"code": "pension", "title_fa": "مستمری", "per_capita_rials": 12_500_000, "purpose_fa": "مستمری ماهانه",
-     "legal_basis_fa": "قانون", "pays": "beneficiary", "yearly_allocation_rials": 10_000_000_000},
+    PENSION,
     {"code": "care", "title_fa": "کمک هزینهٔ نگهداری", "per_capita_rials": 5_000_000, "purpose_fa": "کمک",
      "legal_basis_fa": "قانون", "pays": "beneficiary", "yearly_allocation_rials": 10_000_000_000},
 ]
@@ -34,16 +33,8 @@ N = len(valid(PEOPLE))
 @pytest.fixture
 def session(db_urls, bank, monkeypatch):
     monkeypatch.setattr(cycle_steps, "BATCH_SIZE", 4)
-    engine = sa.create_engine(db_urls["payments"])
-    with Session(engine) as s:
-        with s.begin():
-            budget.load(s, lines=LINES)
-            for nid in valid(PEOPLE):
-                registry.enrol(s, registry.BeneficiaryIn(
-                    national_id=nid, full_name="مددجو", household_size=2, mobile="09121234567", province="tehran",
-                    iban=open_iban(nid), lines=["pension", "care"]), "test", bank)
+    with enrolled(db_urls["payments"], bank, LINES) as s:
         yield s
-    engine.dispose()
 
 
 def approved(session, bank, line):

@@ -8,32 +8,18 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from fakes.bank.app import open_iban
-from services.payments import budget, cycle_steps, ledger_store, registry
-from tests.service.payment_cycle_helpers import PEOPLE, scalar, valid
+from services.payments import cycle_steps, ledger_store
+from tests.service.payment_cycle_helpers import PENSION, PEOPLE, THIN, enrolled, scalar, valid
 
 CYCLE = "1405-09.pension"
-LINES = [
-    {"code": "pension", "title_fa": "مستمری", "per_capita_rials": 12_500_000, "purpose_fa": "مستمری ماهانه",
-     "legal_basis_fa": "قانون", "pays": "beneficiary", "yearly_allocation_rials": 10_000_000_000},
-    {"code": "thin", "title_fa": "ردیف کم‌اعتبار", "per_capita_rials": 9_000_000, "purpose_fa": "کمک",
-     "legal_basis_fa": "قانون", "pays": "beneficiary", "yearly_allocation_rials": 20_000_000},
-]
+LINES = [PENSION, THIN]
 
 
 @pytest.fixture
 def session(db_urls, bank, monkeypatch):
     monkeypatch.setattr(cycle_steps, "BATCH_SIZE", 4)
-    engine = sa.create_engine(db_urls["payments"])
-    with Session(engine) as s:
-        with s.begin():
-            budget.load(s, lines=LINES)
-            for nid in valid(PEOPLE):
-                registry.enrol(s, registry.BeneficiaryIn(
-                    national_id=nid, full_name="مددجو", household_size=2, mobile="09121234567", province="tehran",
-                    iban=open_iban(nid), lines=["pension", "thin"]), "test", bank)
+    with enrolled(db_urls["payments"], bank, LINES) as s:
         yield s
-    engine.dispose()
 
 
 def entitlements(session, bank):
