@@ -54,9 +54,7 @@ def announce(session: Session, year: str) -> int | None:
     if not lines:
         return None
     digest = hashlib.sha256(json.dumps(lines, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
-    last = session.execute(select(BudgetLinesVersion.version, BudgetLinesVersion.lines_sha256)
-                           .where(BudgetLinesVersion.year == year)
-                           .order_by(BudgetLinesVersion.version.desc()).limit(1)).first()
+    last = _newest(session, year)
     if last is not None and last.lines_sha256 == digest:
         return None
     version = last.version + 1 if last else 1
@@ -69,5 +67,12 @@ def announce(session: Session, year: str) -> int | None:
 
 
 def last_announced(session: Session, year: str) -> int | None:
-    return session.execute(select(BudgetLinesVersion.version).where(BudgetLinesVersion.year == year)
-                           .order_by(BudgetLinesVersion.version.desc()).limit(1)).scalar()
+    newest = _newest(session, year)
+    return newest.version if newest else None
+
+
+def _newest(session: Session, year: str):
+    """The year's newest announced version (version, lines_sha256), or None."""
+    return session.execute(select(BudgetLinesVersion.version, BudgetLinesVersion.lines_sha256)
+                           .where(BudgetLinesVersion.year == year)
+                           .order_by(BudgetLinesVersion.version.desc()).limit(1)).first()
