@@ -9,7 +9,7 @@ import argparse
 
 import psutil
 
-from bench.gateway_registration import BODY
+from bench.gateway_registration import body
 from bench.harness import databases, gateway_and_complaints, load, vhost
 
 
@@ -34,13 +34,13 @@ def main() -> int:
     with databases() as dbs, vhost() as amqp_uri, \
             gateway_and_complaints(dbs, amqp_uri, args.clients) as (group, base, _):
         url = f"{base}/api/v1/cases"
-        load(url, args.clients, 2, body=BODY, expect=201)
+        load(url, args.clients, 2, body=body, expect=201)
         names = {p.pid: p.info["name"] or "" for p in psutil.process_iter(["name"])}
         parts = {"gateway": [group.procs["gateway"].pid], "complaints": [group.procs["complaints"].pid],
                  "postgres": [pid for pid, n in names.items() if n.startswith("postgres")],
                  "rabbitmq": [pid for pid, n in names.items() if n == "beam.smp"]}
         before = {k: cpu_seconds(v) for k, v in parts.items()}
-        result = load(url, args.clients, args.seconds, body=BODY, expect=201)
+        result = load(url, args.clients, args.seconds, body=body, expect=201)
         after = {k: cpu_seconds(v) for k, v in parts.items()}
     print(result)
     for name in parts:

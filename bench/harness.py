@@ -3,9 +3,11 @@ figures printed with their ratio to a baseline measured in the same run."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import multiprocessing as mp
 import os
+import socket
 import threading
 import time
 import statistics
@@ -132,17 +134,52 @@ def spread(target, clients: int, seconds: float, args: tuple, processes: int = 2
     return summary(latencies, time.perf_counter() - started, errors)
 
 
-def load(url: str, clients: int, seconds: float, body: bytes | None = None, headers: dict | None = None,
+def rate_limit_storage() -> str:
+    """Where the gateway under test counts its limits: production's shared Redis (k8s engines component,
+    docker-compose) when one answers on this machine, else the process's memory (what one replica does)."""
+    url = os.environ.get("BENCH_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/15")
+    if url.startswith("redis://"):
+        parts = urlsplit(url)
+        try:
+            socket.create_connection((parts.hostname, parts.port or 6379), timeout=0.5).close()
+        except OSError:
+            print(f"no Redis at {parts.netloc}: the rate limits count in the gateway's memory")
+            return "memory://"
+    return url
+
+
+def safeguards() -> dict:
+    """The gateway's environment as production runs it: rate limits on, counted in a shared store, the
+    client's address read from the one proxy in front (k8s base: TRUSTED_PROXIES=1). The benchmarks'
+    clients are many citizens, each with an address of its own (`citizen`), so that production's
+    limits stay what they are and the measurement includes their cost."""
+    return {"RATE_LIMITS_ENABLED": "true", "RATE_LIMIT_STORAGE": rate_limit_storage(), "TRUSTED_PROXIES": "1"}
+
+
+_addresses = itertools.count(1)
+
+
+def citizen() -> dict:
+    """The headers the ingress adds for a citizen not seen before: an address of its own (10.0.0.0/8,
+    16 million before they repeat; a process's count starts where its parent's stood, so forked load
+    processes start apart)."""
+    n = (next(_addresses) + os.getpid() * 1_000_003) % (1 << 24)
+    return {"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
+
+
+def load(url: str, clients: int, seconds: float, body=None, headers: dict | None = None,
          expect: int = 200) -> dict:
-    """HTTP load: GET, or POST of `body`, counting answers with the `expect` status."""
+    """HTTP load: GET, or POST of `body` (bytes, or a function that makes each request's), counting
+    answers with the `expect` status. Each request comes from a citizen of its own (`citizen`)."""
     import requests
 
     headers = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
 
     def attempt(session) -> bool:
         if body is None:
-            return session.get(url, headers=headers, timeout=30).status_code == expect
-        return session.post(url, data=body, headers=headers, timeout=30).status_code == expect
+            return session.get(url, headers={**headers, **citizen()}, timeout=30).status_code == expect
+        data = body() if callable(body) else body
+        return session.post(url, data=data, headers={**headers, **citizen()}, timeout=30).status_code == expect
 
     return spread(lambda threads, secs, out: run_clients(requests.Session, attempt, threads, secs, out),
                   clients, seconds, ())
@@ -150,9 +187,9 @@ def load(url: str, clients: int, seconds: float, body: bytes | None = None, head
 
 @contextlib.contextmanager
 def gateway_and_complaints(dbs: dict, amqp_uri: str, threads: int, gateway_env: dict | None = None):
-    """Only the gateway and complaints, ready, rate limits off (a benchmark is one client doing a
-    lot): the relay and notifications would spend the shared two cores on one run's events during
-    another's measurement. Yields (the process group, the gateway's base URL, the ports)."""
+    """Only the gateway and complaints, ready, with production's safeguards (`safeguards`): the relay
+    and notifications would spend the shared two cores on one run's events during another's
+    measurement. Yields (the process group, the gateway's base URL, the ports)."""
     from common.config import PROJECT_ROOT
     from scripts.processes import free_port, platform_processes, start_platform, wait_ready
 
@@ -166,7 +203,7 @@ def gateway_and_complaints(dbs: dict, amqp_uri: str, threads: int, gateway_env: 
     ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
     group = start_platform(amqp_uri, dbs, ports, str(PROJECT_ROOT), threads=threads,
                            only={"gateway", "complaints"},
-                           extra_env={"RATE_LIMITS_ENABLED": "false", **(gateway_env or {})})
+                           extra_env={**safeguards(), **(gateway_env or {})})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         wait_ready(f"http://127.0.0.1:{ports['metrics:complaints']}/readyz", group)
