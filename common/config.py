@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # An event that failed because the database was unreachable (common/transient.py) is tried again with
     # this back-off cap for as long as it takes, never dead-lettered.
     event_transient_max_delay: float = 30.0
+    # Messages a bulk event handler (common.events.handler.bulk_event_handler) takes at a time: a few 5,000-item
+    # batches keep the database busy, and the service's other workers (its RPC) free (docs/benchmarks.md §8).
+    bulk_event_prefetch: int = 4
     # The event queues' broker-side delivery limit: a crash-loop guard only (common/events/handler.py says
     # why 100). A handler that fails is dead-lettered by the handler itself after event_max_attempts.
     event_delivery_limit: int = 100

@@ -8,6 +8,7 @@
   at its next iteration (within a second) it connects again. Its reader did not always see the loss: after
   a node's `stop_app` the complaints RPC consumer waited 48 s, until the node came back, while its acks
   failed with ECONNRESET and no request was taken.
+- `BulkQueueConsumer`, likewise its own, with a smaller prefetch, for the handlers of batches.
 - `RpcQueueConsumer` is the same class under another name, so nameko (which shares one consumer per
   class in a container) gives RPC its own connection and channel: a queue that cannot be consumed
   (its node lost, a declaration refused) then stops only what reads from that connection, never both
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 from nameko.messaging import QueueConsumer
 from nameko.utils import sanitize_url
 
-from common.config import amqp_uris
+from common.config import amqp_uris, get_settings
 
 _log = logging.getLogger(__name__)
 
@@ -112,6 +113,15 @@ class ResilientQueueConsumer(QueueConsumer):
                       type(exc).__name__, exc)
             if isinstance(exc, connection_errors(self.connection)):
                 self._settling_failed = exc
+
+
+class BulkQueueConsumer(ResilientQueueConsumer):
+    """The bulk event handlers' own consumer, on its own connection, taking `bulk_event_prefetch` messages at a
+    time where nameko's take max_workers: the worker slots their batches hold are then never all of them."""
+
+    @property
+    def prefetch_count(self):
+        return min(get_settings().bulk_event_prefetch, self.container.max_workers)
 
 
 class RpcQueueConsumer(ResilientQueueConsumer):

@@ -10,7 +10,8 @@ bind = f"{_settings.gateway_host}:{_settings.gateway_port}"
 # one process per container (its metrics are its own); more only to compare worker models
 # (bench.gateway_rpc --gateway-workers, docs/benchmarks.md §3)
 workers = int(os.environ.get("GATEWAY_WORKERS", "1"))
-worker_class = "gthread"
+# gthread, chosen by measurement (docs/benchmarks.md §3); GATEWAY_WORKER_CLASS only to compare others
+worker_class = os.environ.get("GATEWAY_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GATEWAY_THREADS", "32"))
 timeout = 30
 graceful_timeout = 20

@@ -18,7 +18,7 @@ from common.events import schemas as event_schemas
 from common.events.catalog import (
     BUDGET_LINES_PUBLISHED, DISBURSEMENTS_PUBLISHED, DONATION_RECEIVED, PAYMENT_FAILED, STATISTICS_PUBLISHED,
 )
-from common.events.handler import reliable_event_handler
+from common.events.handler import bulk_event_handler, reliable_event_handler
 from common.health import HealthRpc
 from common.observability import Observability
 from common.rpc import RpcProxy, rpc
@@ -57,7 +57,7 @@ class TransparencyService(HealthRpc):
             record(self.db, event["data"])
         return True
 
-    @reliable_event_handler("payments", DISBURSEMENTS_PUBLISHED)
+    @bulk_event_handler("payments", DISBURSEMENTS_PUBLISHED)
     def on_disbursements_published(self, event: dict) -> bool:
         return self._consume(event, feeds.record_disbursements, feeds.check_disbursements)
 

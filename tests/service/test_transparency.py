@@ -93,6 +93,30 @@ def test_disbursements_become_each_beneficiarys_history_and_the_totals_once(tran
         assert session.scalar(sa.text("SELECT slug FROM dataset_changes ORDER BY slug LIMIT 1")) == "budget"
 
 
+def test_a_batch_partly_kept_already_takes_only_what_is_new(db):
+    """The plain inserts' way back (feeds.new_rows): a batch where some payments are kept already, one of
+    them as failed, and one person's mobile changed, counts the new and the now-paid payments only."""
+    from services.transparency import feeds
+
+    first, later = national_id(1), national_id(2)
+    with Session(db) as session, session.begin():
+        feeds.record_disbursements(session, disbursements([item(first, "tehran", mobile="09120000001")])["data"])
+        feeds.record_payment_failure(session, {
+            "order_id": f"1405-09.pension_disability.{later}", "cycle_id": "1405-09.pension_disability",
+            "line": "pension_disability", "line_fa": "مستمری", "national_id": later, "amount_rials": 12_500_000,
+            "status": "rejected", "at": "2026-11-26T09:05:00Z"})
+    batch = [item(first, "tehran", mobile="09120000009"), item(later, "tehran", mobile="09120000002"),
+             item(national_id(3), "fars", amount=7_000_000, mobile="09120000003")]
+    with Session(db) as session, session.begin():
+        assert feeds.record_disbursements(session, disbursements(batch)["data"]) == 3
+    with Session(db) as session:
+        assert session.scalar(sa.text("SELECT count(*) FROM beneficiary_payments WHERE status = 'paid'")) == 3
+        assert session.execute(sa.text("SELECT province, households, amount_rials FROM payment_totals "
+                                       "ORDER BY province")).all() == [("fars", 1, 7_000_000), ("tehran", 2, 25_000_000)]
+        assert payment_history.mobile_of(session, first) == "09120000009"
+        assert payment_history.mobile_of(session, national_id(3)) == "09120000003"
+
+
 def test_small_cells_are_suppressed_with_their_complement(db):
     with Session(db) as session, session.begin():
         session.execute(sa.text(

@@ -134,3 +134,20 @@ def test_every_example_keeps_its_own_schema():
             assert list(Draft202012Validator(schema).iter_errors(example)) == [], name
             checked += 1
     assert checked >= 20
+
+
+def test_an_answer_costs_the_limits_store_one_count_per_limit_and_no_read_of_the_windows(monkeypatch):
+    """The limits' state is read back only for a 429's Retry-After: X-RateLimit-* headers on every answer
+    read each limit's window after counting it (24 Redis commands a request where 5 count it)."""
+    settings = Settings(rate_limit_default="1000/minute", rate_limit_register="3/minute")
+    app = create_app(NoRpc(config={}, timeout=1), settings)
+    storage = app.extensions["limiter"].storage
+    reads = []
+    window = storage.get_moving_window
+    monkeypatch.setattr(storage, "get_moving_window", lambda *a, **k: reads.append(a) or window(*a, **k))
+    client = app.test_client()
+    answers = [client.post("/api/v1/cases", json={"kind": "nope"}) for _ in range(4)]
+    assert [a.status_code for a in answers] == [400, 400, 400, 429]
+    assert not any(h.lower().startswith(("x-ratelimit", "ratelimit")) for a in answers for h in a.headers.keys())
+    assert int(answers[3].headers["Retry-After"]) > 0
+    assert len(reads) <= 1  # the 429's wait, and nothing for the three answered
