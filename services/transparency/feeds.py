@@ -40,9 +40,9 @@ ON CONFLICT (national_id) DO UPDATE SET mobile = excluded.mobile, updated_at = e
   WHERE beneficiary_contacts.mobile <> excluded.mobile
 """)
 
-# The history, first as plain new rows: the primary key refuses a payment already kept, and only then does the
-# batch take the way below (docs/benchmarks.md §8: INSERT … ON CONFLICT costs PostgreSQL a speculative
-# insertion and its confirmation per row, 40 % more of its CPU for a batch of new payments).
+# The history, first as plain new rows: a cycle's payments are new, and the primary key refuses the batch only
+# when one of them is kept already; then, and only then, the batch takes the way below. INSERT … ON CONFLICT
+# costs PostgreSQL a speculative insertion and its confirmation per row (docs/benchmarks.md §8).
 _NEW_PAYMENTS_SQL = text("""
 INSERT INTO beneficiary_payments (order_id, national_id, paid_on, month, budget_line, amount_rials,
                                   account_masked, status)
@@ -51,9 +51,9 @@ FROM unnest(CAST(:order_ids AS text[]), CAST(:national_ids AS text[]), CAST(:amo
             CAST(:accounts AS text[])) AS s(order_id, national_id, amount_rials, account_masked)
 """)
 
-# The history when some of the batch is already kept. It answers how many payments it took (inserted, or a failure now paid) and, only when that is
-# not all of them (the same payment under another event id, already kept as paid), which: the totals count
-# each payment once.
+# The history when some of the batch is kept already. It answers how many payments it took (inserted, or a
+# failure now paid) and, only when that is not all of them (the same payment under another event id, already
+# kept as paid), which: the totals count each payment once.
 _PAYMENTS_SQL = text("""
 WITH taken AS (
   INSERT INTO beneficiary_payments (order_id, national_id, paid_on, month, budget_line, amount_rials,
