@@ -62,6 +62,36 @@ def in_turns(gets: dict[str, tuple[str, list[str], int]], n: int) -> dict[str, d
     return {name: summary(values, seconds) for name, values in latencies.items()}
 
 
+def check_in_process(amqp_uri: str, token: str, principal: dict, n: int = 20000) -> float:
+    """The gateway's auth check itself, in this process: `gateway.auth.identify` for a staff token whose principal
+    the cache holds (a PrincipalCache consuming the invalidation events on the benchmark's broker, as in the
+    gateway). Microseconds a call: no HTTP, no limiter, no answer to write."""
+    from flask import Flask, g
+
+    from gateway.auth import identify
+    from gateway.principal_cache import PrincipalCache
+
+    settings = get_settings()
+    claims = jwt.decode(token, settings.token_secret, algorithms=["HS256"])
+    cache = PrincipalCache(amqp_uri, ttl=settings.principal_cache_seconds)
+    cache.start()
+    if not cache.live.wait(10):
+        raise TimeoutError("the principal cache did not start consuming")
+    cache.lookup(claims["sub"], claims["ver"], lambda: principal)
+    app = Flask("auth-check")
+    app.extensions["principals"] = cache
+    try:
+        with app.test_request_context(headers={"Authorization": f"Bearer {token}"}):
+            identify(settings)
+            assert g.principal == principal, g.principal
+            started = time.perf_counter()
+            for _ in range(n):
+                identify(settings)
+            return (time.perf_counter() - started) / n * 1e6
+    finally:
+        cache.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=20)
@@ -101,6 +131,9 @@ def main() -> int:
                 "anonymous": (f"{base}/api/v1/auth/me", [], 401)}, args.sequential)
             public, staff, health, me, anonymous = (one_by_one[name] for name in (
                 "public", "staff", "health", "me", "anonymous"))
+            principal = requests.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens[0]}",
+                                                                       **citizen()}, timeout=10).json()
+            check_us = check_in_process(amqp_uri, tokens[0], principal)
 
     subject, baseline = median_run(via_gateway), median_run(direct)
     subject["what"] = (f"GET /api/v1/cases/{{unknown}} through the gateway, {args.clients} clients; gunicorn {args.worker_class}, "
@@ -126,6 +159,8 @@ def main() -> int:
         "staff_case_minus_public_case_ms": round(staff["mean_ms"] - public["mean_ms"], 2),
         "public_p50_ms": public["p50_ms"], "staff_p50_ms": staff["p50_ms"],
         "jwt_verify_us": round(jwt_us, 1),
+        "auth_check_in_process_us": round(check_us, 1),  # identify(): the JWT verified, the principal from the cache
+        "ratio_check_in_process_to_jwt_verify": round(check_us / jwt_us, 2),
         "ratio_auth_me_to_healthz_latency": round(me["mean_ms"] / health["mean_ms"], 3),
         "ratio_auth_me_to_without_token_latency": round(me["mean_ms"] / anonymous["mean_ms"], 3),
         "ratio_staff_to_public_latency": round(staff["mean_ms"] / public["mean_ms"], 3),
