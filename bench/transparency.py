@@ -34,11 +34,11 @@ import requests
 
 from bench.harness import citizen, databases, percentile, safeguards, vhost
 from bench.results import record
-from bench.transparency_cycles import BATCH, IngestLoad, forget_cycles
+from bench.transparency_cycles import BATCH, IngestLoad, disbursements, forget_cycles, item, national_id
 from common.config import PROJECT_ROOT, get_settings, with_database
 from common.db import drop_database, ensure_database
 from common.events.catalog import DISBURSEMENTS_PUBLISHED
-from common.events.envelope import encode, new_event
+from common.events.envelope import encode
 from common.migrations import upgrade
 from common.outbox.publisher import ConfirmingPublisher
 from common.outbox.relay import event_exchange
@@ -49,10 +49,6 @@ PEOPLE = 1_515_152  # 50,000,016 rows at 33 payments each (1391-1405: a payment 
 LINES = ("pension_disability", "pension_elderly", "pension_female_headed", "pension_orphans")
 HISTORY_SQL = ("SELECT order_id, paid_on, month, budget_line, amount_rials, account_masked, status "
                "FROM beneficiary_payments WHERE national_id = %s ORDER BY paid_on DESC, order_id DESC LIMIT 21")
-
-
-def national_id(person: int) -> str:
-    return f"{person:010d}"
 
 
 def build_history(url: str, rows: int, rebuild: bool) -> None:
@@ -204,13 +200,8 @@ def history(server: str, lookups: int, rows: int, rebuild: bool, under_ingest: b
 
 
 def _event(batch: int, size: int, run: str) -> dict:
-    items = [{"order_id": f"{run}.{batch}.{i}", "national_id": national_id(batch * size + i),
-              "mobile": f"0912{(batch * size + i) % 10_000_000:07d}", "amount_rials": 12_500_000,
-              "province": "tehran", "account_masked": "IR** **** **** **** **** **12 34"} for i in range(size)]
-    return new_event(DISBURSEMENTS_PUBLISHED, {
-        "cycle_id": "1405-09.pension_disability", "budget_line": "pension_disability",
-        "budget_line_fa": "مستمری خانوارهای دارای معلول", "month": "1405-09", "month_fa": "آذر ۱۴۰۵",
-        "batch": batch + 1, "batches": 1000, "paid_at": "2026-11-26T09:00:00Z", "items": items})
+    items = [item(f"{run}.{batch}.{i}", batch * size + i) for i in range(size)]
+    return disbursements(items, "1405-09", "آذر ۱۴۰۵", batch + 1, 1000)
 
 
 def ingest(events: int, size: int = 5000) -> dict:

@@ -4,7 +4,7 @@ cycle after another, to the transparency service that serves the history lookups
 Each cycle pays every beneficiary of the 50-million-row history once more (batches of 5,000, as payments
 publishes them), under a month past those the history was built with, so the rows it adds are the ones
 `forget_cycles` deletes afterwards. The publisher keeps `AHEAD` events in the queue beyond what the consumer
-has taken: enough for nameko's 20 workers, without hundreds of megabytes waiting in the broker.
+has taken: more than the service takes at a time, without hundreds of megabytes waiting in the broker.
 """
 from __future__ import annotations
 
@@ -28,19 +28,33 @@ def cycle_month(cycle: int) -> str:
     return f"{FIRST_CYCLE_YEAR + cycle // 12}-{cycle % 12 + 1:02d}"
 
 
+def national_id(person: int) -> str:
+    return f"{person:010d}"
+
+
+def item(order_id: str, person: int) -> dict:
+    """One paid household of a disbursements event, as payments publishes it."""
+    return {"order_id": order_id, "national_id": national_id(person), "mobile": f"0912{person % 10_000_000:07d}",
+            "amount_rials": 12_500_000, "province": "tehran", "account_masked": "IR** **** **** **** **** **12 34"}
+
+
+def disbursements(items: list[dict], month: str, month_fa: str, batch: int, batches: int,
+                  event_id: str | None = None) -> dict:
+    """A disbursements event of one batch of a month's pension_disability cycle."""
+    return new_event(DISBURSEMENTS_PUBLISHED, {
+        "cycle_id": f"{month}.pension_disability", "budget_line": "pension_disability",
+        "budget_line_fa": "مستمری خانوارهای دارای معلول", "month": month, "month_fa": month_fa,
+        "batch": batch, "batches": batches, "paid_at": "2026-11-26T09:00:00Z", "items": items}, event_id=event_id)
+
+
 def _templates(people: int) -> list[str]:
     """A cycle's events as JSON text, the month and the event id left as placeholders (encoding 300 events of
     870 kB anew for each cycle would load the machine with work that is the publisher's, not the consumer's)."""
     texts = []
     for first in range(1, people + 1, BATCH):
-        items = [{"order_id": f"{_MONTH}.pension_disability.{p:010d}", "national_id": f"{p:010d}",
-                  "mobile": f"0912{p % 10_000_000:07d}", "amount_rials": 12_500_000, "province": "tehran",
-                  "account_masked": "IR** **** **** **** **** **12 34"} for p in range(first, min(first + BATCH, people + 1))]
-        texts.append(encode(new_event(DISBURSEMENTS_PUBLISHED, {
-            "cycle_id": f"{_MONTH}.pension_disability", "budget_line": "pension_disability",
-            "budget_line_fa": "مستمری خانوارهای دارای معلول", "month": _MONTH, "month_fa": "—",
-            "batch": len(texts) + 1, "batches": -(-people // BATCH), "paid_at": "2026-11-26T09:00:00Z",
-            "items": items}, event_id=_ID)))
+        items = [item(f"{_MONTH}.pension_disability.{national_id(p)}", p)
+                 for p in range(first, min(first + BATCH, people + 1))]
+        texts.append(encode(disbursements(items, _MONTH, "—", len(texts) + 1, -(-people // BATCH), event_id=_ID)))
     return texts
 
 
