@@ -194,7 +194,8 @@ def test_orders_a_statement_leaves_out_stay_sent_and_are_asked_for_until_each_ha
 def test_two_workers_at_once_send_each_file_exactly_once(session, bank, bank_server, db_urls, monkeypatch):
     monkeypatch.setattr(cycle_steps, "BATCH_SIZE", 1)  # a file per order: many files for two workers to share
     cycle_id = approved(session, bank, "pension")
-    control(bank_server, latency_ms=50)  # each answer late: the two workers are at the bank at the same time
+    assert N > cycle_steps.IN_FLIGHT  # more files than one worker has at the bank at once
+    hold_until_both_send(bank, monkeypatch)
     engines = [sa.create_engine(db_urls["payments"]) for _ in range(2)]
     reached, errors, started = [], [], threading.Barrier(2)
 
@@ -222,6 +223,23 @@ def test_two_workers_at_once_send_each_file_exactly_once(session, bank, bank_ser
     assert claimed_by == 2  # both sent files: the claim shared the work
     assert scalar(session, "SELECT count(*) FROM payment_orders WHERE status = 'paid'") == N
     assert balanced(session)
+
+
+def hold_until_both_send(bank, monkeypatch):
+    """The bank answers no file until more files are at it than one worker sends at once: the first worker waits
+    there with its files claimed until the second has claimed one too, however the threads are scheduled (a
+    fixed latency let a loaded machine's first worker send every file before the second started)."""
+    submit, gate = bank.submit, threading.Condition()
+    at_bank = [0]
+
+    def held(xml):
+        with gate:
+            at_bank[0] += 1
+            gate.notify_all()
+            gate.wait_for(lambda: at_bank[0] > cycle_steps.IN_FLIGHT, timeout=60)
+        return submit(xml)
+
+    monkeypatch.setattr(bank, "submit", held)
 
 
 def test_a_crashed_workers_claim_runs_out_and_another_sends_the_file_with_the_same_id(
