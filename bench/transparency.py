@@ -7,12 +7,13 @@ the same process run:
    same while payment cycles are consumed into that history (bench.transparency_cycles), the machine loaded.
 2. ingest: disbursement events (batches of 5,000, as payments publishes them, published as the outbox relay
    does) consumed by the transparency service from RabbitMQ into the history, the contacts and the totals;
-   baseline: a COPY of the same rows into a table of the same shape and indexes.
+   baseline: a COPY of the same rows into a table of the same shape and indexes. `ingest-next-month`: the
+   same for the month after one already consumed (the people's contacts known), the usual month.
 3. dump: the full CSV download of the 22,000 contracts through the gateway, with the peak memory of the
    gateway and the service; baseline: COPY of the same rows' JSON to stdout.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres .venv/bin/python -m bench.transparency \
-        [--rows 50000000] [--lookups 2000] [--events 60] [--only history,ingest,dump,history-under-ingest]
+        [--rows 50000000] [--lookups 2000] [--events 60] [--only history,ingest,ingest-next-month,dump,history-under-ingest]
 
 The 50-million-row database (`bench_transparency_history`) is built once (about 15 minutes here) and
 kept for later runs; `--rebuild` builds it again.
@@ -199,18 +200,35 @@ def history(server: str, lookups: int, rows: int, rebuild: bool, under_ingest: b
     return result
 
 
-def _event(batch: int, size: int, run: str) -> dict:
-    items = [item(f"{run}.{batch}.{i}", batch * size + i) for i in range(size)]
-    return disbursements(items, "1405-09", "آذر ۱۴۰۵", batch + 1, 1000)
+MONTHS = (("1405-08", "آبان ۱۴۰۵"), ("1405-09", "آذر ۱۴۰۵"))
 
 
-def ingest(events: int, size: int = 5000) -> dict:
+def _event(batch: int, size: int, run: str, month: int = 1) -> dict:
+    items = [item(f"{run}.{month}.{batch}.{i}", batch * size + i) for i in range(size)]
+    return disbursements(items, *MONTHS[month], batch + 1, 1000)
+
+
+def _wait_consumed(conn, events: int) -> None:
+    with conn.cursor() as cur:
+        while True:  # the consumer's own record of what it took, read as an operator would
+            cur.execute("SELECT count(*) FROM inbox")
+            if cur.fetchone()[0] == events:
+                return
+            time.sleep(0.05)
+
+
+def ingest(events: int, size: int = 5000, next_month: bool = False) -> dict:
+    """A month's disbursements consumed into the history, against a COPY of its rows. With `next_month`, the
+    month after one already consumed for the same people (their contacts known): every month but a
+    household's first, so the usual case; the first month, untimed, is consumed before the clock starts."""
     run = uuid.uuid4().hex[:6]
     batches = [_event(b, size, run) for b in range(events)]
+    before = [_event(b, size, run, month=0) for b in range(events)] if next_month else []
     # published as the outbox relay publishes them: the envelope's JSON text (the outbox keeps it as such), on
     # one connection, confirmed by the broker; encoded before the clock starts, which is the publisher's work
     exchange = event_exchange(DISBURSEMENTS_PUBLISHED.exchange)
-    messages = [(exchange, envelope["type"], encode(envelope), envelope["id"]) for envelope in batches]
+    messages, earlier = ([(exchange, envelope["type"], encode(envelope), envelope["id"]) for envelope in group]
+                         for group in (batches, before))
     with databases() as urls, vhost() as amqp:
         url = urls["transparency"]
         ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:transparency": free_port()}
@@ -221,23 +239,22 @@ def ingest(events: int, size: int = 5000) -> dict:
             conn = psycopg2.connect(url)
             conn.autocommit = True
             publisher = ConfirmingPublisher(amqp)
-            started = time.perf_counter()
             try:
+                if earlier:
+                    publisher.publish_batch(earlier)
+                    _wait_consumed(conn, len(earlier))
+                started = time.perf_counter()
                 publisher.publish_batch(messages)
             finally:
                 publisher.close()
-            with conn.cursor() as cur:
-                while True:  # the consumer's own record of what it took, read as an operator would
-                    cur.execute("SELECT count(*) FROM inbox")
-                    if cur.fetchone()[0] == events:
-                        break
-                    time.sleep(0.05)
+            _wait_consumed(conn, len(earlier) + events)
             consumed = time.perf_counter() - started
             with conn.cursor() as cur:
                 cur.execute("SELECT (SELECT count(*) FROM beneficiary_payments), "
-                            "(SELECT sum(households) FROM payment_totals)")
-                stored, households = cur.fetchone()
-                assert stored == households == events * size, (stored, households)
+                            "(SELECT sum(households) FROM payment_totals), (SELECT count(*) FROM beneficiary_contacts)")
+                stored, households, contacts = cur.fetchone()
+                assert stored == households == (len(earlier) + events) * size, (stored, households)
+                assert contacts == events * size, contacts
                 cur.execute("CREATE TABLE copy_baseline (LIKE beneficiary_payments INCLUDING ALL)")
                 buffer = io.StringIO()
                 for envelope in batches:
@@ -252,7 +269,7 @@ def ingest(events: int, size: int = 5000) -> dict:
         finally:
             group.stop()
     items = events * size
-    return {"events": events, "items": items, "consume_seconds": round(consumed, 2),
+    return {"events": events, "items": items, "contacts_known": next_month, "consume_seconds": round(consumed, 2),
             "items_per_second": round(items / consumed), "copy_seconds": round(copied, 2),
             "copy_rows_per_second": round(items / copied), "ratio": round(copied / consumed, 3)}
 
@@ -351,6 +368,7 @@ def main(argv=None) -> int:
         results[part] = {"history": lambda: history(server, args.lookups, args.rows, args.rebuild),
                          "history-under-ingest": lambda: history(server, args.lookups, args.rows, args.rebuild, True),
                          "ingest": lambda: ingest(args.events),
+                         "ingest-next-month": lambda: ingest(args.events, next_month=True),
                          "dump": dump}[part]()
         print(json.dumps({part: results[part]}, ensure_ascii=False), flush=True)
         record(part, results[part])

@@ -32,10 +32,19 @@ STATISTICS_DATASETS = ("complaint_statistics",)
 # casts (text[], bigint[]) and unnests: one string for the driver to quote and the server to read, where a
 # Python list was 5,000 quoted literals in an ARRAY[...] for psycopg2 to build and the server to parse one by
 # one (docs/benchmarks.md §8: that was over a third of the consumer's time, and about as much of the server's).
+# The contacts: only the new and the changed are written. Every month pays the same people again, and
+# `ON CONFLICT DO UPDATE … WHERE` locks each existing row before it reads the WHERE: for a batch of known people
+# 5,000 row locks and 274 kB of WAL, 13.1 against 9.5 ms when each is looked up first (docs/benchmarks.md §8).
+# A correlated subquery, not a join: it stays one index probe a person, where a join planned on the statistics
+# of a table still filling (a cycle's first batches) scanned the whole table for every batch. The ON CONFLICT
+# stays for a person another batch inserts meanwhile.
 _CONTACTS_SQL = text("""
 INSERT INTO beneficiary_contacts (national_id, mobile, updated_at)
-SELECT national_id, mobile, now()
+SELECT c.national_id, c.mobile, now()
 FROM unnest(CAST(:national_ids AS text[]), CAST(:mobiles AS text[])) AS c(national_id, mobile)
+WHERE c.mobile IS DISTINCT FROM (SELECT known.mobile FROM beneficiary_contacts known
+                                 WHERE known.national_id = c.national_id)
+ORDER BY c.national_id
 ON CONFLICT (national_id) DO UPDATE SET mobile = excluded.mobile, updated_at = excluded.updated_at
   WHERE beneficiary_contacts.mobile <> excluded.mobile
 """)

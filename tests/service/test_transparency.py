@@ -117,6 +117,30 @@ def test_a_batch_partly_kept_already_takes_only_what_is_new(db):
         assert payment_history.mobile_of(session, national_id(3)) == "09120000003"
 
 
+def test_a_later_month_of_known_people_leaves_their_contacts_untouched(db):
+    """Every month pays the same people: a contact whose mobile is unchanged is neither rewritten nor locked
+    (a locked row carries the locker's transaction id in xmax); a changed one is rewritten."""
+    from services.transparency import feeds
+
+    known, moved = national_id(4), national_id(5)
+    month = [item(known, "tehran", mobile="09120000004"), item(moved, "tehran", mobile="09120000005")]
+    with Session(db) as session, session.begin():
+        feeds.record_disbursements(session, disbursements(month)["data"])
+
+    def contact(national):
+        with Session(db) as session:
+            return session.execute(sa.text("SELECT xmin::text, xmax::text, mobile FROM beneficiary_contacts "
+                                           "WHERE national_id = :n"), {"n": national}).one()
+
+    before = contact(known)
+    later = [{**i, "order_id": i["order_id"].replace("1405-09", "1405-10")} for i in month]
+    later[1]["mobile"] = "09120000055"
+    with Session(db) as session, session.begin():
+        feeds.record_disbursements(session, disbursements(later, month="1405-10")["data"])
+    assert contact(known) == before and before[1] == "0"  # not written, not even locked
+    assert contact(moved)[2] == "09120000055"
+
+
 def test_small_cells_are_suppressed_with_their_complement(db):
     with Session(db) as session, session.begin():
         session.execute(sa.text(
