@@ -3,10 +3,8 @@ function runs in the consumer's transaction after the inbox claimed the event; e
 also idempotent on its own keys, so the same payment reaching us under two event ids counts once."""
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import datetime
-from functools import lru_cache
 from itertools import compress
 from operator import itemgetter
 
@@ -16,8 +14,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from common.events import schemas as event_schemas
-from common.events.catalog import DISBURSEMENTS_PUBLISHED
 from common.jalali import tehran_date
 from services.transparency.catalog import donation_row
 from services.transparency.models import budget_lines, complaint_statistics, dataset_changes, donations_received
@@ -158,92 +154,6 @@ def record_disbursements(session: Session, data: dict) -> int:
         "households": integer_array([households[p] for p in cells]), "amounts": integer_array([rials[p] for p in cells]),
         "datasets": text_array(list(PAYMENT_DATASETS))})
     return len(items)
-
-
-# The disbursements contract's items, as check_disbursements knows them (the schema's rules, its annotations left
-# out). Should the contract's items say anything else, the check gives way to the schema itself.
-_ITEMS_CONTRACT = {
-    "type": "array", "minItems": 1, "maxItems": 5000,
-    "items": {
-        "type": "object", "required": ["order_id", "national_id", "amount_rials", "province"],
-        "additionalProperties": False,
-        "properties": {
-            "order_id": {"type": "string"},
-            "national_id": {"type": "string", "pattern": "^[0-9]{10}$"},
-            "mobile": {"type": "string", "pattern": "^09[0-9]{9}$"},
-            "amount_rials": {"type": "integer", "minimum": 1},
-            "province": {"type": "string"},
-            "account_masked": {"type": "string", "pattern": r"^IR\*\* (\*\*\*\* ){4}\*\*[0-9]{2} [0-9]{2}$"},
-        },
-    },
-}
-_ANNOTATIONS = frozenset({"title", "description", "examples", "$comment", "x-personal"})
-_REQUIRED_KEYS = len(_ITEMS_CONTRACT["items"]["required"])
-# accounts of exactly 32 characters, one after another: the pattern is of fixed length, so the joined text
-# matches it throughout exactly when each account does
-_ACCOUNTS = re.compile(r"(?:IR\*\* (?:\*\*\*\* ){4}\*\*[0-9]{2} [0-9]{2})*")
-
-
-def _rules(schema):
-    if isinstance(schema, dict):
-        return {k: _rules(v) for k, v in schema.items() if k not in _ANNOTATIONS}
-    return [_rules(v) for v in schema] if isinstance(schema, list) else schema
-
-
-@lru_cache(maxsize=1)
-def items_contract_known() -> bool:
-    return _rules(event_schemas.load_schema(DISBURSEMENTS_PUBLISHED.type)["properties"]["items"]) == _ITEMS_CONTRACT
-
-
-def check_disbursements(event: dict) -> None:
-    """What common.events.schemas.validate does for a disbursements event (raises EventContractError when it is
-    off its contract), in a third of the time for a batch of 5,000 (docs/benchmarks.md §8). The schema checks the
-    envelope and all but the items' array, with its first item; the rest of the items are checked a column at a
-    time (one pass of C code over each column where the schema's validator walks each item in Python), a check
-    that passes only items the schema accepts. Anything it does not pass plainly (an unknown key, a float amount,
-    a national ID with a trailing newline, a changed contract) goes to the schema with every item, which raises
-    or accepts as always."""
-    data = event.get("data")
-    items = data.get("items") if type(data) is dict else None
-    if type(items) is list and 1 <= len(items) <= 5000 and items_contract_known() and _plainly_valid(items):
-        event_schemas.validate({**event, "data": {**data, "items": items[:1]}})
-    else:
-        event_schemas.validate(event)
-
-
-def _plainly_valid(items: list) -> bool:
-    """True only if every item keeps the contract's items (_ITEMS_CONTRACT); False may still be valid."""
-    if set(map(type, items)) != {dict}:
-        return False
-    try:
-        order_ids, national_ids, amounts, provinces = (list(map(get, items))
-                                                       for get in (_ORDER_ID, _NATIONAL_ID, _AMOUNT, _PROVINCE))
-    except KeyError:
-        return False
-    mobiles = [i["mobile"] for i in items if "mobile" in i]
-    accounts = [i["account_masked"] for i in items if "account_masked" in i]
-    # every item has the required keys, so the sizes add up only if none has a key the contract does not name
-    if sum(map(len, items)) != _REQUIRED_KEYS * len(items) + len(mobiles) + len(accounts):
-        return False
-    if set(map(type, order_ids)) != {str} or set(map(type, provinces)) != {str}:
-        return False
-    if set(map(type, amounts)) != {int} or min(amounts) < 1:  # type() is never int for a bool
-        return False
-    if not _ascii_digits(national_ids, 10):
-        return False
-    if mobiles and not (_ascii_digits(mobiles, 11) and (joined := "".join(mobiles))[0::11] == "0" * len(mobiles)
-                        and joined[1::11] == "9" * len(mobiles)):
-        return False
-    return not accounts or (set(map(type, accounts)) == {str} and set(map(len, accounts)) == {32}
-                            and _ACCOUNTS.fullmatch("".join(accounts)) is not None)
-
-
-def _ascii_digits(values: list, length: int) -> bool:
-    """Every value a string of exactly `length` ASCII digits."""
-    if set(map(type, values)) != {str} or set(map(len, values)) != {length}:
-        return False
-    joined = "".join(values)
-    return joined.isascii() and joined.isdigit()
 
 
 def new_rows(session: Session, statement, params: dict) -> bool:

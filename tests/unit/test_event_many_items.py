@@ -1,5 +1,6 @@
-"""The transparency consumer's quick check of a disbursements event (feeds.check_disbursements, issue 21 item 2)
-accepts and refuses exactly what the contract's schema does (common.events.schemas.validate)."""
+"""The quick check of an event of thousands of items (common/events/many_items.py, issue 21 item 2): a
+disbursements event is accepted and refused by `schemas.validate` exactly as by the contract's schema on every
+item (`schemas.validate_in_full`)."""
 from __future__ import annotations
 
 import copy
@@ -9,7 +10,7 @@ import pytest
 from common.events import schemas
 from common.events.catalog import DISBURSEMENTS_PUBLISHED
 from common.events.envelope import new_event
-from services.transparency import feeds
+from common.events import many_items
 
 
 def item(n: int, **changes) -> dict:
@@ -54,7 +55,7 @@ CHANGES = [
 
 def test_the_check_knows_the_contract_of_today():
     """Should the contract's items change, the quick check gives way to the schema: correct, but slow again."""
-    assert feeds.items_contract_known()
+    assert schemas._items_rules(DISBURSEMENTS_PUBLISHED.type) == many_items.DISBURSEMENT_ITEMS
 
 
 @pytest.mark.parametrize("position", [0, 49])
@@ -63,27 +64,29 @@ def test_the_quick_check_says_what_the_schema_says(change, position):
     items = [item(n) for n in range(1, 51)]
     items[position] = item(position + 1, **change)
     envelope = event(items)
-    assert verdict(feeds.check_disbursements, envelope) == verdict(schemas.validate, envelope)
+    assert verdict(schemas.validate, envelope) == verdict(schemas.validate_in_full, envelope)
 
 
 @pytest.mark.parametrize("items", [[], [item(n) for n in range(5001)], "items", [["not", "an", "object"]],
                                    [item(1), None], [item(1), item(2)] * 3])
 def test_and_so_for_the_array_itself(items):
     envelope = event(items)
-    assert verdict(feeds.check_disbursements, envelope) == verdict(schemas.validate, envelope)
+    assert verdict(schemas.validate, envelope) == verdict(schemas.validate_in_full, envelope)
 
 
 def test_the_envelope_and_the_other_fields_are_still_checked():
     for broken in ({"month": "1405-13"}, {"paid_at": 20261126}, {"batch": 0}, {"surprise": 1}):
         envelope = event([item(n) for n in range(1, 51)])
         envelope["data"].update(broken)
-        assert verdict(feeds.check_disbursements, envelope) == "refused"
+        assert verdict(schemas.validate, envelope) == "refused"
     envelope = event([item(n) for n in range(1, 51)])
     envelope["source"] = "/elsewhere/x"
-    assert verdict(feeds.check_disbursements, envelope) == "refused"
+    assert verdict(schemas.validate, envelope) == "refused"
 
 
 def test_a_batch_of_5000_passes_quickly():
     items = [item(n) for n in range(5000)]
-    assert feeds._plainly_valid(items)  # the quick path, not the fallback to the schema
-    feeds.check_disbursements(event(items))
+    envelope = event(items)
+    assert many_items.plainly_valid_disbursements(items)  # the quick path, not the fallback to the schema
+    assert many_items.for_the_schema(envelope, schemas._items_rules)["data"]["items"] == items[:1]
+    schemas.validate(envelope)
