@@ -86,7 +86,8 @@ KNOWN = {DISBURSEMENTS_PUBLISHED.type: (DISBURSEMENT_ITEMS, plainly_valid_disbur
 def for_the_schema(envelope, items_rules) -> dict:
     """The envelope to give the schema: with its first item only when the others are plainly valid, else as it
     is. `items_rules(type)` is the contract's rules for that type's items, as `rules` gives them."""
-    known = KNOWN.get(envelope.get("type")) if type(envelope) is dict else None
+    event_type = envelope.get("type") if type(envelope) is dict else None
+    known = KNOWN.get(event_type) if type(event_type) is str else None  # any other: the schema says what is wrong
     data = envelope.get("data") if known else None
     items = data.get("items") if type(data) is dict else None
     if type(items) is not list or len(items) < 2:

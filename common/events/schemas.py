@@ -37,7 +37,7 @@ def _validator(name: str) -> Draft202012Validator:
 def errors_of(envelope: dict) -> list[str]:
     """Every way the envelope or its data breaks the contract, empty when it keeps it."""
     problems = [f"envelope: {e.json_path}: {e.message}" for e in _validator(ENVELOPE).iter_errors(envelope)]
-    event_type = envelope.get("type")
+    event_type = envelope.get("type") if isinstance(envelope, dict) else None  # not an object: said above
     if isinstance(event_type, str):
         try:
             validator = _validator(event_type)

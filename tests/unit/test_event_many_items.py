@@ -90,3 +90,11 @@ def test_a_batch_of_5000_passes_quickly():
     assert many_items.plainly_valid_disbursements(items)  # the quick path, not the fallback to the schema
     assert many_items.for_the_schema(envelope, schemas._items_rules)["data"]["items"] == items[:1]
     schemas.validate(envelope)
+
+
+@pytest.mark.parametrize("broken", [["a list"], {"a": "dict"}, None, 7])
+def test_an_envelope_whose_type_is_not_a_string_is_refused_as_off_its_contract(broken):
+    envelope = event([item(n) for n in range(1, 51)])
+    envelope["type"] = broken
+    assert verdict(schemas.validate, envelope) == "refused"  # not a TypeError: the consumer dead-letters it
+    assert verdict(schemas.validate, "not an envelope") == "refused"
