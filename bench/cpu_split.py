@@ -1,7 +1,12 @@
-"""Where a case registration's CPU goes: the CPU time of the gateway, complaints, PostgreSQL and
-RabbitMQ around a run of 50 clients, per registered case (a diagnosis, no baseline).
+"""Where a request's CPU goes: the CPU time of the gateway, complaints, PostgreSQL, RabbitMQ, Redis and the load
+generator around runs of concurrent clients, per request (a diagnosis, no baseline).
 
-    .venv/bin/python -m bench.cpu_split [--clients 50] [--seconds 10]
+    .venv/bin/python -m bench.cpu_split [--route registration|trivial] [--clients 50] [--seconds 10] [--loads 1]
+
+`registration`: POST /api/v1/cases (50 clients by default, docs/benchmarks.md §1). `trivial`: GET of an unknown
+case (complaints.get_case, then 404; 20 clients, §3). `--loads N` runs N loads one after another and prints each:
+on a shared VM the CPU a request costs every process moves together from one minute to the next (§3), so the
+shares between the processes are the figures to compare, not their absolute values.
 """
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ import psutil
 
 from bench.gateway_registration import body
 from bench.harness import databases, gateway_and_complaints, load, vhost
+
+UNKNOWN = "4203917755102846"
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -28,23 +35,31 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--route", choices=("registration", "trivial"), default="registration")
+    parser.add_argument("--clients", type=int, default=None, help="default: 50 (registration), 20 (trivial)")
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--loads", type=int, default=1)
     args = parser.parse_args()
+    clients = args.clients or (50 if args.route == "registration" else 20)
     with databases() as dbs, vhost() as amqp_uri, \
-            gateway_and_complaints(dbs, amqp_uri, args.clients) as (group, base, _):
-        url = f"{base}/api/v1/cases"
-        load(url, args.clients, 2, body=body, expect=201)
+            gateway_and_complaints(dbs, amqp_uri, clients) as (group, base, _):
+        if args.route == "registration":
+            url, request = f"{base}/api/v1/cases", {"body": body, "expect": 201}
+        else:
+            url, request = f"{base}/api/v1/cases/{UNKNOWN}", {"expect": 404}
+        load(url, clients, 2, **request)  # warm-up: connections and pools
         names = {p.pid: p.info["name"] or "" for p in psutil.process_iter(["name"])}
         parts = {"gateway": [group.procs["gateway"].pid], "complaints": [group.procs["complaints"].pid],
                  "postgres": [pid for pid, n in names.items() if n.startswith("postgres")],
-                 "rabbitmq": [pid for pid, n in names.items() if n == "beam.smp"]}
-        before = {k: cpu_seconds(v) for k, v in parts.items()}
-        result = load(url, args.clients, args.seconds, body=body, expect=201)
-        after = {k: cpu_seconds(v) for k, v in parts.items()}
-    print(result)
-    for name in parts:
-        print(f"{name:12s} {(after[name] - before[name]) * 1000 / result['requests']:6.2f} ms CPU per case")
+                 "rabbitmq": [pid for pid, n in names.items() if n == "beam.smp"],
+                 "redis": [pid for pid, n in names.items() if n.startswith("redis")]}
+        for _ in range(args.loads):
+            before = {k: cpu_seconds(v) for k, v in parts.items()}
+            result = load(url, clients, args.seconds, **request)
+            after = {k: cpu_seconds(v) for k, v in parts.items()}
+            shares = {name: (after[name] - before[name]) * 1000 / max(1, result["requests"]) for name in parts}
+            print(f"{result['per_second']:7.1f} req/s  " + "  ".join(f"{name} {ms:.3f}" for name, ms in shares.items())
+                  + f"  clients {result['client_cpu_ms_per_request']:.3f} ms CPU per request", flush=True)
     return 0
 
 

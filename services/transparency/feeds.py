@@ -28,6 +28,7 @@ STATISTICS_DATASETS = ("complaint_statistics",)
 # casts (text[], bigint[]) and unnests: one string for the driver to quote and the server to read, where a
 # Python list was 5,000 quoted literals in an ARRAY[...] for psycopg2 to build and the server to parse one by
 # one (docs/benchmarks.md §8: that was over a third of the consumer's time, and about as much of the server's).
+#
 # The contacts: only the new and the changed are written. Every month pays the same people again, and
 # `ON CONFLICT DO UPDATE … WHERE` locks each existing row before it reads the WHERE: for a batch of known people
 # 5,000 row locks and 274 kB of WAL, 13.1 against 9.5 ms when each is looked up first (docs/benchmarks.md §8).
