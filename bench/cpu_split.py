@@ -4,7 +4,8 @@ generator around runs of concurrent clients, per request (a diagnosis, no baseli
     .venv/bin/python -m bench.cpu_split [--route registration|trivial] [--clients 50] [--seconds 10] [--loads 1]
 
 `registration`: POST /api/v1/cases (50 clients by default, docs/benchmarks.md §1). `trivial`: GET of an unknown
-case (complaints.get_case, then 404; 20 clients, §3). `--loads N` runs N loads one after another and prints each:
+case (complaints.get_case, then 404; 20 clients, §3). `--loads N` runs N loads one after another and prints each (with the whole machine's busy CPU per request, in which
+PostgreSQL's backends that come and go are counted whole):
 on a shared VM the CPU a request costs every process moves together from one minute to the next (§3), so the
 shares between the processes are the figures to compare, not their absolute values.
 """
@@ -21,16 +22,31 @@ UNKNOWN = "4203917755102846"
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    total = 0.0
+    """The CPU of these processes and their descendants, each process once (PostgreSQL's backends are both the
+    postmaster's children and in the list by their name)."""
+    seen: dict[int, psutil.Process] = {}
     for pid in pids:
         try:
             proc = psutil.Process(pid)
             for p in [proc, *proc.children(recursive=True)]:
-                t = p.cpu_times()
-                total += t.user + t.system
+                seen.setdefault(p.pid, p)
+        except psutil.NoSuchProcess:
+            pass
+    total = 0.0
+    for p in seen.values():
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def machine_busy() -> float:
+    """The whole machine's busy CPU seconds: PostgreSQL's backends that exit during a load take their CPU with
+    them from `cpu_seconds`, not from this."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
 
 
 def main() -> int:
@@ -48,16 +64,16 @@ def main() -> int:
         else:
             url, request = f"{base}/api/v1/cases/{UNKNOWN}", {"expect": 404}
         load(url, clients, 2, **request)  # warm-up: connections and pools
-        names = {p.pid: p.info["name"] or "" for p in psutil.process_iter(["name"])}
-        parts = {"gateway": [group.procs["gateway"].pid], "complaints": [group.procs["complaints"].pid],
-                 "postgres": [pid for pid, n in names.items() if n.startswith("postgres")],
-                 "rabbitmq": [pid for pid, n in names.items() if n == "beam.smp"],
-                 "redis": [pid for pid, n in names.items() if n.startswith("redis")]}
         for _ in range(args.loads):
-            before = {k: cpu_seconds(v) for k, v in parts.items()}
+            names = {p.pid: p.info["name"] or "" for p in psutil.process_iter(["name"])}  # backends come and go
+            parts = {"gateway": [group.procs["gateway"].pid], "complaints": [group.procs["complaints"].pid],
+                     "postgres": [pid for pid, n in names.items() if n.startswith("postgres")],
+                     "rabbitmq": [pid for pid, n in names.items() if n == "beam.smp"],
+                     "redis": [pid for pid, n in names.items() if n.startswith("redis")]}
+            before = {k: cpu_seconds(v) for k, v in parts.items()} | {"machine": machine_busy()}
             result = load(url, clients, args.seconds, **request)
-            after = {k: cpu_seconds(v) for k, v in parts.items()}
-            shares = {name: (after[name] - before[name]) * 1000 / max(1, result["requests"]) for name in parts}
+            after = {k: cpu_seconds(v) for k, v in parts.items()} | {"machine": machine_busy()}
+            shares = {name: (after[name] - before[name]) * 1000 / max(1, result["requests"]) for name in after}
             print(f"{result['per_second']:7.1f} req/s  " + "  ".join(f"{name} {ms:.3f}" for name, ms in shares.items())
                   + f"  clients {result['client_cpu_ms_per_request']:.3f} ms CPU per request", flush=True)
     return 0

@@ -208,12 +208,16 @@ def _event(batch: int, size: int, run: str, month: int = 1) -> dict:
     return disbursements(items, *MONTHS[month], batch + 1, 1000)
 
 
-def _wait_consumed(conn, events: int) -> None:
+def _wait_consumed(conn, events: int, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
     with conn.cursor() as cur:
         while True:  # the consumer's own record of what it took, read as an operator would
             cur.execute("SELECT count(*) FROM inbox")
-            if cur.fetchone()[0] == events:
+            taken = cur.fetchone()[0]
+            if taken == events:
                 return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the service took {taken} of {events} events in {timeout:.0f}s (its log: above)")
             time.sleep(0.05)
 
 

@@ -19,12 +19,19 @@ class EventContractError(ValueError):
     permanent = True  # an event off its contract stays off it: dead-letter it at once
 
 
+@lru_cache(maxsize=1)
+def _names() -> frozenset[str]:
+    return frozenset(p.stem for p in SCHEMA_DIR.glob("*.json"))
+
+
 @lru_cache
 def load_schema(name: str) -> dict:
-    path = SCHEMA_DIR / f"{name}.json"
-    if not path.exists():
-        raise EventContractError(f"no schema for event type {name!r} in {SCHEMA_DIR}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The schema of that name, one of contracts/events/. Any other name (an event's type is input: it may be
+    300 characters long, or `../x`) is no path to try but an event off its contract."""
+    if not isinstance(name, str) or name not in _names():
+        raise EventContractError(f"no schema for event type {name[:200]!r}" if isinstance(name, str) else
+                                 f"no schema for an event type of {type(name).__name__}")
+    return json.loads((SCHEMA_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
 @lru_cache
@@ -79,4 +86,4 @@ def validate_in_full(envelope: dict) -> None:
 
 
 def schema_names() -> list[str]:
-    return sorted(p.stem for p in SCHEMA_DIR.glob("*.json"))
+    return sorted(_names())

@@ -34,7 +34,9 @@ STATISTICS_DATASETS = ("complaint_statistics",)
 # 5,000 row locks and 274 kB of WAL, 13.1 against 9.5 ms when each is looked up first (docs/benchmarks.md §8).
 # A correlated subquery, not a join: it stays one index probe a person, where a join planned on the statistics
 # of a table still filling (a cycle's first batches) scanned the whole table for every batch. The ON CONFLICT
-# stays for a person another batch inserts meanwhile.
+# stays for a person another batch inserts meanwhile. Two batches giving one person two mobiles at the same time
+# (two lines' cycles across a change of number) have no order between them, before or now: whichever wrote its
+# mobile first keeps it until a later month's batch, which carries the registry's mobile of then.
 _CONTACTS_SQL = text("""
 INSERT INTO beneficiary_contacts (national_id, mobile, updated_at)
 SELECT c.national_id, c.mobile, now()

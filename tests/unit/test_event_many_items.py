@@ -98,3 +98,13 @@ def test_an_envelope_whose_type_is_not_a_string_is_refused_as_off_its_contract(b
     envelope["type"] = broken
     assert verdict(schemas.validate, envelope) == "refused"  # not a TypeError: the consumer dead-letters it
     assert verdict(schemas.validate, "not an envelope") == "refused"
+
+
+@pytest.mark.parametrize("name", ["ir.behzisti." + "a" * 300 + ".b.v1", "../../pyproject", "/etc/passwd",
+                                  "ir.behzisti.payments.disbursements.published.v1/../cloudevents-envelope"])
+def test_a_type_that_names_no_schema_is_refused_as_off_its_contract_not_looked_for(name):
+    envelope = event([item(n) for n in range(1, 51)])
+    envelope["type"] = name  # the first matches the envelope's pattern for a type: only the lookup can refuse it
+    assert verdict(schemas.validate, envelope) == "refused"  # not an OSError retried as a failure
+    with pytest.raises(schemas.EventContractError):
+        schemas.load_schema(name)
