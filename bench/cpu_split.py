@@ -16,9 +16,8 @@ import argparse
 import psutil
 
 from bench.gateway_registration import body
+from bench.gateway_rpc import UNKNOWN
 from bench.harness import databases, gateway_and_complaints, load, vhost
-
-UNKNOWN = "4203917755102846"
 
 
 def cpu_seconds(pids: list[int]) -> float:
