@@ -136,15 +136,18 @@ def _latencies(through: list[float], direct: list[float]) -> dict:
 
 
 def _history_platform(amqp: str, url: str):
-    """The gateway, with production's safeguards, and the transparency service on the history database."""
+    """The gateway, with production's safeguards, and the transparency service's two processes (its RPCs, its
+    feeds) on the history database."""
     ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:gateway": free_port(),
-             "metrics:transparency": free_port()}
-    group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT), only={"transparency", "gateway"},
+             "metrics:transparency": free_port(), "metrics:transparency-feeds": free_port()}
+    group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT),
+                           only={"transparency", "transparency-feeds", "gateway"},
                            threads=4, extra_env={"TRANSPARENCY_DEMO_DATA": "false", **safeguards(),
                                                  "TRANSPARENCY_PUBLISH_SECONDS": "3600"})
     try:
         wait_ready(f"http://127.0.0.1:{ports['gateway']}/healthz", group, timeout=60)
         wait_ready(f"http://127.0.0.1:{ports['metrics:transparency']}/readyz", group, timeout=60)
+        wait_ready(f"http://127.0.0.1:{ports['metrics:transparency-feeds']}/readyz", group, timeout=60)
     except BaseException:
         group.stop()
         raise
@@ -235,11 +238,11 @@ def ingest(events: int, size: int = 5000, next_month: bool = False) -> dict:
                          for group in (batches, before))
     with databases() as urls, vhost() as amqp:
         url = urls["transparency"]
-        ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:transparency": free_port()}
-        group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT), only={"transparency"},
+        ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:transparency-feeds": free_port()}
+        group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT), only={"transparency-feeds"},
                                extra_env={"TRANSPARENCY_DEMO_DATA": "false", "TRANSPARENCY_PUBLISH_SECONDS": "3600"})
         try:
-            wait_ready(f"http://127.0.0.1:{ports['metrics:transparency']}/readyz", group, timeout=60)
+            wait_ready(f"http://127.0.0.1:{ports['metrics:transparency-feeds']}/readyz", group, timeout=60)
             conn = psycopg2.connect(url)
             conn.autocommit = True
             publisher = ConfirmingPublisher(amqp)
@@ -314,7 +317,7 @@ def dump() -> dict:
         ports = {"gateway": free_port(), "sms-operator": free_port(), "metrics:gateway": free_port(),
                  "metrics:transparency": free_port()}
         group = start_platform(amqp, {"transparency": url}, ports, str(PROJECT_ROOT),
-                               only={"transparency", "gateway"}, threads=2,
+                               only={"transparency", "transparency-feeds", "gateway"}, threads=2,
                                extra_env={"TRANSPARENCY_PUBLISH_SECONDS": "1", **safeguards()})
         try:
             base = f"http://127.0.0.1:{ports['gateway']}/api/v1/transparency"

@@ -1,5 +1,5 @@
 """The load of bench.transparency's `history-under-ingest`: payment cycles' disbursement events published, one
-cycle after another, to the transparency service that serves the history lookups, as fast as it consumes them.
+cycle after another, to the transparency service whose history the lookups read, as fast as it consumes them.
 
 Each cycle pays every beneficiary of the 50-million-row history once more (batches of 5,000, as payments
 publishes them), under a month past those the history was built with, so the rows it adds are the ones

@@ -19,6 +19,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("complaints", "notifications", "payments", "transparency")
+# processes beside each service's own: the event consumers of a service whose RPCs must stay quick while
+# a payment cycle is ingested (services/transparency/service.py), by process → its service
+SPLIT_PROCESSES = {"transparency-feeds": "transparency"}
 
 # One Prometheus port per process kind; the gateway's is beside its HTTP port.
 DEFAULT_METRICS_PORTS = {
@@ -27,6 +30,7 @@ DEFAULT_METRICS_PORTS = {
     "notifications": 9102,
     "payments": 9103,
     "transparency": 9104,
+    "transparency-feeds": 9105,
     "relay": 9110,
 }
 
@@ -41,6 +45,7 @@ SECRETS_OF = {
                       "broker_admin_url"),
     "payments": ("amqp_uri", "secret_derivation_key", "bank_shared_key", "ipg_shared_key", "caller_verify_keys"),
     "transparency": ("amqp_uri", "transparency_signing_key", "caller_verify_keys"),
+    "transparency-feeds": ("amqp_uri", "transparency_signing_key"),
     "relay": ("amqp_uri",),
 }
 SECRET_SETTINGS = tuple(dict.fromkeys(name for names in SECRETS_OF.values() for name in names))

@@ -111,16 +111,13 @@ def wait_for_schema(services: list[str], timeout: float = 600, interval: float =
 def event_queues(services=None) -> list[str]:
     """The queue of every event handler of the services, named as nameko names it:
     evt-<source>-<event type>--<service>.<method>."""
-    import importlib
-
     from nameko.events import EventHandler
     from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
-    from common.config import SERVICES
+    from common.service_classes import classes_of
 
     names = []
-    for service in services or SERVICES:
-        cls = importlib.import_module(f"services.{service}.service").SERVICE
+    for cls in classes_of(services):
         for attr in sorted(dir(cls)):
             for entrypoint in getattr(getattr(cls, attr), ENTRYPOINT_EXTENSIONS_ATTR, ()):
                 if isinstance(entrypoint, EventHandler):

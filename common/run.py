@@ -1,4 +1,5 @@
-"""Run one service: `python -m common.run complaints`.
+"""Run one service's process: `python -m common.run complaints` (or `transparency-feeds`, the second process
+of a service that runs in two).
 
 The same command runs a service in the local run, in docker-compose and in Kubernetes. SIGTERM stops
 it gracefully: entrypoints stop taking work, in-flight workers finish and ack, unacked messages are
@@ -13,22 +14,17 @@ monkey_patch()  # before anything else imports socket or threading
 
 import argparse  # noqa: E402
 import errno  # noqa: E402
-import importlib  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 
-from common.config import SERVICES, get_settings  # noqa: E402
+from common.config import SERVICES, SPLIT_PROCESSES, get_settings  # noqa: E402
 from common.logs import configure_logging  # noqa: E402
+from common.service_classes import process_class  # noqa: E402
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_SHUTDOWN_TIMEOUT = 25.0
-
-
-def service_class(name: str):
-    module = importlib.import_module(f"services.{name}.service")
-    return module.SERVICE
 
 
 def shutdown_timeout() -> float:
@@ -81,11 +77,14 @@ def run(service_cls, config: dict, timeout: float) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Run a platform service")
-    parser.add_argument("service", choices=SERVICES)
+    parser.add_argument("service", choices=(*SERVICES, *SPLIT_PROCESSES))
     args = parser.parse_args(argv)
     configure_logging(args.service)
-    get_settings().refuse_unsafe_secrets(args.service)
-    run(service_class(args.service), get_settings().nameko_config(), shutdown_timeout())
+    settings = get_settings()
+    settings.refuse_unsafe_secrets(args.service)
+    # by process, not by service name: two processes of one service each have their own port
+    config = {**settings.nameko_config(), "METRICS_PORT": settings.metrics_port_for(args.service)}
+    run(process_class(args.service), config, shutdown_timeout())
     return 0
 
 

@@ -27,6 +27,7 @@ def platform_processes(sms_port: int = 8025, bank_port: int = 8026, ipg_port: in
         "notifications": [PYTHON, "-m", "common.run", "notifications"],
         "payments": [PYTHON, "-m", "common.run", "payments"],
         "transparency": [PYTHON, "-m", "common.run", "transparency"],
+        "transparency-feeds": [PYTHON, "-m", "common.run", "transparency-feeds"],
         "relay": [PYTHON, "-m", "common.outbox.relay", "complaints", "notifications", "payments", "transparency"],
         "gateway": [PYTHON, "-m", "gunicorn", "-c", "gateway/gunicorn.conf.py", "gateway.wsgi:app"],
     }
@@ -211,7 +212,7 @@ def start_platform(amqp_uri: str, db_urls: dict[str, str], ports: dict[str, int]
     for name, command in platform_processes(ports["sms-operator"], ports["bank"], ports["ipg"]).items():
         if only is not None and name not in only:
             continue
-        group.start(name, command, {"METRICS_PORT": str(ports[f"metrics:{name}"])})
+        group.start(name, command, {"METRICS_PORT": str(ports.setdefault(f"metrics:{name}", free_port()))})
     return group
 
 

@@ -1,6 +1,7 @@
-"""The transparency service (SPEC T): entrypoints only translate. Publication is in dataset_versions.py and
-publishing.py, units' files for datasets in submissions.py and uploads.py, reading in browse.py, what events
-feed in feeds.py, a beneficiary's own payments in payment_history.py."""
+"""The transparency service (SPEC T), in two processes: TransparencyService answers RPCs,
+TransparencyFeeds consumes events and publishes what changed. Entrypoints only translate. Publication is in
+dataset_versions.py and publishing.py, units' files for datasets in submissions.py and uploads.py, reading
+in browse.py, what events feed in feeds.py, a beneficiary's own payments in payment_history.py."""
 from __future__ import annotations
 
 import base64
@@ -47,43 +48,6 @@ class TransparencyService(HealthRpc):
     notifications = RpcProxy("notifications")
     config = Config()
     observability = Observability()
-
-    # fed by events ------------------------------------------------------------------------------------
-    def _consume(self, event: dict, record) -> bool:
-        event_schemas.validate(event)  # off its contract: dead-lettered at once, nothing kept
-        with self.db.begin():
-            if not inbox.claim(self.db, inbox_table, event):
-                return False
-            record(self.db, event["data"])
-        return True
-
-    @bulk_event_handler("payments", DISBURSEMENTS_PUBLISHED)
-    def on_disbursements_published(self, event: dict) -> bool:
-        return self._consume(event, feeds.record_disbursements)
-
-    @reliable_event_handler("payments", PAYMENT_FAILED)
-    def on_payment_failed(self, event: dict) -> bool:
-        return self._consume(event, feeds.record_payment_failure)
-
-    @reliable_event_handler("payments", DONATION_RECEIVED)
-    def on_donation_received(self, event: dict) -> bool:
-        return self._consume(event, feeds.record_donation)
-
-    @reliable_event_handler("payments", BUDGET_LINES_PUBLISHED)
-    def on_budget_lines_published(self, event: dict) -> bool:
-        return self._consume(event, feeds.record_budget_lines)
-
-    @reliable_event_handler("complaints", STATISTICS_PUBLISHED)
-    def on_statistics_published(self, event: dict) -> bool:
-        return self._consume(event, feeds.record_statistics)
-
-    @timer(interval=get_settings().transparency_publish_seconds, eager=True)
-    def publish_changed(self) -> list:
-        """Event-fed datasets that changed get a new version (safe in every replica: SKIP LOCKED); in the
-        demo, the demo datasets get their first version."""
-        demo = self.config.get("TRANSPARENCY_DEMO_DATA", get_settings().transparency_demo_data)
-        first = publishing.publish_demo(self.db, self.signer, _now()) if demo and not get_settings().is_production else []
-        return first + publishing.publish_changed(self.db, self.signer, _now())
 
     # publishing ------------------------------------------------------------------------------------------
     @rpc
@@ -206,4 +170,56 @@ class TransparencyService(HealthRpc):
             return payment_history.history(self.db, national_id, after, limit)
 
 
+class TransparencyFeeds:
+    """What events feed and the publishing timer, in a process of their own (`transparency-feeds`): a
+    payment cycle's disbursement items keep a process busy for minutes, and beneficiaries' and the
+    public's RPCs answered by the same eventlet hub would wait behind each batch (docs/benchmarks.md §8).
+    The same service name: its queues are named as before (evt-…--transparency.on_…)."""
+    name = "transparency"
+
+    db = Database("transparency")
+    signer = SignerDependency()
+    config = Config()
+    observability = Observability()
+
+    # fed by events ------------------------------------------------------------------------------------
+    def _consume(self, event: dict, record) -> bool:
+        event_schemas.validate(event)  # off its contract: dead-lettered at once, nothing kept
+        with self.db.begin():
+            if not inbox.claim(self.db, inbox_table, event):
+                return False
+            record(self.db, event["data"])
+        return True
+
+    @bulk_event_handler("payments", DISBURSEMENTS_PUBLISHED)
+    def on_disbursements_published(self, event: dict) -> bool:
+        return self._consume(event, feeds.record_disbursements)
+
+    @reliable_event_handler("payments", PAYMENT_FAILED)
+    def on_payment_failed(self, event: dict) -> bool:
+        return self._consume(event, feeds.record_payment_failure)
+
+    @reliable_event_handler("payments", DONATION_RECEIVED)
+    def on_donation_received(self, event: dict) -> bool:
+        return self._consume(event, feeds.record_donation)
+
+    @reliable_event_handler("payments", BUDGET_LINES_PUBLISHED)
+    def on_budget_lines_published(self, event: dict) -> bool:
+        return self._consume(event, feeds.record_budget_lines)
+
+    @reliable_event_handler("complaints", STATISTICS_PUBLISHED)
+    def on_statistics_published(self, event: dict) -> bool:
+        return self._consume(event, feeds.record_statistics)
+
+    @timer(interval=get_settings().transparency_publish_seconds, eager=True)
+    def publish_changed(self) -> list:
+        """Event-fed datasets that changed get a new version (safe in every replica: SKIP LOCKED); in the
+        demo, the demo datasets get their first version."""
+        demo = self.config.get("TRANSPARENCY_DEMO_DATA", get_settings().transparency_demo_data)
+        first = publishing.publish_demo(self.db, self.signer, _now()) if demo and not get_settings().is_production else []
+        return first + publishing.publish_changed(self.db, self.signer, _now())
+
+
 SERVICE = TransparencyService
+# the processes this service runs in, by name (common/run.py)
+PROCESSES = {"transparency": TransparencyService, "transparency-feeds": TransparencyFeeds}

@@ -10,7 +10,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from common.config import SERVICES
+from common.config import SERVICES, SPLIT_PROCESSES
 from common.events import schemas
 
 pytestmark = pytest.mark.e2e
@@ -145,9 +145,10 @@ def test_health_readiness_and_metrics_of_every_process(platform):
     for process, metric in expected.items():
         text = requests.get(f"http://127.0.0.1:{platform['metrics'][process]}/metrics", timeout=5).text
         assert metric in text, (process, metric)
-    for service in SERVICES:
-        ready = requests.get(f"http://127.0.0.1:{platform['metrics'][service]}/readyz", timeout=10)
-        assert ready.status_code == 200 and ready.json()["checks"][f"db:{service}"] == "ok"
+    for process in (*SERVICES, *SPLIT_PROCESSES):
+        ready = requests.get(f"http://127.0.0.1:{platform['metrics'][process]}/readyz", timeout=10)
+        service = SPLIT_PROCESSES.get(process, process)
+        assert ready.status_code == 200 and ready.json()["checks"][f"db:{service}"] == "ok", process
 
 
 def test_oversized_bodies_and_unknown_routes_are_problems_too(platform):

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from common.config import PROJECT_ROOT, SERVICES
+from common.config import PROJECT_ROOT, SERVICES, SPLIT_PROCESSES
 from gateway.principal_cache import QUEUE_PREFIX
 from scripts.processes import free_port, platform_processes, start_platform, wait_ready
 from scripts.rabbit_nodes import RabbitNode, RabbitNodeError
@@ -62,9 +62,9 @@ VHOST = "node-loss"
 # spread over the nodes as behind a load-balanced Service, and a lost node takes some processes' connections
 # and other queues' leaders. A quorum queue's leader is the node of the connection that declared it:
 # rpc-complaints starts on node 1 with complaints, payments and the gateway; the notifications' queues on
-# node 2 with notifications and transparency; the relay, on node 3, keeps its connection through both
-# losses while the queues it publishes to elect new leaders.
-FIRST_NODE = {"notifications": 1, "transparency": 1, "relay": 2}
+# node 2 with notifications and transparency (both its processes); the relay, on node 3, keeps its
+# connection through both losses while the queues it publishes to elect new leaders.
+FIRST_NODE = {"notifications": 1, "transparency": 1, "transparency-feeds": 1, "relay": 2}
 
 
 def sms_queue() -> str:
@@ -223,7 +223,7 @@ def first_new_case(citizens, lost: float):
 def readiness_after(platform, since: float, timeout: float) -> dict[str, float | None]:
     """Seconds from `since` until the gateway's /readyz, and each service's and the relay's own, first
     answered 200 (None: not within `timeout` of `since`, or a process exited meanwhile)."""
-    first: dict[str, float | None] = {"gateway": None, **{name: None for name in (*SERVICES, "relay")}}
+    first: dict[str, float | None] = {"gateway": None, **{name: None for name in (*SERVICES, *SPLIT_PROCESSES, "relay")}}
 
     def all_ready() -> bool:
         if platform["group"].exited():

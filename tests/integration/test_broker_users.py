@@ -19,7 +19,7 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy.orm import Session
 
 from common import outbox
-from common.config import get_settings
+from common.config import SERVICES, SPLIT_PROCESSES, get_settings
 from common.events.catalog import (
     CASE_REGISTERED, PAYMENT_FAILED, STAFF_ACCESS_REVOKED, STAFF_CREDENTIALS_CHANGED, STATISTICS_PUBLISHED,
 )
@@ -36,11 +36,11 @@ from services.complaints.service import ComplaintsService
 from services.notifications.service import NotificationsService
 from services.payments.models import outbox as payments_outbox
 from services.payments.service import PaymentsService
-from services.transparency.service import TransparencyService
+from services.transparency.service import TransparencyFeeds, TransparencyService
 from tests.helpers import as_integrator, case_registered, publish as publish_event, take, wait_for, webhook_receiver
 
 PROCESSES = {"complaints": ComplaintsService, "notifications": NotificationsService, "payments": PaymentsService,
-             "transparency": TransparencyService}
+             "transparency": TransparencyService, "transparency-feeds": TransparencyFeeds}
 NOTIFICATIONS_QUEUE = "evt-complaints-ir.behzisti.complaints.case.registered.v1--notifications.on_case_registered"
 ANY_UUID = "2f1d8a3c-5b7e-4c9a-8d6f-0e1b2c3d4e5f"
 
@@ -111,13 +111,14 @@ def test_every_process_serves_and_consumes_under_its_own_user(broker, container_
     containers = {}
     for name, cls in PROCESSES.items():
         extra = {"SMS_PROVIDER_URL": sms_operator.url, "SMS_PROVIDERS": "kavenegar"} if name == "notifications" \
-            else {"TRANSPARENCY_DEMO_DATA": False} if name == "transparency" else {}
-        containers[name] = container_factory(cls, config_for(service_config, broker[name], **extra))
+            else {"TRANSPARENCY_DEMO_DATA": False} if cls.name == "transparency" else {}
+        user = SPLIT_PROCESSES.get(name, name)  # a service's second process is under the service's user
+        containers[name] = container_factory(cls, config_for(service_config, broker[user], **extra))
         containers[name].start()
     gateway = RpcClient({**get_settings().nameko_config(), "AMQP_URI": broker["gateway"]}, timeout=10)
     try:
         # RPC: the gateway's requests reach each service, whose replies reach the gateway's reply queue
-        for name in PROCESSES:
+        for name in SERVICES:
             assert gateway.call(name, "health") == {"service": name, "status": "ok"}
         # a service's own call to another (transparency -> notifications.verify_code) on its own reply queue
         assert gateway.call("transparency", "check_code", {"national_id": "0499370899", "code": "482917"}) == {
@@ -139,7 +140,7 @@ def test_every_process_serves_and_consumes_under_its_own_user(broker, container_
     relays = [OutboxRelay(s, db_urls[s], broker["relay"]) for s in ("complaints", "payments")]
     try:
         with entrypoint_waiter(containers["notifications"], "on_case_registered", timeout=15) as texted, \
-                entrypoint_waiter(containers["transparency"], "on_payment_failed", timeout=15) as recorded:
+                entrypoint_waiter(containers["transparency-feeds"], "on_payment_failed", timeout=15) as recorded:
             assert [r.drain() for r in relays] == [1, 1]
         assert texted.get() is not None  # the reporter's SMS
         assert recorded.get() is True
@@ -159,7 +160,7 @@ def test_every_process_serves_and_consumes_under_its_own_user(broker, container_
         principals.stop()
 
     # readiness: every process's probe publishes under its own user
-    for name in (*PROCESSES, "gateway", "relay"):
+    for name in (*SERVICES, "gateway", "relay"):
         broker_check(broker[name])()
 
 
@@ -170,7 +171,7 @@ def declare_platform_queues(admin_uri: str) -> None:
     conn.connect()
     channel = conn.channel()
     channel.exchange_declare("nameko-rpc", "topic", durable=True, auto_delete=False)
-    for service in PROCESSES:
+    for service in SERVICES:
         channel.queue_declare(f"rpc-{service}", durable=True, auto_delete=False, arguments=rpc_queue_arguments())
         channel.queue_bind(f"rpc-{service}", "nameko-rpc", f"{service}.*")
     channel.exchange_declare("dead-letters", "direct", durable=True, auto_delete=False)

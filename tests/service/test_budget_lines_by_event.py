@@ -15,7 +15,7 @@ from common.events.envelope import new_event
 from common.outbox.relay import OutboxRelay
 from services.payments import budget
 from services.transparency import dataset_versions, event_rows
-from services.transparency.service import TransparencyService
+from services.transparency.service import TransparencyFeeds, TransparencyService
 from tests.helpers import publish
 
 LINE = BUDGET_LINES[0]  # pension_disability
@@ -25,9 +25,13 @@ RENAMED = {**RAISED, "per_capita_rials": LINE["per_capita_rials"] + 2_000_000, "
 
 @pytest.fixture
 def transparency(container_factory, service_config):
-    container = container_factory(TransparencyService, {**service_config, "TRANSPARENCY_DEMO_DATA": False})
-    container.start()
-    return container
+    """Both processes of the service (its RPCs, its feeds); the feeds' container, whose event handlers and
+    timer the tests wait on."""
+    config = {**service_config, "TRANSPARENCY_DEMO_DATA": False}
+    container_factory(TransparencyService, config).start()
+    feeds = container_factory(TransparencyFeeds, config)
+    feeds.start()
+    return feeds
 
 
 def load(engine, lines: list[dict] = BUDGET_LINES) -> None:

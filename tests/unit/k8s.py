@@ -1,11 +1,10 @@
 """The Kubernetes manifests as kustomize builds them (kubectl's, offline: no cluster here), and what the unit
 tests read in them: the resources of a kind, a deployment's containers, their environment and secret files, the
-operators' resources checked against their CRDs (contracts/crds), and the queues each service consumes."""
+operators' resources checked against their CRDs (contracts/crds), and the queues each process consumes."""
 from __future__ import annotations
 
 import copy
 import functools
-import importlib
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from common.config import PROJECT_ROOT
+from common.config import PROJECT_ROOT, SERVICES, SPLIT_PROCESSES
 
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
 K8S = PROJECT_ROOT / "k8s"
@@ -86,15 +85,27 @@ def validate_custom(doc: dict) -> None:
     jsonschema.Draft7Validator(crd_schemas()[key]).validate(doc)
 
 
-# what the services consume (their nameko queue names) ----------------------------------------------------
+# what the services' processes consume (their nameko queue names) -----------------------------------------
+# every process of a service, each one Deployment: a service's own and the others it runs in (common.config)
+PROCESSES = (*SERVICES, *SPLIT_PROCESSES)
+
+
+def service_of(process: str) -> str:
+    """The service a process belongs to: its database, its broker user, its image."""
+    return SPLIT_PROCESSES.get(process, process)
+
+
 @functools.cache
-def consumed_queues(service: str) -> frozenset[str]:
-    """rpc-<service> and, for each event handler, nameko's evt-<source>-<type>--<service>.<method>."""
+def consumed_queues(process: str) -> frozenset[str]:
+    """What the process's class consumes: rpc-<service> if it has an RPC entrypoint and, for each event
+    handler, nameko's evt-<source>-<type>--<service>.<method> (named by the service, whichever process)."""
     from nameko.events import EventHandler
     from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
     from nameko.rpc import Rpc
 
-    cls = importlib.import_module(f"services.{service}.service").SERVICE
+    from common.service_classes import process_class
+
+    cls = process_class(process)
     queues = set()
     for attr in dir(cls):
         for entrypoint in getattr(getattr(cls, attr), ENTRYPOINT_EXTENSIONS_ATTR, ()):

@@ -1,7 +1,8 @@
 """The broker users (scripts/broker_users.py), offline: the Kubernetes resources and the demo's credentials are
 what the table makes, every process connects as its own user in compose and in every overlay, and the
-permissions cover what the code declares and consumes, for its own process only. The broker enforcing them
-is tests/integration/test_broker_users.py."""
+permissions cover what the code declares and consumes, for its own process only. A service that runs in more
+than one process (transparency and transparency-feeds) connects as the service's user from each: its queues are
+named for the service. The broker enforcing them is tests/integration/test_broker_users.py."""
 from __future__ import annotations
 
 import re
@@ -10,11 +11,17 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from common.config import PROJECT_ROOT, SERVICES
+from common.config import PROJECT_ROOT, SERVICES, SPLIT_PROCESSES
 from scripts import broker_users
-from tests.unit.k8s import OVERLAYS, consumed_queues, containers, env_of, of_kind, overlay
+from tests.unit.k8s import OVERLAYS, consumed_queues, containers, env_of, of_kind, overlay, service_of
+from tests.unit.k8s import PROCESSES as SERVICE_PROCESSES
 
-PROCESSES = ("gateway", *SERVICES, "relay")
+PROCESSES = ("gateway", *SERVICES, "relay")  # the broker users of the platform's processes
+
+
+def user_of(process: str) -> str:
+    """A process's broker user: its service's, for a service's second process (transparency-feeds)."""
+    return service_of(process)
 
 
 def on_disk(path: str) -> list[dict]:
@@ -42,7 +49,7 @@ def test_every_pod_connects_as_its_own_broker_user(name):
     assert set(of_kind(docs, "Permission")) == set(users)
     for deployment_name, deployment in of_kind(docs, "Deployment").items():
         pod = deployment["spec"]["template"]["spec"]
-        own = {"name": broker_users.k8s_name(deployment_name), "key": "connection_string"}
+        own = {"name": broker_users.k8s_name(user_of(deployment_name)), "key": "connection_string"}
         for container in containers(deployment):
             from_env = env_of(container).get("AMQP_URI", {}).get("valueFrom", {}).get("secretKeyRef")
             files = [s["secret"] for v in pod.get("volumes", []) if "projected" in v
@@ -54,7 +61,8 @@ def test_every_pod_connects_as_its_own_broker_user(name):
             elif mounted:
                 assert [(f["name"], f["items"][0]["key"]) for f in files] == [(own["name"], own["key"])]
             else:
-                assert deployment_name not in PROCESSES or container["name"] == "wait-for-schema", container["name"]
+                assert (deployment_name not in (*PROCESSES, *SPLIT_PROCESSES)
+                        or container["name"] == "wait-for-schema"), container["name"]
     (keda,) = of_kind(docs, "TriggerAuthentication").values()
     assert keda["spec"]["secretTargetRef"] == [
         {"parameter": "host", "name": broker_users.k8s_name("keda"), "key": "connection_string"}]
@@ -68,20 +76,24 @@ def test_every_process_in_compose_connects_as_its_own_user_made_before_it_starts
     services = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())["services"]
     made = services["rabbitmq-users"]["environment"]
     assert services["rabbitmq-users"]["command"] == ["python", "-m", "scripts.broker_users", "apply"]
-    for process in (*PROCESSES, "rabbitmq-policies"):
-        user = "policies" if process == "rabbitmq-policies" else process
+    for process in (*PROCESSES, *SPLIT_PROCESSES, "rabbitmq-policies"):
+        user = "policies" if process == "rabbitmq-policies" else user_of(process)
         uri = services[process]["environment"]["AMQP_URI"]
         assert urlsplit(uri).username == user and made[f"AMQP_URI_{user.upper()}"] == uri
         assert services[process]["depends_on"]["rabbitmq-users"] == {"condition": "service_completed_successfully"}
     assert all(k.removeprefix("AMQP_URI_").lower() in broker_users.users() for k in made if k != "BROKER_ADMIN_URL")
+    for process, service in SPLIT_PROCESSES.items():  # no user of its own: its service's
+        assert process not in broker_users.users() and f"AMQP_URI_{process.upper().replace('-', '_')}" not in made
+        assert services[process]["environment"]["AMQP_URI"] == services[service]["environment"]["AMQP_URI"]
     for other in ("migrate", "sms-operator", "bank", "ipg"):  # no broker, no credentials
         assert "AMQP_URI" not in (services[other].get("environment") or {}), other
 
 
 def test_each_service_reads_and_declares_its_own_queues_and_no_other_services():
     users = broker_users.users()
-    for service in SERVICES:
-        for queue in consumed_queues(service):
+    for process in SERVICE_PROCESSES:  # every process of every service, each as its service's user
+        service = user_of(process)
+        for queue in consumed_queues(process):
             for other in PROCESSES:
                 permissions = users[other].permissions()
                 mine = other == service

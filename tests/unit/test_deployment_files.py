@@ -87,7 +87,9 @@ def test_manifests_keep_the_kubernetes_schemas(manifests):
 def test_every_deployment_is_probed_bounded_and_protected(manifests):
     deployments = {d["metadata"]["name"]: d for d in manifests if d["kind"] == "Deployment"}
     budgets = {d["metadata"]["name"] for d in manifests if d["kind"] == "PodDisruptionBudget"}
-    assert set(deployments) == {"complaints", "notifications", "payments", "transparency", "relay", "gateway"}
+    # one per process: transparency runs in two (its RPCs; its event consumers and timer in transparency-feeds)
+    assert set(deployments) == {"complaints", "notifications", "payments", "transparency", "transparency-feeds",
+                                "relay", "gateway"}
     commands = local_commands()
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]

@@ -15,12 +15,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from common.config import PROJECT_ROOT, SERVICES
+from common.config import DEFAULT_METRICS_PORTS, PROJECT_ROOT, SERVICES, SPLIT_PROCESSES
 from scripts.processes import platform_processes
-from tests.unit.k8s import (K8S, OVERLAYS, build, consumed_queues, containers, crd_schemas, env_of, is_builtin,
-                            of_kind, overlay, secret_files, validate_custom)
+from tests.unit.k8s import (K8S, OVERLAYS, PROCESSES, build, consumed_queues, containers, crd_schemas, env_of,
+                            is_builtin, of_kind, overlay, secret_files, service_of, validate_custom)
 
-PLATFORM = {*SERVICES, "relay", "gateway"}
+# one Deployment per process: each service's own, the others a service runs in (transparency-feeds), the
+# relay and the gateway
+PLATFORM = {*PROCESSES, "relay", "gateway"}
 FAKES = {"sms-operator", "bank", "ipg"}
 # Secrets the manifests read but never hold: made by the operators, or by the people who deploy
 OPERATOR_SECRETS = {f"welfare-{s}-db-app" for s in SERVICES}
@@ -93,6 +95,26 @@ def test_every_deployment_is_probed_bounded_protected_and_locked_down(name):
         assert len(covering) == 1, f"{deployment_name} needs one PodDisruptionBudget"
 
 
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_each_process_serves_its_own_metrics_port_and_a_split_process_runs_as_its_service(name):
+    """common.config.DEFAULT_METRICS_PORTS is each process's port (./dev up, compose's Prometheus); a second
+    process of a service runs its service's image with its broker user and database, on a port of its own."""
+    docs = overlay(name)
+    deployments = of_kind(docs, "Deployment")
+    metrics_services = {s["metadata"]["labels"]["app.kubernetes.io/name"]: s for s in of_kind(docs, "Service").values()
+                        if s["metadata"]["labels"].get("welfare.behzisti.ir/metrics") == "true"}
+    for process, port in DEFAULT_METRICS_PORTS.items():
+        main = deployments[process]["spec"]["template"]["spec"]["containers"][0]
+        assert env_of(main)["METRICS_PORT"]["value"] == str(port), process
+        assert {"name": "metrics", "containerPort": port} in main["ports"], process
+        assert metrics_services[process]["spec"]["ports"] == [{"name": "metrics", "port": port, "targetPort": "metrics"}]
+    for process, service in SPLIT_PROCESSES.items():
+        own, its = (deployments[n]["spec"]["template"]["spec"] for n in (process, service))
+        assert own["containers"][0]["image"] == its["containers"][0]["image"], process
+        (init,) = own["initContainers"]
+        assert init["command"] == ["python", "-m", "common.health", "wait-for-schema", service]
+
+
 def _gunicorn_graceful_timeout() -> int:
     text = (PROJECT_ROOT / "gateway/gunicorn.conf.py").read_text()
     return int(re.search(r"^graceful_timeout = (\d+)", text, re.M).group(1))
@@ -135,17 +157,21 @@ def test_the_gateway_scales_by_cpu_and_every_consumer_by_its_queues(name):
     assert [m["resource"]["name"] for m in gateway["metrics"]] == ["cpu"]
     scaled = of_kind(docs, "ScaledObject")
     auth = of_kind(docs, "TriggerAuthentication")
-    assert set(scaled) == set(SERVICES)
-    for service in SERVICES:
-        spec = scaled[service]["spec"]
-        assert spec["scaleTargetRef"]["name"] == service
+    assert set(scaled) == set(PROCESSES)
+    for process in PROCESSES:
+        spec = scaled[process]["spec"]
+        assert spec["scaleTargetRef"]["name"] == process
         triggers = spec["triggers"]
         assert {t["type"] for t in triggers} == {"rabbitmq"}
-        assert {t["metadata"]["queueName"] for t in triggers} == consumed_queues(service), (
-            f"k8s/base/{service}.yaml: the ScaledObject's queues are not the service's (a handler added?)")
+        assert {t["metadata"]["queueName"] for t in triggers} == consumed_queues(process), (
+            f"k8s/base/{process}.yaml: the ScaledObject's queues are not the process's (a handler added or moved?)")
         assert all(t["metadata"]["mode"] == "QueueLength" and t["authenticationRef"]["name"] in auth
                    for t in triggers)
-        assert "replicas" not in of_kind(docs, "Deployment")[service]["spec"]  # KEDA owns them
+        assert "replicas" not in of_kind(docs, "Deployment")[process]["spec"]  # KEDA owns them
+    # a queue is consumed by one process only: the RPCs of a split service never wait behind its events
+    for process, service in SPLIT_PROCESSES.items():
+        assert not consumed_queues(process) & consumed_queues(service), process
+        assert not any(q.startswith("rpc-") for q in consumed_queues(process)), process
     if name == "production":
         assert all(s["spec"]["minReplicaCount"] >= 2 for s in scaled.values())
         assert gateway["minReplicas"] >= 2 and of_kind(docs, "Deployment")["relay"]["spec"]["replicas"] >= 2
@@ -201,25 +227,25 @@ def test_network_policies_open_only_the_gateway_and_keep_each_service_to_its_dat
                 from_prometheus = peer.get("namespaceSelector") == {
                     "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
                 assert from_prometheus or deployment_name in FAKES, deployment_name
-    for service in SERVICES:
+    for process in PROCESSES:
         egress = [r for p in policies.values() if p["spec"]["podSelector"].get("matchLabels") == {
-            "app.kubernetes.io/name": service} for r in p["spec"].get("egress", [])]
+            "app.kubernetes.io/name": process} for r in p["spec"].get("egress", [])]
         databases = {peer["podSelector"]["matchLabels"]["cnpg.io/cluster"] for r in egress for peer in r["to"]
                      if "cnpg.io/cluster" in peer.get("podSelector", {}).get("matchLabels", {})}
-        assert databases == {f"welfare-{service}-db"}, service
+        assert databases == {f"welfare-{service_of(process)}-db"}, process
         brokers = [r for r in egress if any(_selects(p, {"app.kubernetes.io/name": "welfare-rabbitmq"})
                                             for p in r["to"])]
         assert brokers and brokers[0]["ports"] == [{"port": 5672, "protocol": "TCP"}]
         for rule in egress:
             for peer in rule["to"]:
                 if "ipBlock" in peer:  # the outside world: HTTPS only (SMS operators, the bank, the PSP)
-                    assert service in ("notifications", "payments") and rule["ports"] == [
+                    assert process in ("notifications", "payments") and rule["ports"] == [
                         {"port": 443, "protocol": "TCP"}]
-    # each database takes its own service, the relay and the migrations, nobody else of the platform
+    # each database takes its own service's processes, the relay and the migrations, nobody else of the platform
     for service in SERVICES:
         ingress = policies[f"welfare-{service}-db"]["spec"]["ingress"][0]["from"]
         names = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in ingress}
-        assert names == {service, "relay", "migrate"}
+        assert names == {p for p in PROCESSES if service_of(p) == service} | {"relay", "migrate"}
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
@@ -243,7 +269,7 @@ def test_no_secret_is_kept_in_the_repository_and_every_secret_read_exists(name):
         assert referenced <= OPERATOR_SECRETS | EXTERNAL_SECRETS | BROKER_SECRETS
         documented = (K8S / "overlays/production/kustomization.yaml").read_text()
         keys = set(re.findall(r"name: welfare-secrets, key: (\w+)", (K8S / "base").joinpath(
-            "gateway.yaml").read_text() + "".join((K8S / "base" / f"{s}.yaml").read_text() for s in SERVICES)))
+            "gateway.yaml").read_text() + "".join((K8S / "base" / f"{p}.yaml").read_text() for p in PROCESSES)))
         assert keys and all(k in documented for k in keys)
     else:
         (secret,) = generated.values()
@@ -296,3 +322,26 @@ def test_the_policy_file_is_the_policy_script():
 
     on_disk = [d for d in yaml.safe_load_all((K8S / "components/engines/rabbitmq-policies.yaml").read_text()) if d]
     assert on_disk == k8s_policies()
+
+
+# every replica's engine: pool 10 + overflow 20 (common/db.py make_engine); the relay two per database
+CONNECTIONS_PER_REPLICA, RELAY_CONNECTIONS = 30, 2
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_each_database_takes_every_replica_its_processes_may_scale_to(name):
+    """At their ScaledObjects' maxReplicaCount, the processes of a database (transparency's two among them) and
+    the relay open no more connections than its max_connections: past it, a new replica's queries fail."""
+    import json
+
+    docs = overlay(name)
+    scaled = {s["spec"]["scaleTargetRef"]["name"]: s["spec"]["maxReplicaCount"]
+              for s in of_kind(docs, "ScaledObject").values()}
+    for cluster_name, cluster in of_kind(docs, "Cluster").items():
+        secret = f"{cluster_name}-app"  # the connection string CloudNativePG writes for the app
+        users = {n: d for n, d in of_kind(docs, "Deployment").items()  # its containers' env, or production's files
+                 if secret in json.dumps({k: v for k, v in d["spec"]["template"]["spec"].items() if k != "initContainers"})}
+        opened = sum(RELAY_CONNECTIONS * d["spec"].get("replicas", 1) if n == "relay"
+                     else CONNECTIONS_PER_REPLICA * scaled[n] for n, d in users.items())
+        assert "relay" in users and len(users) >= 2, (cluster_name, set(users))
+        assert opened < int(cluster["spec"]["postgresql"]["parameters"]["max_connections"]), (cluster_name, opened)

@@ -6,7 +6,7 @@ from nameko.testing.services import worker_factory
 from common.config import get_settings
 from common.errors import Forbidden
 from services.transparency import publishing
-from services.transparency.service import TransparencyService
+from services.transparency.service import TransparencyFeeds, TransparencyService
 
 
 @pytest.fixture
@@ -25,14 +25,15 @@ def test_publish_demo_is_refused_and_the_timer_publishes_no_demo_in_production(p
     with pytest.raises(Forbidden) as refused:
         service.publish_demo()
     assert refused.value.code == "no_demo_in_production"
-    service.config = {"TRANSPARENCY_DEMO_DATA": True}
-    assert service.publish_changed() == [] and published == []
+    feeds = worker_factory(TransparencyFeeds)
+    feeds.config = {"TRANSPARENCY_DEMO_DATA": True}
+    assert feeds.publish_changed() == [] and published == []
 
 
 def test_the_demo_is_published_outside_production(monkeypatch):
     get_settings.cache_clear()
     monkeypatch.setattr(publishing, "publish_demo", lambda *args: ["demo"])
     monkeypatch.setattr(publishing, "publish_changed", lambda *args: [])
-    service = worker_factory(TransparencyService)
-    service.config = {"TRANSPARENCY_DEMO_DATA": True}
-    assert service.publish_changed() == ["demo"] and service.publish_demo() == ["demo"]
+    feeds = worker_factory(TransparencyFeeds)
+    feeds.config = {"TRANSPARENCY_DEMO_DATA": True}
+    assert feeds.publish_changed() == ["demo"] and worker_factory(TransparencyService).publish_demo() == ["demo"]
