@@ -43,7 +43,7 @@ from common.events.envelope import encode
 from common.migrations import upgrade
 from common.outbox.publisher import ConfirmingPublisher
 from common.outbox.relay import event_exchange
-from scripts.processes import free_port, start_platform, wait_ready
+from scripts.processes import free_port, platform_processes, start_platform, wait_ready
 
 HISTORY_DB = "bench_transparency_history"
 PEOPLE = 1_515_152  # 50,000,016 rows at 33 payments each (1391-1405: a payment every few months)
@@ -224,7 +224,7 @@ def _wait_consumed(conn, events: int, timeout: float = 600) -> None:
             time.sleep(0.05)
 
 
-def ingest(events: int, size: int = 5000, next_month: bool = False) -> dict:
+def ingest(events: int, size: int = 5000, next_month: bool = False, replicas: int = 1) -> dict:
     """A month's disbursements consumed into the history, against a COPY of its rows. With `next_month`, the
     month after one already consumed for the same people (their contacts known): every month but a
     household's first, so the usual case; the first month, untimed, is consumed before the clock starts."""
@@ -243,6 +243,11 @@ def ingest(events: int, size: int = 5000, next_month: bool = False) -> dict:
                                extra_env={"TRANSPARENCY_DEMO_DATA": "false", "TRANSPARENCY_PUBLISH_SECONDS": "3600"})
         try:
             wait_ready(f"http://127.0.0.1:{ports['metrics:transparency-feeds']}/readyz", group, timeout=60)
+            for n in range(2, replicas + 1):  # production's minReplicaCount is 2 (k8s/base/transparency-feeds.yaml)
+                port = free_port()
+                group.start(f"transparency-feeds-{n}", platform_processes()["transparency-feeds"],
+                            {"METRICS_PORT": str(port)})
+                wait_ready(f"http://127.0.0.1:{port}/readyz", group, timeout=60)
             conn = psycopg2.connect(url)
             conn.autocommit = True
             publisher = ConfirmingPublisher(amqp)
@@ -276,7 +281,7 @@ def ingest(events: int, size: int = 5000, next_month: bool = False) -> dict:
         finally:
             group.stop()
     items = events * size
-    return {"events": events, "items": items, "contacts_known": next_month, "consume_seconds": round(consumed, 2),
+    return {"events": events, "items": items, "contacts_known": next_month, "feeds_processes": replicas, "consume_seconds": round(consumed, 2),
             "items_per_second": round(items / consumed), "copy_seconds": round(copied, 2),
             "copy_rows_per_second": round(items / copied), "ratio": round(copied / consumed, 3)}
 
@@ -364,6 +369,7 @@ def main(argv=None) -> int:
     parser.add_argument("--events", type=int, default=60)
     parser.add_argument("--only", default="history,ingest,dump")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--feeds", type=int, default=1, help="transparency-feeds processes consuming the ingest")
     parser.add_argument("--prepare", action="store_true", help="only build the 50-million-row database")
     args = parser.parse_args(argv)
     server = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -374,8 +380,8 @@ def main(argv=None) -> int:
     for part in args.only.split(","):
         results[part] = {"history": lambda: history(server, args.lookups, args.rows, args.rebuild),
                          "history-under-ingest": lambda: history(server, args.lookups, args.rows, args.rebuild, True),
-                         "ingest": lambda: ingest(args.events),
-                         "ingest-next-month": lambda: ingest(args.events, next_month=True),
+                         "ingest": lambda: ingest(args.events, replicas=args.feeds),
+                         "ingest-next-month": lambda: ingest(args.events, next_month=True, replicas=args.feeds),
                          "dump": dump}[part]()
         print(json.dumps({part: results[part]}, ensure_ascii=False), flush=True)
         record(part, results[part])
