@@ -23,6 +23,11 @@ from tests.e2e.payments import cycle_reaches
 from tests.e2e.transparency import LINE, PEOPLE
 
 
+# a platform's ten processes start at once, beside the other test parts' work on two cores: a slow machine
+# has taken over a minute; a process that exits still fails the start at once (wait_ready)
+PLATFORM_READY_SECONDS = 180
+
+
 @pytest.fixture(scope="module")
 def platform(databases, module_vhost, tmp_path_factory):
     empty_databases(databases)
@@ -40,7 +45,7 @@ def platform(databases, module_vhost, tmp_path_factory):
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         try:
-            wait_ready(f"{base}/readyz", group, timeout=60)
+            wait_ready(f"{base}/readyz", group, timeout=PLATFORM_READY_SECONDS)
         except RuntimeError as exc:
             raise AssertionError(f"{exc}; logs in {logs}") from None
         yield {"base": base, "sms": f"http://127.0.0.1:{ports['sms-operator']}", "tap": tap,

@@ -22,6 +22,7 @@ from common.config import PROJECT_ROOT
 from scripts.processes import free_port, start_platform, wait_ready
 from services.complaints.demo_staff import DEMO_PASSWORD
 from tests.browser.pages import login, posts_to
+from tests.platform_fixtures import PLATFORM_READY_SECONDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -42,7 +43,7 @@ def limited(platform, module_vhost, tmp_path_factory):
                            extra_env={"RATE_LIMIT_REGISTER": "10/minute", "RATE_LIMIT_LOGIN": "5/minute"})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
-        wait_ready(f"{base}/readyz", group, timeout=60)
+        wait_ready(f"{base}/readyz", group, timeout=PLATFORM_READY_SECONDS)
         yield base
     finally:
         group.stop(timeout=3)  # the graceful stop has tests of its own (tests/integration/test_sigterm.py)

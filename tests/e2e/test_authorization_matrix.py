@@ -22,6 +22,7 @@ from services.complaints.admin import ensure_staff
 from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
 from tests import authorization_matrix as matrix
 from tests.conftest import empty_databases
+from tests.platform_fixtures import PLATFORM_READY_SECONDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # one platform, ~2,500 requests; slower beside the other test parts
 
@@ -66,7 +67,7 @@ def platform(databases, module_vhost, tmp_path_factory):
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         try:
-            wait_ready(f"{base}/readyz", group, timeout=60)
+            wait_ready(f"{base}/readyz", group, timeout=PLATFORM_READY_SECONDS)
         except RuntimeError as exc:
             raise AssertionError(f"{exc}; logs in {logs}") from None
         yield {"base": base, "db": databases}

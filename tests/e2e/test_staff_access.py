@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from common.config import get_settings
 from scripts.processes import free_port, platform_processes, wait_ready
+from tests.platform_fixtures import PLATFORM_READY_SECONDS
 from services.complaints import org
 from services.complaints.admin import ensure_staff
 from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
@@ -137,7 +138,7 @@ def second_gateway(platform):
     platform["group"].start("gateway-2", platform_processes()["gateway"],
                             {"GATEWAY_PORT": str(port), "METRICS_PORT": str(metrics)})
     base = f"http://127.0.0.1:{port}"
-    wait_ready(f"{base}/readyz", platform["group"], timeout=60)
+    wait_ready(f"{base}/readyz", platform["group"], timeout=PLATFORM_READY_SECONDS)
     return {"base": base, "metrics": f"http://127.0.0.1:{metrics}/metrics"}
 
 

@@ -186,7 +186,10 @@ def test_an_event_that_meets_a_database_outage_waits_for_it_and_is_never_dead_le
     outlasted = get_settings().event_max_attempts * 3  # far more tries than a content failure gets
     wait_for(lambda: len(PromisesService.calls) >= outlasted, "tries beyond the content failures' limit")
     assert queue_state(amqp_uri, DLQ)[0] == 0
-    assert handler._attempts[("message_id", event["id"])][:2] == (0, len(PromisesService.calls))
+    content_failures, transient = handler._attempts[("message_id", event["id"])][:2]
+    # every try counted as transient, none as a content failure; one may be under way (its call recorded, the
+    # database's refusal not yet), as the assertion above waited on the broker meanwhile
+    assert content_failures == 0 and len(PromisesService.calls) - 1 <= transient <= len(PromisesService.calls)
     PromisesService.gates[0].send()  # the database is back
     wait_for(lambda: handler._attempts == {}, "the event handled")  # its count goes when it succeeds
     assert queue_state(amqp_uri, QUEUE)[0] == 0 and queue_state(amqp_uri, DLQ)[0] == 0
