@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from fakes.bank.app import create_app
 from services.complaints.demo_staff import load_demo_staff
 from services.notifications.service import NotificationsService
+from services.transparency.service import TransparencyFeeds, TransparencyService
 from services.payments.bank import BankHttpAdapter
 from tests.helpers import serving
 from tests.service.payment_cycle_helpers import KEY
@@ -22,6 +23,17 @@ def notifications(container_factory, service_config, sms_operator):
 @pytest.fixture
 def db(engine_of):
     return engine_of("notifications")
+
+
+@pytest.fixture
+def transparency(container_factory, service_config):
+    """Both processes of the service (its RPCs, its feeds); the feeds' container, whose event handlers and
+    timer the tests wait on."""
+    config = {**service_config, "TRANSPARENCY_DEMO_DATA": False}
+    container_factory(TransparencyService, config).start()
+    feeds = container_factory(TransparencyFeeds, config)
+    feeds.start()
+    return feeds
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ takes them to the transparency service, whose budget dataset publishes them with
 year, keeping the newest version of the year when an older one arrives late."""
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 from nameko.testing.services import entrypoint_waiter
 from sqlalchemy.orm import Session
@@ -15,23 +14,11 @@ from common.events.envelope import new_event
 from common.outbox.relay import OutboxRelay
 from services.payments import budget
 from services.transparency import dataset_versions, event_rows
-from services.transparency.service import TransparencyFeeds, TransparencyService
 from tests.helpers import publish
 
 LINE = BUDGET_LINES[0]  # pension_disability
 RAISED = {**LINE, "per_capita_rials": LINE["per_capita_rials"] + 1_000_000}
 RENAMED = {**RAISED, "per_capita_rials": LINE["per_capita_rials"] + 2_000_000, "title_fa": LINE["title_fa"] + " (اصلاحیه)"}
-
-
-@pytest.fixture
-def transparency(container_factory, service_config):
-    """Both processes of the service (its RPCs, its feeds); the feeds' container, whose event handlers and
-    timer the tests wait on."""
-    config = {**service_config, "TRANSPARENCY_DEMO_DATA": False}
-    container_factory(TransparencyService, config).start()
-    feeds = container_factory(TransparencyFeeds, config)
-    feeds.start()
-    return feeds
 
 
 def load(engine, lines: list[dict] = BUDGET_LINES) -> None:

@@ -19,22 +19,10 @@ from common.events.catalog import DISBURSEMENTS_PUBLISHED, DONATION_RECEIVED, PA
 from common.events.envelope import new_event
 from services.notifications.service import NotificationsService
 from services.transparency import dataset_versions, payment_history, publishing, signing
-from services.transparency.service import TransparencyFeeds, TransparencyService
 from services.transparency.verify import verify_database
 from tests.helpers import publish
 
 PLANTED_ID, PLANTED_MOBILE = "0499370899", "09127770001"
-
-
-@pytest.fixture
-def transparency(container_factory, service_config):
-    """Both processes of the service (its RPCs, its feeds); the feeds' container, whose event handlers and
-    timer the tests wait on."""
-    config = {**service_config, "TRANSPARENCY_DEMO_DATA": False}
-    container_factory(TransparencyService, config).start()
-    feeds = container_factory(TransparencyFeeds, config)
-    feeds.start()
-    return feeds
 
 
 @pytest.fixture
