@@ -55,6 +55,17 @@ UPLOADS = {"POST /api/v1/cases/{tracking_code}/evidence", "POST /api/v1/staff/ca
            "POST /api/v1/staff/transparency/datasets/{slug}/uploads"}
 
 
+# the callers log in once and the walk takes minutes (over five, the tokens' life, on a slow machine under the
+# other test parts' load): their tokens live an hour here; expiry has its own test (tests/e2e/test_staff_access.py)
+WALK_TOKEN_SECONDS = 3600
+
+
+def walk_settings():
+    """The settings the test signs beneficiary and reporter sessions with, living as long as the staff's."""
+    return get_settings().model_copy(update={"beneficiary_token_seconds": WALK_TOKEN_SECONDS,
+                                             "reporter_token_seconds": WALK_TOKEN_SECONDS})
+
+
 @pytest.fixture(scope="module")
 def platform(databases, module_vhost, tmp_path_factory):
     empty_databases(databases)
@@ -63,7 +74,7 @@ def platform(databases, module_vhost, tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
     # thousands of requests from one address and a few accounts: the limits are tested elsewhere
     group = start_platform(module_vhost, databases, ports, str(PROJECT_ROOT), log_dir=str(logs),
-                           extra_env={"RATE_LIMITS_ENABLED": "false"})
+                           extra_env={"RATE_LIMITS_ENABLED": "false", "ACCESS_TOKEN_SECONDS": str(WALK_TOKEN_SECONDS)})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         try:
@@ -91,7 +102,7 @@ def world(platform):
         login = http.post(f"{base}/api/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD}, timeout=10)
         assert login.status_code == 200, (username, login.text)
         headers[caller] = {"Authorization": f"Bearer {login.json()['access_token']}"}
-    headers["beneficiary"] = {"Authorization": f"Bearer {beneficiary_token('0499370899', get_settings())[0]}"}
+    headers["beneficiary"] = {"Authorization": f"Bearer {beneficiary_token('0499370899', walk_settings())[0]}"}
     for caller, scope in matrix.KEY_SCOPES.items():
         issued = http.post(f"{base}/api/v1/staff/api-keys", json={"name": f"walk {scope}", "scopes": [scope]},
                            headers=headers["admin"], timeout=10)
@@ -107,7 +118,7 @@ def world(platform):
         registered = http.post(f"{base}/api/v1/cases", json=body, timeout=10)
         assert registered.status_code == 201, registered.text
         code, secret = registered.json()["tracking_code"], registered.json().get("secret")
-        session_token = None if secret else reporter_token(code, get_settings())[0]  # as after the texted code
+        session_token = None if secret else reporter_token(code, walk_settings())[0]  # as after the texted code
         proof = {"X-Case-Secret": secret} if secret else {"Authorization": f"Bearer {session_token}"}
         evidence = http.post(f"{base}/api/v1/cases/{code}/evidence", files={"file": ("proof.pdf", PDF, "application/pdf")},
                              headers=proof, timeout=10)
