@@ -77,7 +77,7 @@ class Web:
         """A fresh browser (context: its own storage, as another person's would be) at `path`."""
         context = self.browser.new_context(viewport={"width": width, "height": height}, locale="fa-IR",
                                            timezone_id="Asia/Tehran", base_url=self.base)
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(30_000)  # a bound on each wait: a slow machine under the CI's load took >15 s
         context.on("request", lambda request: self.requests.append(request.url))
         self.contexts.append(context)
         page = context.new_page()

@@ -10,7 +10,7 @@ PEOPLE = {nid: f"0912777000{i}" for i, nid in enumerate(
 LINE = "pension_disability"
 
 
-def _until(fetch, ready, what: str, timeout: float = 60):
+def _until(fetch, ready, what: str, timeout: float = 180):  # a bound: slow machines under the CI's load took >60 s
     """Poll a public route until its answer is ready, as a client would; fail naming what never came."""
     deadline = time.monotonic() + timeout
     while True:
