@@ -30,27 +30,41 @@ DEMO_STEPS = [
 ]
 
 
+def route_of(case: dict) -> tuple[str, dict, str | None]:
+    """(path, body, the staff member who sends it or None) of a demo case, as it would come in."""
+    if case.get("channel") == "hotline":
+        return "/api/v1/staff/cases", case, "operator"
+    return "/api/v1/cases", {k: v for k, v in case.items() if k not in ("channel", "urgency")}, None
+
+
 def load_demo_cases(gateway: str, data_dir: Path) -> int:
-    """Register and work the demo cases once per data folder; returns how many were registered now."""
+    """Register and work the demo cases once per data folder; returns how many were registered now. A case
+    from the web comes in by the public route (which names no channel nor urgency: those are the staff's);
+    a hotline call by the hotline's operator, on the caller's behalf."""
     from services.complaints.demo_staff import DEMO_PASSWORD
 
     marker = data_dir / "demo-cases.txt"
     if marker.exists():
         return 0
-    codes = []
-    for case in DEMO_CASES:
-        response = requests.post(f"{gateway}/api/v1/cases", json=case, timeout=10)
-        response.raise_for_status()
-        codes.append(response.json()["tracking_code"])
-    tokens = {}
-    for index, username, action, body in DEMO_STEPS:
+    tokens: dict[str, str] = {}
+
+    def signed_in(username: str) -> dict:
         if username not in tokens:
             login = requests.post(f"{gateway}/api/v1/auth/login",
                                   json={"username": username, "password": DEMO_PASSWORD}, timeout=10)
             login.raise_for_status()
             tokens[username] = login.json()["access_token"]
+        return {"Authorization": f"Bearer {tokens[username]}"}
+
+    codes = []
+    for case in DEMO_CASES:
+        path, body, by = route_of(case)
+        response = requests.post(f"{gateway}{path}", json=body, headers=signed_in(by) if by else {}, timeout=10)
+        response.raise_for_status()
+        codes.append(response.json()["tracking_code"])
+    for index, username, action, body in DEMO_STEPS:
         requests.post(f"{gateway}/api/v1/staff/cases/{codes[index]}/{action}", json=body, timeout=10,
-                      headers={"Authorization": f"Bearer {tokens[username]}"}).raise_for_status()
+                      headers=signed_in(username)).raise_for_status()
     data_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text("\n".join(codes) + "\n", encoding="utf-8")
     return len(codes)
