@@ -23,6 +23,11 @@ SERVICES = ("complaints", "notifications", "payments", "transparency")
 # a payment cycle is ingested (services/transparency/service.py), by process → its service
 SPLIT_PROCESSES = {"transparency-feeds": "transparency"}
 
+
+def service_of(process: str) -> str:
+    """The service a process belongs to: its database, its broker user, its image, its queues' names."""
+    return SPLIT_PROCESSES.get(process, process)
+
 # One Prometheus port per process kind; the gateway's is beside its HTTP port.
 DEFAULT_METRICS_PORTS = {
     "gateway": 9100,

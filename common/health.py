@@ -111,18 +111,9 @@ def wait_for_schema(services: list[str], timeout: float = 600, interval: float =
 def event_queues(services=None) -> list[str]:
     """The queue of every event handler of the services, named as nameko names it:
     evt-<source>-<event type>--<service>.<method>."""
-    from nameko.events import EventHandler
-    from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+    from common.service_classes import classes_of, handler_queues
 
-    from common.service_classes import classes_of
-
-    names = []
-    for cls in classes_of(services):
-        for attr in sorted(dir(cls)):
-            for entrypoint in getattr(getattr(cls, attr), ENTRYPOINT_EXTENSIONS_ATTR, ()):
-                if isinstance(entrypoint, EventHandler):
-                    names.append(f"evt-{entrypoint.source_service}-{entrypoint.event_type}--{cls.name}.{attr}")
-    return names
+    return [queue for cls in classes_of(services) for queue in handler_queues(cls)]
 
 
 def missing_queues(amqp_uri: str, names: list[str]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-from common.config import SERVICES, SPLIT_PROCESSES
+from common.config import SERVICES, service_of
 
 
 def processes_of(service: str) -> dict[str, type]:
@@ -14,9 +14,20 @@ def processes_of(service: str) -> dict[str, type]:
 
 
 def process_class(process: str) -> type:
-    return processes_of(SPLIT_PROCESSES.get(process, process))[process]
+    return processes_of(service_of(process))[process]
 
 
 def classes_of(services=None) -> list[type]:
     """Every class of the services, each service's main one first."""
     return [cls for service in services or SERVICES for cls in processes_of(service).values()]
+
+
+def handler_queues(cls) -> dict[str, str]:
+    """{queue: event type} of a class's event handlers, named as nameko names them:
+    evt-<source>-<event type>--<service>.<method>."""
+    from nameko.events import EventHandler
+    from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+
+    return {f"evt-{e.source_service}-{e.event_type}--{cls.name}.{attr}": e.event_type
+            for attr in sorted(dir(cls)) for e in getattr(getattr(cls, attr), ENTRYPOINT_EXTENSIONS_ATTR, ())
+            if isinstance(e, EventHandler)}

@@ -10,7 +10,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from common.config import SERVICES, SPLIT_PROCESSES
+from common.config import SERVICES, SPLIT_PROCESSES, service_of
 from common.events import schemas
 
 pytestmark = pytest.mark.e2e
@@ -147,7 +147,7 @@ def test_health_readiness_and_metrics_of_every_process(platform):
         assert metric in text, (process, metric)
     for process in (*SERVICES, *SPLIT_PROCESSES):
         ready = requests.get(f"http://127.0.0.1:{platform['metrics'][process]}/readyz", timeout=10)
-        service = SPLIT_PROCESSES.get(process, process)
+        service = service_of(process)
         assert ready.status_code == 200 and ready.json()["checks"][f"db:{service}"] == "ok", process
 
 

@@ -19,7 +19,7 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy.orm import Session
 
 from common import outbox
-from common.config import SERVICES, SPLIT_PROCESSES, get_settings
+from common.config import SERVICES, get_settings, service_of
 from common.events.catalog import (
     CASE_REGISTERED, PAYMENT_FAILED, STAFF_ACCESS_REVOKED, STAFF_CREDENTIALS_CHANGED, STATISTICS_PUBLISHED,
 )
@@ -112,7 +112,7 @@ def test_every_process_serves_and_consumes_under_its_own_user(broker, container_
     for name, cls in PROCESSES.items():
         extra = {"SMS_PROVIDER_URL": sms_operator.url, "SMS_PROVIDERS": "kavenegar"} if name == "notifications" \
             else {"TRANSPARENCY_DEMO_DATA": False} if cls.name == "transparency" else {}
-        user = SPLIT_PROCESSES.get(name, name)  # a service's second process is under the service's user
+        user = service_of(name)  # a service's second process is under the service's user
         containers[name] = container_factory(cls, config_for(service_config, broker[user], **extra))
         containers[name].start()
     gateway = RpcClient({**get_settings().nameko_config(), "AMQP_URI": broker["gateway"]}, timeout=10)

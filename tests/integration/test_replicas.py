@@ -126,15 +126,9 @@ def metric(process: Process, name: str, **labels) -> float:
 
 def consumers_of(process: str) -> dict[str, str]:
     """{queue: event type} of a process's event handlers, from its service class."""
-    from nameko.events import EventHandler
-    from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+    from common.service_classes import handler_queues, process_class
 
-    from common.service_classes import process_class
-
-    cls = process_class(process)
-    return {f"evt-{ep.source_service}-{ep.event_type}--{cls.name}.{attr}": ep.event_type
-            for attr in dir(cls) for ep in getattr(getattr(cls, attr), ENTRYPOINT_EXTENSIONS_ATTR, ())
-            if isinstance(ep, EventHandler)}
+    return handler_queues(process_class(process))
 
 
 def test_replicas_side_by_side_lose_no_event_and_double_no_effect(db_urls, engines, rabbit_config, sms_operator, tap,

@@ -90,29 +90,19 @@ def validate_custom(doc: dict) -> None:
 PROCESSES = (*SERVICES, *SPLIT_PROCESSES)
 
 
-def service_of(process: str) -> str:
-    """The service a process belongs to: its database, its broker user, its image."""
-    return SPLIT_PROCESSES.get(process, process)
-
-
 @functools.cache
 def consumed_queues(process: str) -> frozenset[str]:
     """What the process's class consumes: rpc-<service> if it has an RPC entrypoint and, for each event
     handler, nameko's evt-<source>-<type>--<service>.<method> (named by the service, whichever process)."""
-    from nameko.events import EventHandler
     from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
     from nameko.rpc import Rpc
 
-    from common.service_classes import process_class
+    from common.service_classes import handler_queues, process_class
 
     cls = process_class(process)
-    queues = set()
-    for attr in dir(cls):
-        for entrypoint in getattr(getattr(cls, attr), ENTRYPOINT_EXTENSIONS_ATTR, ()):
-            if isinstance(entrypoint, EventHandler):
-                queues.add(f"evt-{entrypoint.source_service}-{entrypoint.event_type}--{cls.name}.{attr}")
-            elif isinstance(entrypoint, Rpc):
-                queues.add(f"rpc-{cls.name}")
+    queues = set(handler_queues(cls))
+    if any(isinstance(e, Rpc) for attr in dir(cls) for e in getattr(getattr(cls, attr), ENTRYPOINT_EXTENSIONS_ATTR, ())):
+        queues.add(f"rpc-{cls.name}")
     return frozenset(queues)
 
 

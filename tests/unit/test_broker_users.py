@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from common.config import PROJECT_ROOT, SERVICES, SPLIT_PROCESSES
+from common.config import PROJECT_ROOT, SERVICES, SPLIT_PROCESSES, service_of
 from scripts import broker_users
-from tests.unit.k8s import OVERLAYS, consumed_queues, containers, env_of, of_kind, overlay, service_of
+from tests.unit.k8s import OVERLAYS, consumed_queues, containers, env_of, of_kind, overlay
 from tests.unit.k8s import PROCESSES as SERVICE_PROCESSES
 
 PROCESSES = ("gateway", *SERVICES, "relay")  # the broker users of the platform's processes

@@ -15,10 +15,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from common.config import DEFAULT_METRICS_PORTS, PROJECT_ROOT, SERVICES, SPLIT_PROCESSES
+from common.config import DEFAULT_METRICS_PORTS, PROJECT_ROOT, SERVICES, SPLIT_PROCESSES, service_of
 from scripts.processes import platform_processes
 from tests.unit.k8s import (K8S, OVERLAYS, PROCESSES, build, consumed_queues, containers, crd_schemas, env_of,
-                            is_builtin, of_kind, overlay, secret_files, service_of, validate_custom)
+                            is_builtin, of_kind, overlay, secret_files, validate_custom)
 
 # one Deployment per process: each service's own, the others a service runs in (transparency-feeds), the
 # relay and the gateway
