@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SecretsSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -200,6 +201,7 @@ class Settings(BaseSettings):
     transparency_publish_seconds: float = 30.0  # how often event-fed datasets are published anew when changed
     # publish the generated demo datasets (local run, demo overlay); production publishes the units' own files
     transparency_demo_data: bool = True
+    transparency_demo_scale: float = Field(1.0, gt=0, le=1)  # the share of the demo's big datasets published
     beneficiary_token_seconds: int = 600  # a beneficiary's session after the one-time code (SPEC T1)
     reporter_token_seconds: int = 1800  # a named case's reporter session after the one-time code (issue 18)
 

@@ -12,6 +12,15 @@ from common.events.envelope import register_kombu_serializer
 from common.outbox.relay import event_exchange
 
 
+# a platform's ten processes start at once, beside the other test parts' work on two cores: a slow machine
+# has taken over a minute; a process that exits still fails the start at once (wait_ready)
+PLATFORM_READY_SECONDS = 180
+
+# the environment of every platform a test starts: a tenth of the demo's big Shafaf datasets (3,700 rows of 37,000)
+# are enough to page, search and download, and each start publishes them (services/transparency/demo_data.py)
+TEST_PLATFORM_ENV = {"TRANSPARENCY_DEMO_SCALE": "0.1"}
+
+
 def publish(amqp_uri: str, envelope: dict) -> None:
     """Publish an event exactly as the outbox relay does (a redelivery, as the broker would make it)."""
     register_kombu_serializer()

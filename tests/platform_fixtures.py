@@ -1,7 +1,9 @@
 """The running platform and what the tests put in it, defined once for the e2e and the browser tests (their
 conftest.py files import these fixtures). `platform` is module-scoped: each test module starts its own platform
 (real processes: services, relay, fake SMS operator, gunicorn gateway; real RabbitMQ and PostgreSQL), and the
-fixtures on it are the module's as well."""
+fixtures on it are the module's as well. A module's `PLATFORM_ENV` (a dict) adds to its platform's environment:
+the deadline sweep, say, runs every second only where a test waits on it (test_case_journey.py), not in every
+platform beside the other test parts' work."""
 from __future__ import annotations
 
 import pytest
@@ -19,17 +21,13 @@ from services.complaints.demo_staff import load_demo_staff
 from services.payments import budget, donations
 from tests.conftest import empty_databases
 from tests.e2e.casework import Api
+from tests.helpers import PLATFORM_READY_SECONDS, TEST_PLATFORM_ENV
 from tests.e2e.payments import cycle_reaches
 from tests.e2e.transparency import LINE, PEOPLE
 
 
-# a platform's ten processes start at once, beside the other test parts' work on two cores: a slow machine
-# has taken over a minute; a process that exits still fails the start at once (wait_ready)
-PLATFORM_READY_SECONDS = 180
-
-
 @pytest.fixture(scope="module")
-def platform(databases, module_vhost, tmp_path_factory):
+def platform(databases, module_vhost, tmp_path_factory, request):
     empty_databases(databases)
     ports = {name: free_port() for name in ("sms-operator", "gateway")}
     ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
@@ -41,7 +39,7 @@ def platform(databases, module_vhost, tmp_path_factory):
                            extra_env={"RATE_LIMIT_REGISTER": "100000/minute", "RATE_LIMIT_LOGIN": "100000/minute",
                                       "RATE_LIMIT_REGISTER_MOBILE": "100000/minute",
                                       "RATE_LIMIT_CODE_NATIONAL_ID": "100000/minute", "RATE_LIMIT_CODE_CASE": "100000/minute",
-                                      "DEADLINE_SWEEP_SECONDS": "1"})
+                                      **TEST_PLATFORM_ENV, **getattr(request.module, "PLATFORM_ENV", {})})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         try:

@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 
+from common.config import get_settings
 from common.jalali import month_name_fa, year_start
 from common.text import persian_digits
 from common.reference_data import CENTER_TYPES, CENTERS, COUNTIES, PROVINCES
@@ -35,6 +36,14 @@ from services.transparency.catalog import CATALOG
 DEMO_TODAY = date(2026, 11, 21)  # 1405/08/30
 
 SIZES = {"properties": 2_800, "contracts": 22_000, "contractors": 700, "transactions": 12_000, "research": 320}
+SCALED = ("properties", "contracts", "transactions")  # the big three: two thirds of the demo's rows
+
+
+def size(name: str) -> int:
+    """How many rows a demo dataset has: SIZES, the big three at TRANSPARENCY_DEMO_SCALE (1 in the local run;
+    the test platforms' publish a tenth, having no need of 37,000 rows each start: tests/platform_fixtures.py)."""
+    scale = get_settings().transparency_demo_scale if name in SCALED else 1.0
+    return max(1, round(SIZES[name] * scale))
 
 NATIONAL = "national"
 NATIONAL_FA = "ستاد سازمان (سراسری)"
@@ -175,7 +184,7 @@ _PROPERTY_STATUS = {"in_use": ("در حال بهره‌برداری بهزیست
 
 
 def _properties() -> Iterator[dict]:
-    for i in range(SIZES["properties"]):
+    for i in range(size("properties")):
         rng = _rng("properties", i)
         province = _province(rng)
         county, county_fa = _county(rng, province)
@@ -446,7 +455,7 @@ def _contract(i: int) -> dict:
 
 
 def _contracts() -> Iterator[dict]:
-    for i in range(SIZES["contracts"]):
+    for i in range(size("contracts")):
         yield _contract(i)
 
 
@@ -603,13 +612,13 @@ _NGO_CENTERS = [(key, c) for key, centers in CENTERS.items() for c in centers if
 
 
 def _transactions() -> Iterator[dict]:
-    for i in range(SIZES["transactions"]):
+    for i in range(size("transactions")):
         rng = _rng("transactions", i)
         payee_kind = _weighted(rng, PAYEE_KINDS)
         line = contract_number = None
         if payee_kind == "contractor":
             while True:  # a contract under way some time since 1398 (most are)
-                contract = _contract(rng.randrange(SIZES["contracts"]))
+                contract = _contract(rng.randrange(size("contracts")))
                 first = max(date.fromisoformat(contract["start_date"]), date(2019, 3, 21))  # 1398/01/01
                 last = min(date.fromisoformat(contract["end_date"]), DEMO_TODAY)
                 if contract["kind"] == "contract" and first <= last:

@@ -22,7 +22,7 @@ from common.config import PROJECT_ROOT
 from scripts.processes import free_port, start_platform, wait_ready
 from services.complaints.demo_staff import DEMO_PASSWORD
 from tests.browser.pages import login, posts_to
-from tests.platform_fixtures import PLATFORM_READY_SECONDS
+from tests.helpers import PLATFORM_READY_SECONDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -35,12 +35,14 @@ COLLEAGUES = ["operator", "inspector", "hotline", "tehran.head", "rey.expert"]
 
 @pytest.fixture(scope="module")
 def limited(platform, module_vhost, tmp_path_factory):
-    """A gateway with the limits production has (config.py), on the platform's broker: its own in-memory counts."""
+    """A gateway with production's per-minute counts (config.py) spread over ten minutes, on the platform's broker
+    with its own in-memory counts: on a slow machine the five logins before the sixth took over a minute, and
+    a one-minute window let the sixth in."""
     ports = {"gateway": free_port(), "metrics:gateway": free_port(),
              "sms-operator": int(platform["sms"].rsplit(":", 1)[1])}
     logs = tmp_path_factory.mktemp("limited-gateway")
     group = start_platform(module_vhost, platform["db"], ports, str(PROJECT_ROOT), log_dir=str(logs), only={"gateway"},
-                           extra_env={"RATE_LIMIT_REGISTER": "10/minute", "RATE_LIMIT_LOGIN": "5/minute"})
+                           extra_env={"RATE_LIMIT_REGISTER": "10 per 10 minutes", "RATE_LIMIT_LOGIN": "5 per 10 minutes"})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         wait_ready(f"{base}/readyz", group, timeout=PLATFORM_READY_SECONDS)

@@ -22,7 +22,8 @@ from services.complaints.admin import ensure_staff
 from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff
 from tests import authorization_matrix as matrix
 from tests.conftest import empty_databases
-from tests.platform_fixtures import PLATFORM_READY_SECONDS
+from tests.helpers import TEST_PLATFORM_ENV
+from tests.helpers import PLATFORM_READY_SECONDS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # one platform, ~2,500 requests; slower beside the other test parts
 
@@ -74,7 +75,7 @@ def platform(databases, module_vhost, tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
     # thousands of requests from one address and a few accounts: the limits are tested elsewhere
     group = start_platform(module_vhost, databases, ports, str(PROJECT_ROOT), log_dir=str(logs),
-                           extra_env={"RATE_LIMITS_ENABLED": "false", "ACCESS_TOKEN_SECONDS": str(WALK_TOKEN_SECONDS)})
+                           extra_env={**TEST_PLATFORM_ENV, "RATE_LIMITS_ENABLED": "false", "ACCESS_TOKEN_SECONDS": str(WALK_TOKEN_SECONDS)})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         try:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from common.config import get_settings
 from scripts.processes import free_port, platform_processes, wait_ready
-from tests.platform_fixtures import PLATFORM_READY_SECONDS
+from tests.helpers import PLATFORM_READY_SECONDS
 from services.complaints import org
 from services.complaints.admin import ensure_staff
 from services.complaints.demo_staff import DEMO_PASSWORD, load_demo_staff

@@ -20,6 +20,7 @@ from services.transparency.verify import verify_api
 from tests.e2e.transparency import LINE, PEOPLE, _until
 
 pytestmark = pytest.mark.e2e
+PLATFORM_ENV = {"TRANSPARENCY_DEMO_SCALE": "1"}  # the whole demo: its 22,000 contracts are downloaded in every format
 
 NOBODY = "4608968882"  # a valid national ID that receives nothing
 

@@ -26,6 +26,7 @@ from scripts.processes import free_port, platform_processes, start_platform, wai
 from scripts.rabbit_nodes import RabbitNode, RabbitNodeError
 from scripts.rabbit_nodes import cleanup as cleanup_stale_nodes
 from tests.conftest import empty_databases
+from tests.helpers import PLATFORM_READY_SECONDS, TEST_PLATFORM_ENV
 from tests.faults.harness import (
     FaultPostgres,
     LoadGenerator,
@@ -117,12 +118,12 @@ def platform_on(module: str, broker: RabbitNode, pg: FaultPostgres, logs, db_url
     ports = {name: free_port() for name in ("sms-operator", "gateway")}
     ports.update({f"metrics:{name}": free_port() for name in platform_processes()})
     group = start_platform(amqp_uri, db_urls or pg.urls, ports, str(PROJECT_ROOT), log_dir=str(logs),
-                           extra_env={**LIFTED_LIMITS, "LOG_LEVEL": os.environ.get("FAULTS_LOG_LEVEL", "INFO"),
+                           extra_env={**TEST_PLATFORM_ENV, **LIFTED_LIMITS, "LOG_LEVEL": os.environ.get("FAULTS_LOG_LEVEL", "INFO"),
                                       **(extra_env or {})})
     base = f"http://127.0.0.1:{ports['gateway']}"
     try:
         try:
-            wait_ready(f"{base}/readyz", group, timeout=90)
+            wait_ready(f"{base}/readyz", group, timeout=PLATFORM_READY_SECONDS)
         except RuntimeError as exc:
             tails = "\n".join(f"--- {name} ---\n{log_tail(logs, name, 15)}" for name in group.exited())
             raise AssertionError(f"the platform did not start: {exc}; logs in {logs}\n{tails}") from None

@@ -34,6 +34,7 @@ from gateway.principal_cache import QUEUE_PREFIX
 from scripts.processes import free_port, platform_processes, start_platform, wait_ready
 from scripts.rabbit_nodes import RabbitNode, RabbitNodeError
 from tests.conftest import empty_databases
+from tests.helpers import PLATFORM_READY_SECONDS, TEST_PLATFORM_ENV
 from tests.faults.conftest import LIFTED_LIMITS
 from tests.faults.harness import (
     crashes,
@@ -161,14 +162,14 @@ def cluster_platform(fault_pg, tmp_path_factory):
         logs = tmp_path_factory.mktemp("node-loss-logs")
         on_first = {name for name, first in first_node.items() if first == 0}
         group = start_platform(amqp_uri, fault_pg.urls, ports, str(PROJECT_ROOT), log_dir=str(logs),
-                               only=on_first, extra_env={**LIFTED_LIMITS,
+                               only=on_first, extra_env={**TEST_PLATFORM_ENV, **LIFTED_LIMITS,
                                                          "LOG_LEVEL": os.environ.get("FAULTS_LOG_LEVEL", "INFO")})
         commands = platform_processes(ports["sms-operator"], ports["bank"], ports["ipg"])
         for name in commands.keys() - on_first:  # the same processes, their node list starting elsewhere
             group.start(name, commands[name], {"METRICS_PORT": str(ports[f"metrics:{name}"]), "AMQP_URI": uris[name]})
         base = f"http://127.0.0.1:{ports['gateway']}"
         try:
-            wait_ready(f"{base}/readyz", group, timeout=90)
+            wait_ready(f"{base}/readyz", group, timeout=PLATFORM_READY_SECONDS)
         except RuntimeError as exc:
             tails = "\n".join(f"--- {name} ---\n{log_tail(logs, name, 15)}" for name in group.exited())
             raise AssertionError(f"the platform did not start: {exc}; logs in {logs}\n{tails}") from None

@@ -82,7 +82,10 @@ def test_disbursements_become_each_beneficiarys_history_and_the_totals_once(tran
             ("paid", "2026-11-26", "۱۴۰۵/۰۹/۰۵"), ("failed", "2026-11-26", "۱۴۰۵/۰۹/۰۵")]
         assert mine["items"][0]["budget_line_fa"] == "مستمری خانوارهای دارای معلول"
         assert payment_history.mobile_of(session, PLANTED_ID) == PLANTED_MOBILE
-        assert session.scalar(sa.text("SELECT slug FROM dataset_changes ORDER BY slug LIMIT 1")) == "budget"
+        # the budget dataset changed: marked for the publishing timer, or published by it already (it runs
+        # every second here, and may have taken the mark between the events and this read)
+        assert session.scalar(sa.text("SELECT (SELECT count(*) FROM dataset_changes WHERE slug = 'budget') + "
+                                      "(SELECT count(*) FROM dataset_versions WHERE slug = 'budget')")) > 0
 
 
 def test_a_batch_partly_kept_already_takes_only_what_is_new(db):

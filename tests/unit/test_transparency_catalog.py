@@ -3,12 +3,14 @@ at the real sizes, of the declared types, unique on their key, the same on every
 anything that looks like a national ID or a mobile number."""
 import hashlib
 import json
+import itertools
 import re
 from datetime import date
 
 import jdatetime
 import pytest
 
+from common.config import get_settings
 from common.text import normalise_digits
 from common.reference_data import CENTERS, PROVINCES
 from common.budget_lines import BUDGET_LINES
@@ -260,3 +262,21 @@ def test_a_statistics_event_becomes_rows_with_suppressed_cells_flagged():
     assert (total["from_date"], total["to_date"]) == ("2026-10-23", "2026-11-22")
     question = next(r for r in rows if r["category"] == "question")
     assert question["count"] is None and question["suppressed"] is True and question["category_fa"] == "پرسش"
+
+
+def test_a_scaled_demo_is_the_first_rows_of_the_whole_and_its_payments_pay_its_own_contracts(monkeypatch):
+    # the test platforms publish a tenth (tests/helpers.py TEST_PLATFORM_ENV): the same rows, fewer of them
+    whole = {slug: list(itertools.islice(demo_rows(slug), 50)) for slug in ("properties", "contracts", "transactions")}
+    monkeypatch.setenv("TRANSPARENCY_DEMO_SCALE", "0.1")
+    get_settings.cache_clear()
+    try:
+        scaled = {slug: list(demo_rows(slug)) for slug in ("properties", "contracts", "transactions", "centers")}
+        assert {slug: len(rows) for slug, rows in scaled.items()} == {
+            "properties": 280, "contracts": 2_200, "transactions": 1_200, "centers": 427}
+        assert all(scaled[slug][:50] == rows for slug, rows in whole.items() if slug != "transactions")
+        contracts = {c["contract_number"] for c in scaled["contracts"]}
+        paid = {t["contract_number"] for t in scaled["transactions"] if t["contract_number"]}
+        assert paid and paid <= contracts
+    finally:
+        monkeypatch.delenv("TRANSPARENCY_DEMO_SCALE")
+        get_settings.cache_clear()
