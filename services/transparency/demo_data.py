@@ -41,9 +41,10 @@ SCALED = ("properties", "contracts", "transactions")  # the big three: two third
 
 def size(name: str) -> int:
     """How many rows a demo dataset has: SIZES, the big three at TRANSPARENCY_DEMO_SCALE (1 in the local run;
-    the test platforms' publish a tenth, having no need of 37,000 rows each start: tests/platform_fixtures.py)."""
+    the test platforms publish a tenth, having no need of 37,000 rows at each start: tests/helpers.py)."""
     scale = get_settings().transparency_demo_scale if name in SCALED else 1.0
     return max(1, round(SIZES[name] * scale))
+
 
 NATIONAL = "national"
 NATIONAL_FA = "ستاد سازمان (سراسری)"

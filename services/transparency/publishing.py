@@ -24,7 +24,7 @@ def publish_demo(session: Session, signer: signing.Signer, now: datetime) -> lis
     """Version 1 of every dataset that has none yet; the event-fed ones start from what has arrived."""
     from services.transparency.demo_data import demo_rows  # the demo generator, loaded only to publish the demo
 
-    with session.begin():  # one question a tick once every dataset has its first version (the timer runs each second in tests)
+    with session.begin():  # one question a tick once every dataset has its first version
         versioned = set(session.scalars(select(versions_table.c.slug).distinct()))
     published = []
     for slug in (slug for slug in CATALOG if slug not in versioned):
