@@ -66,6 +66,11 @@ def pick_port() -> int:
             return port
 
 
+# rabbitmqctl boots an Erlang VM of its own for every call: a second or two on a quiet machine, and over 10 s on
+# a slow two-core one under the whole suite's load (seen in CI); a query of a node that answers is bounded by this
+CLI_QUERY_SECONDS = 60
+
+
 def ctl(node: str, *args: str, timeout: float = 30, check: bool = True, vhost: str | None = None
         ) -> subprocess.CompletedProcess:
     """`rabbitmqctl -n <node> [-p vhost] args...`, bounded by `timeout` (it raises RabbitNodeError on
@@ -353,7 +358,7 @@ class RabbitNode:
         pid = self.os_pid()
         if pid is None:
             try:
-                pid = int(ctl(self.node, "eval", "list_to_integer(os:getpid()).", timeout=10).stdout.strip())
+                pid = int(ctl(self.node, "eval", "list_to_integer(os:getpid()).", timeout=CLI_QUERY_SECONDS).stdout.strip())
             except (RabbitNodeError, ValueError) as exc:
                 raise RabbitNodeError(f"no beam process found for {self.node}: {exc}") from None
         os.kill(pid, signal.SIGKILL)
@@ -380,7 +385,7 @@ class RabbitNode:
     # alarms
 
     def alarms(self) -> str:
-        return ctl(self.node, "eval", "rabbit_alarm:get_alarms().", timeout=10).stdout
+        return ctl(self.node, "eval", "rabbit_alarm:get_alarms().", timeout=CLI_QUERY_SECONDS).stdout
 
     def set_memory_alarm(self, on: bool, timeout: float = 20) -> None:
         """Raise (or clear) the memory alarm: publishers get connection.blocked."""

@@ -25,11 +25,14 @@ from services.complaints import org
 from tests.faults.conftest import platform_on
 from tests.faults.harness import at_rest, event_redeliveries, wait_until
 
-pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
 
 OVERDUE = 3000
 DOWN = 12.0  # seconds PostgreSQL stays stopped
 SWEEP_SECONDS = 5
+# 3,000 escalation events published and consumed after the return: a slow two-core machine under the whole
+# suite's load took over 60 s (what is promised here is once each, not how fast)
+SETTLE_WITHIN = 150.0
 MISSED = CASE_STEP_EVENTS["deadline_missed"].type
 COUNTY = "prov.tehran.county.rey"
 PATH = ["hq.inspection", "hq.rehabilitation", "prov.tehran", COUNTY]
@@ -159,7 +162,7 @@ def test_every_overdue_case_is_escalated_once_across_a_database_outage_mid_sweep
     back = time.monotonic()
     all_done = wait_until(lambda: query(url, ESCALATED, codes)[0][0] >= OVERDUE, 90)
     escalated_in = time.monotonic() - back
-    settled = wait_until(lambda: at_rest(platform), 60)
+    settled = wait_until(lambda: at_rest(platform), SETTLE_WITHIN)
     published = tap()
     counts = per_case(url, codes)
     set_aside = query(url, "SELECT sweep, count(*) FROM sweep_failures GROUP BY 1")
@@ -209,7 +212,7 @@ def test_every_overdue_case_is_escalated_once_across_a_database_outage_mid_sweep
     if dead_letters or figures["messages_redelivered"].get("dead_lettered"):
         problems.append(f"dead letters: {dead_letters}, {figures['messages_redelivered']}")
     if not settled:
-        problems.append("outboxes not published or event queues not drained within 60 s")
+        problems.append(f"outboxes not published or event queues not drained within {SETTLE_WITHIN:.0f} s")
     if figures["processes_exited"]:
         problems.append(f"platform processes exited: {figures['processes_exited']}")
     if problems:
