@@ -269,9 +269,10 @@ def _listed(query: RequestsQuery) -> list[dict]:
     query's patterns have refused unknown codes and statuses already."""
     kinds = [c for c in (query.service_code or "").split(",") if c]
     statuses = sorted({s for s in (query.status or "").split(",") if s})
-    start, end = (d if d is None or d.tzinfo else d.replace(tzinfo=timezone.utc)
-                  for d in (query.start_date, query.end_date))
     try:
+        # in UTC: ISO 8601 allows offsets (-16:36) PostgreSQL refuses ("time zone displacement out of range")
+        start, end = (d if d is None else (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+                      for d in (query.start_date, query.end_date))
         if start is None:
             end = end or datetime.now(timezone.utc)
             start = end - WINDOW

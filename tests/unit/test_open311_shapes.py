@@ -143,3 +143,14 @@ def test_discovery_is_as_the_wiki_shows_it(open311):
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
     assert endpoint["url"].endswith("/open311/v2") and endpoint["formats"] == ["application/json"]
     assert datetime.fromisoformat(found["changeset"]).tzinfo is not None
+
+
+def test_a_date_with_an_offset_postgresql_refuses_is_asked_for_in_utc(open311):
+    """ISO 8601 allows any offset; PostgreSQL refuses those beyond ±15:59 (a 500 the conformance walk found):
+    the range goes to the service in UTC, the same instants."""
+    client, rpc = open311
+    answer = client.get("/open311/v2/requests.json", query_string={
+        "start_date": "2026-01-01T12:12:52-16:36", "end_date": "2026-01-05T16:58:35+13:58"})
+    assert answer.status_code == 200
+    _, _, start, end, _, _ = rpc.asked[-1]
+    assert (start, end) == ("2026-01-02T04:48:52+00:00", "2026-01-05T03:00:35+00:00")
