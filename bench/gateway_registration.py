@@ -30,10 +30,11 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gateway-threads", type=int, help="gunicorn threads (default: --clients)")
     args = parser.parse_args()
 
     with databases() as dbs, vhost() as amqp_uri, \
-            gateway_and_complaints(dbs, amqp_uri, args.clients) as (_, base, _):
+            gateway_and_complaints(dbs, amqp_uri, args.gateway_threads or args.clients) as (_, base, _):
         bare_port = free_port()
         bare = ProcessGroup({**os.environ, "COMPLAINTS_DATABASE_URL": dbs["complaints"],
                              "GATEWAY_PORT": str(bare_port), "GATEWAY_THREADS": str(args.clients),
@@ -53,7 +54,8 @@ def main() -> int:
             bare.stop()
 
     subject, baseline = median_run(gateway_runs), median_run(bare_runs)
-    subject["what"] = f"gateway → RPC → complaints, {args.clients} clients"
+    subject["what"] = (f"gateway → RPC → complaints, {args.clients} clients, "
+                       f"{args.gateway_threads or args.clients} gateway threads")
     baseline["what"] = f"bare Flask endpoint, same insert, {args.clients} clients"
     result = report("case registration", subject, baseline)
     print(f"p50 ratio (gateway/bare): {subject['p50_ms'] / baseline['p50_ms']:.2f}; "
