@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import sys
 
-from bench.harness import databases, gateway_and_complaints, load, median_run, report, vhost
-from common.config import PROJECT_ROOT
-from scripts.processes import ProcessGroup, free_port, wait_ready
-
+from bench.harness import bare_app, databases, gateway_and_complaints, load, median_run, report, vhost
 
 
 def body() -> bytes:
@@ -34,24 +29,15 @@ def main() -> int:
     args = parser.parse_args()
 
     with databases() as dbs, vhost() as amqp_uri, \
-            gateway_and_complaints(dbs, amqp_uri, args.gateway_threads or args.clients) as (_, base, _):
-        bare_port = free_port()
-        bare = ProcessGroup({**os.environ, "COMPLAINTS_DATABASE_URL": dbs["complaints"],
-                             "GATEWAY_PORT": str(bare_port), "GATEWAY_THREADS": str(args.clients),
-                             "METRICS_PORT": str(free_port())}, str(PROJECT_ROOT), echo=False)
-        bare.start("bare", [sys.executable, "-m", "gunicorn", "-c", "gateway/gunicorn.conf.py", "bench.bare_app:app"])
-        try:
-            subject_url = f"{base}/api/v1/cases"
-            bare_url = f"http://127.0.0.1:{bare_port}/api/v1/cases"
-            wait_ready(bare_url, bare, timeout=30, any_answer=True)
-            load(subject_url, args.clients, 2, body=body, expect=201)  # warm-up: connections and pools
-            load(bare_url, args.clients, 2, body=body, expect=201)
-            gateway_runs, bare_runs = [], []
-            for _ in range(args.rounds):  # alternate, so drift on a noisy machine hits both
-                bare_runs.append(load(bare_url, args.clients, args.seconds, body=body, expect=201))
-                gateway_runs.append(load(subject_url, args.clients, args.seconds, body=body, expect=201))
-        finally:
-            bare.stop()
+            gateway_and_complaints(dbs, amqp_uri, args.gateway_threads or args.clients) as (_, base, _), \
+            bare_app(dbs, args.clients) as (_, bare_url):
+        subject_url = f"{base}/api/v1/cases"
+        load(subject_url, args.clients, 2, body=body, expect=201)  # warm-up: connections and pools
+        load(bare_url, args.clients, 2, body=body, expect=201)
+        gateway_runs, bare_runs = [], []
+        for _ in range(args.rounds):  # alternate, so drift on a noisy machine hits both
+            bare_runs.append(load(bare_url, args.clients, args.seconds, body=body, expect=201))
+            gateway_runs.append(load(subject_url, args.clients, args.seconds, body=body, expect=201))
 
     subject, baseline = median_run(gateway_runs), median_run(bare_runs)
     subject["what"] = (f"gateway → RPC → complaints, {args.clients} clients, "

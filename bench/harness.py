@@ -228,5 +228,27 @@ def gateway_and_complaints(dbs: dict, amqp_uri: str, threads: int, gateway_env: 
         group.stop()
 
 
+@contextlib.contextmanager
+def bare_app(dbs: dict, threads: int):
+    """The registration's baseline (bench/bare_app.py) under the gateway's gunicorn settings, ready. Yields (its
+    process group, its registration URL)."""
+    import sys
+
+    from common.config import PROJECT_ROOT
+    from scripts.processes import ProcessGroup, free_port, wait_ready
+
+    port = free_port()
+    group = ProcessGroup({**os.environ, "COMPLAINTS_DATABASE_URL": dbs["complaints"], "GATEWAY_PORT": str(port),
+                          "GATEWAY_THREADS": str(threads), "METRICS_PORT": str(free_port())},
+                         str(PROJECT_ROOT), echo=False)
+    group.start("bare", [sys.executable, "-m", "gunicorn", "-c", "gateway/gunicorn.conf.py", "bench.bare_app:app"])
+    url = f"http://127.0.0.1:{port}/api/v1/cases"
+    try:
+        wait_ready(url, group, timeout=30, any_answer=True)
+        yield group, url
+    finally:
+        group.stop()
+
+
 def median_run(runs: list[dict]) -> dict:
     return sorted(runs, key=lambda r: r["per_second"])[len(runs) // 2]
