@@ -48,6 +48,18 @@ ON CONFLICT (national_id) DO UPDATE SET mobile = excluded.mobile, updated_at = e
   WHERE beneficiary_contacts.mobile <> excluded.mobile
 """)
 
+# A household's first month: nobody of the batch is known yet, and a plain INSERT spares the lookup of each person
+# and ON CONFLICT's speculative insertion. Tried only when none of a few people of the batch (its first, middle
+# and last) is known, in a savepoint: a known person among the others, or one another batch inserted meanwhile,
+# makes the key refuse it, and the batch takes _CONTACTS_SQL as every later month does.
+_KNOWN_SQL = text("SELECT EXISTS (SELECT FROM beneficiary_contacts WHERE national_id = ANY(CAST(:sample AS text[])))")
+_NEW_CONTACTS_SQL = text("""
+INSERT INTO beneficiary_contacts (national_id, mobile, updated_at)
+SELECT c.national_id, c.mobile, now()
+FROM unnest(CAST(:national_ids AS text[]), CAST(:mobiles AS text[])) AS c(national_id, mobile)
+ORDER BY c.national_id
+""")
+
 # The history, first as plain new rows: a cycle's payments are new, and the primary key refuses the batch only
 # when one of them is kept already; then, and only then, the batch takes the way below. INSERT … ON CONFLICT
 # costs PostgreSQL a speculative insertion and its confirmation per row (docs/benchmarks.md §8).
@@ -129,8 +141,10 @@ def record_disbursements(session: Session, data: dict) -> int:
     mobiles = {i["national_id"]: i["mobile"] for i in items if i.get("mobile")}
     if mobiles:
         people = sorted(mobiles)
-        session.execute(_CONTACTS_SQL, {"national_ids": text_array(people),
-                                        "mobiles": text_array(list(map(mobiles.__getitem__, people)))})
+        contacts = {"national_ids": text_array(people), "mobiles": text_array(list(map(mobiles.__getitem__, people)))}
+        sample = text_array(sorted({people[0], people[len(people) // 2], people[-1]}))
+        if session.execute(_KNOWN_SQL, {"sample": sample}).scalar() or not new_rows(session, _NEW_CONTACTS_SQL, contacts):
+            session.execute(_CONTACTS_SQL, contacts)
     order_ids, amounts = list(map(_ORDER_ID, items)), list(map(_AMOUNT, items))
     payments = {
         "order_ids": text_array(order_ids), "national_ids": text_array(list(map(_NATIONAL_ID, items))),

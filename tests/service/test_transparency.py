@@ -136,6 +136,34 @@ def test_a_later_month_of_known_people_leaves_their_contacts_untouched(db):
     assert contact(moved)[2] == "09120000055"
 
 
+def test_a_batch_of_new_people_with_known_ones_among_them_keeps_every_contact_right(db):
+    """A first month's batch is inserted plain when none of its first, middle and last people is known; a known
+    person elsewhere in it makes the key refuse that insert, and the batch is kept as a later month's: the new
+    written, the changed rewritten, the unchanged left unwritten."""
+    from services.transparency import feeds
+
+    people = [national_id(n) for n in range(10, 15)]  # sorted: the 1st, 3rd and 5th are the ones looked up
+    unchanged, moved = people[1], people[3]
+    with Session(db) as session, session.begin():
+        feeds.record_disbursements(session, disbursements([item(unchanged, "tehran", mobile="09120000011"),
+                                                           item(moved, "tehran", mobile="09120000013")])["data"])
+    with Session(db) as session:
+        before = session.execute(sa.text("SELECT xmin::text, xmax::text FROM beneficiary_contacts WHERE national_id = :n"),
+                                 {"n": unchanged}).one()
+    batch = [{**item(p, "tehran", mobile=f"0912{n:07d}"), "order_id": f"1405-10.pension_disability.{p}"}
+             for n, p in enumerate(people, start=100)]
+    batch[1]["mobile"] = "09120000011"  # the known person's own mobile again
+    with Session(db) as session, session.begin():
+        assert feeds.record_disbursements(session, disbursements(batch, month="1405-10")["data"]) == 5
+    with Session(db) as session:
+        assert {n: payment_history.mobile_of(session, n) for n in people} == {
+            people[0]: "09120000100", unchanged: "09120000011", people[2]: "09120000102",
+            moved: "09120000103", people[4]: "09120000104"}
+        assert session.execute(sa.text("SELECT xmin::text, xmax::text FROM beneficiary_contacts WHERE national_id = :n"),
+                               {"n": unchanged}).one() == before
+        assert session.scalar(sa.text("SELECT count(*) FROM beneficiary_payments WHERE month = '1405-10'")) == 5
+
+
 def test_small_cells_are_suppressed_with_their_complement(db):
     with Session(db) as session, session.begin():
         session.execute(sa.text(
