@@ -20,6 +20,10 @@ PLATFORM_READY_SECONDS = 180
 # are enough to page, search and download, and each start publishes them (services/transparency/demo_data.py)
 TEST_PLATFORM_ENV = {"TRANSPARENCY_DEMO_SCALE": "0.1"}
 
+# how long a test's gateway-style RPC waits for its answer where that bound is not what the test is about: a CI run
+# on a loaded two-core machine saw a first registration through an in-process gateway take over 10 s
+TEST_RPC_SECONDS = 30
+
 
 def publish(amqp_uri: str, envelope: dict) -> None:
     """Publish an event exactly as the outbox relay does (a redelivery, as the broker would make it)."""
@@ -90,7 +94,7 @@ def wait_for(condition, what: str, timeout: float = 20):
 
 
 @contextlib.contextmanager
-def gateway_proxy(service: str, config: dict, timeout: float = 30):
+def gateway_proxy(service: str, config: dict, timeout: float = TEST_RPC_SECONDS):
     """A proxy to one service that calls it as the gateway does (gateway.rpc.RpcClient): deadlines and
     the gateway's signature, which a request naming an actor needs (common/caller_signature.py).
     `proxy.method(*args)` like nameko's ServiceRpcProxy; remote errors come back as the same exceptions."""

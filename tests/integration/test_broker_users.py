@@ -37,7 +37,7 @@ from services.notifications.service import NotificationsService
 from services.payments.models import outbox as payments_outbox
 from services.payments.service import PaymentsService
 from services.transparency.service import TransparencyFeeds, TransparencyService
-from tests.helpers import as_integrator, case_registered, publish as publish_event, take, wait_for, webhook_receiver
+from tests.helpers import TEST_RPC_SECONDS, as_integrator, case_registered, publish as publish_event, take, wait_for, webhook_receiver
 
 PROCESSES = {"complaints": ComplaintsService, "notifications": NotificationsService, "payments": PaymentsService,
              "transparency": TransparencyService, "transparency-feeds": TransparencyFeeds}
@@ -86,7 +86,7 @@ def test_integrators_are_made_and_served_under_the_platform_s_least_privileged_u
     admin = {"kind": "staff", "role": "admin", "id": str(uuid.uuid4()), "username": "admin"}
     types = [STATISTICS_PUBLISHED.type]
     names = [f"t{uuid.uuid4().hex[:8]}-{kind}" for kind in ("amqp", "hook")]
-    gateway = RpcClient({**get_settings().nameko_config(), "AMQP_URI": broker["gateway"]}, timeout=10)
+    gateway = RpcClient({**get_settings().nameko_config(), "AMQP_URI": broker["gateway"]}, timeout=TEST_RPC_SECONDS)
     try:
         with webhook_receiver() as receiver:
             on_amqp = gateway.call("notifications", "register_integrator", admin,
@@ -115,7 +115,7 @@ def test_every_process_serves_and_consumes_under_its_own_user(broker, container_
         user = service_of(name)  # a service's second process is under the service's user
         containers[name] = container_factory(cls, config_for(service_config, broker[user], **extra))
         containers[name].start()
-    gateway = RpcClient({**get_settings().nameko_config(), "AMQP_URI": broker["gateway"]}, timeout=10)
+    gateway = RpcClient({**get_settings().nameko_config(), "AMQP_URI": broker["gateway"]}, timeout=TEST_RPC_SECONDS)
     try:
         # RPC: the gateway's requests reach each service, whose replies reach the gateway's reply queue
         for name in SERVICES:

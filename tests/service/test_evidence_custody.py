@@ -18,6 +18,7 @@ from gateway.rpc import RpcClient
 from services.complaints import evidence, files
 from services.complaints.files import LocalDiskStore
 from services.complaints.service import ComplaintsService
+from tests.helpers import TEST_RPC_SECONDS
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 REPORT = {"kind": "violation_report", "text": "در این مرکز برای پذیرش مددجو از خانواده‌ها پول گرفته می‌شود."}
@@ -73,7 +74,7 @@ def store(tmp_path, monkeypatch):
 @pytest.fixture
 def gateway(container_factory, service_config, store):
     container_factory(ComplaintsService, service_config).start()
-    app = create_app(RpcClient({**get_settings().nameko_config(), **service_config}, timeout=10),
+    app = create_app(RpcClient({**get_settings().nameko_config(), **service_config}, timeout=TEST_RPC_SECONDS),
                      Settings(rate_limits_enabled=False))
     counter = {"read": 0}
     inner = app.wsgi_app

@@ -24,6 +24,7 @@ from services.complaints.models import idempotency_keys as complaints_records
 from services.complaints.service import ComplaintsService
 from services.payments.models import idempotency_keys as payments_records
 from services.payments.service import PaymentsService
+from tests.helpers import TEST_RPC_SECONDS
 
 ADDRESS = "198.51.100.23"
 REPORT = {"kind": "violation_report", "text": "در این مرکز برای پذیرش مددجو از خانواده‌ها پول گرفته می‌شود."}
@@ -38,7 +39,7 @@ def complaints(container_factory, service_config):
 
 @pytest.fixture
 def gateway(complaints, service_config):
-    rpc = RpcClient({**get_settings().nameko_config(), **service_config}, timeout=10)
+    rpc = RpcClient({**get_settings().nameko_config(), **service_config}, timeout=TEST_RPC_SECONDS)
     return create_app(rpc, Settings(rate_limits_enabled=False)).test_client()
 
 
