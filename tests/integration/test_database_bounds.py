@@ -13,6 +13,7 @@ from common.db import Database, connect, make_engine
 from common.rpc import rpc
 from common.transient import is_transient
 from gateway.rpc import RpcClient
+from tests.helpers import TEST_RPC_SECONDS
 
 
 class Bounds:
@@ -46,7 +47,7 @@ def test_requests_and_background_work_get_their_own_timeouts(container_factory, 
     container = container_factory(Bounds, service_config)
     with entrypoint_waiter(container, "tick"):
         container.start()
-    rpc_client = RpcClient({**get_settings().nameko_config(), **service_config}, timeout=10, fail_max=100)
+    rpc_client = RpcClient({**get_settings().nameko_config(), **service_config}, timeout=TEST_RPC_SECONDS, fail_max=100)
     keepalive = keepalive_shown(db_urls["complaints"])
     try:
         assert rpc_client.call("bounds", "timeouts") == ["15s", "5s", "1min", keepalive]
@@ -111,7 +112,7 @@ def test_the_health_rpc_says_not_ready_while_an_event_consumer_reconnects(contai
 
     container = container_factory(Watched, service_config)
     container.start()
-    rpc_client = RpcClient({**get_settings().nameko_config(), **service_config}, timeout=10, fail_max=100)
+    rpc_client = RpcClient({**get_settings().nameko_config(), **service_config}, timeout=TEST_RPC_SECONDS, fail_max=100)
     try:
         assert rpc_client.call("watched", "health")["status"] == "ok"
         [events] = [e for e in container.extensions if type(e) is ResilientQueueConsumer]
